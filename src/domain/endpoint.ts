@@ -1,0 +1,45 @@
+/** How an endpoint's requests are signed. */
+export type SignatureScheme = 'wss' | 'standard-webhooks' | 'both';
+
+/** Per-endpoint retry policy. Every field is optional; missing ones fall back to the tenant and service defaults. */
+export interface RetryPolicySpec {
+  /** Delay before the first retry, in ms. */
+  readonly initialIntervalMs?: number;
+  readonly backoffCoefficient?: number;
+  /** Longest delay between attempts, in ms. */
+  readonly maximumIntervalMs?: number;
+  /** Attempts including the first. */
+  readonly maximumAttempts?: number;
+  /** Total time from the first attempt after which no retry starts, in ms. */
+  readonly retryWindowMs?: number;
+  /** Random spread applied to each delay, in percent (±). */
+  readonly jitterPercent?: number;
+  /** Status codes treated as permanent failures besides 410. */
+  readonly permanentStatusCodes?: readonly number[];
+}
+
+/** An endpoint as stored and as the API shows it. The signing secret is never part of this type. */
+export interface Endpoint {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly url: string;
+  readonly description?: string;
+  /** Exact event types and `prefix.*` wildcards; `*` matches everything. */
+  readonly eventTypes: readonly string[];
+  readonly enabled: boolean;
+  /** Static headers added to every request. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Deliveries per second. */
+  readonly rateLimit?: number;
+  readonly retryPolicy?: RetryPolicySpec;
+  /** Mongo-style content filter over the envelope. */
+  readonly filter?: unknown;
+  /** JSONata expression producing the body (or `{body, headers, eventType}`). */
+  readonly transform?: string;
+  readonly signatureScheme: SignatureScheme;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Why the endpoint was disabled, when the service did it (e.g. `gone`, `failing`). */
+  readonly disabledReason?: string;
+}

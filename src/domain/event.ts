@@ -1,0 +1,20 @@
+/**
+ * The event envelope: what a producer publishes, what filters see and what the default body carries.
+ * `data` is any JSON value.
+ */
+export interface EventEnvelope {
+  readonly id: string;
+  readonly type: string;
+  readonly tenant: string;
+  /** ISO-8601 time the event entered the stream. */
+  readonly occurredAt: string;
+  readonly data: unknown;
+}
+
+/** The small, secret-free part of an event that travels through Temporal history. */
+export interface EventRef {
+  readonly tenantId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly occurredAt: string;
+}

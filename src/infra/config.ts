@@ -1,0 +1,132 @@
+import os from 'node:os';
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration: one schema, read from the environment once at start-up.
+ *
+ * Nothing else in the code base reads `process.env`. Each field documents its variable and default; the README's
+ * configuration table is generated from the same descriptions (`npm run config:docs` prints it).
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
+export const configSchema = z.object({
+  WSS_API_PORT: int(0, 65535).default(8080).describe('Port of the management API.'),
+  WSS_API_HOST: z.string().default('127.0.0.1').describe('Interface the management API binds to.'),
+  WSS_ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('Bearer token with full admin rights on the API. Required by the API process.'),
+  WSS_MASTER_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64-encoded (44 characters)')
+    .optional()
+    .describe('AES-256-GCM key (base64, 32 bytes) that encrypts endpoint secrets at rest. Required.'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis connection URL.'),
+  WSS_KEY_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/i)
+    .default('wss')
+    .describe('Prefix of every Redis key the service owns.'),
+  WSS_STREAM: z.string().min(1).default('wss:events').describe('Redis Stream that producers XADD events to.'),
+  WSS_DEAD_LETTER_STREAM: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Stream for entries the consumer cannot accept. Default: `<WSS_STREAM>:dead`.'),
+  WSS_CONSUMER_GROUP: z.string().min(1).default('wss-senders').describe('Consumer group name.'),
+  WSS_CONSUMER_NAME: z
+    .string()
+    .min(1)
+    .default(os.hostname())
+    .describe('Consumer name in the group; keep it stable across restarts (e.g. a StatefulSet pod name).'),
+  WSS_CONSUMER_BATCH: int(1, 1000).default(64).describe('Entries read per XREADGROUP call.'),
+  WSS_CONSUMER_BLOCK_MS: int(1, 60_000).default(2000).describe('XREADGROUP BLOCK timeout in milliseconds.'),
+  WSS_CONSUMER_CONCURRENCY: int(1, 10_000)
+    .default(64)
+    .describe('Workflow starts the consumer keeps in flight at once.'),
+  WSS_CONSUMER_CLAIM_IDLE_MS: int(1000)
+    .default(60_000)
+    .describe('Entries pending this long on another (dead) consumer are claimed with XAUTOCLAIM.'),
+  WSS_MAX_EVENT_BYTES: int(1, 16 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('Largest accepted `data` field, in bytes. Larger entries are dead-lettered.'),
+  WSS_PAYLOAD_TTL_SECONDS: int(60)
+    .default(7 * 24 * 3600)
+    .describe('How long event payloads are kept in Redis for attempts, retries and replays.'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233').describe('Temporal frontend address (host:port).'),
+  TEMPORAL_NAMESPACE: z.string().default('default').describe('Temporal namespace.'),
+  WSS_TASK_QUEUE: z.string().min(1).default('wss-deliveries').describe('Temporal task queue of the worker.'),
+  WSS_HTTP_CONNECT_TIMEOUT_MS: int(1).default(5000).describe('TCP/TLS connect timeout for deliveries.'),
+  WSS_HTTP_HEADERS_TIMEOUT_MS: int(1).default(10_000).describe('Time allowed for the receiver to send headers.'),
+  WSS_HTTP_TOTAL_TIMEOUT_MS: int(1).default(15_000).describe('Deadline for one whole delivery attempt.'),
+  WSS_HTTP_MAX_RESPONSE_BYTES: int(0)
+    .default(64 * 1024)
+    .describe('Response body bytes read before the connection is cut.'),
+  WSS_EGRESS_ALLOW_CIDRS: csv
+    .default([])
+    .describe('Comma-separated CIDRs exempt from the SSRF guard (e.g. `127.0.0.0/8` for local runs).'),
+  WSS_EGRESS_HTTPS_ONLY: bool.default(false).describe('Reject `http://` endpoint URLs.'),
+  WSS_EGRESS_PROXY: z.string().url().optional().describe('Forward proxy URL for all deliveries.'),
+  WSS_RETRY_INITIAL_MS: int(1).default(5000).describe('Service default: first retry delay.'),
+  WSS_RETRY_BACKOFF: z.coerce.number().min(1).max(100).default(2).describe('Service default: backoff coefficient.'),
+  WSS_RETRY_MAX_INTERVAL_MS: int(1).default(10 * 3600 * 1000).describe('Service default: longest delay.'),
+  WSS_RETRY_MAX_ATTEMPTS: int(1, 1000).default(8).describe('Service default: attempts including the first.'),
+  WSS_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
+});
+
+export type Config = z.infer<typeof configSchema> & { WSS_DEAD_LETTER_STREAM: string };
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates an environment once. Throws {@link ConfigError} listing every bad variable by name.
+ * Pass `overrides` in tests instead of mutating `process.env`.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Record<string, string | undefined> = {},
+): Config {
+  const merged: Record<string, string | undefined> = { ...env, ...overrides };
+  const keys = Object.keys(configSchema.shape);
+  const input: Record<string, string> = {};
+  for (const key of keys) {
+    const value = merged[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return {
+    ...parsed.data,
+    WSS_DEAD_LETTER_STREAM: parsed.data.WSS_DEAD_LETTER_STREAM ?? `${parsed.data.WSS_STREAM}:dead`,
+  };
+}
+
+/** Asserts that a field the calling process needs is set, with a message that names the variable. */
+export function requireConfig<K extends keyof Config>(config: Config, key: K): NonNullable<Config[K]> {
+  const value = config[key];
+  if (value === undefined || value === null) throw new ConfigError([`${String(key)}: required but not set`]);
+  return value as NonNullable<Config[K]>;
+}
