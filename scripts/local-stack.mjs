@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+// Starts the real services the service needs (Redis and the Temporal dev server), runs a command against them,
+// and stops them afterwards. Built-ins only.
+//
+//   node scripts/local-stack.mjs run [--ephemeral] -- <command...>
+//
+// Persistent mode (npm start): state under .data/ (Temporal SQLite file, Redis AOF), fixed ports, Web UI on.
+// Ephemeral mode (npm test, bench): a temp dir, free ports, no Web UI; everything is removed afterwards.
+// When TEMPORAL_ADDRESS or REDIS_URL is set, that service is not started: the existing one is used.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { findOnPath, findTemporal } from './lib/tools.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const argv = process.argv.slice(2);
+const sep = argv.indexOf('--');
+const flags = new Set(sep === -1 ? argv : argv.slice(0, sep));
+const command = sep === -1 ? [] : argv.slice(sep + 1);
+const ephemeral = flags.has('--ephemeral');
+const children = [];
+
+function log(message) {
+  console.log(`[stack] ${message}`);
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function portOpen(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what, check, timeoutMs, child) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs / 1000}s`);
+}
+
+function startChild(name, cmd, args, logFile) {
+  const out = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: false });
+  closeSync(out);
+  children.push({ name, child });
+  return child;
+}
+
+async function startRedis(dataDir, port) {
+  const server = findOnPath('redis-server');
+  if (!server) throw new Error('redis-server not found; run `npm run bootstrap` or set REDIS_URL');
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dataDir, '--save', '', '--protected-mode', 'yes'];
+  // The local run keeps data across restarts with AOF; tests throw everything away.
+  args.push('--appendonly', ephemeral ? 'no' : 'yes');
+  const child = startChild('redis', server, args, path.join(dataDir, 'redis.log'));
+  await waitFor('redis-server', () => portOpen(port), 15_000, child);
+  return `redis://127.0.0.1:${port}`;
+}
+
+async function startTemporal(dataDir, port, uiPort) {
+  const temporal = findTemporal(root);
+  if (!temporal) throw new Error('temporal CLI not found; run `npm run bootstrap` or set TEMPORAL_ADDRESS');
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(port),
+    '--db-filename', path.join(dataDir, 'temporal.sqlite'),
+    '--log-level', 'warn',
+    // WAL lets readers (visibility, UI) proceed while the history writer commits; synchronous=NORMAL with WAL
+    // still survives a process crash (only an OS crash can lose the last commits).
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
+    '--search-attribute', 'TenantId=Keyword',
+    '--search-attribute', 'EventId=Keyword',
+    '--search-attribute', 'EventType=Keyword',
+    '--search-attribute', 'EndpointId=KeywordList',
+    '--search-attribute', 'DeliveryStatus=Keyword',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+  ];
+  if (uiPort) args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
+  else args.push('--headless');
+  const child = startChild('temporal', temporal, args, path.join(dataDir, 'temporal.log'));
+  const address = `127.0.0.1:${port}`;
+  await waitFor('temporal dev server', () => portOpen(port), 60_000, child);
+  // The port opens before the namespace is served; wait until a real call succeeds.
+  await waitFor(
+    'temporal namespace',
+    () =>
+      new Promise((resolve) => {
+        const probe = spawn(temporal, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', address], { stdio: 'ignore' });
+        probe.on('exit', (code) => resolve(code === 0));
+        probe.on('error', () => resolve(false));
+      }),
+    60_000,
+    child,
+  );
+  return address;
+}
+
+/** Local-only secrets for `npm start`, generated once and kept in .data/local.env (git-ignored). */
+function localSecrets(dataDir) {
+  const file = path.join(dataDir, 'local.env');
+  const values = {};
+  if (existsSync(file)) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const m = /^([A-Z_]+)=(.*)$/.exec(line);
+      if (m) values[m[1]] = m[2];
+    }
+  }
+  let changed = false;
+  if (!values.WSS_ADMIN_TOKEN) {
+    values.WSS_ADMIN_TOKEN = `wss_admin_${randomBytes(24).toString('base64url')}`;
+    changed = true;
+  }
+  if (!values.WSS_MASTER_KEY) {
+    values.WSS_MASTER_KEY = randomBytes(32).toString('base64');
+    changed = true;
+  }
+  if (changed) {
+    writeFileSync(file, Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  }
+  return values;
+}
+
+async function stopAll() {
+  for (const { name, child } of children.reverse()) {
+    if (child.exitCode !== null) continue;
+    child.kill('SIGTERM');
+    const exited = await Promise.race([new Promise((r) => child.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
+    if (!exited) {
+      log(`${name} did not stop; killing`);
+      child.kill('SIGKILL');
+    }
+  }
+}
+
+async function main() {
+  if (command.length === 0) throw new Error('usage: local-stack.mjs run [--ephemeral] -- <command...>');
+  const dataDir = ephemeral ? mkdtempSync(path.join(os.tmpdir(), 'wss-stack-')) : path.join(root, '.data');
+  mkdirSync(dataDir, { recursive: true });
+  const env = { ...process.env };
+  try {
+    if (!env.REDIS_URL) {
+      const port = ephemeral ? await freePort() : Number(env.WSS_LOCAL_REDIS_PORT ?? 6390);
+      env.REDIS_URL = await startRedis(dataDir, port);
+      log(`redis ready at ${env.REDIS_URL}`);
+    }
+    if (!env.TEMPORAL_ADDRESS) {
+      const port = ephemeral ? await freePort() : Number(env.WSS_LOCAL_TEMPORAL_PORT ?? 7233);
+      const uiPort = ephemeral ? undefined : Number(env.WSS_LOCAL_TEMPORAL_UI_PORT ?? 8233);
+      env.TEMPORAL_ADDRESS = await startTemporal(dataDir, port, uiPort);
+      log(`temporal ready at ${env.TEMPORAL_ADDRESS}${uiPort ? ` (Web UI http://127.0.0.1:${uiPort})` : ''}`);
+      if (uiPort) env.WSS_TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
+    }
+    if (!ephemeral) {
+      const secrets = localSecrets(dataDir);
+      env.WSS_ADMIN_TOKEN ??= secrets.WSS_ADMIN_TOKEN;
+      env.WSS_MASTER_KEY ??= secrets.WSS_MASTER_KEY;
+      // The local run delivers to receivers on this machine; production leaves the allowlist empty.
+      env.WSS_EGRESS_ALLOW_CIDRS ??= '127.0.0.0/8,::1/128';
+    }
+    const [cmd, ...cmdArgs] = command;
+    const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });
+    const forward = (signal) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+    process.exitCode = code;
+  } finally {
+    await stopAll();
+    if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(async (err) => {
+  console.error(`[stack] ${err.message}`);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,138 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import { PayloadTooLargeError, ValidationError, WssError } from '../domain/errors';
+
+/** Parsed request handed to a route handler. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingMessage['headers'];
+  /** Reads and parses the JSON body (at most `maxBodyBytes`). */
+  json(): Promise<unknown>;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body?: unknown;
+}
+
+/** Reads a request body up to `limit` bytes; a larger body is refused without being buffered. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new PayloadTooLargeError(`request body is over the ${limit}-byte limit`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLargeError(`request body is over the ${limit}-byte limit`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function parseJson(raw: Buffer): unknown {
+  if (raw.length === 0) throw new ValidationError('request body must be a JSON object');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new ValidationError(`request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+  }
+}
+
+/**
+ * Validates `value` against a schema. The first issue becomes a {@link ValidationError} whose message names the
+ * field (`eventTypes.0: ...`), and the remaining issues are listed in `details`.
+ */
+export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.') || '(body)',
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+  const first = issues[0] ?? { field: '(body)', message: 'invalid' };
+  throw new RequestValidationError(`${first.field}: ${first.message}`, first.field, issues);
+}
+
+export class RequestValidationError extends ValidationError {
+  constructor(
+    message: string,
+    field: string,
+    readonly issues: readonly { field: string; message: string }[],
+  ) {
+    super(message, field);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/** The API's error body: `{"error": {"code", "message", "field"?, "details"?}}`. */
+export function errorBody(err: WssError): { error: Record<string, unknown> } {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err instanceof ValidationError && err.field !== undefined ? { field: err.field } : {}),
+      ...(err instanceof RequestValidationError && err.issues.length > 1 ? { details: err.issues } : {}),
+    },
+  };
+}
+
+type Handler = (req: ApiRequest) => Promise<ApiResponse>;
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly names: readonly string[];
+  readonly handler: Handler;
+}
+
+/** A small method + path router: `/v1/tenants/:tenantId/endpoints/:endpointId`. */
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler): this {
+    const names: string[] = [];
+    const source = path
+      .split('/')
+      .map((segment) => {
+        if (!segment.startsWith(':')) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        names.push(segment.slice(1));
+        return '([^/]+)';
+      })
+      .join('/');
+    this.routes.push({ method, pattern: new RegExp(`^${source}$`), names, handler });
+    return this;
+  }
+
+  /** The handler and params for a request, `'method_not_allowed'` when only the path matches, or undefined. */
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'method_not_allowed' | undefined {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const found = route.pattern.exec(path);
+      if (!found) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        params[name] = decodeURIComponent(found[i + 1] ?? '');
+      });
+      return { handler: route.handler, params };
+    }
+    return pathMatched ? 'method_not_allowed' : undefined;
+  }
+
+  list(): readonly { method: string; path: string }[] {
+    return this.routes.map((r) => ({ method: r.method, path: r.pattern.source }));
+  }
+}

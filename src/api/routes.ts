@@ -1,0 +1,204 @@
+import type { Endpoint } from '../domain/endpoint';
+import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { assertResourceId, eventIdFromEntryId } from '../domain/ids';
+import { utf8Length } from '../domain/stream-entry';
+import type { DestinationPolicy } from '../infra/egress/destination-policy';
+import { generateWssSecret, generateStandardWebhooksSecret, isStandardWebhooksSecret } from '../security/signature';
+import type { EndpointStore } from '../store/endpoint-store';
+import type { EventPublisher } from '../store/event-publisher';
+import type { TenantStore } from '../store/tenant-store';
+import type { ApiKeyStore } from '../store/api-key-store';
+import { validate } from './http-kit';
+import type { Router } from './http-kit';
+import { createApiKeySchema, createEndpointSchema, createTenantSchema, publishEventSchema, rotateSecretSchema, updateEndpointSchema } from './schemas';
+import type { AuthedRouter } from './server';
+import { authorizeTenant, requireAdmin } from './server';
+
+export interface RouteDependencies {
+  readonly endpoints: EndpointStore;
+  readonly tenants: TenantStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly publisher: EventPublisher;
+  readonly destinations: Pick<DestinationPolicy, 'checkUrl'>;
+  readonly maxEventBytes: number;
+  readonly secretGraceMs: number;
+  readonly health: () => Promise<Record<string, 'ok' | string>>;
+  /** Stops a tenant's in-flight deliveries when the tenant is deleted. */
+  readonly cancelTenantDeliveries?: (tenantId: string) => Promise<number>;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 200;
+
+export function registerPublicRoutes(router: Router, deps: Pick<RouteDependencies, 'health'>): void {
+  router.add('GET', '/healthz', async () => {
+    const checks = await deps.health();
+    const healthy = Object.values(checks).every((v) => v === 'ok');
+    return { status: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'degraded', checks } };
+  });
+}
+
+export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): void {
+  const tenantParam = (params: Readonly<Record<string, string>>): string =>
+    assertResourceId(params['tenantId'] ?? '', 'tenantId');
+
+  // Tenants
+  router.add('POST', '/v1/tenants', async (req) => {
+    requireAdmin(req.principal);
+    const body = validate(createTenantSchema, await req.json());
+    const { id, ...input } = body;
+    return { status: 201, body: await deps.tenants.create(id, input) };
+  });
+  router.add('GET', '/v1/tenants', async (req) => {
+    if (req.principal.kind === 'tenant') {
+      return { status: 200, body: { items: [await deps.tenants.require(req.principal.tenantId)] } };
+    }
+    return { status: 200, body: { items: await deps.tenants.list() } };
+  });
+  router.add('GET', '/v1/tenants/:tenantId', async (req) => {
+    const tenantId = tenantParam(req.params);
+    authorizeTenant(req.principal, tenantId);
+    return { status: 200, body: await deps.tenants.require(tenantId) };
+  });
+  router.add('DELETE', '/v1/tenants/:tenantId', async (req) => {
+    requireAdmin(req.principal);
+    const tenantId = tenantParam(req.params);
+    await deps.tenants.require(tenantId);
+    // Endpoints go first: an in-flight delivery whose endpoint is gone is skipped at its next attempt.
+    const endpoints = await deps.endpoints.deleteAll(tenantId);
+    await deps.apiKeys.revokeAll(tenantId);
+    const cancelled = (await deps.cancelTenantDeliveries?.(tenantId)) ?? 0;
+    await deps.tenants.delete(tenantId);
+    return { status: 200, body: { deleted: tenantId, endpoints, cancelledDeliveries: cancelled } };
+  });
+
+  // Tenant API keys: only the admin hands them out.
+  router.add('POST', '/v1/tenants/:tenantId/api-keys', async (req) => {
+    requireAdmin(req.principal);
+    const tenantId = tenantParam(req.params);
+    await deps.tenants.require(tenantId);
+    const body = validate(createApiKeySchema, req.headers['content-length'] === undefined || req.headers['content-length'] === '0' ? {} : await req.json());
+    const created = await deps.apiKeys.create(tenantId, body.name);
+    return { status: 201, body: { ...created.record, key: created.key } };
+  });
+  router.add('GET', '/v1/tenants/:tenantId/api-keys', async (req) => {
+    requireAdmin(req.principal);
+    const tenantId = tenantParam(req.params);
+    await deps.tenants.require(tenantId);
+    return { status: 200, body: { items: await deps.apiKeys.list(tenantId) } };
+  });
+  router.add('DELETE', '/v1/tenants/:tenantId/api-keys/:keyId', async (req) => {
+    requireAdmin(req.principal);
+    const tenantId = tenantParam(req.params);
+    await deps.apiKeys.revoke(tenantId, assertResourceId(req.params['keyId'] ?? '', 'keyId'));
+    return { status: 204 };
+  });
+
+  // Endpoints
+  router.add('POST', '/v1/tenants/:tenantId/endpoints', async (req) => {
+    const tenantId = tenantParam(req.params);
+    authorizeTenant(req.principal, tenantId);
+    const body = validate(createEndpointSchema, await req.json());
+    await deps.destinations.checkUrl(body.url);
+    const scheme = body.signatureScheme ?? 'wss';
+    const secret = body.secret ?? (scheme === 'wss' ? generateWssSecret() : generateStandardWebhooksSecret());
+    if (scheme !== 'wss' && !isStandardWebhooksSecret(secret)) {
+      throw new ValidationError(`secret: must be a "whsec_" base64 secret for signatureScheme "${scheme}"`, 'secret');
+    }
+    // The admin may create a tenant's first endpoint directly; a tenant key implies the tenant exists.
+    if (req.principal.kind === 'admin') await deps.tenants.ensure(tenantId);
+    const { secret: _omit, ...input } = body;
+    const created = await deps.endpoints.create(tenantId, input, secret);
+    return { status: 201, body: { ...created.endpoint, secret: created.secret } };
+  });
+  router.add('GET', '/v1/tenants/:tenantId/endpoints', async (req) => {
+    const tenantId = tenantParam(req.params);
+    authorizeTenant(req.principal, tenantId);
+    const limit = parseLimit(req.query.get('limit'));
+    const cursor = req.query.get('cursor') ?? undefined;
+    const page = await deps.endpoints.list(tenantId, { limit, ...(cursor !== undefined ? { cursor } : {}) });
+    return { status: 200, body: page };
+  });
+  router.add('GET', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
+    const { endpoint } = await loadEndpoint(req.params, req.principal);
+    return { status: 200, body: endpoint };
+  });
+  router.add('PATCH', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
+    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const patch = validate(updateEndpointSchema, await req.json());
+    if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
+    const { description, filter, transform, ...rest } = patch;
+    const updated = await deps.endpoints.update(tenantId, endpoint.id, {
+      ...rest,
+      ...(description !== undefined ? { description: description ?? undefined } : {}),
+      ...(filter !== undefined ? { filter: filter ?? undefined } : {}),
+      ...(transform !== undefined ? { transform: transform ?? undefined } : {}),
+    });
+    return { status: 200, body: updated };
+  });
+  router.add('DELETE', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
+    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    await deps.endpoints.delete(tenantId, endpoint.id);
+    return { status: 204 };
+  });
+  for (const action of ['enable', 'disable'] as const) {
+    router.add('POST', `/v1/tenants/:tenantId/endpoints/:endpointId/${action}`, async (req) => {
+      const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+      return { status: 200, body: await deps.endpoints.setEnabled(tenantId, endpoint.id, action === 'enable', 'manual') };
+    });
+  }
+  router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/secret/rotate', async (req) => {
+    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const raw = req.headers['content-length'] === '0' || req.headers['content-length'] === undefined ? {} : await req.json();
+    const body = validate(rotateSecretSchema, raw);
+    const scheme = endpoint.signatureScheme;
+    const secret = body.secret ?? (scheme === 'wss' ? generateWssSecret() : generateStandardWebhooksSecret());
+    if (scheme !== 'wss' && !isStandardWebhooksSecret(secret)) {
+      throw new ValidationError(`secret: must be a "whsec_" base64 secret for signatureScheme "${scheme}"`, 'secret');
+    }
+    await deps.endpoints.rotateSecret(tenantId, endpoint.id, secret, deps.secretGraceMs);
+    const previousValidUntil = new Date(Date.now() + deps.secretGraceMs).toISOString();
+    return { status: 200, body: { secret, previousSecretValidUntil: previousValidUntil } };
+  });
+
+  // Events
+  router.add('POST', '/v1/tenants/:tenantId/events', async (req) => {
+    const tenantId = tenantParam(req.params);
+    authorizeTenant(req.principal, tenantId);
+    const body = validate(publishEventSchema, await req.json());
+    await deps.tenants.require(tenantId);
+    const dataJson = JSON.stringify(body.data);
+    const size = utf8Length(dataJson);
+    if (size > deps.maxEventBytes) {
+      throw new PayloadTooLargeError(`data is ${size} bytes, over the ${deps.maxEventBytes}-byte limit`);
+    }
+    const entryId = await deps.publisher.publish({
+      tenantId,
+      type: body.type,
+      dataJson,
+      ...(body.id !== undefined ? { id: body.id } : {}),
+    });
+    return { status: 202, body: { id: body.id ?? eventIdFromEntryId(entryId), streamEntryId: entryId } };
+  });
+
+  async function loadEndpoint(
+    params: Readonly<Record<string, string>>,
+    principal: Parameters<typeof authorizeTenant>[0],
+  ): Promise<{ tenantId: string; endpoint: Endpoint }> {
+    const tenantId = tenantParam(params);
+    authorizeTenant(principal, tenantId);
+    const endpointId = assertResourceId(params['endpointId'] ?? '', 'endpointId');
+    const endpoint = await deps.endpoints.get(tenantId, endpointId);
+    if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    return { tenantId, endpoint };
+  }
+}
+
+function parseLimit(raw: string | null): number {
+  if (raw === null) return DEFAULT_PAGE;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    throw new ValidationError(`limit: must be an integer from 1 to ${MAX_PAGE}`, 'limit');
+  }
+  return limit;
+}

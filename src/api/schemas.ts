@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { assertEventTypePattern, isValidEventType } from '../domain/event-type';
+import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
+
+/**
+ * Request bodies of the management API. The same schemas validate requests and generate `/openapi.json`, so the
+ * published contract cannot drift from what the server accepts.
+ */
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+// Visible ASCII, space and tab; no CR, LF or other control characters (no header injection).
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,2048}$/;
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'content-type', 'user-agent']);
+
+function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return RESERVED_HEADERS.has(lower) || lower.startsWith('x-wss-') || lower.startsWith('webhook-');
+}
+
+export const eventTypePatternSchema = z
+  .string()
+  .max(128)
+  .superRefine((value, ctx) => {
+    try {
+      assertEventTypePattern(value, 'eventTypes');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${value.slice(0, 140)}" is not an event type pattern (expected "a.b", "a.*" or "*")` });
+    }
+  })
+  .describe('An exact event type (`order.created`), a prefix wildcard (`order.*`) or `*`.');
+
+export const urlSchema = z
+  .string()
+  .max(2048)
+  .superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid absolute URL' });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https` });
+    }
+    if (url.username !== '' || url.password !== '') {
+      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use static headers instead' });
+    }
+    if (url.hash !== '') ctx.addIssue({ code: 'custom', message: 'must not contain a fragment' });
+  })
+  .describe('Receiver URL: http(s), no credentials. Checked against the egress policy.');
+
+export const headersSchema = z
+  .record(z.string(), z.string())
+  .superRefine((headers, ctx) => {
+    const entries = Object.entries(headers);
+    if (entries.length > 32) ctx.addIssue({ code: 'custom', message: 'at most 32 headers' });
+    for (const [name, value] of entries) {
+      if (!HEADER_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is not a legal header name' });
+      } else if (isReservedHeader(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is reserved and set by the service' });
+      }
+      if (!HEADER_VALUE.test(value)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'value must be at most 2048 visible characters, with no CR/LF' });
+      }
+    }
+  })
+  .describe('Static headers sent with every request.');
+
+export const metadataSchema = z
+  .record(z.string().max(64), z.string().max(1024))
+  .refine((m) => Object.keys(m).length <= 32, 'at most 32 keys')
+  .describe('Free-form labels, returned as given.');
+
+export const retryPolicySchema = z
+  .object({
+    initialIntervalMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+    backoffCoefficient: z.number().min(1).max(10).optional(),
+    maximumIntervalMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+    maximumAttempts: z.number().int().min(1).max(100).optional(),
+    retryWindowMs: z.number().int().min(1000).max(30 * 86_400_000).optional(),
+    jitterPercent: z.number().min(0).max(50).optional(),
+    permanentStatusCodes: z.array(z.number().int().min(400).max(599)).max(50).optional(),
+  })
+  .strict()
+  .describe('Retry policy; unset fields fall back to the tenant and service defaults.');
+
+export const signatureSchemeSchema = z.enum(['wss', 'standard-webhooks', 'both']);
+
+export const secretSchema = z
+  .string()
+  .min(24, 'must be at least 24 characters')
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .describe('Signing secret. Generated when omitted; `whsec_` base64 for Standard Webhooks.');
+
+const endpointFields = {
+  url: urlSchema,
+  description: z.string().max(1024).optional(),
+  eventTypes: z.array(eventTypePatternSchema).min(1).max(64),
+  enabled: z.boolean().optional(),
+  headers: headersSchema.optional(),
+  metadata: metadataSchema.optional(),
+  rateLimit: z.number().positive().max(100_000).optional().describe('Deliveries per second.'),
+  retryPolicy: retryPolicySchema.optional(),
+  filter: z.record(z.string(), z.unknown()).optional().describe('Mongo-style content filter over the event envelope.'),
+  transform: z.string().max(16 * 1024).optional().describe('JSONata expression producing the body.'),
+  signatureScheme: signatureSchemeSchema.optional(),
+};
+
+export const createEndpointSchema = z.object({ ...endpointFields, secret: secretSchema.optional() }).strict();
+export const updateEndpointSchema = z
+  .object({
+    ...endpointFields,
+    url: urlSchema.optional(),
+    eventTypes: endpointFields.eventTypes.optional(),
+    description: endpointFields.description.nullable(),
+    filter: endpointFields.filter.nullable(),
+    transform: endpointFields.transform.nullable(),
+  })
+  .partial()
+  .strict();
+
+export const createTenantSchema = z
+  .object({
+    id: z.string().regex(RESOURCE_ID_PATTERN, `must match ${RESOURCE_ID_PATTERN.source}`),
+    name: z.string().max(256).optional(),
+    retryPolicy: retryPolicySchema.optional(),
+    metadata: metadataSchema.optional(),
+  })
+  .strict();
+
+export const publishEventSchema = z
+  .object({
+    type: z.string().refine(isValidEventType, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
+    data: z.unknown().refine((v) => v !== undefined, 'is required'),
+    id: z.string().regex(EVENT_ID_PATTERN, `must match ${EVENT_ID_PATTERN.source}`).optional(),
+  })
+  .strict();
+
+export const createApiKeySchema = z.object({ name: z.string().min(1).max(128).optional() }).strict();
+
+export const rotateSecretSchema = z.object({ secret: secretSchema.optional() }).strict();
+
+export type CreateEndpointBody = z.infer<typeof createEndpointSchema>;
+export type UpdateEndpointBody = z.infer<typeof updateEndpointSchema>;
+export type PublishEventBody = z.infer<typeof publishEventSchema>;

@@ -1,0 +1,136 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { NotFoundError, UnauthorizedError, WssError } from '../domain/errors';
+import type { Logger } from '../infra/logger';
+import type { ApiRequest } from './http-kit';
+import { Router, errorBody, parseJson, readBody, sendJson } from './http-kit';
+
+/** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
+export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
+
+export interface AuthenticatedRequest extends ApiRequest {
+  readonly principal: Principal;
+}
+
+export interface ApiServerOptions {
+  readonly adminToken: string;
+  /** Resolves a tenant API key to its tenant, or undefined. */
+  readonly resolveApiKey: (key: string) => Promise<{ tenantId: string; keyId: string } | undefined>;
+  readonly routes: (router: AuthedRouter) => void;
+  /** Unauthenticated routes such as /healthz and /openapi.json. */
+  readonly publicRoutes: (router: Router) => void;
+  readonly log: Logger;
+  /** Largest accepted request body. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+export type AuthedHandler = (req: AuthenticatedRequest) => Promise<{ status: number; body?: unknown }>;
+
+/** Route registration for authenticated routes. */
+export interface AuthedRouter {
+  add(method: string, path: string, handler: AuthedHandler): AuthedRouter;
+}
+
+/**
+ * A tenant principal may only touch its own tenant. Any other tenant id is 404, never 403, so a key cannot probe
+ * which tenants exist.
+ */
+export function authorizeTenant(principal: Principal, tenantId: string): void {
+  if (principal.kind === 'tenant' && principal.tenantId !== tenantId) {
+    throw new NotFoundError(`tenant ${tenantId} not found`);
+  }
+}
+
+export function requireAdmin(principal: Principal): void {
+  if (principal.kind !== 'admin') throw new NotFoundError('not found');
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Builds the management API's HTTP server. Errors become `{"error": {"code", "message"}}` with a 4xx/5xx. */
+export function createApiServer(options: ApiServerOptions): Server {
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const adminDigest = digest(options.adminToken);
+  const publicRouter = new Router();
+  options.publicRoutes(publicRouter);
+  const authedRouter = new Router();
+  let principalOf = new WeakMap<ApiRequest, Principal>();
+  const authed: AuthedRouter = {
+    add(method, path, handler) {
+      authedRouter.add(method, path, (req) => handler({ ...req, principal: principalOf.get(req) as Principal }));
+      return authed;
+    },
+  };
+  options.routes(authed);
+
+  async function authenticate(req: IncomingMessage): Promise<Principal> {
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer (\S+)$/.exec(header);
+    if (!match?.[1]) throw new UnauthorizedError('missing "Authorization: Bearer <token>" header');
+    const token = match[1];
+    // Compare digests so the comparison is constant-time regardless of the token's length.
+    if (timingSafeEqual(digest(token), adminDigest)) return { kind: 'admin' };
+    const key = await options.resolveApiKey(token);
+    if (key) return { kind: 'tenant', ...key };
+    throw new UnauthorizedError('invalid token');
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'http://api.invalid');
+    const method = req.method ?? 'GET';
+    let status = 500;
+    try {
+      let bodyCache: Promise<unknown> | undefined;
+      const apiReq: ApiRequest = {
+        method,
+        path: url.pathname,
+        params: {},
+        query: url.searchParams,
+        headers: req.headers,
+        json: () => (bodyCache ??= readBody(req, maxBodyBytes).then(parseJson)),
+      };
+      const publicMatch = publicRouter.match(method, url.pathname);
+      const match = publicMatch && publicMatch !== 'method_not_allowed' ? publicMatch : authedRouter.match(method, url.pathname);
+      if (match === undefined || match === 'method_not_allowed') {
+        status = match === undefined ? 404 : 405;
+        sendJson(res, status, {
+          error: { code: status === 404 ? 'route_not_found' : 'method_not_allowed', message: `${method} ${url.pathname} is not a route` },
+        });
+        return;
+      }
+      const routed = { ...apiReq, params: match.params };
+      if (!(publicMatch && publicMatch !== 'method_not_allowed')) {
+        principalOf.set(routed, await authenticate(req));
+      }
+      const result = await match.handler(routed);
+      status = result.status;
+      sendJson(res, result.status, result.body);
+    } catch (err) {
+      if (err instanceof WssError) {
+        status = err.httpStatus;
+        sendJson(res, status, errorBody(err));
+      } else {
+        status = 500;
+        options.log.error({ err: err instanceof Error ? err.message : String(err), method, path: url.pathname }, 'api request failed');
+        sendJson(res, 500, { error: { code: 'internal_error', message: 'internal error' } });
+      }
+    } finally {
+      options.log.debug({ method, path: url.pathname, status, durationMs: Date.now() - started }, 'api request');
+    }
+  }
+
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on('close', () => {
+    principalOf = new WeakMap();
+  });
+  // Bound slow clients: a management API has no reason to hold a connection open for long.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  return server;
+}

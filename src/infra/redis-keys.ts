@@ -1,0 +1,40 @@
+/**
+ * Every Redis key name the service uses, in one place. Nothing else builds key strings.
+ *
+ * Ids that appear in keys are validated against closed alphabets (see domain/ids.ts), so a tenant or endpoint id
+ * can never smuggle a `:` and reach another tenant's keys.
+ */
+export interface RedisKeys {
+  /** Set of all tenant ids. */
+  tenants(): string;
+  /** JSON record of one tenant. */
+  tenant(tenantId: string): string;
+  /** Sorted set of a tenant's endpoint ids, scored by creation time (stable pagination). */
+  tenantEndpoints(tenantId: string): string;
+  /** JSON record of one endpoint (secrets inside are encrypted). */
+  endpoint(tenantId: string, endpointId: string): string;
+  /** Event payload (`data` JSON text) kept for attempts, retries and replays. */
+  payload(tenantId: string, eventId: string): string;
+  /** Hash of API key digest → tenant id. */
+  apiKeys(): string;
+  /** Hash of a tenant's API key id → key record (no key material, only its digest). */
+  tenantApiKeys(tenantId: string): string;
+  /** Stream of operational events (endpoint disabled, ...). */
+  operationalEvents(): string;
+  /** Counter of consecutive failed deliveries of an endpoint. */
+  endpointFailures(tenantId: string, endpointId: string): string;
+}
+
+export function createRedisKeys(prefix: string): RedisKeys {
+  return {
+    tenants: () => `${prefix}:tenants`,
+    tenant: (tenantId) => `${prefix}:tenant:${tenantId}`,
+    tenantEndpoints: (tenantId) => `${prefix}:tenant:${tenantId}:endpoints`,
+    endpoint: (tenantId, endpointId) => `${prefix}:endpoint:${tenantId}:${endpointId}`,
+    payload: (tenantId, eventId) => `${prefix}:payload:${tenantId}:${eventId}`,
+    apiKeys: () => `${prefix}:apikeys`,
+    tenantApiKeys: (tenantId) => `${prefix}:tenant:${tenantId}:apikeys`,
+    operationalEvents: () => `${prefix}:ops`,
+    endpointFailures: (tenantId, endpointId) => `${prefix}:endpoint:${tenantId}:${endpointId}:failures`,
+  };
+}

@@ -1,0 +1,64 @@
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfig } from '../infra/config';
+import { createLogger } from '../infra/logger';
+import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
+import { startApi } from './api';
+import { startConsumer } from './consumer';
+import { createStores, runMain } from './services';
+import { createDeliveryWorker } from './worker';
+
+/**
+ * The local runner behind `npm start`: worker, consumer and API in one process. In production run the three
+ * entry points separately (dist/src/main/{worker,consumer,api}.js) and scale them independently.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.WSS_LOG_LEVEL);
+  Runtime.install({
+    // Shutdown is ours: the consumer drains first, then the worker.
+    shutdownSignals: [],
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const stores = createStores(config, 'local');
+  const { connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
+  await connection.close();
+
+  const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores);
+  const workerRun = worker.run();
+  const consumer = await startConsumer(config, log.child({ component: 'consumer' }), stores);
+  const api = await startApi(config, log.child({ component: 'api' }), stores);
+
+  const banner = [
+    '',
+    'Webhook Sender Service is running',
+    `  API         http://${config.WSS_API_HOST}:${api.port}   (try: curl http://${config.WSS_API_HOST}:${api.port}/healthz)`,
+    `  Web UI      ${config.WSS_TEMPORAL_UI_URL ?? '(external Temporal: see your cluster)'}`,
+    `  Stream      XADD ${config.WSS_STREAM} * tenant <id> type <type> data <json>`,
+    `  Redis       ${redactUrl(config.REDIS_URL)}    Temporal ${config.TEMPORAL_ADDRESS}`,
+    '',
+  ];
+  process.stdout.write(`${banner.join('\n')}\n`);
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('shutting down: draining consumer, then worker');
+  try {
+    await consumer.close();
+    await api.close();
+    await worker.close();
+    await workerRun.catch(() => undefined);
+  } finally {
+    await stores.close();
+  }
+}
+
+function redactUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
+
+runMain('wss', main);

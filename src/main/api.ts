@@ -1,0 +1,76 @@
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import { registerPublicRoutes, registerRoutes } from '../api/routes';
+import { createApiServer } from '../api/server';
+import type { Config } from '../infra/config';
+import { loadConfig, requireConfig } from '../infra/config';
+import { DestinationPolicy } from '../infra/egress/destination-policy';
+import type { Logger } from '../infra/logger';
+import { createLogger } from '../infra/logger';
+import { EventPublisher } from '../store/event-publisher';
+import type { Stores } from './services';
+import { createStores, runMain } from './services';
+
+export interface RunningApi {
+  readonly server: Server;
+  /** The bound port (useful when configured as 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the management API on WSS_API_HOST:WSS_API_PORT. */
+export async function startApi(config: Config, log: Logger, stores: Stores): Promise<RunningApi> {
+  const destinations = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
+  const server = createApiServer({
+    adminToken: requireConfig(config, 'WSS_ADMIN_TOKEN'),
+    resolveApiKey: (key) => stores.apiKeys.resolve(key),
+    log,
+    publicRoutes: (router) =>
+      registerPublicRoutes(router, {
+        health: async () => ({ redis: (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable' }),
+      }),
+    routes: (router) =>
+      registerRoutes(router, {
+        endpoints: stores.endpoints,
+        tenants: stores.tenants,
+        apiKeys: stores.apiKeys,
+        publisher: new EventPublisher(stores.redis, config.WSS_STREAM),
+        destinations,
+        maxEventBytes: config.WSS_MAX_EVENT_BYTES,
+        secretGraceMs: config.WSS_SECRET_GRACE_MS,
+        health: async () => ({}),
+      }),
+  });
+  server.listen(config.WSS_API_PORT, config.WSS_API_HOST);
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.WSS_API_PORT;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
+  const stores = createStores(config, 'api');
+  const api = await startApi(config, log, stores);
+  log.info({ port: api.port }, 'api listening');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  try {
+    await api.close();
+  } finally {
+    await stores.close();
+  }
+}
+
+if (require.main === module) runMain('api', main);

@@ -1,0 +1,87 @@
+import type { Client } from '@temporalio/client';
+import { EventIngestor } from '../consumer/event-ingestor';
+import { StreamConsumer } from '../consumer/stream-consumer';
+import type { Config } from '../infra/config';
+import { loadConfig } from '../infra/config';
+import type { Logger } from '../infra/logger';
+import { createLogger } from '../infra/logger';
+import { connectTemporalClient } from '../infra/temporal';
+import type { Stores } from './services';
+import { createRedis, createStores, runMain, serviceRetryPolicy } from './services';
+
+export interface RunningConsumer {
+  readonly consumer: StreamConsumer;
+  readonly ingestor: EventIngestor;
+  /** Stops reading, finishes and acks in-flight entries, closes connections. */
+  close(): Promise<void>;
+}
+
+/** The ingestor the consumer (and the tests' crash simulation) hands entries to. */
+export function createIngestor(config: Config, log: Logger, stores: Stores, temporal: Client): EventIngestor {
+  return new EventIngestor({
+    temporal,
+    taskQueue: config.WSS_TASK_QUEUE,
+    limits: { maxDataBytes: config.WSS_MAX_EVENT_BYTES },
+    payloads: stores.payloads,
+    endpoints: stores.endpoints,
+    tenants: stores.tenants,
+    serviceRetryPolicy: serviceRetryPolicy(config),
+    log,
+  });
+}
+
+/** Wires the stream consumer to Temporal and the stores, and starts it. */
+export async function startConsumer(
+  config: Config,
+  log: Logger,
+  stores: Stores,
+  overrides: { consumerName?: string } = {},
+): Promise<RunningConsumer> {
+  const { client, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const ingestor = createIngestor(config, log, stores, client);
+  const reader = createRedis(config, 'consumer-reader');
+  const consumer = new StreamConsumer({
+    reader,
+    writer: stores.redis,
+    stream: config.WSS_STREAM,
+    deadLetterStream: config.WSS_DEAD_LETTER_STREAM,
+    group: config.WSS_CONSUMER_GROUP,
+    consumer: overrides.consumerName ?? config.WSS_CONSUMER_NAME,
+    batchSize: config.WSS_CONSUMER_BATCH,
+    blockMs: config.WSS_CONSUMER_BLOCK_MS,
+    concurrency: config.WSS_CONSUMER_CONCURRENCY,
+    claimIdleMs: config.WSS_CONSUMER_CLAIM_IDLE_MS,
+    handle: (entryId, fields) => ingestor.ingest(entryId, fields),
+    log,
+  });
+  await consumer.start();
+  return {
+    consumer,
+    ingestor,
+    close: async () => {
+      await consumer.stop();
+      reader.disconnect();
+      await connection.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
+  const stores = createStores(config, 'consumer');
+  const running = await startConsumer(config, log, stores);
+  log.info({ stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME }, 'consumer started');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('draining: no new reads; finishing in-flight entries');
+  try {
+    await running.close();
+  } finally {
+    await stores.close();
+  }
+}
+
+if (require.main === module) runMain('consumer', main);

@@ -1,0 +1,76 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../infra/config';
+import { requireConfig } from '../infra/config';
+import type { Logger } from '../infra/logger';
+import { createRedisKeys } from '../infra/redis-keys';
+import type { RedisKeys } from '../infra/redis-keys';
+import { SecretBox } from '../security/secret-box';
+import { ApiKeyStore } from '../store/api-key-store';
+import { EndpointStore } from '../store/endpoint-store';
+import { PayloadStore } from '../store/payload-store';
+import { TenantStore } from '../store/tenant-store';
+import type { ResolvedRetryPolicy } from '../domain/retry-policy';
+import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../domain/retry-policy';
+
+/** Redis-backed state shared by the worker, the consumer and the API. */
+export interface Stores {
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly endpoints: EndpointStore;
+  readonly tenants: TenantStore;
+  readonly payloads: PayloadStore;
+  readonly apiKeys: ApiKeyStore;
+  close(): Promise<void>;
+}
+
+export function createRedis(config: Config, name: string): Redis {
+  return new Redis(config.REDIS_URL, {
+    connectionName: `wss-${name}`,
+    // Commands wait for a reconnect instead of failing at once; callers see errors only after this many tries.
+    maxRetriesPerRequest: 20,
+    enableAutoPipelining: true,
+  });
+}
+
+export function createStores(config: Config, name: string): Stores {
+  const redis = createRedis(config, name);
+  const keys = createRedisKeys(config.WSS_KEY_PREFIX);
+  const secretBox = new SecretBox(requireConfig(config, 'WSS_MASTER_KEY'));
+  return {
+    redis,
+    keys,
+    endpoints: new EndpointStore({ redis, keys, secretBox }),
+    tenants: new TenantStore(redis, keys),
+    payloads: new PayloadStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
+    apiKeys: new ApiKeyStore(redis, keys),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** The service-wide default retry policy: the built-in schedule, unless the environment overrides its shape. */
+export function serviceRetryPolicy(config: Config): ResolvedRetryPolicy {
+  const overrides = {
+    ...(config.WSS_RETRY_INITIAL_MS !== undefined ? { initialIntervalMs: config.WSS_RETRY_INITIAL_MS } : {}),
+    ...(config.WSS_RETRY_BACKOFF !== undefined ? { backoffCoefficient: config.WSS_RETRY_BACKOFF } : {}),
+    ...(config.WSS_RETRY_MAX_INTERVAL_MS !== undefined ? { maximumIntervalMs: config.WSS_RETRY_MAX_INTERVAL_MS } : {}),
+    ...(config.WSS_RETRY_MAX_ATTEMPTS !== undefined ? { maximumAttempts: config.WSS_RETRY_MAX_ATTEMPTS } : {}),
+    ...(config.WSS_RETRY_WINDOW_MS !== undefined ? { retryWindowMs: config.WSS_RETRY_WINDOW_MS } : {}),
+    ...(config.WSS_RETRY_JITTER_PERCENT !== undefined ? { jitterPercent: config.WSS_RETRY_JITTER_PERCENT } : {}),
+  };
+  return Object.keys(overrides).length === 0 ? DEFAULT_RETRY_POLICY : resolveRetryPolicy(overrides, undefined, DEFAULT_RETRY_POLICY);
+}
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/** Exits non-zero on a failed start-up, with the reason and nothing else. */
+export function runMain(name: string, main: () => Promise<void>, log?: Logger): void {
+  main().catch((err: unknown) => {
+    if (log) log.fatal({ err: describeError(err) }, `${name} failed`);
+    else console.error(`${name} failed: ${describeError(err)}`);
+    process.exit(1);
+  });
+}

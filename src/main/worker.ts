@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/deliver-webhook';
+import { RequestBuilder } from '../activities/request-builder';
+import { createTransformRunner } from '../activities/transform-runner';
+import type { Config } from '../infra/config';
+import { loadConfig } from '../infra/config';
+import { DestinationPolicy } from '../infra/egress/destination-policy';
+import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
+import type { Logger } from '../infra/logger';
+import { createLogger } from '../infra/logger';
+import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
+import type { Stores } from './services';
+import { createStores, runMain } from './services';
+
+export interface DeliveryWorker {
+  readonly worker: Worker;
+  /** Resolves when the worker has stopped (after shutdown()). */
+  run(): Promise<void>;
+  /** Stops polling, lets running activities finish, closes connections. */
+  close(): Promise<void>;
+}
+
+/** Prefer the bundle built by `npm run build`; fall back to bundling the sources at start (tests, dev). */
+function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = path.resolve(__dirname, '../../workflow-bundle.js');
+  if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
+  return { workflowsPath: require.resolve('../workflows') };
+}
+
+/** Builds the worker that runs delivery workflows and activities. */
+export async function createDeliveryWorker(config: Config, log: Logger, stores: Stores): Promise<DeliveryWorker> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const policy = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
+  const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
+  const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() });
+  const activities = createActivities({ endpoints: stores.endpoints, requests, http, log: log.child({ component: 'activity' }) });
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.WSS_TASK_QUEUE,
+    ...workflowSource(),
+    activities,
+    // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
+    maxCachedWorkflows: 2000,
+    reuseV8Context: true,
+    shutdownGraceTime: '20 seconds',
+  });
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    run: () => (running ??= worker.run()),
+    close: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running?.catch(() => undefined);
+      await http.close();
+      await connection.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  const stores = createStores(config, 'worker');
+  const { connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
+  await connection.close();
+  const delivery = await createDeliveryWorker(config, log, stores);
+  try {
+    log.info({ taskQueue: config.WSS_TASK_QUEUE }, 'worker started');
+    await delivery.run(); // The SDK shuts the worker down on SIGINT/SIGTERM and run() resolves after draining.
+  } finally {
+    await delivery.close();
+    await stores.close();
+  }
+}
+
+if (require.main === module) runMain('worker', main);

@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Endpoint, RetryPolicySpec, SignatureScheme } from '../domain/endpoint';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import type { RedisKeys } from '../infra/redis-keys';
+import type { SecretBox } from '../security/secret-box';
+
+/** Fields a caller may set on an endpoint. */
+export interface EndpointInput {
+  url: string;
+  description?: string;
+  eventTypes: readonly string[];
+  enabled?: boolean;
+  headers?: Record<string, string>;
+  metadata?: Record<string, string>;
+  rateLimit?: number;
+  retryPolicy?: RetryPolicySpec;
+  filter?: unknown;
+  transform?: string;
+  signatureScheme?: SignatureScheme;
+}
+
+export type EndpointPatch = Partial<EndpointInput>;
+
+interface StoredSecret {
+  /** AES-GCM ciphertext, bound to this endpoint. */
+  readonly sealed: string;
+  readonly createdAt: string;
+  /** Set on a secret that was rotated out; it keeps signing until then. */
+  readonly expiresAt?: string;
+}
+
+interface StoredEndpoint extends Endpoint {
+  /** Newest first. */
+  readonly secrets: readonly StoredSecret[];
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface EndpointStoreOptions {
+  redis: Redis;
+  keys: RedisKeys;
+  secretBox: SecretBox;
+  /** Clock, injectable for tests. */
+  now?: () => Date;
+}
+
+const MAX_WATCH_RETRIES = 10;
+
+/**
+ * Endpoints and their signing secrets in Redis. The public {@link Endpoint} shape never contains a secret; the
+ * only ways to see one are the return values of {@link create} and {@link rotateSecret}, and
+ * {@link loadSigningSecrets}, which the delivery activity calls at attempt time.
+ */
+export class EndpointStore {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly box: SecretBox;
+  private readonly now: () => Date;
+
+  constructor(options: EndpointStoreOptions) {
+    this.redis = options.redis;
+    this.keys = options.keys;
+    this.box = options.secretBox;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Creates an endpoint. Returns it with its plaintext secret, which is never shown again. */
+  async create(
+    tenantId: string,
+    input: EndpointInput,
+    secret: string,
+  ): Promise<{ endpoint: Endpoint; secret: string }> {
+    const now = this.now();
+    const id = newEndpointId(now);
+    const stamp = now.toISOString();
+    const record: StoredEndpoint = {
+      ...normalizeInput(input),
+      id,
+      tenantId,
+      enabled: input.enabled ?? true,
+      signatureScheme: input.signatureScheme ?? 'wss',
+      createdAt: stamp,
+      updatedAt: stamp,
+      secrets: [{ sealed: this.box.seal(secret, owner(tenantId, id)), createdAt: stamp }],
+    };
+    const created = await this.redis
+      .multi()
+      .set(this.keys.endpoint(tenantId, id), JSON.stringify(record), 'NX')
+      .zadd(this.keys.tenantEndpoints(tenantId), 0, id)
+      .exec();
+    if (created?.[0]?.[1] !== 'OK') throw new ConflictError(`endpoint ${id} already exists`);
+    return { endpoint: toPublic(record), secret };
+  }
+
+  async get(tenantId: string, endpointId: string): Promise<Endpoint | undefined> {
+    const record = await this.getStored(tenantId, endpointId);
+    return record && toPublic(record);
+  }
+
+  /** One page of a tenant's endpoints, oldest first (ids sort by creation time). */
+  async list(tenantId: string, options: { limit: number; cursor?: string }): Promise<Page<Endpoint>> {
+    const after = options.cursor === undefined ? '-' : `(${decodeCursor(options.cursor)}`;
+    const ids = await this.redis.zrangebylex(this.keys.tenantEndpoints(tenantId), after, '+', 'LIMIT', 0, options.limit + 1);
+    const pageIds = ids.slice(0, options.limit);
+    const records = await this.getMany(tenantId, pageIds);
+    const last = pageIds[pageIds.length - 1];
+    return {
+      items: records.map(toPublic),
+      ...(ids.length > options.limit && last !== undefined ? { nextCursor: encodeCursor(last) } : {}),
+    };
+  }
+
+  /** Every endpoint of a tenant, for routing. Two round trips regardless of the count. */
+  async listAll(tenantId: string): Promise<Endpoint[]> {
+    const ids = await this.redis.zrange(this.keys.tenantEndpoints(tenantId), 0, -1);
+    return (await this.getMany(tenantId, ids)).map(toPublic);
+  }
+
+  async update(tenantId: string, endpointId: string, patch: EndpointPatch): Promise<Endpoint> {
+    return this.mutate(tenantId, endpointId, (record) => ({
+      ...record,
+      ...normalizeInput({ ...record, ...patch } as EndpointInput),
+      enabled: patch.enabled ?? record.enabled,
+      signatureScheme: patch.signatureScheme ?? record.signatureScheme,
+      ...(patch.enabled === true ? { disabledReason: undefined } : {}),
+    }));
+  }
+
+  /** Enables or disables an endpoint. `reason` records why the service disabled it (e.g. `gone`). */
+  async setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<Endpoint> {
+    return this.mutate(tenantId, endpointId, (record) => ({
+      ...record,
+      enabled,
+      disabledReason: enabled ? undefined : reason,
+    }));
+  }
+
+  async delete(tenantId: string, endpointId: string): Promise<void> {
+    const result = await this.redis
+      .multi()
+      .del(this.keys.endpoint(tenantId, endpointId))
+      .zrem(this.keys.tenantEndpoints(tenantId), endpointId)
+      .del(this.keys.endpointFailures(tenantId, endpointId))
+      .exec();
+    if (result?.[0]?.[1] !== 1) throw new NotFoundError(`endpoint ${endpointId} not found`);
+  }
+
+  /**
+   * Makes `newSecret` the signing secret. The previous current secret keeps signing until `graceMs` from now, so
+   * receivers can switch over without dropping deliveries; secrets already past their grace are dropped.
+   */
+  async rotateSecret(tenantId: string, endpointId: string, newSecret: string, graceMs: number): Promise<Endpoint> {
+    return this.mutate(tenantId, endpointId, (record) => {
+      const now = this.now();
+      const expiresAt = new Date(now.getTime() + graceMs).toISOString();
+      const kept = record.secrets
+        .filter((s) => s.expiresAt === undefined || Date.parse(s.expiresAt) > now.getTime())
+        .map((s) => (s.expiresAt === undefined ? { ...s, expiresAt } : s));
+      return {
+        ...record,
+        secrets: [
+          { sealed: this.box.seal(newSecret, owner(tenantId, endpointId)), createdAt: now.toISOString() },
+          ...kept,
+        ],
+      };
+    });
+  }
+
+  /** Plaintext signing secrets that are valid now, newest first. Call only where a request is being signed. */
+  async loadSigningSecrets(tenantId: string, endpointId: string): Promise<string[]> {
+    const record = await this.getStored(tenantId, endpointId);
+    if (!record) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    const now = this.now().getTime();
+    return record.secrets
+      .filter((s) => s.expiresAt === undefined || Date.parse(s.expiresAt) > now)
+      .map((s) => this.box.open(s.sealed, owner(tenantId, endpointId)));
+  }
+
+  /** Deletes every endpoint of a tenant; used when the tenant is deleted. */
+  async deleteAll(tenantId: string): Promise<number> {
+    const ids = await this.redis.zrange(this.keys.tenantEndpoints(tenantId), 0, -1);
+    if (ids.length === 0) return 0;
+    const tx = this.redis.multi();
+    for (const id of ids) {
+      tx.del(this.keys.endpoint(tenantId, id));
+      tx.del(this.keys.endpointFailures(tenantId, id));
+    }
+    tx.del(this.keys.tenantEndpoints(tenantId));
+    await tx.exec();
+    return ids.length;
+  }
+
+  private async getStored(tenantId: string, endpointId: string): Promise<StoredEndpoint | undefined> {
+    const raw = await this.redis.get(this.keys.endpoint(tenantId, endpointId));
+    return raw === null ? undefined : (JSON.parse(raw) as StoredEndpoint);
+  }
+
+  private async getMany(tenantId: string, ids: readonly string[]): Promise<StoredEndpoint[]> {
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(...ids.map((id) => this.keys.endpoint(tenantId, id)));
+    return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as StoredEndpoint);
+  }
+
+  /** Optimistic read-modify-write: WATCH the record so concurrent updates never overwrite each other. */
+  private async mutate(
+    tenantId: string,
+    endpointId: string,
+    change: (record: StoredEndpoint) => StoredEndpoint,
+  ): Promise<Endpoint> {
+    const key = this.keys.endpoint(tenantId, endpointId);
+    for (let attempt = 0; attempt < MAX_WATCH_RETRIES; attempt++) {
+      await this.redis.watch(key);
+      const raw = await this.redis.get(key);
+      if (raw === null) {
+        await this.redis.unwatch();
+        throw new NotFoundError(`endpoint ${endpointId} not found`);
+      }
+      const next: StoredEndpoint = { ...change(JSON.parse(raw) as StoredEndpoint), updatedAt: this.now().toISOString() };
+      const result = await this.redis.multi().set(key, JSON.stringify(next)).exec();
+      if (result !== null) return toPublic(next);
+    }
+    throw new ConflictError(`endpoint ${endpointId} is being changed concurrently; try again`);
+  }
+}
+
+function owner(tenantId: string, endpointId: string): string {
+  return `${tenantId}/${endpointId}`;
+}
+
+function normalizeInput(input: EndpointInput): Omit<EndpointInput, 'enabled' | 'signatureScheme'> {
+  return {
+    url: input.url,
+    eventTypes: [...input.eventTypes],
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    ...(input.headers !== undefined ? { headers: input.headers } : {}),
+    ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+    ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
+    ...(input.retryPolicy !== undefined ? { retryPolicy: input.retryPolicy } : {}),
+    ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
+    ...(input.transform !== undefined && input.transform !== null ? { transform: input.transform } : {}),
+  };
+}
+
+function toPublic(record: StoredEndpoint): Endpoint {
+  const { secrets: _secrets, ...rest } = record;
+  return rest;
+}
+
+/**
+ * Endpoint ids sort by creation time (base-36 milliseconds, fixed width) and then by randomness, so the tenant's
+ * index can be a lexically ordered sorted set and pages stay stable while endpoints are added.
+ */
+function newEndpointId(now: Date): string {
+  const time = now.getTime().toString(36).padStart(9, '0');
+  const random = randomBytes(8).toString('hex');
+  return `ep_${time}${random}`;
+}
+
+function encodeCursor(lastId: string): string {
+  return Buffer.from(lastId, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const lastId = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^ep_[0-9a-z]+$/.test(lastId)) throw new ValidationError('cursor is not valid', 'cursor');
+  return lastId;
+}

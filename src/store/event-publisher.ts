@@ -1,0 +1,21 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Appends events to the stream exactly as an external producer would (`XADD <stream> * tenant .. type .. data ..
+ * [id ..]`), so API-published events take the same path, and get the same guarantees, as any other.
+ */
+export class EventPublisher {
+  constructor(
+    private readonly redis: Redis,
+    private readonly stream: string,
+  ) {}
+
+  /** Returns the stream entry id. */
+  async publish(event: { tenantId: string; type: string; dataJson: string; id?: string }): Promise<string> {
+    const fields = ['tenant', event.tenantId, 'type', event.type, 'data', event.dataJson];
+    if (event.id !== undefined) fields.push('id', event.id);
+    const entryId = await this.redis.xadd(this.stream, '*', ...fields);
+    if (entryId === null) throw new Error('XADD returned no id');
+    return entryId;
+  }
+}

@@ -1,0 +1,103 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { DeliveryResult, DeliveryStatus } from '../domain/delivery-outcome';
+import { summarizeDeliveries, truncateError } from '../domain/delivery-outcome';
+import type { EventRef } from '../domain/event';
+import type { ResolvedRetryPolicy } from '../domain/retry-policy';
+import { scheduleToCloseMs, toTemporalRetryPolicy } from '../domain/retry-policy';
+import type { Activities, DeliveryAttemptFailureDetails } from '../activities/deliver-webhook';
+import { DeliveryStatusKey } from './search-attributes';
+
+/** One endpoint the event is routed to, with the retry policy resolved when the event was accepted. */
+export interface PlannedDelivery {
+  readonly endpointId: string;
+  readonly retryPolicy: ResolvedRetryPolicy;
+}
+
+/** Workflow input: ids and policies only. Payloads and secrets are loaded by the activity at attempt time. */
+export interface DeliverEventInput {
+  readonly event: EventRef;
+  readonly deliveries: readonly PlannedDelivery[];
+}
+
+export interface DeliverEventResult {
+  readonly status: DeliveryStatus;
+  readonly deliveries: readonly DeliveryResult[];
+}
+
+/** Time one attempt may take, above the HTTP client's own total deadline. */
+const ATTEMPT_TIMEOUT = '60 seconds';
+
+/**
+ * Delivers one event to every endpoint it was routed to, in parallel. Each endpoint's delivery is one activity
+ * whose retries Temporal schedules; the workflow only decides and records outcomes.
+ */
+export async function deliverEvent(input: DeliverEventInput): Promise<DeliverEventResult> {
+  if (input.deliveries.length === 0) {
+    upsertSearchAttributes([{ key: DeliveryStatusKey, value: 'no_subscribers' }]);
+    log.info('event has no subscribers', { eventId: input.event.eventId, tenantId: input.event.tenantId });
+    return { status: 'no_subscribers', deliveries: [] };
+  }
+
+  try {
+    const deliveries = await Promise.all(input.deliveries.map((planned) => deliverToEndpoint(input.event, planned)));
+    const status = summarizeDeliveries(deliveries);
+    upsertSearchAttributes([{ key: DeliveryStatusKey, value: status }]);
+    return { status, deliveries };
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Cancelled from the API, the CLI or the Web UI: record it so a search by status finds it, then let the
+      // cancellation complete the workflow as cancelled.
+      await CancellationScope.nonCancellable(async () => {
+        upsertSearchAttributes([{ key: DeliveryStatusKey, value: 'cancelled' }]);
+      });
+    }
+    throw err;
+  }
+}
+
+async function deliverToEndpoint(event: EventRef, planned: PlannedDelivery): Promise<DeliveryResult> {
+  const { deliverWebhook } = proxyActivities<Activities>({
+    startToCloseTimeout: ATTEMPT_TIMEOUT,
+    scheduleToCloseTimeout: scheduleToCloseMs(planned.retryPolicy),
+    retry: toTemporalRetryPolicy(planned.retryPolicy),
+  });
+  try {
+    const attempt = await deliverWebhook({ event, endpointId: planned.endpointId, retryPolicy: planned.retryPolicy });
+    return {
+      endpointId: planned.endpointId,
+      status: attempt.outcome,
+      attempts: attempt.attempt,
+      ...(attempt.statusCode !== undefined ? { lastStatusCode: attempt.statusCode } : {}),
+      ...(attempt.reason !== undefined ? { lastError: attempt.reason } : {}),
+      durationMs: attempt.durationMs,
+    };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    if (err instanceof ActivityFailure) {
+      const cause = err.cause;
+      const details =
+        cause instanceof ApplicationFailure ? (cause.details?.[0] as DeliveryAttemptFailureDetails | undefined) : undefined;
+      return {
+        endpointId: planned.endpointId,
+        status: 'failed',
+        attempts: details?.attempt ?? 0,
+        ...(details?.statusCode !== undefined ? { lastStatusCode: details.statusCode } : {}),
+        lastError: truncateError(describeFailure(cause ?? err)),
+      };
+    }
+    throw err;
+  }
+}
+
+function describeFailure(err: Error): string {
+  const type = err instanceof ApplicationFailure && err.type ? `${err.type}: ` : '';
+  return `${type}${err.message}`;
+}

@@ -1,0 +1,2 @@
+/** Workflow entry module bundled by the worker. Export workflow functions only. */
+export { deliverEvent } from './deliver-event';
