@@ -1,0 +1,3 @@
+module github.com/wss/receivers-go
+
+go 1.21
