@@ -1,21 +1,26 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Endpoint } from '../domain/endpoint';
-import { classifyResponse } from '../domain/classify-response';
 import type { DeliveryClassification } from '../domain/classify-response';
+import { classifyResponse } from '../domain/classify-response';
+import { truncateError } from '../domain/delivery-outcome';
+import type { Endpoint } from '../domain/endpoint';
 import { WssError } from '../domain/errors';
 import type { EventRef } from '../domain/event';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
-import type { Logger } from '../infra/logger';
 import type { HttpResponseSummary } from '../infra/http-client';
+import type { Logger } from '../infra/logger';
 import { buildSignatureHeaders } from '../security/signature';
+import type { AttemptLogEntry, DeadLetter } from '../store/delivery-log-store';
+import type { OperationalEvent } from '../store/operational-events';
 import type { RequestBuilder } from './request-builder';
 
 export interface DeliverWebhookInput {
   readonly event: EventRef;
   readonly endpointId: string;
   readonly retryPolicy: ResolvedRetryPolicy;
+  /** Set on operator retries and replays, whose success clears the endpoint's dead letter for this event. */
+  readonly redelivery?: boolean;
 }
 
 /** What a finished attempt returns to the workflow. Small: it is stored in history. */
@@ -34,6 +39,14 @@ export interface DeliveryAttemptFailureDetails {
   readonly statusCode?: number;
 }
 
+/** When an endpoint is disabled for failing. */
+export interface EndpointHealthPolicy {
+  /** Consecutive failed deliveries (not attempts) that disable an endpoint. 0 turns the rule off. */
+  readonly disableAfterFailures: number;
+  /** An endpoint failing without a single success for this long is disabled. 0 turns the rule off. */
+  readonly disableAfterMs: number;
+}
+
 /** The I/O the delivery activity needs; each piece is built once per worker. */
 export interface DeliveryDependencies {
   readonly endpoints: {
@@ -41,21 +54,25 @@ export interface DeliveryDependencies {
     loadSigningSecrets(tenantId: string, endpointId: string): Promise<string[]>;
     setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<unknown>;
   };
-  readonly requests: RequestBuilder;
+  readonly requests: Pick<RequestBuilder, 'build'>;
   readonly http: {
-    post(
-      url: string,
-      headers: Record<string, string>,
-      body: string,
-      options: { endpointId: string },
-    ): Promise<HttpResponseSummary>;
+    post(url: string, headers: Record<string, string>, body: string, options: { endpointId: string }): Promise<HttpResponseSummary>;
   };
+  readonly deliveryLog: {
+    recordAttempt(tenantId: string, eventId: string, entry: AttemptLogEntry): Promise<void>;
+    addDeadLetter(letter: DeadLetter): Promise<void>;
+    removeDeadLetter(tenantId: string, eventId: string, endpointId: string): Promise<void>;
+    recordEndpointFailure(tenantId: string, endpointId: string, nowMs: number): Promise<{ count: number; sinceMs: number }>;
+    resetEndpointFailures(tenantId: string, endpointId: string): Promise<void>;
+  };
+  readonly operationalEvents: { publish(event: OperationalEvent): Promise<void> };
+  readonly health: EndpointHealthPolicy;
   readonly log: Logger;
   /** Clock and randomness, injectable for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
-  /** Called after every attempt; the hook for metrics and endpoint health. */
-  readonly onAttempt?: (record: AttemptRecord) => void | Promise<void>;
+  /** Called after every attempt: the hook for metrics counters. */
+  readonly onAttempt?: (record: AttemptRecord) => void;
 }
 
 export interface AttemptRecord {
@@ -63,14 +80,24 @@ export interface AttemptRecord {
   readonly endpointId: string;
   readonly eventId: string;
   readonly attempt: number;
-  readonly classification: DeliveryClassification['outcome'];
+  readonly outcome: AttemptLogEntry['outcome'];
+  readonly reason?: string;
   readonly statusCode?: number;
   readonly durationMs: number;
 }
 
+/** A final failure: what gets recorded and thrown as a non-retryable ApplicationFailure. */
+interface FinalFailure {
+  readonly type: string;
+  readonly message: string;
+  readonly statusCode?: number;
+  /** Why the endpoint must be disabled now (410), if it must. */
+  readonly disableReason?: 'gone';
+}
+
 /**
  * Builds the activities with their dependencies. The delivery activity makes exactly one HTTP attempt per call;
- * Temporal schedules the retries, so a crash mid-attempt is retried like any other failure.
+ * Temporal schedules the retries, so a worker crash mid-attempt is retried like any other failure.
  */
 export function createActivities(deps: DeliveryDependencies) {
   const now = deps.now ?? Date.now;
@@ -78,90 +105,127 @@ export function createActivities(deps: DeliveryDependencies) {
 
   async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
-    const attempt = Context.current().info.attempt;
+    const info = Context.current().info;
+    const attempt = info.attempt;
     const fields = { tenantId: event.tenantId, eventId: event.eventId, endpointId, attempt };
     const started = now();
+
+    const finish = async (outcome: AttemptLogEntry['outcome'], extra: { statusCode?: number; reason?: string }) => {
+      const durationMs = now() - started;
+      const entry: AttemptLogEntry = {
+        endpointId,
+        attempt,
+        at: new Date(now()).toISOString(),
+        outcome,
+        durationMs,
+        ...(extra.statusCode !== undefined ? { statusCode: extra.statusCode } : {}),
+        ...(extra.reason !== undefined ? { error: extra.reason } : {}),
+      };
+      await deps.deliveryLog.recordAttempt(event.tenantId, event.eventId, entry);
+      deps.onAttempt?.({ ...fields, outcome, durationMs, ...extra });
+      return durationMs;
+    };
+
+    const failFinally = async (failure: FinalFailure): Promise<never> => {
+      await finish('failed', { ...(failure.statusCode !== undefined ? { statusCode: failure.statusCode } : {}), reason: failure.type });
+      deps.log.error({ ...fields, status: failure.statusCode, reason: failure.type, error: failure.message }, 'delivery failed');
+      await deps.deliveryLog.addDeadLetter({
+        tenantId: event.tenantId,
+        eventId: event.eventId,
+        eventType: event.eventType,
+        occurredAt: event.occurredAt,
+        endpointId,
+        failedAt: new Date(now()).toISOString(),
+        attempts: attempt,
+        lastError: truncateError(failure.message),
+        ...(failure.statusCode !== undefined ? { lastStatusCode: failure.statusCode } : {}),
+      });
+      await updateHealth(event.tenantId, endpointId, failure);
+      throw ApplicationFailure.create({
+        type: failure.type,
+        message: failure.message,
+        nonRetryable: true,
+        details: [failureDetails(attempt, failure.statusCode)],
+      });
+    };
 
     const endpoint = await deps.endpoints.get(event.tenantId, endpointId);
     if (!endpoint || !endpoint.enabled) {
       const reason = endpoint ? 'endpoint_disabled' : 'endpoint_deleted';
+      const durationMs = await finish('skipped', { reason });
       deps.log.info({ ...fields, reason }, 'delivery skipped');
-      return { outcome: 'skipped', attempt, durationMs: now() - started, reason };
+      return { outcome: 'skipped', attempt, durationMs, reason };
     }
 
-    const request = await deps.requests.build(event, endpoint);
-    const secrets = await deps.endpoints.loadSigningSecrets(event.tenantId, endpointId);
-    // The timestamp is taken now, per attempt, so a retry hours later is not rejected by the receiver's window.
-    const timestamp = Math.floor(now() / 1000);
-    const headers = {
-      ...request.headers,
-      ...buildSignatureHeaders({
-        scheme: endpoint.signatureScheme,
-        secrets,
-        eventId: event.eventId,
-        timestamp,
-        body: request.body,
-      }),
-    };
+    let body: string;
+    let headers: Record<string, string>;
+    try {
+      const request = await deps.requests.build(event, endpoint);
+      const secrets = await deps.endpoints.loadSigningSecrets(event.tenantId, endpointId);
+      // Taken now, per attempt: a retry hours later must not be rejected by the receiver's timestamp window.
+      const timestamp = Math.floor(now() / 1000);
+      body = request.body;
+      headers = {
+        ...request.headers,
+        ...buildSignatureHeaders({ scheme: endpoint.signatureScheme, secrets, eventId: event.eventId, timestamp, body }),
+      };
+    } catch (err) {
+      // A transform that throws, an expired payload or an undecryptable secret will not get better by retrying.
+      if (err instanceof WssError && err.permanent) return failFinally({ type: err.code, message: err.message });
+      throw err;
+    }
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
     try {
-      response = await deps.http.post(endpoint.url, headers, request.body, { endpointId });
+      response = await deps.http.post(endpoint.url, headers, body, { endpointId });
+      const retryAfter = response.headers['retry-after'];
       classification = classifyResponse({
         input: {
           kind: 'response',
           statusCode: response.statusCode,
-          retryAfterMs: parseRetryAfter(headerValue(response.headers['retry-after']), now()),
+          retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now()),
         },
         policy: retryPolicy,
       });
     } catch (err) {
       classification = classifyTransportError(err, retryPolicy);
     }
-    const durationMs = now() - started;
     const statusCode = response?.statusCode;
-    await deps.onAttempt?.({ ...fields, classification: classification.outcome, statusCode, durationMs });
+    const status = statusCode !== undefined ? { statusCode } : {};
 
     switch (classification.outcome) {
-      case 'delivered':
+      case 'delivered': {
+        const durationMs = await finish('delivered', status);
+        await deps.deliveryLog.resetEndpointFailures(event.tenantId, endpointId);
+        if (input.redelivery) await deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId);
         deps.log.info({ ...fields, status: statusCode, durationMs }, 'delivery succeeded');
-        return { outcome: 'delivered', attempt, durationMs, ...(statusCode !== undefined ? { statusCode } : {}) };
+        return { outcome: 'delivered', attempt, durationMs, ...status };
+      }
       case 'gone':
-        await deps.endpoints.setEnabled(event.tenantId, endpointId, false, 'gone');
-        deps.log.error({ ...fields, status: statusCode, durationMs }, 'endpoint answered 410 Gone; endpoint disabled');
-        throw ApplicationFailure.create({
-          type: 'endpoint_gone',
-          message: `endpoint answered HTTP ${statusCode ?? 410} Gone; endpoint disabled`,
-          nonRetryable: true,
-          details: [failureDetails(attempt, statusCode)],
-        });
+        return failFinally({ type: 'endpoint_gone', message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`, ...status, disableReason: 'gone' });
       case 'permanent':
-        deps.log.error({ ...fields, status: statusCode, reason: classification.reason, durationMs }, 'delivery failed permanently');
-        throw ApplicationFailure.create({
+        return failFinally({
           type: classification.reason === 'destination_not_allowed' ? 'destination_not_allowed' : 'delivery_permanent_failure',
-          message: describe(classification.reason, statusCode),
-          nonRetryable: true,
-          details: [failureDetails(attempt, statusCode)],
+          message: describe(classification.reason, statusCode, response),
+          ...status,
         });
       case 'retry': {
         const delay = nextRetryDelayMs(retryPolicy, attempt, random(), classification.retryAfterMs);
-        if (delay === undefined) {
-          deps.log.error({ ...fields, status: statusCode, reason: classification.reason, durationMs }, 'delivery failed; retries exhausted');
-          throw ApplicationFailure.create({
+        // The retry window counts from the first attempt; an attempt that would start after it never runs.
+        const windowEndsAt = info.scheduledTimestampMs + retryPolicy.retryWindowMs;
+        if (delay === undefined || now() + delay >= windowEndsAt) {
+          return failFinally({
             type: 'retries_exhausted',
-            message: `${describe(classification.reason, statusCode)}; gave up after ${attempt} attempts`,
-            nonRetryable: true,
-            details: [failureDetails(attempt, statusCode)],
+            message: `${describe(classification.reason, statusCode, response)}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
+            ...status,
           });
         }
-        deps.log.warn(
-          { ...fields, status: statusCode, reason: classification.reason, durationMs, nextRetryMs: delay },
-          'delivery attempt failed; will retry',
-        );
+        const durationMs = await finish('retry', { ...status, reason: classification.reason });
+        deps.log.warn({ ...fields, status: statusCode, reason: classification.reason, durationMs, nextRetryMs: delay }, 'delivery attempt failed; will retry');
         throw ApplicationFailure.create({
           type: 'delivery_attempt_failed',
-          message: describe(classification.reason, statusCode),
+          message: describe(classification.reason, statusCode, response),
           nextRetryDelay: delay,
           details: [failureDetails(attempt, statusCode)],
         });
@@ -171,6 +235,30 @@ export function createActivities(deps: DeliveryDependencies) {
         throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  /** Disables an endpoint that answered 410, or whose failure streak crossed the health policy. */
+  async function updateHealth(tenantId: string, endpointId: string, failure: FinalFailure): Promise<void> {
+    const at = now();
+    let reason: string | undefined;
+    let detail = '';
+    if (failure.disableReason === 'gone') {
+      reason = 'gone';
+      detail = 'the endpoint answered 410 Gone';
+    } else {
+      const streak = await deps.deliveryLog.recordEndpointFailure(tenantId, endpointId, at);
+      if (deps.health.disableAfterFailures > 0 && streak.count >= deps.health.disableAfterFailures) {
+        reason = 'failing';
+        detail = `${streak.count} consecutive failed deliveries`;
+      } else if (deps.health.disableAfterMs > 0 && at - streak.sinceMs >= deps.health.disableAfterMs) {
+        reason = 'failing';
+        detail = `failing without a success since ${new Date(streak.sinceMs).toISOString()}`;
+      }
+    }
+    if (reason === undefined) return;
+    await deps.endpoints.setEnabled(tenantId, endpointId, false, reason);
+    await deps.deliveryLog.resetEndpointFailures(tenantId, endpointId);
+    await deps.operationalEvents.publish({ type: 'endpoint.disabled', tenantId, endpointId, reason, detail, at: new Date(at).toISOString() });
   }
 
   return { deliverWebhook };
@@ -195,10 +283,9 @@ function failureDetails(attempt: number, statusCode: number | undefined): Delive
   return statusCode === undefined ? { attempt } : { attempt, statusCode };
 }
 
-function describe(reason: string, statusCode: number | undefined): string {
-  return statusCode === undefined ? reason : `HTTP ${statusCode} (${reason})`;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** `HTTP 503 (http_503): <first 200 chars of the body>` — the body snippet helps receivers' owners debug. */
+function describe(reason: string, statusCode: number | undefined, response: HttpResponseSummary | undefined): string {
+  if (statusCode === undefined) return reason;
+  const snippet = response?.bodySnippet.replace(/\s+/g, ' ').trim().slice(0, 200);
+  return `HTTP ${statusCode} (${reason})${snippet ? `: ${snippet}` : ''}`;
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Endpoint } from '../domain/endpoint';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { assertResourceId, eventIdFromEntryId } from '../domain/ids';
@@ -10,7 +11,7 @@ import type { TenantStore } from '../store/tenant-store';
 import type { ApiKeyStore } from '../store/api-key-store';
 import { validate } from './http-kit';
 import type { Router } from './http-kit';
-import { createApiKeySchema, createEndpointSchema, createTenantSchema, publishEventSchema, rotateSecretSchema, updateEndpointSchema } from './schemas';
+import { createApiKeySchema, createEndpointSchema, enableEndpointSchema, createTenantSchema, publishEventSchema, rotateSecretSchema, updateEndpointSchema } from './schemas';
 import type { AuthedRouter } from './server';
 import { authorizeTenant, requireAdmin } from './server';
 
@@ -23,6 +24,8 @@ export interface RouteDependencies {
   readonly maxEventBytes: number;
   readonly secretGraceMs: number;
   readonly health: () => Promise<Record<string, 'ok' | string>>;
+  /** Replays an endpoint's dead letters since a time (re-enable with replay). */
+  readonly replay?: (tenantId: string, endpointId: string, sinceMs: number) => Promise<{ replayed: number; skipped: number }>;
   /** Stops a tenant's in-flight deliveries when the tenant is deleted. */
   readonly cancelTenantDeliveries?: (tenantId: string) => Promise<number>;
 }
@@ -77,7 +80,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     requireAdmin(req.principal);
     const tenantId = tenantParam(req.params);
     await deps.tenants.require(tenantId);
-    const body = validate(createApiKeySchema, req.headers['content-length'] === undefined || req.headers['content-length'] === '0' ? {} : await req.json());
+    const body = validate(createApiKeySchema, hasBody(req.headers) ? await req.json() : {});
     const created = await deps.apiKeys.create(tenantId, body.name);
     return { status: 201, body: { ...created.record, key: created.key } };
   });
@@ -141,15 +144,21 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     await deps.endpoints.delete(tenantId, endpoint.id);
     return { status: 204 };
   });
-  for (const action of ['enable', 'disable'] as const) {
-    router.add('POST', `/v1/tenants/:tenantId/endpoints/:endpointId/${action}`, async (req) => {
-      const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
-      return { status: 200, body: await deps.endpoints.setEnabled(tenantId, endpoint.id, action === 'enable', 'manual') };
-    });
-  }
+  router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/disable', async (req) => {
+    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    return { status: 200, body: await deps.endpoints.setEnabled(tenantId, endpoint.id, false, 'manual') };
+  });
+  router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/enable', async (req) => {
+    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const body = validate(enableEndpointSchema, hasBody(req.headers) ? await req.json() : {});
+    const enabled = await deps.endpoints.setEnabled(tenantId, endpoint.id, true);
+    if (body.replayFailedSince === undefined || !deps.replay) return { status: 200, body: enabled };
+    const replay = await deps.replay(tenantId, endpoint.id, Date.parse(body.replayFailedSince));
+    return { status: 200, body: { ...enabled, replay } };
+  });
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/secret/rotate', async (req) => {
     const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
-    const raw = req.headers['content-length'] === '0' || req.headers['content-length'] === undefined ? {} : await req.json();
+    const raw = hasBody(req.headers) ? await req.json() : {};
     const body = validate(rotateSecretSchema, raw);
     const scheme = endpoint.signatureScheme;
     const secret = body.secret ?? (scheme === 'wss' ? generateWssSecret() : generateStandardWebhooksSecret());
@@ -201,4 +210,10 @@ function parseLimit(raw: string | null): number {
     throw new ValidationError(`limit: must be an integer from 1 to ${MAX_PAGE}`, 'limit');
   }
   return limit;
+}
+
+/** Action routes take an optional body; an empty POST means "all defaults". */
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
 }

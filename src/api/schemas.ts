@@ -141,6 +141,15 @@ export const publishEventSchema = z
 
 export const createApiKeySchema = z.object({ name: z.string().min(1).max(128).optional() }).strict();
 
+export const enableEndpointSchema = z
+  .object({
+    replayFailedSince: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('Also replay the deliveries that failed since this time (e.g. while the endpoint was down).'),
+  })
+  .strict();
+
 export const rotateSecretSchema = z.object({ secret: secretSchema.optional() }).strict();
 
 export type CreateEndpointBody = z.infer<typeof createEndpointSchema>;

@@ -1,9 +1,7 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Endpoint, RetryPolicySpec } from '../domain/endpoint';
 import type { EventEnvelope, EventRef } from '../domain/event';
 import { compileFilter } from '../domain/filter';
-import { deliveryWorkflowId } from '../domain/ids';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
 import type { ContentMatcher } from '../domain/routing';
@@ -12,7 +10,7 @@ import type { AcceptedEntry, EntryLimits } from '../domain/stream-entry';
 import { parseStreamEntry } from '../domain/stream-entry';
 import type { Logger } from '../infra/logger';
 import type { DeliverEventInput } from '../workflows/deliver-event';
-import { EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from '../workflows/search-attributes';
+import { startDeliveryWorkflow } from './start-delivery';
 
 /** What became of one stream entry. */
 export type IngestResult =
@@ -68,26 +66,10 @@ export class EventIngestor {
       })),
     };
 
-    const workflowId = deliveryWorkflowId(tenantId, eventId);
-    try {
-      await this.deps.temporal.workflow.start('deliverEvent', {
-        taskQueue: this.deps.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: TenantIdKey, value: tenantId },
-          { key: EventIdKey, value: eventId },
-          { key: EventTypeKey, value: eventType },
-          { key: EndpointIdKey, value: selected.map((e) => e.id) },
-        ],
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        this.deps.log.info({ tenantId, eventId, workflowId }, 'event already accepted; duplicate ignored');
-        return { kind: 'duplicate', workflowId };
-      }
-      throw err;
+    const { started, workflowId } = await startDeliveryWorkflow(this.deps.temporal, this.deps.taskQueue, input, 'REJECT_DUPLICATE');
+    if (!started) {
+      this.deps.log.info({ tenantId, eventId, workflowId }, 'event already accepted; duplicate ignored');
+      return { kind: 'duplicate', workflowId };
     }
     this.deps.log.info({ tenantId, eventId, eventType, workflowId, endpoints: selected.length }, 'event accepted');
     return { kind: 'started', workflowId, endpoints: selected.length };

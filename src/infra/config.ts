@@ -87,12 +87,24 @@ export const configSchema = z.object({
   WSS_EGRESS_PROXY: z.string().url().optional().describe('Forward proxy URL for all deliveries.'),
   WSS_RETRY_INITIAL_MS: int(1)
     .optional()
-    .describe('Service default retry policy: first retry delay. Setting any WSS_RETRY_* replaces the built-in schedule with an exponential one.'),
+    .describe('Service default retry policy: first retry delay. Setting it or WSS_RETRY_BACKOFF replaces the built-in schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with an exponential curve; the other WSS_RETRY_* fields adjust either shape.'),
   WSS_RETRY_BACKOFF: z.coerce.number().min(1).max(100).optional().describe('Service default: backoff coefficient.'),
   WSS_RETRY_MAX_INTERVAL_MS: int(1).optional().describe('Service default: longest delay between attempts.'),
   WSS_RETRY_MAX_ATTEMPTS: int(1, 1000).optional().describe('Service default: attempts including the first.'),
   WSS_RETRY_WINDOW_MS: int(1).optional().describe('Service default: total time after which no retry starts.'),
   WSS_RETRY_JITTER_PERCENT: int(0, 100).optional().describe('Service default: ± random spread of each delay.'),
+  WSS_ENDPOINT_DISABLE_AFTER_FAILURES: int(0)
+    .default(50)
+    .describe('Consecutive failed deliveries after which an endpoint is disabled (0 = never).'),
+  WSS_ENDPOINT_DISABLE_AFTER_MS: int(0)
+    .default(5 * 24 * 3600 * 1000)
+    .describe('An endpoint failing with no success for this long is disabled (0 = never).'),
+  WSS_OPERATOR_WEBHOOK_URL: z.string().url().optional().describe('Operational events (endpoint.disabled) are also POSTed here.'),
+  WSS_OPERATOR_WEBHOOK_SECRET: z
+    .string()
+    .min(24)
+    .optional()
+    .describe('Signs operator webhook requests like deliveries (X-WSS-Signature).'),
   WSS_SECRET_GRACE_MS: int(0)
     .default(24 * 3600 * 1000)
     .describe('How long a rotated-out secret keeps signing (both signatures are sent).'),
@@ -141,4 +153,24 @@ export function requireConfig<K extends keyof Config>(config: Config, key: K): N
   const value = config[key];
   if (value === undefined || value === null) throw new ConfigError([`${String(key)}: required but not set`]);
   return value as NonNullable<Config[K]>;
+}
+
+/** Configuration of the `wss` CLI, a client of the management API. Flags override these. */
+export const cliConfigSchema = z.object({
+  WSS_API_URL: z.string().url().default('http://127.0.0.1:8080').describe('Management API base URL for the CLI.'),
+  WSS_TOKEN: z.string().optional().describe('Bearer token the CLI sends (admin token or a tenant API key).'),
+  WSS_ADMIN_TOKEN: z.string().optional().describe('Used by the CLI when WSS_TOKEN is not set.'),
+});
+
+export type CliConfig = z.infer<typeof cliConfigSchema>;
+
+export function loadCliConfig(env: Record<string, string | undefined> = process.env): CliConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(cliConfigSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = cliConfigSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  return parsed.data;
 }

@@ -21,8 +21,14 @@ export interface RedisKeys {
   tenantApiKeys(tenantId: string): string;
   /** Stream of operational events (endpoint disabled, ...). */
   operationalEvents(): string;
-  /** Counter of consecutive failed deliveries of an endpoint. */
+  /** Hash `{count, since}`: consecutive failed deliveries of an endpoint and when the streak began. */
   endpointFailures(tenantId: string, endpointId: string): string;
+  /** List of attempt records of one event's deliveries (Temporal history keeps only the last attempt). */
+  attempts(tenantId: string, eventId: string): string;
+  /** Hash `<eventId>/<endpointId>` → dead-letter record. */
+  deadLetters(tenantId: string): string;
+  /** Sorted set of `<eventId>/<endpointId>` by failure time, per endpoint, for time-range replays. */
+  endpointDeadLetters(tenantId: string, endpointId: string): string;
 }
 
 export function createRedisKeys(prefix: string): RedisKeys {
@@ -36,5 +42,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
     tenantApiKeys: (tenantId) => `${prefix}:tenant:${tenantId}:apikeys`,
     operationalEvents: () => `${prefix}:ops`,
     endpointFailures: (tenantId, endpointId) => `${prefix}:endpoint:${tenantId}:${endpointId}:failures`,
+    attempts: (tenantId, eventId) => `${prefix}:attempts:${tenantId}:${eventId}`,
+    deadLetters: (tenantId) => `${prefix}:tenant:${tenantId}:dead`,
+    endpointDeadLetters: (tenantId, endpointId) => `${prefix}:endpoint:${tenantId}:${endpointId}:dead`,
   };
 }

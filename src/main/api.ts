@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
+import { DeliveryOperations } from '../api/delivery-operations';
+import { registerDeliveryRoutes } from '../api/delivery-routes';
 import { registerPublicRoutes, registerRoutes } from '../api/routes';
+import { connectTemporalClient } from '../infra/temporal';
 import { createApiServer } from '../api/server';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
@@ -9,7 +12,7 @@ import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
 import type { Stores } from './services';
-import { createStores, runMain } from './services';
+import { createStores, runMain, serviceRetryPolicy } from './services';
 
 export interface RunningApi {
   readonly server: Server;
@@ -21,6 +24,18 @@ export interface RunningApi {
 /** Starts the management API on WSS_API_HOST:WSS_API_PORT. */
 export async function startApi(config: Config, log: Logger, stores: Stores): Promise<RunningApi> {
   const destinations = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
+  const { client: temporal, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const operations = new DeliveryOperations({
+    temporal,
+    taskQueue: config.WSS_TASK_QUEUE,
+    namespace: config.TEMPORAL_NAMESPACE,
+    ...(config.WSS_TEMPORAL_UI_URL !== undefined ? { webUiUrl: config.WSS_TEMPORAL_UI_URL } : {}),
+    endpoints: stores.endpoints,
+    tenants: stores.tenants,
+    payloads: stores.payloads,
+    deliveryLog: stores.deliveryLog,
+    serviceRetryPolicy: serviceRetryPolicy(config),
+  });
   const server = createApiServer({
     adminToken: requireConfig(config, 'WSS_ADMIN_TOKEN'),
     resolveApiKey: (key) => stores.apiKeys.resolve(key),
@@ -29,7 +44,7 @@ export async function startApi(config: Config, log: Logger, stores: Stores): Pro
       registerPublicRoutes(router, {
         health: async () => ({ redis: (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable' }),
       }),
-    routes: (router) =>
+    routes: (router) => {
       registerRoutes(router, {
         endpoints: stores.endpoints,
         tenants: stores.tenants,
@@ -39,7 +54,11 @@ export async function startApi(config: Config, log: Logger, stores: Stores): Pro
         maxEventBytes: config.WSS_MAX_EVENT_BYTES,
         secretGraceMs: config.WSS_SECRET_GRACE_MS,
         health: async () => ({}),
-      }),
+        replay: (tenantId, endpointId, sinceMs) => operations.replay(tenantId, endpointId, sinceMs),
+        cancelTenantDeliveries: (tenantId) => operations.cancelTenant(tenantId),
+      });
+      registerDeliveryRoutes(router, { operations, endpoints: stores.endpoints });
+    },
   });
   server.listen(config.WSS_API_PORT, config.WSS_API_HOST);
   await once(server, 'listening');
@@ -48,11 +67,13 @@ export async function startApi(config: Config, log: Logger, stores: Stores): Pro
   return {
     server,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      });
+      await connection.close();
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import { createRedisKeys } from '../infra/redis-keys';
 import type { RedisKeys } from '../infra/redis-keys';
 import { SecretBox } from '../security/secret-box';
 import { ApiKeyStore } from '../store/api-key-store';
+import { DeliveryLogStore } from '../store/delivery-log-store';
 import { EndpointStore } from '../store/endpoint-store';
 import { PayloadStore } from '../store/payload-store';
 import { TenantStore } from '../store/tenant-store';
@@ -20,6 +21,7 @@ export interface Stores {
   readonly tenants: TenantStore;
   readonly payloads: PayloadStore;
   readonly apiKeys: ApiKeyStore;
+  readonly deliveryLog: DeliveryLogStore;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export function createStores(config: Config, name: string): Stores {
     tenants: new TenantStore(redis, keys),
     payloads: new PayloadStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
     apiKeys: new ApiKeyStore(redis, keys),
+    deliveryLog: new DeliveryLogStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
     },

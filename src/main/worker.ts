@@ -11,6 +11,8 @@ import { DestinationPolicy } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { createOperatorWebhook } from '../infra/operator-webhook';
+import { OperationalEvents } from '../store/operational-events';
 import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
 import type { Stores } from './services';
 import { createStores, runMain } from './services';
@@ -36,7 +38,23 @@ export async function createDeliveryWorker(config: Config, log: Logger, stores: 
   const policy = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
   const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() });
-  const activities = createActivities({ endpoints: stores.endpoints, requests, http, log: log.child({ component: 'activity' }) });
+  const activityLog = log.child({ component: 'activity' });
+  const operatorWebhook =
+    config.WSS_OPERATOR_WEBHOOK_URL !== undefined
+      ? createOperatorWebhook(config.WSS_OPERATOR_WEBHOOK_URL, config.WSS_OPERATOR_WEBHOOK_SECRET, http)
+      : undefined;
+  const activities = createActivities({
+    endpoints: stores.endpoints,
+    requests,
+    http,
+    deliveryLog: stores.deliveryLog,
+    operationalEvents: new OperationalEvents(stores.redis, stores.keys.operationalEvents(), activityLog, operatorWebhook),
+    health: {
+      disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
+      disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
+    },
+    log: activityLog,
+  });
 
   const worker = await Worker.create({
     connection,

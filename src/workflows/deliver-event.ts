@@ -19,6 +19,8 @@ import { DeliveryStatusKey } from './search-attributes';
 export interface PlannedDelivery {
   readonly endpointId: string;
   readonly retryPolicy: ResolvedRetryPolicy;
+  /** An operator retry or replay of a delivery that failed before. */
+  readonly redelivery?: boolean;
 }
 
 /** Workflow input: ids and policies only. Payloads and secrets are loaded by the activity at attempt time. */
@@ -70,7 +72,12 @@ async function deliverToEndpoint(event: EventRef, planned: PlannedDelivery): Pro
     retry: toTemporalRetryPolicy(planned.retryPolicy),
   });
   try {
-    const attempt = await deliverWebhook({ event, endpointId: planned.endpointId, retryPolicy: planned.retryPolicy });
+    const attempt = await deliverWebhook({
+      event,
+      endpointId: planned.endpointId,
+      retryPolicy: planned.retryPolicy,
+      ...(planned.redelivery ? { redelivery: true } : {}),
+    });
     return {
       endpointId: planned.endpointId,
       status: attempt.outcome,

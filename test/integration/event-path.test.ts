@@ -151,9 +151,9 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     const tenant = uniqueName('acme');
     const hook = await receiver();
     await registerEndpoint(tenant, hook.url);
+    await stack.stopConsumer();
     const entryId = await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{}', 'id', 'evt-orphan');
     // A consumer that read the entry and died: the entry sits in its pending list.
-    await stack.stopConsumer();
     await stack.redis.xreadgroup('GROUP', stack.config.WSS_CONSUMER_GROUP, 'dead-consumer', 'COUNT', 10, 'STREAMS', stack.config.WSS_STREAM, '>');
     const pending = (await stack.redis.xpending(stack.config.WSS_STREAM, stack.config.WSS_CONSUMER_GROUP, '-', '+', 10, 'dead-consumer')) as [string][];
     assert.ok(pending.some(([id]) => id === entryId));

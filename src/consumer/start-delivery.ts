@@ -1,0 +1,40 @@
+import type { Client, WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { deliveryWorkflowId } from '../domain/ids';
+import type { DeliverEventInput } from '../workflows/deliver-event';
+import { DeliveryStatusKey, EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from '../workflows/search-attributes';
+
+/**
+ * Starts the delivery workflow of one event. The workflow id is derived from tenant and event id, so the same
+ * event can never run twice at once; `reuse` decides whether a closed earlier run blocks a new one (the
+ * consumer: yes, duplicates are dropped; operator retries: no, they are new runs of the same workflow).
+ *
+ * Search attributes are set at start, which costs no history event; only DeliveryStatus changes later.
+ */
+export async function startDeliveryWorkflow(
+  client: Client,
+  taskQueue: string,
+  input: DeliverEventInput,
+  reuse: Extract<WorkflowIdReusePolicy, 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE'>,
+): Promise<{ started: boolean; workflowId: string; runId?: string }> {
+  const workflowId = deliveryWorkflowId(input.event.tenantId, input.event.eventId);
+  try {
+    const handle = await client.workflow.start('deliverEvent', {
+      taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdReusePolicy: reuse,
+      typedSearchAttributes: [
+        { key: TenantIdKey, value: input.event.tenantId },
+        { key: EventIdKey, value: input.event.eventId },
+        { key: EventTypeKey, value: input.event.eventType },
+        { key: EndpointIdKey, value: input.deliveries.map((d) => d.endpointId) },
+        { key: DeliveryStatusKey, value: 'pending' },
+      ],
+    });
+    return { started: true, workflowId, runId: handle.firstExecutionRunId };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { started: false, workflowId };
+    throw err;
+  }
+}
