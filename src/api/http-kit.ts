@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import { PayloadTooLargeError, ValidationError, WssError } from '../domain/errors';
+import type { WssError } from '../domain/errors';
+import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 
 /** Parsed request handed to a route handler. */
 export interface ApiRequest {

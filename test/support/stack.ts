@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/infra/config';
 import { loadConfig } from '../../src/infra/config';
@@ -49,7 +50,14 @@ export interface StackOptions {
  * The whole service in this process against the real Redis and Temporal: worker, consumer and API, isolated by a
  * unique key prefix, stream, consumer group and task queue.
  */
+let runtimeInstalled = false;
+
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
+  if (!runtimeInstalled) {
+    // The SDK's own logs (e.g. every failed activity attempt) would drown the test output; ours are captured.
+    Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+    runtimeInstalled = true;
+  }
   const { redisUrl, temporalAddress } = serviceAddresses();
   const id = uniqueName('t').replace(/-/g, '_');
   const adminToken = `admin_${randomBytes(16).toString('hex')}`;

@@ -1,0 +1,374 @@
+import jsonata from 'jsonata';
+import { RE2JS } from 're2js';
+import { ValidationError, WssError } from '../domain/errors';
+import type { EventEnvelope } from '../domain/event';
+
+/**
+ * Per-endpoint JSONata transforms, run inside the delivery activity.
+ *
+ * The expression sees the event envelope (`id`, `type`, `tenant`, `occurredAt`, `data`) as its input. Result
+ * shape: when the expression evaluates to an object that has a `body` key and no keys besides `body`, `headers`
+ * and `eventType`, it is read as `{ body, headers?, eventType? }`; any other value is the body itself. So
+ * `{"orderId": data.order.id}` sends that object, and `{"body": data.order, "headers": {"X-Shop": tenant}}` sends
+ * `data.order` with one extra header. Note that JSONata drops keys whose value is undefined, so
+ * `{"body": data.missing, "headers": {...}}` has no `body` key and is sent whole, as the body.
+ */
+
+/** Longest accepted expression, in UTF-8 bytes. */
+export const MAX_TRANSFORM_BYTES = 16 * 1024;
+/** Default bound on nested evaluation frames; deep enough for ~300 levels of non-tail recursion. */
+export const DEFAULT_TRANSFORM_MAX_DEPTH = 1000;
+/** Longest `eventType` a transform may set. */
+export const MAX_TRANSFORMED_EVENT_TYPE_LENGTH = 128;
+const MAX_HEADERS = 64;
+const MAX_HEADER_VALUE_LENGTH = 8 * 1024;
+
+/** An expression parsed and checked once, to run against many events. Opaque outside this module. */
+export interface CompiledTransform {
+  /** The source text, for logs and the API. */
+  readonly expression: string;
+}
+
+/** Bounds on one evaluation. The delivery activity supplies them from config. */
+export interface TransformRunLimits {
+  /** Wall-clock budget of one evaluation, in ms; checked at every evaluation step. */
+  readonly timeoutMs: number;
+  /** Largest body the transform may produce, in UTF-8 bytes of the JSON text. */
+  readonly maxOutputBytes: number;
+  /** Deepest nesting of evaluation frames (recursion guard). Default {@link DEFAULT_TRANSFORM_MAX_DEPTH}. */
+  readonly maxDepth?: number;
+}
+
+/** What a transform produced, ready for the request builder. */
+export interface TransformResult {
+  /** The JSON text to send: exactly `JSON.stringify` of the body value. */
+  readonly body: string;
+  /** Extra headers set by the transform; empty when it set none. */
+  readonly headers: Record<string, string>;
+  /** Replacement event type, when the transform set one. */
+  readonly eventType?: string;
+}
+
+/**
+ * A transform failed on a particular event: a JSONata runtime error, a limit exceeded, or a result of the wrong
+ * shape. Permanent, because the same expression on the same event fails the same way on every attempt. The
+ * message carries JSONata's message and position but never payload values (they are replaced by `<value>`).
+ */
+export class TransformFailedError extends WssError {
+  readonly code = 'transform_failed';
+  override readonly httpStatus = 422;
+  override readonly permanent = true;
+  constructor(
+    message: string,
+    /** JSONata's error code (`D1012`, `T2001`, ...) when the failure came from JSONata. */
+    readonly jsonataCode?: string,
+    /** Character offset in the expression where JSONata failed. */
+    readonly position?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Fields JSONata puts on the plain objects it throws. */
+interface JsonataErrorLike {
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly position?: unknown;
+  readonly token?: unknown;
+  readonly value?: unknown;
+  readonly value2?: unknown;
+  readonly exp?: unknown;
+}
+
+interface CompiledState extends CompiledTransform {
+  /**
+   * One parsed expression per distinct (timeout, depth) pair. JSONata's own guard rails (`timeout`, `stack`) are
+   * fixed when an expression is parsed, and limits arrive per run; in practice there is one pair per process.
+   */
+  readonly byLimits: Map<string, jsonata.Expression>;
+}
+
+const compiledStates = new WeakMap<CompiledTransform, CompiledState>();
+
+/**
+ * Parses and checks a JSONata expression.
+ *
+ * @throws ValidationError for an empty or over-long (> {@link MAX_TRANSFORM_BYTES}) expression, a syntax error
+ *   (`transform: Expected ")" before end of expression at position 7`), or a regular expression literal that
+ *   RE2 cannot run (backreferences, lookaround).
+ */
+export function compileTransform(expression: string): CompiledTransform {
+  if (expression.trim().length === 0) throw new ValidationError('transform: expression is empty', 'transform');
+  if (Buffer.byteLength(expression, 'utf8') > MAX_TRANSFORM_BYTES) {
+    throw new ValidationError(`transform: expression is longer than ${MAX_TRANSFORM_BYTES} bytes`, 'transform');
+  }
+  let parsed: jsonata.Expression;
+  try {
+    parsed = jsonata(expression);
+  } catch (err) {
+    throw new ValidationError(`transform: ${describeJsonataError(err, false)}`, 'transform');
+  }
+  checkRegexLiterals(parsed.ast());
+  const compiled: CompiledTransform = Object.freeze({ expression });
+  compiledStates.set(compiled, { expression, byLimits: new Map() });
+  return compiled;
+}
+
+/**
+ * Evaluates a compiled transform against one event and shapes the result.
+ *
+ * Limits are enforced during evaluation by JSONata's guard rails, checked at every evaluation step: a runaway
+ * loop fails with a timeout, a runaway non-tail recursion with a depth error. Regular expressions run on RE2,
+ * so a single regex step is linear too. One built-in call on a huge value is still not interruptible.
+ *
+ * @throws TransformFailedError for runtime errors, exceeded limits, an `undefined` result, a function in the
+ *   result, malformed `headers` or `eventType`, or a body over `limits.maxOutputBytes`.
+ */
+export async function runTransform(
+  compiled: CompiledTransform,
+  envelope: EventEnvelope,
+  limits: TransformRunLimits,
+): Promise<TransformResult> {
+  const expression = expressionFor(compiled, limits);
+  let value: unknown;
+  try {
+    value = (await expression.evaluate(envelope)) as unknown;
+  } catch (err) {
+    throw toTransformFailed(err, limits);
+  }
+  if (value === undefined) throw new TransformFailedError('transform: transform produced no value');
+  const shaped = splitResult(value);
+  if (shaped.body === undefined) throw new TransformFailedError('transform: transform produced no body value');
+  const body = serializeBody(shaped.body);
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > limits.maxOutputBytes) {
+    throw new TransformFailedError(`transform: output is ${bytes} bytes, over the limit of ${limits.maxOutputBytes}`);
+  }
+  return {
+    body,
+    headers: shaped.headers === undefined ? {} : checkHeaders(shaped.headers),
+    ...(shaped.eventType === undefined ? {} : { eventType: checkEventType(shaped.eventType) }),
+  };
+}
+
+function expressionFor(compiled: CompiledTransform, limits: TransformRunLimits): jsonata.Expression {
+  const state = compiledStates.get(compiled);
+  if (state === undefined) throw new TypeError('runTransform needs a value returned by compileTransform');
+  const maxDepth = limits.maxDepth ?? DEFAULT_TRANSFORM_MAX_DEPTH;
+  if (!(limits.timeoutMs > 0) || !(maxDepth > 0)) throw new RangeError('transform limits must be positive');
+  const key = `${limits.timeoutMs}/${maxDepth}`;
+  let expression = state.byLimits.get(key);
+  if (expression === undefined) {
+    // Not the test-suite "timeboxExpression" hooks: they keep the start time and depth in one closure per
+    // expression, which breaks once a compiled transform is cached and evaluated concurrently. These options
+    // are the same checks, kept per evaluation by JSONata itself.
+    expression = jsonata(state.expression, {
+      timeout: limits.timeoutMs,
+      stack: maxDepth,
+      // Typed as RegExpConstructor, but JSONata only calls `new`, `lastIndex` and `exec` (see Re2RegExp).
+      RegexEngine: Re2RegExp as unknown as RegExpConstructor,
+    });
+    state.byLimits.set(key, expression);
+  }
+  return expression;
+}
+
+/**
+ * Stands in for `RegExp` inside JSONata (`$match`, `$replace`, `$split`, `$contains` with a regex literal), so
+ * a hostile pattern cannot stall the worker. JSONata only constructs it from its own literal, sets `lastIndex`
+ * and calls `exec`.
+ */
+class Re2RegExp {
+  lastIndex = 0;
+  private readonly re: RE2JS;
+
+  constructor(literal: RegExp) {
+    this.re = RE2JS.compile(RE2JS.translateRegExp(literal));
+  }
+
+  exec(input: string): RegExpExecArray | null {
+    const matcher = this.re.matcher(input);
+    if (this.lastIndex > input.length || !matcher.find(this.lastIndex)) {
+      this.lastIndex = 0;
+      return null;
+    }
+    const groups: (string | undefined)[] = [];
+    for (let i = 0; i <= matcher.groupCount(); i++) groups.push(matcher.group(i) ?? undefined);
+    this.lastIndex = matcher.end();
+    return Object.assign(groups, { index: matcher.start(), input }) as RegExpExecArray;
+  }
+}
+
+function checkRegexLiterals(ast: unknown): void {
+  const seen = new Set<unknown>();
+  const visit = (node: unknown): void => {
+    if (typeof node !== 'object' || node === null || seen.has(node)) return;
+    seen.add(node);
+    if (node instanceof RegExp) return;
+    const record = node as Record<string, unknown>;
+    if (record['type'] === 'regex' && record['value'] instanceof RegExp) {
+      try {
+        RE2JS.compile(RE2JS.translateRegExp(record['value']));
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : 'cannot be compiled';
+        const at = typeof record['position'] === 'number' ? ` at position ${record['position']}` : '';
+        throw new ValidationError(`transform: unsupported regular expression${at}: ${detail}`, 'transform');
+      }
+    }
+    for (const child of Object.values(record)) visit(child);
+  };
+  visit(ast);
+}
+
+function splitResult(value: unknown): { body: unknown; headers?: unknown; eventType?: unknown } {
+  if (isPlainRecord(value) && Object.prototype.hasOwnProperty.call(value, 'body')) {
+    const keys = Object.keys(value);
+    if (keys.every((key) => key === 'body' || key === 'headers' || key === 'eventType')) {
+      return { body: value['body'], headers: value['headers'], eventType: value['eventType'] };
+    }
+  }
+  return { body: value };
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isJsonataFunction(value: unknown): boolean {
+  if (typeof value === 'function') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return record['_jsonata_lambda'] === true || record['_jsonata_function'] === true;
+}
+
+/** `JSON.stringify`, refusing functions instead of silently dropping them (or serialising a closure). */
+function serializeBody(body: unknown): string {
+  if (isJsonataFunction(body)) throw new TransformFailedError('transform: result is a function, not JSON');
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body, (_key, item: unknown) => {
+      if (isJsonataFunction(item)) throw new TransformFailedError('transform: result contains a function, not JSON');
+      return item;
+    });
+  } catch (err) {
+    if (err instanceof TransformFailedError) throw err;
+    throw new TransformFailedError('transform: result cannot be serialised as JSON');
+  }
+  if (text === undefined) throw new TransformFailedError('transform: result cannot be serialised as JSON');
+  return text;
+}
+
+/** RFC 9110 token characters. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Visible ASCII, space, tab and obs-text; no CR, LF, NUL or other controls. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Names the transport or the signer owns; overriding them would corrupt framing or forge our signature. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+]);
+const RESERVED_PREFIXES = ['x-wss-', 'webhook-'];
+
+function checkHeaders(headers: unknown): Record<string, string> {
+  if (!isPlainRecord(headers)) throw new TransformFailedError('transform: headers must be an object of strings');
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS) throw new TransformFailedError(`transform: more than ${MAX_HEADERS} headers`);
+  const out: Record<string, string> = {};
+  const seen = new Set<string>();
+  // Header names and values may be computed from the payload, so messages name a header only once it is
+  // known to be a well-formed token, and never echo a value.
+  for (const [name, value] of entries) {
+    if (!HEADER_NAME.test(name)) throw new TransformFailedError('transform: a header name is not a valid HTTP token');
+    const lower = name.toLowerCase();
+    const prefix = RESERVED_PREFIXES.find((p) => lower.startsWith(p));
+    if (RESERVED_HEADERS.has(lower) || prefix !== undefined) {
+      throw new TransformFailedError(`transform: header "${prefix === undefined ? lower : `${prefix}*`}" is reserved`);
+    }
+    if (seen.has(lower)) throw new TransformFailedError(`transform: header "${lower}" is set twice`);
+    seen.add(lower);
+    if (typeof value !== 'string') throw new TransformFailedError(`transform: header "${name}" must be a string`);
+    if (value.length > MAX_HEADER_VALUE_LENGTH || !HEADER_VALUE.test(value)) {
+      throw new TransformFailedError(
+        `transform: header "${name}" has an invalid value (control characters or too long)`,
+      );
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function checkEventType(eventType: unknown): string {
+  if (typeof eventType !== 'string' || eventType.length === 0) {
+    throw new TransformFailedError('transform: eventType must be a non-empty string');
+  }
+  if (eventType.length > MAX_TRANSFORMED_EVENT_TYPE_LENGTH) {
+    throw new TransformFailedError(
+      `transform: eventType is longer than ${MAX_TRANSFORMED_EVENT_TYPE_LENGTH} characters`,
+    );
+  }
+  // It travels in a header and in logs, so it must be header-safe.
+  if (!/^[\x21-\x7e]+$/.test(eventType)) {
+    throw new TransformFailedError('transform: eventType must be printable ASCII without spaces');
+  }
+  return eventType;
+}
+
+function toTransformFailed(err: unknown, limits: TransformRunLimits): TransformFailedError {
+  if (err instanceof TransformFailedError) return err;
+  if (err instanceof RangeError) {
+    return new TransformFailedError('transform: evaluation overflowed the stack; check for runaway recursion');
+  }
+  const e = (typeof err === 'object' && err !== null ? err : {}) as JsonataErrorLike;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const position = typeof e.position === 'number' ? e.position : undefined;
+  const at = position === undefined ? '' : ` at position ${position}`;
+  if (code === 'D1012') {
+    return new TransformFailedError(
+      `transform: evaluation exceeded the time limit of ${limits.timeoutMs} ms${at}; check for an infinite loop or recursion`,
+      code,
+      position,
+    );
+  }
+  if (code === 'D1011') {
+    return new TransformFailedError(
+      `transform: evaluation nested deeper than ${limits.maxDepth ?? DEFAULT_TRANSFORM_MAX_DEPTH} frames${at}; check for runaway recursion`,
+      code,
+      position,
+    );
+  }
+  return new TransformFailedError(`transform: ${describeJsonataError(err, true)}`, code, position);
+}
+
+/**
+ * JSONata's message, position and code. At run time any value JSONata interpolated into the message (its
+ * `{{value}}`, `{{value2}}`, `{{exp}}`, always JSON-encoded) is replaced by `<value>`: those come from the
+ * payload, and error messages end up in logs and Temporal history, where payloads must not. Parse errors keep
+ * them, since there they come from the expression.
+ */
+function describeJsonataError(err: unknown, redactValues: boolean): string {
+  if (typeof err !== 'object' || err === null) return 'evaluation failed';
+  const e = err as JsonataErrorLike;
+  let message = typeof e.message === 'string' && e.message.length > 0 ? e.message : 'evaluation failed';
+  if (redactValues) {
+    for (const value of [e.value, e.value2, e.exp]) {
+      if (value === undefined) continue;
+      let shown: string | undefined;
+      try {
+        shown = JSON.stringify(value);
+      } catch {
+        shown = undefined;
+      }
+      if (shown !== undefined && shown.length > 0) message = message.split(shown).join('<value>');
+    }
+  }
+  const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
+  const code = typeof e.code === 'string' ? ` [${e.code}]` : '';
+  return `${message}${at}${code}`;
+}

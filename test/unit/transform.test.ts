@@ -1,0 +1,327 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ValidationError } from '../../src/domain/errors';
+import type { EventEnvelope } from '../../src/domain/event';
+import type { TransformRunLimits } from '../../src/transform/transform';
+import {
+  compileTransform,
+  MAX_TRANSFORM_BYTES,
+  runTransform,
+  TransformFailedError,
+} from '../../src/transform/transform';
+
+const envelope: EventEnvelope = {
+  id: 'evt_1',
+  type: 'order.created',
+  tenant: 'acme',
+  occurredAt: '2024-05-01T12:00:00.000Z',
+  data: {
+    order: { id: 'ord_9', total: 150, currency: 'EUR', customer: { email: 'ann@example.com', name: 'Ann Ée' } },
+    items: [
+      { sku: 'SKU-1', qty: 2, price: 50 },
+      { sku: 'sku-2', qty: 1, price: 50 },
+    ],
+  },
+};
+
+const limits: TransformRunLimits = { timeoutMs: 1000, maxOutputBytes: 64 * 1024 };
+
+function run(expression: string, overrides: Partial<TransformRunLimits> = {}, event: EventEnvelope = envelope) {
+  return runTransform(compileTransform(expression), event, { ...limits, ...overrides });
+}
+
+async function rejectsWith(promise: Promise<unknown>, fragment: string | RegExp): Promise<TransformFailedError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof TransformFailedError, `expected TransformFailedError, got ${String(caught)}`);
+  assert.equal(caught.code, 'transform_failed');
+  assert.equal(caught.permanent, true);
+  if (typeof fragment === 'string')
+    assert.ok(caught.message.includes(fragment), `"${caught.message}" should include "${fragment}"`);
+  else assert.match(caught.message, fragment);
+  return caught;
+}
+
+describe('transform: bodies', () => {
+  const cases: [description: string, expression: string, expected: unknown][] = [
+    [
+      'maps fields into a new object',
+      '{"orderId": data.order.id, "amount": data.order.total, "kind": type}',
+      { orderId: 'ord_9', amount: 150, kind: 'order.created' },
+    ],
+    [
+      'maps over an array',
+      'data.items.{"sku": sku, "line": qty * price}',
+      [
+        { sku: 'SKU-1', line: 100 },
+        { sku: 'sku-2', line: 50 },
+      ],
+    ],
+    ['aggregates', '{"total": $sum(data.items.(qty * price))}', { total: 150 }],
+    ['sends the envelope unchanged', '$', envelope],
+    ['sends a bare string as a JSON string', 'data.order.customer.name', 'Ann Ée'],
+    ['sends a number', 'data.order.total', 150],
+    ['sends null', 'null', null],
+    ['sends false', 'false', false],
+    ['keeps a single-element array as an array', '[data.order.id]', ['ord_9']],
+    ['treats an object with other keys beside body as the body', '{"body": 1, "extra": 2}', { body: 1, extra: 2 }],
+    ['treats an object without body as the body', '{"headers": {"X-A": "1"}}', { headers: { 'X-A': '1' } }],
+    ['runs a regex through $replace', '$replace(data.order.customer.email, /@.*$/, "@redacted")', 'ann@redacted'],
+    ['runs a case-insensitive regex through $match', '[data.items.sku[$contains($, /^sku-/i)]]', ['SKU-1', 'sku-2']],
+  ];
+  for (const [description, expression, expected] of cases) {
+    it(description, async () => {
+      const result = await run(expression);
+      assert.equal(result.body, JSON.stringify(expected));
+      assert.deepEqual(result.headers, {});
+      assert.equal(result.eventType, undefined);
+    });
+  }
+
+  it('produces body bytes that are exactly JSON.stringify of the result', async () => {
+    const result = await run('{"b": data.order.customer, "n": [1.5, -0, 1e21], "s": "\\u2028 é 😀"}');
+    const expected = { b: { email: 'ann@example.com', name: 'Ann Ée' }, n: [1.5, -0, 1e21], s: '\u2028 é 😀' };
+    assert.equal(result.body, JSON.stringify(expected));
+    assert.deepEqual(JSON.parse(result.body), JSON.parse(JSON.stringify(expected)));
+  });
+
+  it('gives the same result when one compiled transform runs concurrently', async () => {
+    const compiled = compileTransform('{"id": id, "lines": $count(data.items)}');
+    const events = Array.from({ length: 20 }, (_, i): EventEnvelope => ({ ...envelope, id: `evt_${i}` }));
+    const results = await Promise.all(events.map((event) => runTransform(compiled, event, limits)));
+    assert.deepEqual(
+      results.map((r) => r.body),
+      events.map((event) => JSON.stringify({ id: event.id, lines: 2 })),
+    );
+  });
+
+  it('does not modify the envelope', async () => {
+    const before = JSON.stringify(envelope);
+    await run('$ ~> |data.order| {"total": 0}|');
+    assert.equal(JSON.stringify(envelope), before);
+  });
+});
+
+describe('transform: {body, headers, eventType} shape', () => {
+  it('reads body, headers and eventType', async () => {
+    const result = await run(
+      '{"body": {"id": data.order.id}, "headers": {"X-Shop": tenant, "X-Currency": data.order.currency}, "eventType": "shop.order_created"}',
+    );
+    assert.equal(result.body, JSON.stringify({ id: 'ord_9' }));
+    assert.deepEqual(result.headers, { 'X-Shop': 'acme', 'X-Currency': 'EUR' });
+    assert.equal(result.eventType, 'shop.order_created');
+  });
+
+  it('reads body alone', async () => {
+    const result = await run('{"body": data.order.total}');
+    assert.equal(result.body, '150');
+    assert.deepEqual(result.headers, {});
+  });
+
+  it('reads body with only headers', async () => {
+    const result = await run('{"body": [], "headers": {"Content-Type": "application/vnd.acme+json"}}');
+    assert.equal(result.body, '[]');
+    assert.deepEqual(result.headers, { 'Content-Type': 'application/vnd.acme+json' });
+  });
+
+  it('reads a null body', async () => {
+    assert.equal((await run('{"body": null, "eventType": "x"}')).body, 'null');
+  });
+
+  const reserved = [
+    'Host',
+    'content-length',
+    'Transfer-Encoding',
+    'CONNECTION',
+    'X-WSS-Signature',
+    'x-wss-anything',
+    'webhook-id',
+    'Webhook-Signature',
+  ];
+  for (const name of reserved) {
+    it(`rejects the reserved header ${name}`, async () => {
+      await rejectsWith(run(`{"body": 1, "headers": {"${name}": "v"}}`), 'is reserved');
+    });
+  }
+
+  const badHeaders: [description: string, headers: string, fragment: string][] = [
+    ['a CR LF in a value', '{"X-A": "a\\r\\nX-Injected: 1"}', 'invalid value'],
+    ['a bare LF in a value', '{"X-A": "a\\nb"}', 'invalid value'],
+    ['a NUL in a value', '{"X-A": "a\\u0000b"}', 'invalid value'],
+    ['a character outside Latin-1', '{"X-A": "😀"}', 'invalid value'],
+    ['a space in a name', '{"X A": "1"}', 'not a valid HTTP token'],
+    ['a colon in a name', '{"X-A:": "1"}', 'not a valid HTTP token'],
+    ['an empty name', '{"": "1"}', 'not a valid HTTP token'],
+    ['a number value', '{"X-A": 1}', 'must be a string'],
+    ['a null value', '{"X-A": null}', 'must be a string'],
+    ['the same name twice in different case', '{"X-A": "1", "x-a": "2"}', 'set twice'],
+    ['an array of headers', '["X-A"]', 'headers must be an object'],
+    ['a string of headers', '"X-A: 1"', 'headers must be an object'],
+  ];
+  for (const [description, headers, fragment] of badHeaders) {
+    it(`rejects headers with ${description}`, async () => {
+      await rejectsWith(run(`{"body": 1, "headers": ${headers}}`), fragment);
+    });
+  }
+
+  it('never echoes a header value in the error', async () => {
+    const err = await rejectsWith(
+      run('{"body": 1, "headers": {"X-Mail": data.order.customer.email & "\\n"}}'),
+      'invalid value',
+    );
+    assert.ok(!err.message.includes('ann@example.com'));
+  });
+
+  const badTypes: [description: string, eventType: string, fragment: string][] = [
+    ['an empty eventType', '""', 'non-empty string'],
+    ['a numeric eventType', '42', 'non-empty string'],
+    ['an eventType over 128 characters', `"${'a'.repeat(129)}"`, 'longer than 128'],
+    ['an eventType with a newline', '"a\\nb"', 'printable ASCII'],
+    ['an eventType with a space', '"order created"', 'printable ASCII'],
+  ];
+  for (const [description, eventType, fragment] of badTypes) {
+    it(`rejects ${description}`, async () => {
+      await rejectsWith(run(`{"body": 1, "eventType": ${eventType}}`), fragment);
+    });
+  }
+
+  it('accepts an eventType of exactly 128 characters', async () => {
+    assert.equal((await run(`{"body": 1, "eventType": "${'a'.repeat(128)}"}`)).eventType, 'a'.repeat(128));
+  });
+});
+
+describe('transform: compile errors', () => {
+  const invalid: [description: string, expression: string, fragment: string | RegExp][] = [
+    [
+      'an unclosed parenthesis, with its position',
+      '$sum(data.items.qty',
+      /^transform: Expected "\)" before end of expression at position 19/,
+    ],
+    ['a stray token, with its position', '{"a": }', 'at position 7'],
+    ['an empty expression', '', 'transform: expression is empty'],
+    ['a blank expression', '  \n ', 'transform: expression is empty'],
+    ['an expression over 16 KiB', `"${'x'.repeat(MAX_TRANSFORM_BYTES)}"`, 'longer than 16384 bytes'],
+    ['a regex with a backreference', '$match(type, /(o)\\1/)', 'transform: unsupported regular expression at position'],
+    ['a regex with lookahead', '$replace(type, /order(?=\\.)/, "x")', 'unsupported regular expression'],
+  ];
+  for (const [description, expression, fragment] of invalid) {
+    it(`rejects ${description}`, () => {
+      assert.throws(
+        () => compileTransform(expression),
+        (err: unknown) => {
+          assert.ok(err instanceof ValidationError);
+          assert.equal(err.code, 'validation_failed');
+          if (typeof fragment === 'string') assert.ok(err.message.includes(fragment), err.message);
+          else assert.match(err.message, fragment);
+          return true;
+        },
+      );
+    });
+  }
+
+  it('counts the length limit in UTF-8 bytes', () => {
+    const text = `"${'é'.repeat(MAX_TRANSFORM_BYTES / 2)}"`;
+    assert.throws(() => compileTransform(text), /longer than 16384 bytes/);
+  });
+});
+
+describe('transform: runtime errors and limits', () => {
+  it('reports a runtime error with its message, position and code, without the payload', async () => {
+    const err = await rejectsWith(
+      run('$number(data.order.customer.email)'),
+      /^transform: Unable to cast value to a number: <value> at position \d+ \[D3030\]$/,
+    );
+    assert.equal(err.jsonataCode, 'D3030');
+    assert.equal(typeof err.position, 'number');
+    assert.ok(!err.message.includes('ann@example.com'));
+  });
+
+  it('reports a type error between operands without their values', async () => {
+    const err = await rejectsWith(run('data.order.customer.name + 1'), 'at position');
+    assert.ok(!err.message.includes('Ann'));
+  });
+
+  it('reports $error from the expression', async () => {
+    await rejectsWith(run('data.order.total > 100 ? $error("too big") : 1'), 'transform: too big');
+  });
+
+  it('fails when the expression produces no value', async () => {
+    await rejectsWith(run('data.nothing'), 'transform produced no value');
+  });
+
+  it('fails when the result is a function', async () => {
+    await rejectsWith(run('function($x) { $x }'), 'result is a function');
+  });
+
+  it('fails when the result contains a function', async () => {
+    await rejectsWith(run('{"f": $uppercase}'), 'result contains a function');
+  });
+
+  it('cuts infinite recursion at the time limit', async () => {
+    const started = performance.now();
+    const err = await rejectsWith(
+      run('($f := function($x){ $f($x) }; $f(1))', { timeoutMs: 150 }),
+      'exceeded the time limit of 150 ms',
+    );
+    assert.equal(err.jsonataCode, 'D1012');
+    assert.ok(performance.now() - started < 1000);
+  });
+
+  it('cuts non-tail recursion at the depth limit', async () => {
+    const err = await rejectsWith(
+      run('($f := function($x){ 1 + $f($x) }; $f(1))', { maxDepth: 200 }),
+      'nested deeper than 200 frames',
+    );
+    assert.equal(err.jsonataCode, 'D1011');
+  });
+
+  it('allows recursion within the depth limit', async () => {
+    const result = await run('($f := function($n){ $n <= 1 ? 1 : $n * $f($n - 1) }; $f(10))');
+    assert.equal(result.body, '3628800');
+  });
+
+  it('cuts a long loop at the time limit', async () => {
+    const started = performance.now();
+    await rejectsWith(
+      run('$reduce([1..10000000], function($a, $b){ $a + $b })', { timeoutMs: 150 }),
+      'exceeded the time limit',
+    );
+    assert.ok(performance.now() - started < 1000);
+  });
+
+  it('starts the clock afresh on every run of a cached transform', async () => {
+    const compiled = compileTransform('$sum([1..1000])');
+    const short: TransformRunLimits = { ...limits, timeoutMs: 100 };
+    await runTransform(compiled, envelope, short);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal((await runTransform(compiled, envelope, short)).body, '500500');
+  });
+
+  it('runs a catastrophic regex in linear time', async () => {
+    const hostile: EventEnvelope = { ...envelope, data: { s: 'a'.repeat(30_000) + 'b' } };
+    const started = performance.now();
+    const result = await run('{"m": $exists($match(data.s, /^(a+)+$/))}', { timeoutMs: 5000 }, hostile);
+    assert.equal(result.body, '{"m":false}');
+    assert.ok(performance.now() - started < 1000, 'a backtracking engine would not finish');
+  });
+
+  it('fails when the body is over maxOutputBytes', async () => {
+    await rejectsWith(
+      run('$pad("", 2000, "é")', { maxOutputBytes: 2000 }),
+      'output is 4002 bytes, over the limit of 2000',
+    );
+  });
+
+  it('accepts a body of exactly maxOutputBytes', async () => {
+    const result = await run('$pad("", 1998, "x")', { maxOutputBytes: 2000 });
+    assert.equal(Buffer.byteLength(result.body), 2000);
+  });
+
+  it('rejects a value that compileTransform did not return', async () => {
+    await assert.rejects(runTransform({ expression: '$' }, envelope, limits), TypeError);
+  });
+});
