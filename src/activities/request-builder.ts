@@ -62,8 +62,8 @@ export class RequestBuilder {
       body,
       eventType,
       headers: {
-        ...endpoint.headers,
-        ...transformed?.headers,
+        ...lowercaseKeys(endpoint.headers),
+        ...lowercaseKeys(transformed?.headers),
         'content-type': 'application/json',
         'user-agent': USER_AGENT,
         'x-wss-event-id': envelope.id,
@@ -71,4 +71,11 @@ export class RequestBuilder {
       },
     };
   }
+}
+
+/** Header names are case-insensitive; one spelling avoids sending `X-Team` and `x-team` as two headers. */
+export function lowercaseKeys(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) out[name.toLowerCase()] = value;
+  return out;
 }

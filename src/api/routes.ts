@@ -1,5 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestBuilder } from '../activities/request-builder';
 import type { Endpoint } from '../domain/endpoint';
+import type { EventEnvelope } from '../domain/event';
+import { compileFilter } from '../domain/filter';
+import { compileTransform } from '../transform/transform';
+import { dryRunDelivery, dryRunEventId } from './dry-run';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { assertResourceId, eventIdFromEntryId } from '../domain/ids';
 import { utf8Length } from '../domain/stream-entry';
@@ -20,6 +25,8 @@ export interface RouteDependencies {
   readonly tenants: TenantStore;
   readonly apiKeys: ApiKeyStore;
   readonly publisher: EventPublisher;
+  /** Builds request bodies and headers exactly as deliveries do (for the dry run). */
+  readonly requests: Pick<RequestBuilder, 'buildFromEnvelope'>;
   readonly destinations: Pick<DestinationPolicy, 'checkUrl'>;
   readonly maxEventBytes: number;
   readonly secretGraceMs: number;
@@ -102,6 +109,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     const tenantId = tenantParam(req.params);
     authorizeTenant(req.principal, tenantId);
     const body = validate(createEndpointSchema, await req.json());
+    validateProgrammableFields(body);
     await deps.destinations.checkUrl(body.url);
     const scheme = body.signatureScheme ?? 'wss';
     const secret = body.secret ?? (scheme === 'wss' ? generateWssSecret() : generateStandardWebhooksSecret());
@@ -129,6 +137,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
   router.add('PATCH', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
     const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
     const patch = validate(updateEndpointSchema, await req.json());
+    validateProgrammableFields(patch);
     if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
     const { description, filter, transform, ...rest } = patch;
     const updated = await deps.endpoints.update(tenantId, endpoint.id, {
@@ -168,6 +177,23 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     await deps.endpoints.rotateSecret(tenantId, endpoint.id, secret, deps.secretGraceMs);
     const previousValidUntil = new Date(Date.now() + deps.secretGraceMs).toISOString();
     return { status: 200, body: { secret, previousSecretValidUntil: previousValidUntil } };
+  });
+
+  router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/test', async (req) => {
+    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const body = validate(publishEventSchema, await req.json());
+    const envelope: EventEnvelope = {
+      id: body.id ?? dryRunEventId(),
+      type: body.type,
+      tenant: tenantId,
+      occurredAt: new Date().toISOString(),
+      data: body.data,
+    };
+    const result = await dryRunDelivery(endpoint, envelope, {
+      requests: deps.requests,
+      loadSecrets: () => deps.endpoints.loadSigningSecrets(tenantId, endpoint.id),
+    });
+    return { status: 200, body: result };
   });
 
   // Events
@@ -216,4 +242,10 @@ function parseLimit(raw: string | null): number {
 function hasBody(headers: IncomingHttpHeaders): boolean {
   const length = headers['content-length'];
   return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
+}
+
+/** Filters and transforms are compiled at registration, so a bad one is a 400 now rather than a failure later. */
+function validateProgrammableFields(body: { filter?: unknown; transform?: string | null }): void {
+  if (body.filter !== undefined && body.filter !== null) compileFilter(body.filter);
+  if (body.transform !== undefined && body.transform !== null) compileTransform(body.transform);
 }

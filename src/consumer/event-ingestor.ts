@@ -81,7 +81,15 @@ export class EventIngestor {
     const key = `${endpoint.tenantId}/${endpoint.id}`;
     const cached = this.matchers.get(key);
     if (cached && cached.version === endpoint.updatedAt) return cached.matcher;
-    const matcher = compileFilter(endpoint.filter);
+    let matcher: ContentMatcher;
+    try {
+      matcher = compileFilter(endpoint.filter);
+    } catch (err) {
+      // Filters are compiled at registration, so this means a stored filter this version no longer accepts.
+      // Matching nothing is visible (the workflow records who was routed); guessing could leak events.
+      this.deps.log.error({ tenantId: endpoint.tenantId, endpointId: endpoint.id, err: (err as Error).message }, 'stored filter does not compile; endpoint gets no events');
+      matcher = { matches: () => false };
+    }
     if (this.matchers.size > 10_000) this.matchers.clear();
     this.matchers.set(key, { version: endpoint.updatedAt, matcher });
     return matcher;

@@ -1,5 +1,7 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
+import { RequestBuilder } from '../activities/request-builder';
+import { createTransformRunner } from '../activities/transform-runner';
 import { DeliveryOperations } from '../api/delivery-operations';
 import { registerDeliveryRoutes } from '../api/delivery-routes';
 import { registerPublicRoutes, registerRoutes } from '../api/routes';
@@ -50,6 +52,7 @@ export async function startApi(config: Config, log: Logger, stores: Stores): Pro
         tenants: stores.tenants,
         apiKeys: stores.apiKeys,
         publisher: new EventPublisher(stores.redis, config.WSS_STREAM),
+        requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() }),
         destinations,
         maxEventBytes: config.WSS_MAX_EVENT_BYTES,
         secretGraceMs: config.WSS_SECRET_GRACE_MS,
