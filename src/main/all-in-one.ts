@@ -1,5 +1,6 @@
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
+import { nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import { createLogger } from '../infra/logger';
 import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
 import { startApi } from './api';
@@ -38,6 +39,14 @@ async function main(): Promise<void> {
     `  Redis       ${redactUrl(config.REDIS_URL)}    Temporal ${config.TEMPORAL_ADDRESS}`,
     '',
   ];
+  const opened = nonPublicAllowlistEntries(config.WSS_EGRESS_ALLOW_CIDRS);
+  if (opened.length > 0) {
+    banner.push(
+      `WARNING: WSS_EGRESS_ALLOW_CIDRS=${opened.join(',')} lets endpoints reach non-public addresses.`,
+      '         Fine for a local run; in production leave it empty (or list only the internal ranges you mean).',
+      '',
+    );
+  }
   process.stdout.write(`${banner.join('\n')}\n`);
 
   await new Promise<void>((resolve) => {

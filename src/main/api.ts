@@ -10,6 +10,7 @@ import { createApiServer } from '../api/server';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
 import { DestinationPolicy } from '../infra/egress/destination-policy';
+import type { Resolver } from '../infra/egress/destination-policy';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
@@ -24,8 +25,16 @@ export interface RunningApi {
 }
 
 /** Starts the management API on WSS_API_HOST:WSS_API_PORT. */
-export async function startApi(config: Config, log: Logger, stores: Stores): Promise<RunningApi> {
-  const destinations = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
+export async function startApi(
+  config: Config,
+  log: Logger,
+  stores: Stores,
+  overrides: { resolver?: Resolver } = {},
+): Promise<RunningApi> {
+  const destinations = new DestinationPolicy(
+    { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
+    overrides.resolver,
+  );
   const { client: temporal, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const operations = new DeliveryOperations({
     temporal,

@@ -7,7 +7,8 @@ import { RequestBuilder } from '../activities/request-builder';
 import { createTransformRunner } from '../activities/transform-runner';
 import type { Config } from '../infra/config';
 import { loadConfig } from '../infra/config';
-import { DestinationPolicy } from '../infra/egress/destination-policy';
+import { DestinationPolicy, nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
+import type { Resolver } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
@@ -33,9 +34,21 @@ function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath
 }
 
 /** Builds the worker that runs delivery workflows and activities. */
-export async function createDeliveryWorker(config: Config, log: Logger, stores: Stores): Promise<DeliveryWorker> {
+export async function createDeliveryWorker(
+  config: Config,
+  log: Logger,
+  stores: Stores,
+  overrides: { resolver?: Resolver } = {},
+): Promise<DeliveryWorker> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const policy = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
+  const policy = new DestinationPolicy(
+    { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
+    overrides.resolver,
+  );
+  const opened = nonPublicAllowlistEntries(config.WSS_EGRESS_ALLOW_CIDRS);
+  if (opened.length > 0) {
+    log.warn({ allowCidrs: opened }, 'WSS_EGRESS_ALLOW_CIDRS opens non-public address space: tenants can deliver to these internal addresses');
+  }
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
   const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() });
   const activityLog = log.child({ component: 'activity' });

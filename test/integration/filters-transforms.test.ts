@@ -89,7 +89,7 @@ describe('per-endpoint filters and transforms', () => {
     assert.equal(good.requests.length, 1);
     assert.equal(throws.requests.length, 0);
     assert.equal(loops.requests.length, 0);
-    const byEndpoint = Object.fromEntries(result.deliveries.map((d) => [d.endpointId, d]));
+    const byEndpoint: Record<string, { status: string; lastError?: string; attempts: number }> = Object.fromEntries(result.deliveries.map((d: { endpointId: string }) => [d.endpointId, d]));
     assert.equal(byEndpoint[throwsEp.id]?.status, 'failed');
     assert.match(byEndpoint[throwsEp.id]?.lastError ?? '', /transform_failed.*no shipping address/);
     assert.equal(byEndpoint[throwsEp.id]?.attempts, 1, 'a failing transform is not retried');

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/infra/config';
 import { createLogger } from '../../src/infra/logger';
 import type { Logger } from '../../src/infra/logger';
 import { connectTemporalClient } from '../../src/infra/temporal';
+import type { Resolver } from '../../src/infra/egress/destination-policy';
 import { startApi } from '../../src/main/api';
 import type { RunningApi } from '../../src/main/api';
 import { startConsumer } from '../../src/main/consumer';
@@ -44,6 +45,8 @@ export interface StackOptions {
   /** Start the consumer right away (default true). */
   consumer?: boolean;
   worker?: boolean;
+  /** DNS stub for the egress guard of the worker and the API. */
+  resolver?: Resolver;
 }
 
 /**
@@ -98,10 +101,10 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
 
   let worker: DeliveryWorker | undefined;
   if (options.worker !== false) {
-    worker = await createDeliveryWorker(config, log, stores);
+    worker = await createDeliveryWorker(config, log, stores, options.resolver ? { resolver: options.resolver } : {});
     void worker.run();
   }
-  const api: RunningApi = await startApi(config, log, stores);
+  const api: RunningApi = await startApi(config, log, stores, options.resolver ? { resolver: options.resolver } : {});
   let consumer: RunningConsumer | undefined;
 
   const stack: TestStack = {

@@ -314,3 +314,14 @@ function resolutionError(hostname: string): NodeJS.ErrnoException {
 function toErrnoException(err: unknown): NodeJS.ErrnoException {
   return err instanceof Error ? err : new Error(String(err));
 }
+
+/**
+ * The allowlist entries that open non-public address space (loopback, private, link-local, ...). Start-up warns
+ * about them: they are right for local runs and private deployments, and a hole anywhere else.
+ */
+export function nonPublicAllowlistEntries(allowCidrs: readonly string[]): string[] {
+  return allowCidrs.filter((entry) => {
+    const [network] = parseAllowCidr(entry);
+    return network.range() !== 'unicast';
+  });
+}
