@@ -23,6 +23,7 @@ describe('egress guard end to end (no allowlist)', () => {
     lookups.set(hostname, n);
     if (hostname === 'rebind.test') return [{ address: n === 1 ? '93.184.215.14' : '127.0.0.1', family: 4 }];
     if (hostname === 'internal.test') return [{ address: '10.0.0.5', family: 4 }];
+    if (hostname === 'localhost') return [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   }
 
