@@ -178,7 +178,10 @@ async function main() {
     }
     if (!ephemeral) {
       const secrets = localSecrets(dataDir);
-      env.WSS_ADMIN_TOKEN ??= secrets.WSS_ADMIN_TOKEN;
+      if (!env.WSS_ADMIN_TOKEN) {
+        env.WSS_ADMIN_TOKEN = secrets.WSS_ADMIN_TOKEN;
+        log(`admin token (local only, kept in .data/local.env): ${secrets.WSS_ADMIN_TOKEN}`);
+      }
       env.WSS_MASTER_KEY ??= secrets.WSS_MASTER_KEY;
       // The local run delivers to receivers on this machine; production leaves the allowlist empty.
       env.WSS_EGRESS_ALLOW_CIDRS ??= '127.0.0.0/8,::1/128';

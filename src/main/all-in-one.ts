@@ -1,4 +1,4 @@
-import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
 import { nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import { createLogger } from '../infra/logger';
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   Runtime.install({
     // Shutdown is ours: the consumer drains first, then the worker.
     shutdownSignals: [],
+    logger: new DefaultLogger('WARN'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
   const stores = createStores(config, 'local');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/deliver-webhook';
 import { RequestBuilder } from '../activities/request-builder';
@@ -96,7 +96,8 @@ export async function createDeliveryWorker(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
-  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  Runtime.install({ logger: new DefaultLogger('WARN'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
   const stores = createStores(config, 'worker');
   const { connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
