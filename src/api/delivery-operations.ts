@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import type { EventRef } from '../domain/event';
@@ -55,13 +55,7 @@ export class DeliveryOperations {
   async get(tenantId: string, eventId: string): Promise<DeliveryView> {
     const workflowId = deliveryWorkflowId(tenantId, eventId);
     const handle = this.deps.temporal.workflow.getHandle(workflowId);
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`delivery of event ${eventId} not found`);
-      throw err;
-    }
+    const description = await describeDelivery(handle, eventId);
     const input = await this.firstRunInput(workflowId, description.runId);
     const workflowStatus = description.status.name;
     let result: DeliverEventResult | undefined;
@@ -98,13 +92,7 @@ export class DeliveryOperations {
   /** Cancels a running delivery. The workflow records `cancelled` itself, exactly as for a Web UI cancel. */
   async cancel(tenantId: string, eventId: string): Promise<{ cancelled: true }> {
     const handle = this.deps.temporal.workflow.getHandle(deliveryWorkflowId(tenantId, eventId));
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`delivery of event ${eventId} not found`);
-      throw err;
-    }
+    const description = await describeDelivery(handle, eventId);
     if (description.status.name !== 'RUNNING') throw new ConflictError(`delivery of event ${eventId} is ${description.status.name.toLowerCase()}, not running`);
     await handle.cancel();
     return { cancelled: true };
@@ -186,5 +174,15 @@ export class DeliveryOperations {
     let runs = 0;
     for await (const _ of this.deps.temporal.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) runs++;
     return runs;
+  }
+}
+
+/** The latest run's description, or a 404 when the event has no delivery workflow. */
+async function describeDelivery(handle: WorkflowHandle, eventId: string): Promise<WorkflowExecutionDescription> {
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`delivery of event ${eventId} not found`);
+    throw err;
   }
 }

@@ -5,7 +5,7 @@ import { createLogger } from '../infra/logger';
 import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
 import { startApi } from './api';
 import { startConsumer } from './consumer';
-import { createStores, runMain } from './services';
+import { createStores, runMain, shutdownSignal } from './services';
 import { createDeliveryWorker } from './worker';
 
 /**
@@ -50,10 +50,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${banner.join('\n')}\n`);
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await shutdownSignal();
   log.info('shutting down: draining consumer, then worker');
   try {
     await consumer.close();

@@ -15,7 +15,7 @@ import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
 import type { Stores } from './services';
-import { createStores, runMain, serviceRetryPolicy } from './services';
+import { createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
 export interface RunningApi {
   readonly server: Server;
@@ -95,10 +95,7 @@ async function main(): Promise<void> {
   const stores = createStores(config, 'api');
   const api = await startApi(config, log, stores);
   log.info({ port: api.port }, 'api listening');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await shutdownSignal();
   try {
     await api.close();
   } finally {

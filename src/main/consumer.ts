@@ -7,7 +7,7 @@ import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { connectTemporalClient } from '../infra/temporal';
 import type { Stores } from './services';
-import { createRedis, createStores, runMain, serviceRetryPolicy } from './services';
+import { createRedis, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
 export interface RunningConsumer {
   readonly consumer: StreamConsumer;
@@ -72,10 +72,7 @@ async function main(): Promise<void> {
   const stores = createStores(config, 'consumer');
   const running = await startConsumer(config, log, stores);
   log.info({ stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME }, 'consumer started');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await shutdownSignal();
   log.info('draining: no new reads; finishing in-flight entries');
   try {
     await running.close();

@@ -77,3 +77,11 @@ export function runMain(name: string, main: () => Promise<void>, log?: Logger): 
     process.exit(1);
   });
 }
+
+/** Resolves on the first SIGTERM or SIGINT: the moment to stop taking work and drain. */
+export function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}

@@ -3,29 +3,25 @@ import { after, before, describe, it } from 'node:test';
 import { deliveryWorkflowId } from '../../src/domain/ids';
 import { createIngestor } from '../../src/main/consumer';
 import { verifyWssRequest } from '../support/independent-verifier';
-import { startReceiver } from '../support/receiver';
-import type { Receiver } from '../support/receiver';
+import type { startReceiver } from '../support/receiver';
+import { receiverPool } from '../support/receiver';
 import { uniqueName, waitFor } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
 describe('event path: XADD → consumer → Temporal → signed POST', () => {
   let stack: TestStack;
-  const receivers: Receiver[] = [];
+  const receivers = receiverPool();
 
   before(async () => {
     stack = await startStack({ env: { WSS_CONSUMER_CLAIM_IDLE_MS: '1000', WSS_MAX_EVENT_BYTES: '2048' } });
   });
   after(async () => {
-    await Promise.all(receivers.map((r) => r.close()));
+    await receivers.closeAll();
     await stack.stop();
   });
 
-  async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-    const r = await startReceiver(...args);
-    receivers.push(r);
-    return r;
-  }
+  const receiver = (...args: Parameters<typeof startReceiver>) => receivers.start(...args);
 
   async function registerEndpoint(tenant: string, url: string, extra: Record<string, unknown> = {}) {
     const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url, eventTypes: ['order.*'], ...extra });

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { deliveryWorkflowId } from '../../src/domain/ids';
-import { startReceiver } from '../support/receiver';
-import type { Receiver } from '../support/receiver';
+import type { startReceiver } from '../support/receiver';
+import { receiverPool } from '../support/receiver';
 import { uniqueName, waitFor } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
@@ -12,7 +12,7 @@ const FAST = { initialIntervalMs: 300, backoffCoefficient: 1, jitterPercent: 0 }
 
 describe('failure handling: classification, dead letters, operations', () => {
   let stack: TestStack;
-  const receivers: Receiver[] = [];
+  const receivers = receiverPool();
   const workflowIds: string[] = [];
   const secrets: string[] = [];
 
@@ -20,15 +20,11 @@ describe('failure handling: classification, dead letters, operations', () => {
     stack = await startStack({ env: { WSS_ENDPOINT_DISABLE_AFTER_FAILURES: '4' } });
   });
   after(async () => {
-    await Promise.all(receivers.map((r) => r.close()));
+    await receivers.closeAll();
     await stack.stop();
   });
 
-  async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-    const r = await startReceiver(...args);
-    receivers.push(r);
-    return r;
-  }
+  const receiver = (...args: Parameters<typeof startReceiver>) => receivers.start(...args);
 
   async function endpoint(tenant: string, url: string, retryPolicy: Record<string, unknown> = FAST) {
     const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url, eventTypes: ['*'], retryPolicy });

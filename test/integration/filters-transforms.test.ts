@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { deliveryWorkflowId } from '../../src/domain/ids';
 import { verifyWssRequest } from '../support/independent-verifier';
-import { startReceiver } from '../support/receiver';
+import { receiverPool } from '../support/receiver';
 import type { Receiver } from '../support/receiver';
 import { uniqueName, waitFor } from '../support/services';
 import { startStack } from '../support/stack';
@@ -10,21 +10,17 @@ import type { TestStack } from '../support/stack';
 
 describe('per-endpoint filters and transforms', () => {
   let stack: TestStack;
-  const receivers: Receiver[] = [];
+  const receivers = receiverPool();
 
   before(async () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all(receivers.map((r) => r.close()));
+    await receivers.closeAll();
     await stack.stop();
   });
 
-  async function receiver(): Promise<Receiver> {
-    const r = await startReceiver();
-    receivers.push(r);
-    return r;
-  }
+  const receiver = () => receivers.start();
 
   async function endpoint(tenant: string, body: Record<string, unknown>) {
     const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, body);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { verifyWssRequest } from '../support/independent-verifier';
-import { startReceiver } from '../support/receiver';
-import type { ReceivedRequest, Receiver } from '../support/receiver';
+import { receiverPool } from '../support/receiver';
+import type { ReceivedRequest } from '../support/receiver';
 import { uniqueName, waitFor } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
@@ -17,20 +17,19 @@ function verifyWithLibrary(secret: string, req: ReceivedRequest): unknown {
 
 describe('Standard Webhooks signature scheme', () => {
   let stack: TestStack;
-  const receivers: Receiver[] = [];
+  const receivers = receiverPool();
 
   before(async () => {
     stack = await startStack();
   });
   after(async () => {
-    await Promise.all(receivers.map((r) => r.close()));
+    await receivers.closeAll();
     await stack.stop();
   });
 
   async function deliverOnce(scheme: string, eventId: string) {
     const tenant = uniqueName('sw');
-    const hook = await startReceiver();
-    receivers.push(hook);
+    const hook = await receivers.start();
     const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'], signatureScheme: scheme });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"amount":12.5,"currency":"EUR"}', 'id', eventId);

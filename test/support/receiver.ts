@@ -62,3 +62,18 @@ export async function startReceiver(reply: (req: ReceivedRequest, index: number)
       }),
   };
 }
+
+/** Receivers started by one suite, closed together in its `after`. */
+export function receiverPool(): { start: typeof startReceiver; closeAll(): Promise<void> } {
+  const started: Receiver[] = [];
+  return {
+    async start(reply) {
+      const receiver = await startReceiver(reply);
+      started.push(receiver);
+      return receiver;
+    },
+    async closeAll() {
+      await Promise.all(started.map((r) => r.close()));
+    },
+  };
+}
