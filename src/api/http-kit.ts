@@ -17,6 +17,8 @@ export interface ApiRequest {
 export interface ApiResponse {
   readonly status: number;
   readonly body?: unknown;
+  /** Set for non-JSON answers (the /docs page); `body` is then sent as the string it is. */
+  readonly contentType?: string;
 }
 
 /** Reads a request body up to `limit` bytes; a larger body is refused without being buffered. */
@@ -65,6 +67,11 @@ export class RequestValidationError extends ValidationError {
   ) {
     super(message, field);
   }
+}
+
+export function sendText(res: ServerResponse, status: number, contentType: string, text: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

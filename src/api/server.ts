@@ -3,8 +3,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { NotFoundError, UnauthorizedError, WssError } from '../domain/errors';
 import type { Logger } from '../infra/logger';
-import type { ApiRequest } from './http-kit';
-import { Router, errorBody, parseJson, readBody, sendJson } from './http-kit';
+import type { ApiRequest, ApiResponse } from './http-kit';
+import { Router, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
 
 /** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
 export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
@@ -25,7 +25,7 @@ export interface ApiServerOptions {
   readonly maxBodyBytes?: number;
 }
 
-export type AuthedHandler = (req: AuthenticatedRequest) => Promise<{ status: number; body?: unknown }>;
+export type AuthedHandler = (req: AuthenticatedRequest) => Promise<ApiResponse>;
 
 /** Route registration for authenticated routes. */
 export interface AuthedRouter {
@@ -94,7 +94,8 @@ export function createApiServer(options: ApiServerOptions): Server {
         json: () => (bodyCache ??= readBody(req, maxBodyBytes).then(parseJson)),
       };
       const publicMatch = publicRouter.match(method, url.pathname);
-      const match = publicMatch && publicMatch !== 'method_not_allowed' ? publicMatch : authedRouter.match(method, url.pathname);
+      const authedMatch = publicMatch && publicMatch !== 'method_not_allowed' ? undefined : authedRouter.match(method, url.pathname);
+      const match = publicMatch && publicMatch !== 'method_not_allowed' ? publicMatch : (authedMatch ?? publicMatch);
       if (match === undefined || match === 'method_not_allowed') {
         status = match === undefined ? 404 : 405;
         sendJson(res, status, {
@@ -108,7 +109,8 @@ export function createApiServer(options: ApiServerOptions): Server {
       }
       const result = await match.handler(routed);
       status = result.status;
-      sendJson(res, result.status, result.body);
+      if (result.contentType !== undefined && typeof result.body === 'string') sendText(res, status, result.contentType, result.body);
+      else sendJson(res, result.status, result.body);
     } catch (err) {
       if (err instanceof WssError) {
         status = err.httpStatus;
