@@ -51,10 +51,13 @@ export function parseJson(raw: Buffer): unknown {
 export function validate<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.') || '(body)',
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
-  }));
+  const issues = result.error.issues.map((issue) => {
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+    return {
+      field: path.map(String).join('.') || '(body)',
+      message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+    };
+  });
   const first = issues[0] ?? { field: '(body)', message: 'invalid' };
   throw new RequestValidationError(`${first.field}: ${first.message}`, first.field, issues);
 }

@@ -15,6 +15,7 @@ import type { EventPublisher } from '../store/event-publisher';
 import type { TenantStore } from '../store/tenant-store';
 import type { ApiKeyStore } from '../store/api-key-store';
 import { validate } from './http-kit';
+import { registerDocsRoutes } from './openapi';
 import type { Router } from './http-kit';
 import { createApiKeySchema, createEndpointSchema, enableEndpointSchema, createTenantSchema, publishEventSchema, rotateSecretSchema, updateEndpointSchema } from './schemas';
 import type { AuthedRouter } from './server';
@@ -46,6 +47,7 @@ export function registerPublicRoutes(router: Router, deps: Pick<RouteDependencie
     const healthy = Object.values(checks).every((v) => v === 'ok');
     return { status: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'degraded', checks } };
   });
+  registerDocsRoutes(router);
 }
 
 export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): void {
@@ -125,6 +127,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
   router.add('GET', '/v1/tenants/:tenantId/endpoints', async (req) => {
     const tenantId = tenantParam(req.params);
     authorizeTenant(req.principal, tenantId);
+    await deps.tenants.require(tenantId);
     const limit = parseLimit(req.query.get('limit'));
     const cursor = req.query.get('cursor') ?? undefined;
     const page = await deps.endpoints.list(tenantId, { limit, ...(cursor !== undefined ? { cursor } : {}) });

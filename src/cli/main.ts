@@ -37,6 +37,12 @@ Options
 
 class UsageError extends Error {}
 
+/** parseArgs rejects unknown options and options missing their value with `ERR_PARSE_ARGS_*`: usage errors too. */
+function isArgumentError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
 interface Output {
   out(text: string): void;
   err(text: string): void;
@@ -55,7 +61,7 @@ export function runCli(argv: string[], io: Output = stdio): void {
     },
     (err: unknown) => {
       io.err(`wss: ${err instanceof Error ? err.message : String(err)}`);
-      process.exitCode = err instanceof UsageError ? 2 : 1;
+      process.exitCode = err instanceof UsageError || isArgumentError(err) ? 2 : 1;
     },
   );
 }

@@ -123,7 +123,8 @@ export class EndpointStore {
 
   async update(tenantId: string, endpointId: string, patch: EndpointPatch): Promise<Endpoint> {
     return this.mutate(tenantId, endpointId, (record) => ({
-      ...record,
+      // Optional fields are rebuilt from the merged input, so a field the patch clears (undefined) disappears.
+      ...withoutOptionalFields(record),
       ...normalizeInput({ ...record, ...patch } as EndpointInput),
       enabled: patch.enabled ?? record.enabled,
       signatureScheme: patch.signatureScheme ?? record.signatureScheme,
@@ -244,6 +245,20 @@ function normalizeInput(input: EndpointInput): Omit<EndpointInput, 'enabled' | '
     ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
     ...(input.transform !== undefined && input.transform !== null ? { transform: input.transform } : {}),
   };
+}
+
+function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
+  const {
+    description: _description,
+    headers: _headers,
+    metadata: _metadata,
+    rateLimit: _rateLimit,
+    retryPolicy: _retryPolicy,
+    filter: _filter,
+    transform: _transform,
+    ...rest
+  } = record;
+  return rest;
 }
 
 function toPublic(record: StoredEndpoint): Endpoint {

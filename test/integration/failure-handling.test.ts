@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { deliveryWorkflowId } from '../../src/domain/ids';
 import type { startReceiver } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
-import { uniqueName, waitFor } from '../support/services';
+import { historyText, uniqueName, waitFor } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -203,7 +203,8 @@ describe('failure handling: classification, dead letters, operations', () => {
     for (const workflowId of workflowIds) {
       for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
         const history = await stack.temporal.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-        const text = JSON.stringify(history);
+        const text = historyText(history);
+        assert.ok(text.includes(workflowId.split(':')[2]!), 'the decoded history is searchable');
         for (const secret of secrets) assert.equal(text.includes(secret), false, 'secret in history');
         histories.push({ workflowId: `${wf.workflowId}/${wf.runId}`, history });
       }

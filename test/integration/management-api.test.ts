@@ -1,0 +1,1042 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { deliveryWorkflowId } from '../../src/domain/ids';
+import { verifyWssRequest } from '../support/independent-verifier';
+import { startReceiver } from '../support/receiver';
+import type { Receiver } from '../support/receiver';
+import { uniqueName, waitFor } from '../support/services';
+import { startStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
+
+const GRACE_MS = 3000;
+const MAX_EVENT_BYTES = 2048;
+
+describe('management API against real Redis and Temporal', () => {
+  let stack: TestStack;
+  const receivers: Receiver[] = [];
+
+  before(async () => {
+    stack = await startStack({
+      env: { WSS_SECRET_GRACE_MS: String(GRACE_MS), WSS_MAX_EVENT_BYTES: String(MAX_EVENT_BYTES) },
+    });
+  });
+  after(async () => {
+    await Promise.all(receivers.map((r) => r.close()));
+    await stack.stop();
+  });
+
+  async function receiver(): Promise<Receiver> {
+    const r = await startReceiver();
+    receivers.push(r);
+    return r;
+  }
+
+  /** A tenant id that no other test (or earlier run against the same Redis) uses. */
+  const tenantId = (label: string) => uniqueName(label).replace(/[^A-Za-z0-9_-]/g, '_');
+
+  async function createTenant(label: string): Promise<string> {
+    const id = tenantId(label);
+    const res = await stack.api('POST', '/v1/tenants', { id });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return id;
+  }
+
+  async function createEndpoint(
+    tenant: string,
+    body: Record<string, unknown> = {},
+    token?: string,
+  ): Promise<{ id: string; secret: string; url: string; [k: string]: any }> {
+    const res = await stack.api(
+      'POST',
+      `/v1/tenants/${tenant}/endpoints`,
+      { url: 'http://127.0.0.1:9/hook', eventTypes: ['order.*'], ...body },
+      token,
+    );
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  }
+
+  /** A request the stack helper cannot make: raw body, custom headers, no token. */
+  async function raw(
+    method: string,
+    path: string,
+    init: { body?: string | Buffer; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; headers: Headers; text: string; body: any }> {
+    const res = await fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: init.headers ?? {},
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, body };
+  }
+
+  function assertError(res: { status: number; body: any }, status: number, code: string, field?: string): void {
+    assert.equal(res.status, status, JSON.stringify(res.body));
+    assert.equal(res.body?.error?.code, code, JSON.stringify(res.body));
+    assert.equal(typeof res.body.error.message, 'string');
+    if (field !== undefined) assert.equal(res.body.error.field, field, JSON.stringify(res.body));
+  }
+
+  describe('documentation', () => {
+    it('serves the OpenAPI document without a token', async () => {
+      const res = await raw('GET', '/openapi.json');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.openapi, '3.1.0');
+      assert.ok(res.body.paths['/v1/tenants/{tenantId}/endpoints']?.post?.requestBody);
+    });
+
+    it('serves a self-contained HTML reference at /docs without a token', async () => {
+      const res = await raw('GET', '/docs');
+      assert.equal(res.status, 200, res.text);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(res.text, /^<!doctype html>/);
+      assert.ok(res.text.includes('/v1/tenants/{tenantId}/endpoints'));
+    });
+  });
+
+  describe('tenants', () => {
+    it('creates, gets and lists a tenant, and refuses a duplicate id', async () => {
+      const id = tenantId('crud');
+      const created = await stack.api('POST', '/v1/tenants', { id, name: 'Acme', metadata: { plan: 'gold' } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.id, id);
+      assert.equal(created.body.name, 'Acme');
+      assert.deepEqual(created.body.metadata, { plan: 'gold' });
+
+      const got = await stack.api('GET', `/v1/tenants/${id}`);
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.body, created.body);
+
+      const list = await stack.api('GET', '/v1/tenants');
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        list.body.items.filter((t: any) => t.id === id),
+        [created.body],
+      );
+
+      assertError(await stack.api('POST', '/v1/tenants', { id }), 409, 'conflict');
+      assertError(await stack.api('GET', `/v1/tenants/${tenantId('missing')}`), 404, 'not_found');
+    });
+
+    it('deletes a tenant together with its endpoints and API keys', async () => {
+      const id = await createTenant('del');
+      const endpoint = await createEndpoint(id);
+      const key = (await stack.api('POST', `/v1/tenants/${id}/api-keys`, { name: 'ci' })).body.key as string;
+      assert.equal((await stack.api('GET', `/v1/tenants/${id}`, undefined, key)).status, 200);
+
+      const deleted = await stack.api('DELETE', `/v1/tenants/${id}`);
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      assert.equal(deleted.body.deleted, id);
+      assert.equal(deleted.body.endpoints, 1);
+
+      assertError(await stack.api('GET', `/v1/tenants/${id}`), 404, 'not_found');
+      assertError(await stack.api('GET', `/v1/tenants/${id}/endpoints/${endpoint.id}`), 404, 'not_found');
+      assertError(await stack.api('GET', `/v1/tenants/${id}/endpoints`), 404, 'not_found');
+      assert.equal(
+        (await stack.api('GET', '/v1/tenants')).body.items.some((t: any) => t.id === id),
+        false,
+      );
+      assertError(await stack.api('GET', `/v1/tenants/${id}`, undefined, key), 401, 'unauthorized');
+      assert.equal(await stack.redis.exists(`${stack.config.WSS_KEY_PREFIX}:endpoint:${id}:${endpoint.id}`), 0);
+      assertError(await stack.api('DELETE', `/v1/tenants/${id}`), 404, 'not_found');
+    });
+  });
+
+  describe('endpoints', () => {
+    it('creates an endpoint with its secret once, and shows it without the secret afterwards', async () => {
+      const tenant = await createTenant('ep');
+      const created = await createEndpoint(tenant, { description: 'orders', headers: { 'X-Team': 'billing' } });
+      assert.match(created.id, /^ep_[0-9a-z]+$/);
+      assert.equal(typeof created.secret, 'string');
+      assert.ok(created.secret.length >= 24);
+      assert.equal(created.enabled, true);
+      assert.equal(created.signatureScheme, 'wss');
+
+      const got = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${created.id}`);
+      assert.equal(got.status, 200);
+      const { secret: _secret, ...withoutSecret } = created;
+      assert.deepEqual(got.body, withoutSecret);
+      assert.equal('secret' in got.body, false);
+    });
+
+    it('pages through endpoints with limit and cursor in a stable order without duplicates', async () => {
+      const tenant = await createTenant('page');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await createEndpoint(tenant, { description: `n${i}` })).id);
+
+      const walk = async () => {
+        const sizes: number[] = [];
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const res = await stack.api(
+            'GET',
+            `/v1/tenants/${tenant}/endpoints?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+          );
+          assert.equal(res.status, 200, JSON.stringify(res.body));
+          sizes.push(res.body.items.length);
+          seen.push(...res.body.items.map((e: any) => e.id));
+          for (const e of res.body.items) assert.equal('secret' in e, false);
+          cursor = res.body.nextCursor;
+          if (cursor === undefined) break;
+        }
+        return { sizes, seen };
+      };
+      const first = await walk();
+      assert.deepEqual(first.sizes, [2, 2, 1]);
+      assert.equal(new Set(first.seen).size, 5);
+      assert.deepEqual([...first.seen].sort(), [...ids].sort());
+      // Ids sort by creation time, and the listing follows them: oldest first, the same on every walk.
+      assert.deepEqual(first.seen, [...first.seen].sort());
+      assert.deepEqual((await walk()).seen, first.seen);
+      const all = await stack.api('GET', `/v1/tenants/${tenant}/endpoints`);
+      assert.deepEqual(
+        all.body.items.map((e: any) => e.id),
+        first.seen,
+      );
+      assert.equal(all.body.nextCursor, undefined);
+    });
+
+    it('updates every mutable field with PATCH and keeps the fields it does not name', async () => {
+      const tenant = await createTenant('patch');
+      const hook = await receiver();
+      const endpoint = await createEndpoint(tenant, {
+        description: 'before',
+        metadata: { a: '1' },
+        signatureScheme: 'wss',
+      });
+      const patch = {
+        url: hook.url,
+        description: 'after',
+        eventTypes: ['invoice.paid', 'order.*'],
+        headers: { 'X-Tenant-Ref': 'r-1' },
+        metadata: { b: '2' },
+        rateLimit: 5,
+        retryPolicy: { initialIntervalMs: 500, maximumAttempts: 3, permanentStatusCodes: [422] },
+      };
+      const res = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, patch);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      for (const [field, value] of Object.entries(patch)) assert.deepEqual(res.body[field], value, field);
+      assert.ok(Date.parse(res.body.updatedAt) >= Date.parse(endpoint.updatedAt));
+      assert.deepEqual((await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`)).body, res.body);
+
+      const partial = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, { rateLimit: 7 });
+      assert.equal(partial.status, 200, JSON.stringify(partial.body));
+      assert.deepEqual(partial.body, { ...res.body, rateLimit: 7, updatedAt: partial.body.updatedAt });
+    });
+
+    it('clears the description, filter and transform with null', async () => {
+      const tenant = await createTenant('clear');
+      const endpoint = await createEndpoint(tenant, {
+        description: 'to be cleared',
+        filter: { type: 'order.created' },
+        transform: '$',
+      });
+      const path = `/v1/tenants/${tenant}/endpoints/${endpoint.id}`;
+      const cleared = await stack.api('PATCH', path, { description: null, filter: null, transform: null });
+      assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+      const reread = (await stack.api('GET', path)).body;
+      for (const field of ['description', 'filter', 'transform']) {
+        assert.equal(
+          field in cleared.body,
+          false,
+          `PATCH response still has ${field}: ${JSON.stringify(cleared.body)}`,
+        );
+        assert.equal(field in reread, false, `stored endpoint still has ${field}: ${JSON.stringify(reread)}`);
+      }
+      assert.deepEqual(reread.eventTypes, ['order.*'], 'fields not in the patch are kept');
+    });
+
+    it('disables and re-enables an endpoint', async () => {
+      const tenant = await createTenant('toggle');
+      const endpoint = await createEndpoint(tenant);
+      const disabled = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/disable`);
+      assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+      assert.equal(disabled.body.enabled, false);
+      assert.equal((await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`)).body.enabled, false);
+      const enabled = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/enable`);
+      assert.equal(enabled.status, 200, JSON.stringify(enabled.body));
+      assert.equal(enabled.body.enabled, true);
+      assert.equal(enabled.body.disabledReason, undefined);
+    });
+
+    it('deletes an endpoint, after which every route for it answers 404', async () => {
+      const tenant = await createTenant('rm');
+      const endpoint = await createEndpoint(tenant);
+      const base = `/v1/tenants/${tenant}/endpoints/${endpoint.id}`;
+      const deleted = await stack.api('DELETE', base);
+      assert.equal(deleted.status, 204);
+      assert.equal(deleted.body, undefined);
+      assertError(await stack.api('GET', base), 404, 'not_found');
+      assertError(await stack.api('PATCH', base, { description: 'x' }), 404, 'not_found');
+      assertError(await stack.api('POST', `${base}/enable`), 404, 'not_found');
+      assertError(await stack.api('POST', `${base}/secret/rotate`), 404, 'not_found');
+      assertError(await stack.api('DELETE', base), 404, 'not_found');
+      assert.deepEqual((await stack.api('GET', `/v1/tenants/${tenant}/endpoints`)).body.items, []);
+    });
+  });
+
+  describe('tenant isolation', () => {
+    let a: string;
+    let b: string;
+    let keyA: string;
+    let keyIdA: string;
+    let endpointB: { id: string; url: string };
+    const eventB = 'evt-isolation-b';
+
+    before(async () => {
+      a = await createTenant('iso-a');
+      b = await createTenant('iso-b');
+      const created = await stack.api('POST', `/v1/tenants/${a}/api-keys`, { name: 'a-ci' });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      keyA = created.body.key;
+      keyIdA = created.body.id;
+      endpointB = await createEndpoint(b);
+      assert.equal(
+        (await stack.api('POST', `/v1/tenants/${b}/events`, { type: 'order.created', data: {}, id: eventB })).status,
+        202,
+      );
+    });
+
+    it('shows a new API key once and never lists it', async () => {
+      assert.match(keyA, /^wsk_/);
+      const list = await stack.api('GET', `/v1/tenants/${a}/api-keys`);
+      assert.equal(list.status, 200);
+      assert.equal(list.body.items.length, 1);
+      assert.equal(list.body.items[0].id, keyIdA);
+      assert.equal(list.body.items[0].name, 'a-ci');
+      assert.equal('key' in list.body.items[0], false);
+      assert.equal(JSON.stringify(list.body).includes(keyA), false);
+      assert.equal(JSON.stringify(list.body).includes(keyA.slice(10)), false);
+    });
+
+    it('answers 404 (never 403) to every route under another tenant, and changes nothing there', async () => {
+      const ep = `/v1/tenants/${b}/endpoints/${endpointB.id}`;
+      const since = new Date(Date.now() - 3_600_000).toISOString();
+      const calls: [string, string, unknown?][] = [
+        ['GET', `/v1/tenants/${b}`],
+        ['GET', `/v1/tenants/${b}/endpoints`],
+        ['POST', `/v1/tenants/${b}/endpoints`, { url: 'http://127.0.0.1:9/x', eventTypes: ['*'] }],
+        ['GET', ep],
+        ['PATCH', ep, { description: 'hijacked' }],
+        ['POST', `${ep}/disable`],
+        ['POST', `${ep}/enable`],
+        ['POST', `${ep}/secret/rotate`],
+        ['POST', `${ep}/test`, { type: 'order.created', data: {} }],
+        ['POST', `${ep}/replay`, { since }],
+        ['DELETE', ep],
+        ['POST', `/v1/tenants/${b}/events`, { type: 'order.created', data: {} }],
+        ['GET', `/v1/tenants/${b}/deliveries/${eventB}`],
+        ['POST', `/v1/tenants/${b}/deliveries/${eventB}/cancel`],
+        ['POST', `/v1/tenants/${b}/deliveries/${eventB}/retry`],
+        ['GET', `/v1/tenants/${b}/dead-letters`],
+      ];
+      for (const [method, path, body] of calls) {
+        const res = await stack.api(method, path, body, keyA);
+        assert.equal(res.status, 404, `${method} ${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'not_found', `${method} ${path}`);
+      }
+      const after = await stack.api('GET', ep);
+      assert.equal(after.status, 200);
+      assert.equal(after.body.enabled, true);
+      assert.equal(after.body.description, undefined);
+      assert.equal(after.body.url, endpointB.url);
+      assert.equal((await stack.api('GET', `/v1/tenants/${b}/endpoints`)).body.items.length, 1);
+    });
+
+    it('answers 404 to a tenant key on admin-only routes, even for its own tenant', async () => {
+      const calls: [string, string, unknown?][] = [
+        ['POST', '/v1/tenants', { id: tenantId('sneaky') }],
+        ['POST', `/v1/tenants/${a}/api-keys`, {}],
+        ['GET', `/v1/tenants/${a}/api-keys`],
+        ['DELETE', `/v1/tenants/${a}/api-keys/${keyIdA}`],
+        ['DELETE', `/v1/tenants/${a}`],
+        ['DELETE', `/v1/tenants/${b}`],
+        ['POST', `/v1/tenants/${b}/api-keys`, {}],
+      ];
+      for (const [method, path, body] of calls) {
+        const res = await stack.api(method, path, body, keyA);
+        assert.equal(res.status, 404, `${method} ${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'not_found', `${method} ${path}`);
+      }
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}`)).status, 200);
+      assert.equal((await stack.api('GET', `/v1/tenants/${b}`)).status, 200);
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}/api-keys`)).body.items.length, 1);
+    });
+
+    it('lets a tenant key manage its own tenant and see only itself', async () => {
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}`, undefined, keyA)).status, 200);
+      const list = await stack.api('GET', '/v1/tenants', undefined, keyA);
+      assert.deepEqual(
+        list.body.items.map((t: any) => t.id),
+        [a],
+      );
+      const endpoint = await createEndpoint(a, {}, keyA);
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}/endpoints/${endpoint.id}`, undefined, keyA)).status, 200);
+      assert.equal(
+        (await stack.api('PATCH', `/v1/tenants/${a}/endpoints/${endpoint.id}`, { description: 'mine' }, keyA)).status,
+        200,
+      );
+      assert.equal(
+        (await stack.api('POST', `/v1/tenants/${a}/events`, { type: 'order.created', data: { n: 1 } }, keyA)).status,
+        202,
+      );
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}/dead-letters`, undefined, keyA)).status, 200);
+    });
+
+    it('answers 401 to a revoked key', async () => {
+      const created = await stack.api('POST', `/v1/tenants/${a}/api-keys`, { name: 'short-lived' });
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}`, undefined, created.body.key)).status, 200);
+      assert.equal((await stack.api('DELETE', `/v1/tenants/${a}/api-keys/${created.body.id}`)).status, 204);
+      assertError(await stack.api('GET', `/v1/tenants/${a}`, undefined, created.body.key), 401, 'unauthorized');
+      assertError(await stack.api('DELETE', `/v1/tenants/${a}/api-keys/${created.body.id}`), 404, 'not_found');
+      // The other key of the tenant is untouched.
+      assert.equal((await stack.api('GET', `/v1/tenants/${a}`, undefined, keyA)).status, 200);
+    });
+  });
+
+  describe('secrets', () => {
+    /** Every value under the stack's prefix (its streams included), whatever the type. */
+    async function dumpRedis(): Promise<{ keys: string[]; text: string }> {
+      const keys: string[] = [];
+      const parts: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await stack.redis.scan(
+          cursor,
+          'MATCH',
+          `${stack.config.WSS_KEY_PREFIX}:*`,
+          'COUNT',
+          1000,
+        );
+        cursor = next;
+        for (const key of batch) {
+          keys.push(key);
+          const type = await stack.redis.type(key);
+          let value: unknown;
+          switch (type) {
+            case 'string':
+              value = await stack.redis.get(key);
+              break;
+            case 'hash':
+              value = await stack.redis.hgetall(key);
+              break;
+            case 'list':
+              value = await stack.redis.lrange(key, 0, -1);
+              break;
+            case 'set':
+              value = await stack.redis.smembers(key);
+              break;
+            case 'zset':
+              value = await stack.redis.zrange(key, 0, -1, 'WITHSCORES');
+              break;
+            case 'stream':
+              value = await stack.redis.xrange(key, '-', '+');
+              break;
+            case 'none':
+              continue; // expired between SCAN and TYPE
+            default:
+              throw new Error(`key ${key} has a type the dump does not read: ${type}`);
+          }
+          parts.push(key, JSON.stringify(value));
+        }
+      } while (cursor !== '0');
+      return { keys, text: parts.join('\n') };
+    }
+
+    /**
+     * Every string and every byte field of the history, bytes decoded as UTF-8. (JSON.stringify of the history
+     * would not do: the protobuf messages serialise their payload bytes as base64, which no secret check can see.)
+     */
+    async function historyText(workflowId: string): Promise<string> {
+      const history = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+      const out: string[] = [];
+      const seen = new Set<object>();
+      const walk = (value: unknown): void => {
+        if (typeof value === 'string') out.push(value);
+        else if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
+        else if (value !== null && typeof value === 'object' && !seen.has(value)) {
+          seen.add(value);
+          for (const v of Object.values(value)) walk(v);
+        }
+      };
+      walk(history);
+      return out.join('\n');
+    }
+
+    it('never shows, stores, logs or records a secret in plaintext, before or after rotation', async () => {
+      const tenant = await createTenant('secret');
+      const hook = await receiver();
+      const created = await createEndpoint(tenant, { url: hook.url });
+      const original = created.secret;
+      const base = `/v1/tenants/${tenant}/endpoints/${created.id}`;
+      const responses: unknown[] = [];
+      const collect = async (method: string, path: string, body?: unknown) => {
+        const res = await stack.api(method, path, body);
+        assert.ok(res.status < 300, `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+        responses.push(res.body);
+        return res;
+      };
+      const readEverything = async () => {
+        await collect('GET', base);
+        await collect('GET', `/v1/tenants/${tenant}/endpoints`);
+        await collect('PATCH', base, { description: `seen ${responses.length}` });
+        await collect('POST', `${base}/disable`);
+        await collect('POST', `${base}/enable`);
+      };
+      await readEverything();
+
+      const rotated = await stack.api('POST', `${base}/secret/rotate`);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const next = rotated.body.secret as string;
+      assert.notEqual(next, original);
+      assert.equal(JSON.stringify(rotated.body).includes(original), false, 'rotation must not echo the old secret');
+      await readEverything();
+
+      const published = await stack.api('POST', `/v1/tenants/${tenant}/events`, {
+        type: 'order.paid',
+        data: { total: 1 },
+      });
+      assert.equal(published.status, 202);
+      await waitFor('delivery', () => hook.requests.length === 1);
+      const workflowId = deliveryWorkflowId(tenant, published.body.id);
+      await stack.temporal.workflow.getHandle(workflowId).result();
+      await collect('GET', `/v1/tenants/${tenant}/deliveries/${published.body.id}`);
+
+      const redis = await dumpRedis();
+      assert.ok(redis.keys.includes(stack.config.WSS_STREAM), 'the dump covers the event stream');
+      assert.ok(redis.text.includes(created.id), 'the dump covers the endpoint record');
+      const history = await historyText(workflowId);
+      assert.ok(history.includes(created.id), 'history payloads are decoded');
+      const logs = stack.logs.join('\n');
+      assert.ok(stack.logs.length > 0);
+
+      for (const [label, secret] of [
+        ['original', original],
+        ['rotated', next],
+      ] as const) {
+        const payload = secret.replace(/^[a-z]+_/, ''); // the random part alone, in case a prefix is stripped
+        for (const [where, text] of [
+          ['API responses', JSON.stringify(responses)],
+          ['Redis', redis.text],
+          ['Temporal history', history],
+          ['logs', logs],
+        ] as const) {
+          assert.equal(text.includes(secret), false, `${label} secret found in ${where}`);
+          assert.equal(text.includes(payload), false, `${label} secret's random part found in ${where}`);
+        }
+      }
+    });
+  });
+
+  describe('secret rotation', () => {
+    it('signs with new and old secrets during the grace period and with the new one only after it', async () => {
+      const tenant = await createTenant('rotate');
+      const hook = await receiver();
+      const endpoint = await createEndpoint(tenant, { url: hook.url });
+      const oldSecret = endpoint.secret;
+      const rotated = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/secret/rotate`);
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      const newSecret = rotated.body.secret as string;
+      const graceEnds = Date.parse(rotated.body.previousSecretValidUntil);
+      assert.ok(Math.abs(graceEnds - (Date.now() + GRACE_MS)) < 2000, rotated.body.previousSecretValidUntil);
+
+      assert.equal(
+        (await stack.api('POST', `/v1/tenants/${tenant}/events`, { type: 'order.created', data: { n: 1 } })).status,
+        202,
+      );
+      await waitFor('delivery during grace', () => hook.requests.length === 1);
+      const during = hook.requests[0]!;
+      assert.ok(during.receivedAt < graceEnds, 'the first delivery must land inside the grace period');
+      const signatures = String(during.headers['x-wss-signature']).split(',');
+      assert.equal(signatures.length, 2, String(during.headers['x-wss-signature']));
+      assert.equal(
+        verifyWssRequest(newSecret, { ...during.headers, 'x-wss-signature': signatures[0] }, during.body).ok,
+        true,
+        'first is the new secret',
+      );
+      assert.equal(
+        verifyWssRequest(oldSecret, { ...during.headers, 'x-wss-signature': signatures[1] }, during.body).ok,
+        true,
+        'second is the old secret',
+      );
+      assert.equal(verifyWssRequest(oldSecret, during.headers, during.body).ok, true);
+      assert.equal(verifyWssRequest(newSecret, during.headers, during.body).ok, true);
+
+      await new Promise((r) => setTimeout(r, Math.max(0, graceEnds - Date.now()) + 300));
+      assert.equal(
+        (await stack.api('POST', `/v1/tenants/${tenant}/events`, { type: 'order.created', data: { n: 2 } })).status,
+        202,
+      );
+      await waitFor('delivery after grace', () => hook.requests.length === 2);
+      const afterGrace = hook.requests[1]!;
+      assert.equal(String(afterGrace.headers['x-wss-signature']).split(',').length, 1);
+      assert.deepEqual(verifyWssRequest(oldSecret, afterGrace.headers, afterGrace.body), {
+        ok: false,
+        reason: 'signature mismatch',
+      });
+      assert.equal(verifyWssRequest(newSecret, afterGrace.headers, afterGrace.body).ok, true);
+    });
+  });
+
+  describe('validation', () => {
+    let tenant: string;
+    let endpoint: { id: string };
+    const valid = { url: 'http://127.0.0.1:9/hook', eventTypes: ['order.*'] };
+
+    before(async () => {
+      tenant = await createTenant('valid');
+      endpoint = await createEndpoint(tenant);
+    });
+
+    const createCases: {
+      name: string;
+      body: Record<string, unknown>;
+      status?: number;
+      code: string;
+      field?: string;
+    }[] = [
+      { name: 'a URL that is not a URL', body: { url: 'not a url' }, code: 'validation_failed', field: 'url' },
+      { name: 'a non-http(s) URL', body: { url: 'ftp://example.com/hook' }, code: 'validation_failed', field: 'url' },
+      {
+        name: 'a URL with credentials',
+        body: { url: 'https://user:pass@example.com/hook' },
+        code: 'validation_failed',
+        field: 'url',
+      },
+      {
+        name: 'a URL with a fragment',
+        body: { url: 'https://example.com/hook#part' },
+        code: 'validation_failed',
+        field: 'url',
+      },
+      { name: 'a private IPv4 URL', body: { url: 'http://10.0.0.1/hook' }, code: 'destination_not_allowed' },
+      { name: 'a 192.168 URL', body: { url: 'http://192.168.1.10/hook' }, code: 'destination_not_allowed' },
+      {
+        name: 'the cloud metadata address',
+        body: { url: 'http://169.254.169.254/latest/meta-data/' },
+        code: 'destination_not_allowed',
+      },
+      { name: 'IPv6 loopback', body: { url: 'http://[::1]:8080/hook' }, code: 'destination_not_allowed' },
+      {
+        name: 'an IPv4-mapped private address',
+        body: { url: 'http://[::ffff:10.0.0.1]/hook' },
+        code: 'destination_not_allowed',
+      },
+      { name: 'the unspecified address', body: { url: 'http://0.0.0.0/hook' }, code: 'destination_not_allowed' },
+      { name: 'a .localhost name', body: { url: 'http://api.localhost/hook' }, code: 'destination_not_allowed' },
+      {
+        name: 'an illegal header name',
+        body: { headers: { 'Bad Header': 'x' } },
+        code: 'validation_failed',
+        field: 'headers.Bad Header',
+      },
+      {
+        name: 'a header value with CR/LF',
+        body: { headers: { 'X-Ok': 'a\r\nX-Injected: 1' } },
+        code: 'validation_failed',
+        field: 'headers.X-Ok',
+      },
+      {
+        name: 'a header value with a bare LF',
+        body: { headers: { 'X-Ok': 'a\nb' } },
+        code: 'validation_failed',
+        field: 'headers.X-Ok',
+      },
+      {
+        name: 'the reserved Host header',
+        body: { headers: { Host: 'evil.example' } },
+        code: 'validation_failed',
+        field: 'headers.Host',
+      },
+      {
+        name: 'the reserved Content-Length header',
+        body: { headers: { 'content-length': '0' } },
+        code: 'validation_failed',
+        field: 'headers.content-length',
+      },
+      {
+        name: 'the reserved Transfer-Encoding header',
+        body: { headers: { 'Transfer-Encoding': 'chunked' } },
+        code: 'validation_failed',
+        field: 'headers.Transfer-Encoding',
+      },
+      {
+        name: 'a header in the X-WSS- namespace',
+        body: { headers: { 'X-WSS-Foo': '1' } },
+        code: 'validation_failed',
+        field: 'headers.X-WSS-Foo',
+      },
+      {
+        name: 'an empty event type pattern',
+        body: { eventTypes: [''] },
+        code: 'validation_failed',
+        field: 'eventTypes.0',
+      },
+      {
+        name: 'an event type with an empty segment',
+        body: { eventTypes: ['order..created'] },
+        code: 'validation_failed',
+        field: 'eventTypes.0',
+      },
+      {
+        name: 'a wildcard in the middle',
+        body: { eventTypes: ['order.*.created'] },
+        code: 'validation_failed',
+        field: 'eventTypes.0',
+      },
+      {
+        name: 'a leading wildcard',
+        body: { eventTypes: ['ok.type', '*.created'] },
+        code: 'validation_failed',
+        field: 'eventTypes.1',
+      },
+      {
+        name: 'an event type with a space',
+        body: { eventTypes: ['order created'] },
+        code: 'validation_failed',
+        field: 'eventTypes.0',
+      },
+      { name: 'no event types', body: { eventTypes: [] }, code: 'validation_failed', field: 'eventTypes' },
+      {
+        name: 'too many event types',
+        body: { eventTypes: Array.from({ length: 65 }, (_, i) => `t${i}.x`) },
+        code: 'validation_failed',
+        field: 'eventTypes',
+      },
+      {
+        name: 'an oversized description',
+        body: { description: 'd'.repeat(1025) },
+        code: 'validation_failed',
+        field: 'description',
+      },
+      { name: 'an unknown field', body: { colour: 'red' }, code: 'validation_failed', field: 'colour' },
+      {
+        name: 'a retry interval under 100 ms',
+        body: { retryPolicy: { initialIntervalMs: 10 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.initialIntervalMs',
+      },
+      {
+        name: 'a backoff under 1',
+        body: { retryPolicy: { backoffCoefficient: 0.5 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.backoffCoefficient',
+      },
+      {
+        name: 'zero attempts',
+        body: { retryPolicy: { maximumAttempts: 0 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.maximumAttempts',
+      },
+      {
+        name: 'fractional attempts',
+        body: { retryPolicy: { maximumAttempts: 2.5 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.maximumAttempts',
+      },
+      {
+        name: 'jitter over 50%',
+        body: { retryPolicy: { jitterPercent: 80 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.jitterPercent',
+      },
+      {
+        name: 'a 2xx permanent status',
+        body: { retryPolicy: { permanentStatusCodes: [200] } },
+        code: 'validation_failed',
+        field: 'retryPolicy.permanentStatusCodes.0',
+      },
+      {
+        name: 'an unknown retry policy field',
+        body: { retryPolicy: { retries: 3 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.retries',
+      },
+      {
+        name: 'a retry window as a string',
+        body: { retryPolicy: { retryWindowMs: '1h' } },
+        code: 'validation_failed',
+        field: 'retryPolicy.retryWindowMs',
+      },
+      {
+        name: 'an unknown signature scheme',
+        body: { signatureScheme: 'md5' },
+        code: 'validation_failed',
+        field: 'signatureScheme',
+      },
+      { name: 'a short secret', body: { secret: 'short' }, code: 'validation_failed', field: 'secret' },
+      { name: 'a rate limit of zero', body: { rateLimit: 0 }, code: 'validation_failed', field: 'rateLimit' },
+    ];
+
+    for (const c of createCases) {
+      it(`refuses an endpoint with ${c.name}`, async () => {
+        const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { ...valid, ...c.body });
+        assertError(res, c.status ?? 400, c.code, c.field);
+      });
+    }
+
+    it('names the unknown field in the message', async () => {
+      const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { ...valid, colour: 'red' });
+      assertError(res, 400, 'validation_failed');
+      assert.match(res.body.error.message, /colour/);
+    });
+
+    it('lists every issue in details when there are several', async () => {
+      const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+        url: 'ftp://x',
+        eventTypes: [],
+        description: 'd'.repeat(2000),
+      });
+      assertError(res, 400, 'validation_failed');
+      const fields = res.body.error.details.map((d: any) => d.field);
+      for (const f of ['url', 'eventTypes', 'description']) assert.ok(fields.includes(f), JSON.stringify(res.body));
+    });
+
+    it('applies the same rules to PATCH, and leaves the endpoint unchanged', async () => {
+      const base = `/v1/tenants/${tenant}/endpoints/${endpoint.id}`;
+      const before = (await stack.api('GET', base)).body;
+      assertError(await stack.api('PATCH', base, { url: 'http://10.1.2.3/' }), 400, 'destination_not_allowed');
+      assertError(await stack.api('PATCH', base, { url: 'https://a:b@example.com/' }), 400, 'validation_failed', 'url');
+      assertError(await stack.api('PATCH', base, { headers: { Host: 'x' } }), 400, 'validation_failed', 'headers.Host');
+      assertError(await stack.api('PATCH', base, { eventTypes: ['a.*.b'] }), 400, 'validation_failed', 'eventTypes.0');
+      assertError(await stack.api('PATCH', base, { eventTypes: null }), 400, 'validation_failed', 'eventTypes');
+      assertError(
+        await stack.api('PATCH', base, { retryPolicy: { maximumAttempts: 1000 } }),
+        400,
+        'validation_failed',
+        'retryPolicy.maximumAttempts',
+      );
+      assertError(await stack.api('PATCH', base, { secret: 'x'.repeat(32) }), 400, 'validation_failed');
+      assertError(await stack.api('PATCH', base, { id: 'ep_other' }), 400, 'validation_failed');
+      assert.deepEqual((await stack.api('GET', base)).body, before);
+    });
+
+    it('refuses bad bodies on the action routes', async () => {
+      const base = `/v1/tenants/${tenant}/endpoints/${endpoint.id}`;
+      assertError(
+        await stack.api('POST', `${base}/secret/rotate`, { secret: 'too-short' }),
+        400,
+        'validation_failed',
+        'secret',
+      );
+      assertError(
+        await stack.api('POST', `${base}/enable`, { replayFailedSince: 'yesterday' }),
+        400,
+        'validation_failed',
+        'replayFailedSince',
+      );
+      assertError(await stack.api('POST', `${base}/replay`, {}), 400, 'validation_failed', 'since');
+      assertError(
+        await stack.api('POST', `/v1/tenants/${tenant}/api-keys`, { name: '' }),
+        400,
+        'validation_failed',
+        'name',
+      );
+    });
+
+    it('refuses a tenant with an invalid id or an unknown field', async () => {
+      assertError(await stack.api('POST', '/v1/tenants', { id: 'has space' }), 400, 'validation_failed', 'id');
+      assertError(await stack.api('POST', '/v1/tenants', { id: 'a:b' }), 400, 'validation_failed', 'id');
+      assertError(await stack.api('POST', '/v1/tenants', { id: 'x'.repeat(65) }), 400, 'validation_failed', 'id');
+      assertError(
+        await stack.api('POST', '/v1/tenants', { id: tenantId('ok'), plan: 'gold' }),
+        400,
+        'validation_failed',
+      );
+      assertError(await stack.api('POST', '/v1/tenants', {}), 400, 'validation_failed', 'id');
+    });
+
+    it('refuses a body that is not JSON, or not an object', async () => {
+      const headers = { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' };
+      assertError(
+        await raw('POST', `/v1/tenants/${tenant}/endpoints`, { headers, body: '{"url":' }),
+        400,
+        'validation_failed',
+      );
+      assertError(
+        await raw('POST', `/v1/tenants/${tenant}/endpoints`, { headers, body: '' }),
+        400,
+        'validation_failed',
+      );
+      assertError(
+        await raw('POST', `/v1/tenants/${tenant}/endpoints`, { headers, body: '[1,2]' }),
+        400,
+        'validation_failed',
+      );
+      assertError(
+        await raw('POST', `/v1/tenants/${tenant}/endpoints`, { headers, body: 'null' }),
+        400,
+        'validation_failed',
+      );
+    });
+
+    it('refuses a body over 1 MiB with 413', async () => {
+      const headers = { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' };
+      const big = JSON.stringify({ ...valid, description: 'x'.repeat(1024 * 1024 + 10) });
+      assertError(
+        await raw('POST', `/v1/tenants/${tenant}/endpoints`, { headers, body: big }),
+        413,
+        'payload_too_large',
+      );
+      // Without a Content-Length the limit is enforced while streaming.
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 1024 * 1024 + chunk.length) controller.close();
+          else {
+            controller.enqueue(chunk);
+            sent += chunk.length;
+          }
+        },
+      });
+      const chunked = await fetch(`${stack.apiUrl}/v1/tenants/${tenant}/endpoints`, {
+        method: 'POST',
+        headers,
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      assertError({ status: chunked.status, body: await chunked.json() }, 413, 'payload_too_large');
+      // The API still answers on a fresh request.
+      assert.equal((await stack.api('GET', `/v1/tenants/${tenant}`)).status, 200);
+    });
+
+    it('refuses an invalid tenant or endpoint id in the path', async () => {
+      assertError(await stack.api('GET', '/v1/tenants/bad%20id'), 400, 'validation_failed', 'tenantId');
+      assertError(await stack.api('GET', '/v1/tenants/-dash'), 400, 'validation_failed', 'tenantId');
+      assertError(
+        await stack.api('GET', `/v1/tenants/${'t'.repeat(65)}/endpoints`),
+        400,
+        'validation_failed',
+        'tenantId',
+      );
+      assertError(
+        await stack.api('POST', '/v1/tenants/a%3Ab/events', { type: 'a.b', data: {} }),
+        400,
+        'validation_failed',
+        'tenantId',
+      );
+      assertError(
+        await stack.api('GET', `/v1/tenants/${tenant}/endpoints/ep.bad`),
+        400,
+        'validation_failed',
+        'endpointId',
+      );
+      assertError(await stack.api('GET', `/v1/tenants/${tenant}/deliveries/-bad`), 400, 'validation_failed', 'eventId');
+    });
+
+    it('refuses a bad limit or cursor', async () => {
+      for (const limit of ['0', '201', 'abc', '1.5', '-1', '']) {
+        assertError(
+          await stack.api('GET', `/v1/tenants/${tenant}/endpoints?limit=${limit}`),
+          400,
+          'validation_failed',
+          'limit',
+        );
+      }
+      for (const cursor of ['!!!', Buffer.from('tenant:other').toString('base64url'), 'Zm9v']) {
+        assertError(
+          await stack.api('GET', `/v1/tenants/${tenant}/endpoints?cursor=${encodeURIComponent(cursor)}`),
+          400,
+          'validation_failed',
+          'cursor',
+        );
+      }
+    });
+
+    it('refuses an event with a bad type, id or missing data, and data over the size limit', async () => {
+      const path = `/v1/tenants/${tenant}/events`;
+      assertError(await stack.api('POST', path, { type: 'order created', data: {} }), 400, 'validation_failed', 'type');
+      assertError(
+        await stack.api('POST', path, { type: 'order..created', data: {} }),
+        400,
+        'validation_failed',
+        'type',
+      );
+      assertError(await stack.api('POST', path, { type: 'order.*', data: {} }), 400, 'validation_failed', 'type');
+      assertError(await stack.api('POST', path, { type: '', data: {} }), 400, 'validation_failed', 'type');
+      assertError(await stack.api('POST', path, { type: 'order.created' }), 400, 'validation_failed', 'data');
+      assertError(
+        await stack.api('POST', path, { type: 'order.created', data: {}, id: 'has space' }),
+        400,
+        'validation_failed',
+        'id',
+      );
+      assertError(
+        await stack.api('POST', path, { type: 'order.created', data: {}, extra: 1 }),
+        400,
+        'validation_failed',
+      );
+      assertError(
+        await stack.api('POST', path, { type: 'order.created', data: { pad: 'x'.repeat(MAX_EVENT_BYTES) } }),
+        413,
+        'payload_too_large',
+      );
+      // Exactly at the limit is accepted.
+      const atLimit = { pad: 'x'.repeat(MAX_EVENT_BYTES - JSON.stringify({ pad: '' }).length) };
+      assert.equal(JSON.stringify(atLimit).length, MAX_EVENT_BYTES);
+      assert.equal((await stack.api('POST', path, { type: 'order.created', data: atLimit })).status, 202);
+      assertError(
+        await stack.api('POST', `/v1/tenants/${tenantId('ghost')}/events`, { type: 'order.created', data: {} }),
+        404,
+        'not_found',
+      );
+    });
+
+    it('answers an unknown route with 404 route_not_found and a wrong method with 405', async () => {
+      assertError(await stack.api('GET', '/v1/nothing-here'), 404, 'route_not_found');
+      assertError(
+        await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/unknown`),
+        404,
+        'route_not_found',
+      );
+      assertError(await raw('GET', '/v2/tenants'), 404, 'route_not_found');
+      assertError(await stack.api('PUT', '/v1/tenants'), 405, 'method_not_allowed');
+      assertError(await stack.api('DELETE', `/v1/tenants/${tenant}/endpoints`), 405, 'method_not_allowed');
+      assertError(
+        await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/secret/rotate`),
+        405,
+        'method_not_allowed',
+      );
+    });
+
+    it('answers a wrong method on a public route with 405', async () => {
+      assertError(await raw('POST', '/healthz'), 405, 'method_not_allowed');
+      assertError(await raw('DELETE', '/openapi.json'), 405, 'method_not_allowed');
+    });
+
+    it('answers a missing, malformed or unknown token with 401', async () => {
+      const path = `/v1/tenants/${tenant}`;
+      assertError(await raw('GET', path), 401, 'unauthorized');
+      assertError(await raw('GET', path, { headers: { authorization: 'Bearer' } }), 401, 'unauthorized');
+      assertError(
+        await raw('GET', path, { headers: { authorization: `Basic ${Buffer.from('admin:x').toString('base64')}` } }),
+        401,
+        'unauthorized',
+      );
+      assertError(
+        await raw('GET', path, { headers: { authorization: `Bearer ${stack.adminToken}x` } }),
+        401,
+        'unauthorized',
+      );
+      assertError(await raw('GET', path, { headers: { authorization: 'Bearer wsk_forged' } }), 401, 'unauthorized');
+      assertError(
+        await raw('POST', '/v1/tenants', {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ id: tenantId('anon') }),
+        }),
+        401,
+        'unauthorized',
+      );
+      assert.equal((await raw('GET', '/healthz')).status, 200, 'public routes need no token');
+    });
+  });
+});
