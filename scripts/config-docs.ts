@@ -8,7 +8,12 @@ function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }
   return text === '' ? '(empty)' : `\`${text}\``;
 }
 
-const rows = Object.entries({ ...configSchema.shape, WSS_API_URL: cliConfigSchema.shape.WSS_API_URL, WSS_TOKEN: cliConfigSchema.shape.WSS_TOKEN }).map(
-  ([name, schema]) => `| \`${name}\` | ${name === 'WSS_CONSUMER_NAME' ? 'host name' : describeDefault(schema as never)} | ${(schema as { description?: string }).description ?? ''} |`,
+const rows = Object.entries({
+  ...configSchema.shape,
+  WSS_API_URL: cliConfigSchema.shape.WSS_API_URL,
+  WSS_TOKEN: cliConfigSchema.shape.WSS_TOKEN,
+}).map(
+  ([name, schema]) =>
+    `| \`${name}\` | ${name === 'WSS_CONSUMER_NAME' ? 'host name' : describeDefault(schema as never)} | ${(schema as { description?: string }).description ?? ''} |`,
 );
 console.log(['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n'));

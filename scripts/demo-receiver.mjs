@@ -24,7 +24,9 @@ createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    console.log(`\n${req.method} ${req.url}  event=${req.headers['x-wss-event-id']} type=${req.headers['x-wss-event-type']}`);
+    console.log(
+      `\n${req.method} ${req.url}  event=${req.headers['x-wss-event-id']} type=${req.headers['x-wss-event-type']}`,
+    );
     console.log(`signature: ${verify(req.headers['x-wss-timestamp'], req.headers['x-wss-signature'], body)}`);
     console.log(body.toString('utf8'));
     res.writeHead(204).end();

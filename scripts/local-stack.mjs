@@ -73,7 +73,18 @@ function startChild(name, cmd, args, logFile) {
 async function startRedis(dataDir, port) {
   const server = findOnPath('redis-server');
   if (!server) throw new Error('redis-server not found; run `npm run bootstrap` or set REDIS_URL');
-  const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dataDir, '--save', '', '--protected-mode', 'yes'];
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--dir',
+    dataDir,
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
+  ];
   // The local run keeps data across restarts with AOF; tests throw everything away.
   args.push('--appendonly', ephemeral ? 'no' : 'yes');
   const child = startChild('redis', server, args, path.join(dataDir, 'redis.log'));
@@ -85,21 +96,34 @@ async function startTemporal(dataDir, port, uiPort) {
   const temporal = findTemporal(root);
   if (!temporal) throw new Error('temporal CLI not found; run `npm run bootstrap` or set TEMPORAL_ADDRESS');
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--db-filename', path.join(dataDir, 'temporal.sqlite'),
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--db-filename',
+    path.join(dataDir, 'temporal.sqlite'),
+    '--log-level',
+    'warn',
     // WAL lets readers (visibility, UI) proceed while the history writer commits; synchronous=NORMAL with WAL
     // still survives a process crash (only an OS crash can lose the last commits).
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
-    '--search-attribute', 'TenantId=Keyword',
-    '--search-attribute', 'EventId=Keyword',
-    '--search-attribute', 'EventType=Keyword',
-    '--search-attribute', 'EndpointId=KeywordList',
-    '--search-attribute', 'DeliveryStatus=Keyword',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
+    '--search-attribute',
+    'TenantId=Keyword',
+    '--search-attribute',
+    'EventId=Keyword',
+    '--search-attribute',
+    'EventType=Keyword',
+    '--search-attribute',
+    'EndpointId=KeywordList',
+    '--search-attribute',
+    'DeliveryStatus=Keyword',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
   ];
   if (uiPort) args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
@@ -111,7 +135,11 @@ async function startTemporal(dataDir, port, uiPort) {
     'temporal namespace',
     () =>
       new Promise((resolve) => {
-        const probe = spawn(temporal, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', address], { stdio: 'ignore' });
+        const probe = spawn(
+          temporal,
+          ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', address],
+          { stdio: 'ignore' },
+        );
         probe.on('exit', (code) => resolve(code === 0));
         probe.on('error', () => resolve(false));
       }),
@@ -141,7 +169,13 @@ function localSecrets(dataDir) {
     changed = true;
   }
   if (changed) {
-    writeFileSync(file, Object.entries(values).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(
+      file,
+      Object.entries(values)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    );
   }
   return values;
 }
@@ -150,7 +184,10 @@ async function stopAll() {
   for (const { name, child } of children.reverse()) {
     if (child.exitCode !== null) continue;
     child.kill('SIGTERM');
-    const exited = await Promise.race([new Promise((r) => child.once('exit', () => r(true))), sleep(10_000).then(() => false)]);
+    const exited = await Promise.race([
+      new Promise((r) => child.once('exit', () => r(true))),
+      sleep(10_000).then(() => false),
+    ]);
     if (!exited) {
       log(`${name} did not stop; killing`);
       child.kill('SIGKILL');

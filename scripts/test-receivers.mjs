@@ -52,7 +52,9 @@ function pythonSuite() {
 function goSuite() {
   const go = findOnPath('go');
   if (!go) {
-    console.error('Go is required for the receiver kit tests: install Go 1.21 or newer (https://go.dev/dl/ or apt-get install golang-go)');
+    console.error(
+      'Go is required for the receiver kit tests: install Go 1.21 or newer (https://go.dev/dl/ or apt-get install golang-go)',
+    );
     return false;
   }
   // The module has no dependencies: forbid the network so a stray import fails here rather than downloading.

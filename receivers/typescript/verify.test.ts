@@ -50,18 +50,36 @@ describe('verifyWssSignature edge cases', () => {
 
   it('treats missing headers as bad timestamp, then malformed signature', () => {
     const base = { secret: 's', body: '', now: 100 };
-    assert.equal(verifyWssSignature({ ...base, timestampHeader: undefined, signatureHeader: 'x' }).reason, 'bad_timestamp');
-    assert.equal(verifyWssSignature({ ...base, timestampHeader: '100', signatureHeader: undefined }).reason, 'malformed_signature');
+    assert.equal(
+      verifyWssSignature({ ...base, timestampHeader: undefined, signatureHeader: 'x' }).reason,
+      'bad_timestamp',
+    );
+    assert.equal(
+      verifyWssSignature({ ...base, timestampHeader: '100', signatureHeader: undefined }).reason,
+      'malformed_signature',
+    );
   });
 
   it('rejects everything when configured with an empty secret', () => {
-    const verdict = verifyWssSignature({ secret: '', timestampHeader: '100', signatureHeader: sign('', '100', 'b'), body: 'b', now: 100 });
+    const verdict = verifyWssSignature({
+      secret: '',
+      timestampHeader: '100',
+      signatureHeader: sign('', '100', 'b'),
+      body: 'b',
+      now: 100,
+    });
     assert.deepEqual(verdict, { valid: false, reason: 'bad_signature' });
   });
 
   it('accepts a string body as its UTF-8 bytes', () => {
     const body = '{"name":"Zoë"}';
-    const verdict = verifyWssSignature({ secret: 's', timestampHeader: '100', signatureHeader: sign('s', '100', body), body, now: 100 });
+    const verdict = verifyWssSignature({
+      secret: 's',
+      timestampHeader: '100',
+      signatureHeader: sign('s', '100', body),
+      body,
+      now: 100,
+    });
     assert.equal(verdict.valid, true);
   });
 });
@@ -139,7 +157,11 @@ describe('wssExpressMiddleware', () => {
 
   it('answers 413 for a body over the limit', async () => {
     await withExpressLikeServer(middleware, async (url) => {
-      const res = await fetch(url, { method: 'POST', headers: { 'x-wss-timestamp': String(now) }, body: Buffer.alloc(2048) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'x-wss-timestamp': String(now) },
+        body: Buffer.alloc(2048),
+      });
       assert.equal(res.status, 413);
     });
   });
@@ -157,7 +179,9 @@ describe('Fastify preParsing hook', () => {
   const signature = createHmac('sha256', secret).update(String(now)).update(body).digest('hex');
 
   it('replays the verified bytes to the parser and keeps them on request.rawBody', async () => {
-    const request = { headers: { 'x-wss-timestamp': String(now), 'x-wss-signature': signature } as Record<string, string> };
+    const request = {
+      headers: { 'x-wss-timestamp': String(now), 'x-wss-signature': signature } as Record<string, string>,
+    };
     const stream = await hook(request, {}, Readable.from([body.subarray(0, 5), body.subarray(5)]));
     assert.deepEqual(await readRawBody(stream, 1024), body);
     assert.deepEqual((request as { rawBody?: Buffer }).rawBody, body);

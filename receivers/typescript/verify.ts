@@ -2,11 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Why a request was accepted or rejected. Codes are shared with the Python and Go kits and the test vectors. */
 export type WssVerdictReason =
-  | 'ok'
-  | 'bad_signature'
-  | 'bad_timestamp'
-  | 'timestamp_out_of_tolerance'
-  | 'malformed_signature';
+  'ok' | 'bad_signature' | 'bad_timestamp' | 'timestamp_out_of_tolerance' | 'malformed_signature';
 
 export interface WssVerdict {
   readonly valid: boolean;

@@ -56,13 +56,22 @@ export interface DeliveryDependencies {
   };
   readonly requests: Pick<RequestBuilder, 'build'>;
   readonly http: {
-    post(url: string, headers: Record<string, string>, body: string, options: { endpointId: string }): Promise<HttpResponseSummary>;
+    post(
+      url: string,
+      headers: Record<string, string>,
+      body: string,
+      options: { endpointId: string },
+    ): Promise<HttpResponseSummary>;
   };
   readonly deliveryLog: {
     recordAttempt(tenantId: string, eventId: string, entry: AttemptLogEntry): Promise<void>;
     addDeadLetter(letter: DeadLetter): Promise<void>;
     removeDeadLetter(tenantId: string, eventId: string, endpointId: string): Promise<void>;
-    recordEndpointFailure(tenantId: string, endpointId: string, nowMs: number): Promise<{ count: number; sinceMs: number }>;
+    recordEndpointFailure(
+      tenantId: string,
+      endpointId: string,
+      nowMs: number,
+    ): Promise<{ count: number; sinceMs: number }>;
     resetEndpointFailures(tenantId: string, endpointId: string): Promise<void>;
   };
   readonly operationalEvents: { publish(event: OperationalEvent): Promise<void> };
@@ -127,8 +136,14 @@ export function createActivities(deps: DeliveryDependencies) {
     };
 
     const failFinally = async (failure: FinalFailure): Promise<never> => {
-      await finish('failed', { ...(failure.statusCode !== undefined ? { statusCode: failure.statusCode } : {}), reason: failure.type });
-      deps.log.error({ ...fields, status: failure.statusCode, reason: failure.type, error: failure.message }, 'delivery failed');
+      await finish('failed', {
+        ...(failure.statusCode !== undefined ? { statusCode: failure.statusCode } : {}),
+        reason: failure.type,
+      });
+      deps.log.error(
+        { ...fields, status: failure.statusCode, reason: failure.type, error: failure.message },
+        'delivery failed',
+      );
       await deps.deliveryLog.addDeadLetter({
         tenantId: event.tenantId,
         eventId: event.eventId,
@@ -167,7 +182,13 @@ export function createActivities(deps: DeliveryDependencies) {
       body = request.body;
       headers = {
         ...request.headers,
-        ...buildSignatureHeaders({ scheme: endpoint.signatureScheme, secrets, eventId: event.eventId, timestamp, body }),
+        ...buildSignatureHeaders({
+          scheme: endpoint.signatureScheme,
+          secrets,
+          eventId: event.eventId,
+          timestamp,
+          body,
+        }),
       };
     } catch (err) {
       // A transform that throws, an expired payload or an undecryptable secret will not get better by retrying.
@@ -203,10 +224,18 @@ export function createActivities(deps: DeliveryDependencies) {
         return { outcome: 'delivered', attempt, durationMs, ...status };
       }
       case 'gone':
-        return failFinally({ type: 'endpoint_gone', message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`, ...status, disableReason: 'gone' });
+        return failFinally({
+          type: 'endpoint_gone',
+          message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
+          ...status,
+          disableReason: 'gone',
+        });
       case 'permanent':
         return failFinally({
-          type: classification.reason === 'destination_not_allowed' ? 'destination_not_allowed' : 'delivery_permanent_failure',
+          type:
+            classification.reason === 'destination_not_allowed'
+              ? 'destination_not_allowed'
+              : 'delivery_permanent_failure',
           message: describe(classification.reason, statusCode, response),
           ...status,
         });
@@ -222,7 +251,10 @@ export function createActivities(deps: DeliveryDependencies) {
           });
         }
         const durationMs = await finish('retry', { ...status, reason: classification.reason });
-        deps.log.warn({ ...fields, status: statusCode, reason: classification.reason, durationMs, nextRetryMs: delay }, 'delivery attempt failed; will retry');
+        deps.log.warn(
+          { ...fields, status: statusCode, reason: classification.reason, durationMs, nextRetryMs: delay },
+          'delivery attempt failed; will retry',
+        );
         throw ApplicationFailure.create({
           type: 'delivery_attempt_failed',
           message: describe(classification.reason, statusCode, response),
@@ -258,7 +290,14 @@ export function createActivities(deps: DeliveryDependencies) {
     if (reason === undefined) return;
     await deps.endpoints.setEnabled(tenantId, endpointId, false, reason);
     await deps.deliveryLog.resetEndpointFailures(tenantId, endpointId);
-    await deps.operationalEvents.publish({ type: 'endpoint.disabled', tenantId, endpointId, reason, detail, at: new Date(at).toISOString() });
+    await deps.operationalEvents.publish({
+      type: 'endpoint.disabled',
+      tenantId,
+      endpointId,
+      reason,
+      detail,
+      at: new Date(at).toISOString(),
+    });
   }
 
   return { deliverWebhook };

@@ -39,7 +39,14 @@ export interface DeliveryView {
   readonly endpoints: {
     endpointId: string;
     status: string;
-    attempts: { attempt: number; at: string; outcome: string; statusCode?: number; durationMs: number; error?: string }[];
+    attempts: {
+      attempt: number;
+      at: string;
+      outcome: string;
+      statusCode?: number;
+      durationMs: number;
+      error?: string;
+    }[];
     lastError?: string;
   }[];
 }
@@ -62,7 +69,9 @@ export class DeliveryOperations {
     if (workflowStatus === 'COMPLETED') result = (await handle.result()) as DeliverEventResult;
     const searchStatus = description.typedSearchAttributes.get(DeliveryStatusKey);
     const attempts = await this.deps.deliveryLog.attempts(tenantId, eventId);
-    const endpointIds = [...new Set([...(input?.deliveries.map((d) => d.endpointId) ?? []), ...attempts.map((a) => a.endpointId)])];
+    const endpointIds = [
+      ...new Set([...(input?.deliveries.map((d) => d.endpointId) ?? []), ...attempts.map((a) => a.endpointId)]),
+    ];
     const runs = await this.countRuns(workflowId);
     return {
       tenantId,
@@ -73,7 +82,9 @@ export class DeliveryOperations {
       workflowStatus,
       runs,
       ...(this.deps.webUiUrl
-        ? { webUiUrl: `${this.deps.webUiUrl}/namespaces/${encodeURIComponent(this.deps.namespace)}/workflows/${encodeURIComponent(workflowId)}` }
+        ? {
+            webUiUrl: `${this.deps.webUiUrl}/namespaces/${encodeURIComponent(this.deps.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+          }
         : {}),
       endpoints: endpointIds.map((endpointId) => {
         const final = result?.deliveries.find((d) => d.endpointId === endpointId);
@@ -81,7 +92,9 @@ export class DeliveryOperations {
         const last = mine[mine.length - 1];
         return {
           endpointId,
-          status: final?.status ?? (workflowStatus === 'CANCELLED' ? 'cancelled' : last?.outcome === 'failed' ? 'failed' : 'pending'),
+          status:
+            final?.status ??
+            (workflowStatus === 'CANCELLED' ? 'cancelled' : last?.outcome === 'failed' ? 'failed' : 'pending'),
           attempts: mine.map(({ endpointId: _e, ...a }) => a),
           ...(final?.lastError ? { lastError: final.lastError } : {}),
         };
@@ -93,7 +106,8 @@ export class DeliveryOperations {
   async cancel(tenantId: string, eventId: string): Promise<{ cancelled: true }> {
     const handle = this.deps.temporal.workflow.getHandle(deliveryWorkflowId(tenantId, eventId));
     const description = await describeDelivery(handle, eventId);
-    if (description.status.name !== 'RUNNING') throw new ConflictError(`delivery of event ${eventId} is ${description.status.name.toLowerCase()}, not running`);
+    if (description.status.name !== 'RUNNING')
+      throw new ConflictError(`delivery of event ${eventId} is ${description.status.name.toLowerCase()}, not running`);
     await handle.cancel();
     return { cancelled: true };
   }
@@ -106,8 +120,17 @@ export class DeliveryOperations {
   }
 
   /** Replays the dead letters of one endpoint that failed within [since, until]. */
-  async replay(tenantId: string, endpointId: string, sinceMs: number, untilMs?: number): Promise<{ replayed: number; skipped: number }> {
-    const letters = await this.deps.deliveryLog.listDeadLetters(tenantId, { endpointId, sinceMs, ...(untilMs !== undefined ? { untilMs } : {}) });
+  async replay(
+    tenantId: string,
+    endpointId: string,
+    sinceMs: number,
+    untilMs?: number,
+  ): Promise<{ replayed: number; skipped: number }> {
+    const letters = await this.deps.deliveryLog.listDeadLetters(tenantId, {
+      endpointId,
+      sinceMs,
+      ...(untilMs !== undefined ? { untilMs } : {}),
+    });
     let replayed = 0;
     let skipped = 0;
     for (const letter of letters) {
@@ -122,7 +145,10 @@ export class DeliveryOperations {
     return { replayed, skipped };
   }
 
-  listDeadLetters(tenantId: string, filter: { endpointId?: string; sinceMs?: number; untilMs?: number }): Promise<DeadLetter[]> {
+  listDeadLetters(
+    tenantId: string,
+    filter: { endpointId?: string; sinceMs?: number; untilMs?: number },
+  ): Promise<DeadLetter[]> {
     return this.deps.deliveryLog.listDeadLetters(tenantId, filter);
   }
 
@@ -131,13 +157,19 @@ export class DeliveryOperations {
     let cancelled = 0;
     const query = `TenantId = '${tenantId}' AND ExecutionStatus = 'Running'`;
     for await (const execution of this.deps.temporal.workflow.list({ query })) {
-      await this.deps.temporal.workflow.getHandle(execution.workflowId, execution.runId).cancel().catch(() => undefined);
+      await this.deps.temporal.workflow
+        .getHandle(execution.workflowId, execution.runId)
+        .cancel()
+        .catch(() => undefined);
       cancelled++;
     }
     return cancelled;
   }
 
-  private async redeliver(tenantId: string, letters: readonly DeadLetter[]): Promise<{ workflowId: string; endpoints: string[] }> {
+  private async redeliver(
+    tenantId: string,
+    letters: readonly DeadLetter[],
+  ): Promise<{ workflowId: string; endpoints: string[] }> {
     const first = letters[0];
     if (!first) throw new ConflictError('nothing to redeliver');
     if (!(await this.deps.payloads.touch(tenantId, first.eventId))) {
@@ -154,10 +186,21 @@ export class DeliveryOperations {
         redelivery: true,
       });
     }
-    if (deliveries.length === 0) throw new ConflictError(`the endpoints of event ${first.eventId}'s failed deliveries no longer exist`);
-    const event: EventRef = { tenantId, eventId: first.eventId, eventType: first.eventType, occurredAt: first.occurredAt };
+    if (deliveries.length === 0)
+      throw new ConflictError(`the endpoints of event ${first.eventId}'s failed deliveries no longer exist`);
+    const event: EventRef = {
+      tenantId,
+      eventId: first.eventId,
+      eventType: first.eventType,
+      occurredAt: first.occurredAt,
+    };
     const input: DeliverEventInput = { event, deliveries };
-    const { started, workflowId } = await startDeliveryWorkflow(this.deps.temporal, this.deps.taskQueue, input, 'ALLOW_DUPLICATE');
+    const { started, workflowId } = await startDeliveryWorkflow(
+      this.deps.temporal,
+      this.deps.taskQueue,
+      input,
+      'ALLOW_DUPLICATE',
+    );
     if (!started) throw new ConflictError(`delivery of event ${first.eventId} is already running`);
     return { workflowId, endpoints: deliveries.map((d) => d.endpointId) };
   }
@@ -172,7 +215,10 @@ export class DeliveryOperations {
 
   private async countRuns(workflowId: string): Promise<number> {
     let runs = 0;
-    for await (const _ of this.deps.temporal.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) runs++;
+    for await (const _ of this.deps.temporal.workflow.list({
+      query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'`,
+    }))
+      runs++;
     return runs;
   }
 }

@@ -15,7 +15,10 @@ export const replaySchema = z
   .strict();
 
 /** Delivery inspection and operations: status, cancel, retry, dead letters, replay. */
-export function registerDeliveryRoutes(router: AuthedRouter, deps: { operations: DeliveryOperations; endpoints: EndpointStore }): void {
+export function registerDeliveryRoutes(
+  router: AuthedRouter,
+  deps: { operations: DeliveryOperations; endpoints: EndpointStore },
+): void {
   const ids = (params: Readonly<Record<string, string>>) => {
     const tenantId = assertResourceId(params['tenantId'] ?? '', 'tenantId');
     const eventId = params['eventId'] ?? '';
@@ -57,7 +60,12 @@ export function registerDeliveryRoutes(router: AuthedRouter, deps: { operations:
     const endpointId = assertResourceId(req.params['endpointId'] ?? '', 'endpointId');
     const body = validate(replaySchema, await req.json());
     if (!(await deps.endpoints.get(tenantId, endpointId))) throw new NotFoundError(`endpoint ${endpointId} not found`);
-    const result = await deps.operations.replay(tenantId, endpointId, Date.parse(body.since), body.until ? Date.parse(body.until) : undefined);
+    const result = await deps.operations.replay(
+      tenantId,
+      endpointId,
+      Date.parse(body.since),
+      body.until ? Date.parse(body.until) : undefined,
+    );
     return { status: 202, body: result };
   });
 }

@@ -24,11 +24,16 @@ export type DryRunResult =
 export async function dryRunDelivery(
   endpoint: Endpoint,
   envelope: EventEnvelope,
-  deps: { requests: Pick<RequestBuilder, 'buildFromEnvelope'>; loadSecrets: () => Promise<string[]>; now?: () => number },
+  deps: {
+    requests: Pick<RequestBuilder, 'buildFromEnvelope'>;
+    loadSecrets: () => Promise<string[]>;
+    now?: () => number;
+  },
 ): Promise<DryRunResult> {
   if (!endpoint.enabled) return { matches: false, reason: 'endpoint_disabled' };
   if (!matchesEventType(endpoint.eventTypes, envelope.type)) return { matches: false, reason: 'event_type' };
-  if (endpoint.filter !== undefined && !compileFilter(endpoint.filter).matches(envelope)) return { matches: false, reason: 'filter' };
+  if (endpoint.filter !== undefined && !compileFilter(endpoint.filter).matches(envelope))
+    return { matches: false, reason: 'filter' };
   const request = await deps.requests.buildFromEnvelope(envelope, endpoint);
   const timestamp = Math.floor((deps.now ?? Date.now)() / 1000);
   const signature = buildSignatureHeaders({
@@ -38,7 +43,12 @@ export async function dryRunDelivery(
     timestamp,
     body: request.body,
   });
-  return { matches: true, eventType: request.eventType, headers: { ...request.headers, ...lowercaseKeys(signature) }, body: request.body };
+  return {
+    matches: true,
+    eventType: request.eventType,
+    headers: { ...request.headers, ...lowercaseKeys(signature) },
+    body: request.body,
+  };
 }
 
 export function dryRunEventId(): string {

@@ -17,7 +17,15 @@ import type { ApiKeyStore } from '../store/api-key-store';
 import { validate } from './http-kit';
 import { registerDocsRoutes } from './openapi';
 import type { Router } from './http-kit';
-import { createApiKeySchema, createEndpointSchema, enableEndpointSchema, createTenantSchema, publishEventSchema, rotateSecretSchema, updateEndpointSchema } from './schemas';
+import {
+  createApiKeySchema,
+  createEndpointSchema,
+  enableEndpointSchema,
+  createTenantSchema,
+  publishEventSchema,
+  rotateSecretSchema,
+  updateEndpointSchema,
+} from './schemas';
 import type { AuthedRouter } from './server';
 import { authorizeTenant, requireAdmin } from './server';
 
@@ -33,7 +41,11 @@ export interface RouteDependencies {
   readonly secretGraceMs: number;
   readonly health: () => Promise<Record<string, 'ok' | string>>;
   /** Replays an endpoint's dead letters since a time (re-enable with replay). */
-  readonly replay?: (tenantId: string, endpointId: string, sinceMs: number) => Promise<{ replayed: number; skipped: number }>;
+  readonly replay?: (
+    tenantId: string,
+    endpointId: string,
+    sinceMs: number,
+  ) => Promise<{ replayed: number; skipped: number }>;
   /** Stops a tenant's in-flight deliveries when the tenant is deleted. */
   readonly cancelTenantDeliveries?: (tenantId: string) => Promise<number>;
 }

@@ -10,7 +10,14 @@ import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 // Visible ASCII, space and tab; no CR, LF or other control characters (no header injection).
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,2048}$/;
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'content-type', 'user-agent']);
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'content-type',
+  'user-agent',
+]);
 
 function isReservedHeader(name: string): boolean {
   const lower = name.toLowerCase();
@@ -24,7 +31,10 @@ export const eventTypePatternSchema = z
     try {
       assertEventTypePattern(value, 'eventTypes');
     } catch {
-      ctx.addIssue({ code: 'custom', message: `"${value.slice(0, 140)}" is not an event type pattern (expected "a.b", "a.*" or "*")` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value.slice(0, 140)}" is not an event type pattern (expected "a.b", "a.*" or "*")`,
+      });
     }
   })
   .describe('An exact event type (`order.created`), a prefix wildcard (`order.*`) or `*`.');
@@ -41,7 +51,10 @@ export const urlSchema = z
       return;
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `scheme "${url.protocol.slice(0, -1)}" is not allowed; use http or https`,
+      });
     }
     if (url.username !== '' || url.password !== '') {
       ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use static headers instead' });
@@ -62,7 +75,11 @@ export const headersSchema = z
         ctx.addIssue({ code: 'custom', path: [name], message: 'is reserved and set by the service' });
       }
       if (!HEADER_VALUE.test(value)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'value must be at most 2048 visible characters, with no CR/LF' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'value must be at most 2048 visible characters, with no CR/LF',
+        });
       }
     }
   })
@@ -75,11 +92,26 @@ export const metadataSchema = z
 
 export const retryPolicySchema = z
   .object({
-    initialIntervalMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+    initialIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(7 * 86_400_000)
+      .optional(),
     backoffCoefficient: z.number().min(1).max(10).optional(),
-    maximumIntervalMs: z.number().int().min(100).max(7 * 86_400_000).optional(),
+    maximumIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(7 * 86_400_000)
+      .optional(),
     maximumAttempts: z.number().int().min(1).max(100).optional(),
-    retryWindowMs: z.number().int().min(1000).max(30 * 86_400_000).optional(),
+    retryWindowMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(30 * 86_400_000)
+      .optional(),
     jitterPercent: z.number().min(0).max(50).optional(),
     permanentStatusCodes: z.array(z.number().int().min(400).max(599)).max(50).optional(),
   })
@@ -105,7 +137,11 @@ const endpointFields = {
   rateLimit: z.number().positive().max(100_000).optional().describe('Deliveries per second.'),
   retryPolicy: retryPolicySchema.optional(),
   filter: z.record(z.string(), z.unknown()).optional().describe('Mongo-style content filter over the event envelope.'),
-  transform: z.string().max(16 * 1024).optional().describe('JSONata expression producing the body.'),
+  transform: z
+    .string()
+    .max(16 * 1024)
+    .optional()
+    .describe('JSONata expression producing the body.'),
   signatureScheme: signatureSchemeSchema.optional(),
 };
 

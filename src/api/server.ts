@@ -7,7 +7,8 @@ import type { ApiRequest, ApiResponse } from './http-kit';
 import { Router, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
 
 /** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
-export type Principal = { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
+export type Principal =
+  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
 
 export interface AuthenticatedRequest extends ApiRequest {
   readonly principal: Principal;
@@ -94,12 +95,16 @@ export function createApiServer(options: ApiServerOptions): Server {
         json: () => (bodyCache ??= readBody(req, maxBodyBytes).then(parseJson)),
       };
       const publicMatch = publicRouter.match(method, url.pathname);
-      const authedMatch = publicMatch && publicMatch !== 'method_not_allowed' ? undefined : authedRouter.match(method, url.pathname);
+      const authedMatch =
+        publicMatch && publicMatch !== 'method_not_allowed' ? undefined : authedRouter.match(method, url.pathname);
       const match = publicMatch && publicMatch !== 'method_not_allowed' ? publicMatch : (authedMatch ?? publicMatch);
       if (match === undefined || match === 'method_not_allowed') {
         status = match === undefined ? 404 : 405;
         sendJson(res, status, {
-          error: { code: status === 404 ? 'route_not_found' : 'method_not_allowed', message: `${method} ${url.pathname} is not a route` },
+          error: {
+            code: status === 404 ? 'route_not_found' : 'method_not_allowed',
+            message: `${method} ${url.pathname} is not a route`,
+          },
         });
         return;
       }
@@ -109,7 +114,8 @@ export function createApiServer(options: ApiServerOptions): Server {
       }
       const result = await match.handler(routed);
       status = result.status;
-      if (result.contentType !== undefined && typeof result.body === 'string') sendText(res, status, result.contentType, result.body);
+      if (result.contentType !== undefined && typeof result.body === 'string')
+        sendText(res, status, result.contentType, result.body);
       else sendJson(res, result.status, result.body);
     } catch (err) {
       if (err instanceof WssError) {
@@ -117,7 +123,10 @@ export function createApiServer(options: ApiServerOptions): Server {
         sendJson(res, status, errorBody(err));
       } else {
         status = 500;
-        options.log.error({ err: err instanceof Error ? err.message : String(err), method, path: url.pathname }, 'api request failed');
+        options.log.error(
+          { err: err instanceof Error ? err.message : String(err), method, path: url.pathname },
+          'api request failed',
+        );
         sendJson(res, 500, { error: { code: 'internal_error', message: 'internal error' } });
       }
     } finally {

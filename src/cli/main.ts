@@ -112,7 +112,11 @@ async function main(argv: string[], io: Output): Promise<number> {
   const show = (res: ApiResult, human: (body: any) => string): number => {
     if (!res.ok) {
       const error = res.body?.error;
-      io.err(values.json ? JSON.stringify(res.body) : `error ${res.status}${error ? ` ${error.code}: ${error.message}` : ''}`);
+      io.err(
+        values.json
+          ? JSON.stringify(res.body)
+          : `error ${res.status}${error ? ` ${error.code}: ${error.message}` : ''}`,
+      );
       return 1;
     }
     io.out(values.json ? JSON.stringify(res.body, null, 2) : human(res.body));
@@ -121,51 +125,93 @@ async function main(argv: string[], io: Output): Promise<number> {
 
   switch (`${group} ${action ?? ''}`.trim()) {
     case 'tenants create':
-      return show(await api.call('POST', '/v1/tenants', { id: rest[0] ?? need(0, 'tenantId'), ...(values.name ? { name: values.name } : {}) }), (t) => `created tenant ${t.id}`);
+      return show(
+        await api.call('POST', '/v1/tenants', {
+          id: rest[0] ?? need(0, 'tenantId'),
+          ...(values.name ? { name: values.name } : {}),
+        }),
+        (t) => `created tenant ${t.id}`,
+      );
     case 'tenants list':
       return show(await api.call('GET', '/v1/tenants'), (b) => table(b.items, ['id', 'name', 'createdAt']));
     case 'tenants delete':
-      return show(await api.call('DELETE', `/v1/tenants/${need(0, 'tenantId')}`), (b) => `deleted tenant ${b.deleted} (${b.endpoints} endpoints)`);
+      return show(
+        await api.call('DELETE', `/v1/tenants/${need(0, 'tenantId')}`),
+        (b) => `deleted tenant ${b.deleted} (${b.endpoints} endpoints)`,
+      );
     case 'keys create':
-      return show(await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/api-keys`, values.name ? { name: values.name } : {}), (k) => `created key ${k.id}\nkey: ${k.key}\n(shown once: store it now)`);
+      return show(
+        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/api-keys`, values.name ? { name: values.name } : {}),
+        (k) => `created key ${k.id}\nkey: ${k.key}\n(shown once: store it now)`,
+      );
     case 'endpoints add': {
       const body: Record<string, unknown> = {
         url: required(values.url, 'url'),
-        eventTypes: required(values.events, 'events').split(',').map((s) => s.trim()).filter(Boolean),
+        eventTypes: required(values.events, 'events')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
       };
       if (values.secret) body['secret'] = values.secret;
       if (values.scheme) body['signatureScheme'] = values.scheme;
       if (values.description) body['description'] = values.description;
       if (values.filter) body['filter'] = parseJsonArg(values.filter, 'filter');
       if (values.transform) body['transform'] = values.transform;
-      return show(await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints`, body), (e) => `created endpoint ${e.id} → ${e.url}\nsecret: ${e.secret}\n(shown once: store it now)`);
+      return show(
+        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints`, body),
+        (e) => `created endpoint ${e.id} → ${e.url}\nsecret: ${e.secret}\n(shown once: store it now)`,
+      );
     }
     case 'endpoints list': {
       const query = new URLSearchParams();
       if (values.limit) query.set('limit', values.limit);
       if (values.cursor) query.set('cursor', values.cursor);
       const qs = query.size > 0 ? `?${query}` : '';
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/endpoints${qs}`), (b) =>
-        table(b.items.map((e: any) => ({ ...e, eventTypes: e.eventTypes.join(','), enabled: String(e.enabled) })), ['id', 'url', 'eventTypes', 'enabled']) +
-        (b.nextCursor ? `\nmore: --cursor ${b.nextCursor}` : ''),
+      return show(
+        await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/endpoints${qs}`),
+        (b) =>
+          table(
+            b.items.map((e: any) => ({ ...e, eventTypes: e.eventTypes.join(','), enabled: String(e.enabled) })),
+            ['id', 'url', 'eventTypes', 'enabled'],
+          ) + (b.nextCursor ? `\nmore: --cursor ${b.nextCursor}` : ''),
       );
     }
     case 'endpoints get':
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}`), (e) => JSON.stringify(e, null, 2));
+      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}`), (e) =>
+        JSON.stringify(e, null, 2),
+      );
     case 'endpoints delete':
-      return show(await api.call('DELETE', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}`), () => 'deleted');
+      return show(
+        await api.call('DELETE', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}`),
+        () => 'deleted',
+      );
     case 'endpoints enable':
     case 'endpoints disable':
-      return show(await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/${action}`, {}), (e) => `${e.id} ${e.enabled ? 'enabled' : 'disabled'}`);
+      return show(
+        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/${action}`, {}),
+        (e) => `${e.id} ${e.enabled ? 'enabled' : 'disabled'}`,
+      );
     case 'endpoints rotate':
-      return show(await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/secret/rotate`, {}), (r) => `new secret: ${r.secret}\nprevious secret valid until ${r.previousSecretValidUntil}`);
+      return show(
+        await api.call(
+          'POST',
+          `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/secret/rotate`,
+          {},
+        ),
+        (r) => `new secret: ${r.secret}\nprevious secret valid until ${r.previousSecretValidUntil}`,
+      );
     case 'endpoints test':
       return show(
         await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/test`, {
           type: required(values.type, 'type'),
           data: parseJsonArg(required(values.data, 'data'), 'data'),
         }),
-        (r) => (r.matches ? `matches: yes\nheaders:\n${Object.entries(r.headers).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\nbody:\n${r.body}` : `matches: no (${r.reason})`),
+        (r) =>
+          r.matches
+            ? `matches: yes\nheaders:\n${Object.entries(r.headers)
+                .map(([k, v]) => `  ${k}: ${v}`)
+                .join('\n')}\nbody:\n${r.body}`
+            : `matches: no (${r.reason})`,
       );
     case 'events publish':
       return show(
@@ -177,13 +223,20 @@ async function main(argv: string[], io: Output): Promise<number> {
         (r) => `published ${r.id} (stream entry ${r.streamEntryId})`,
       );
     case 'deliveries get':
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/deliveries/${need(1, 'eventId')}`), (d) => describeDelivery(d));
+      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/deliveries/${need(1, 'eventId')}`), (d) =>
+        describeDelivery(d),
+      );
     case 'deliveries cancel':
     case 'deliveries retry':
-      return show(await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/deliveries/${need(1, 'eventId')}/${action}`, {}), (r) => JSON.stringify(r));
+      return show(
+        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/deliveries/${need(1, 'eventId')}/${action}`, {}),
+        (r) => JSON.stringify(r),
+      );
     case 'deliveries failed': {
       const qs = values.endpoint ? `?endpointId=${encodeURIComponent(values.endpoint)}` : '';
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/dead-letters${qs}`), (b) => table(b.items, ['eventId', 'endpointId', 'lastStatusCode', 'attempts', 'lastError']));
+      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/dead-letters${qs}`), (b) =>
+        table(b.items, ['eventId', 'endpointId', 'lastStatusCode', 'attempts', 'lastError']),
+      );
     }
     case 'deliveries replay':
       return show(
@@ -216,7 +269,10 @@ class ApiClient {
     try {
       res = await fetch(new URL(path, this.base), {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(30_000),
       });
@@ -247,12 +303,19 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return '(none)';
   const cells = rows.map((row) => columns.map((c) => (row[c] === undefined || row[c] === null ? '' : String(row[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
 }
 
 function describeDelivery(d: any): string {
-  const lines = [`event ${d.eventId} (${d.eventType ?? '?'}) — ${d.status}`, `workflow ${d.workflowId}${d.webUiUrl ? `  ${d.webUiUrl}` : ''}`];
+  const lines = [
+    `event ${d.eventId} (${d.eventType ?? '?'}) — ${d.status}`,
+    `workflow ${d.workflowId}${d.webUiUrl ? `  ${d.webUiUrl}` : ''}`,
+  ];
   for (const e of d.endpoints ?? []) {
     lines.push(`  endpoint ${e.endpointId}: ${e.status}, ${e.attempts?.length ?? 0} attempt(s)`);
     for (const a of e.attempts ?? []) {

@@ -51,7 +51,13 @@ export class EventIngestor {
     const { tenantId, eventId, eventType, occurredAt, dataJson } = entry;
     await this.deps.payloads.put(tenantId, eventId, dataJson);
 
-    const envelope: EventEnvelope = { id: eventId, type: eventType, tenant: tenantId, occurredAt, data: JSON.parse(dataJson) };
+    const envelope: EventEnvelope = {
+      id: eventId,
+      type: eventType,
+      tenant: tenantId,
+      occurredAt,
+      data: JSON.parse(dataJson),
+    };
     const [endpoints, tenantPolicy] = await Promise.all([
       this.deps.endpoints.listAll(tenantId),
       this.deps.tenants.getRetryPolicy(tenantId),
@@ -66,7 +72,12 @@ export class EventIngestor {
       })),
     };
 
-    const { started, workflowId } = await startDeliveryWorkflow(this.deps.temporal, this.deps.taskQueue, input, 'REJECT_DUPLICATE');
+    const { started, workflowId } = await startDeliveryWorkflow(
+      this.deps.temporal,
+      this.deps.taskQueue,
+      input,
+      'REJECT_DUPLICATE',
+    );
     if (!started) {
       this.deps.log.info({ tenantId, eventId, workflowId }, 'event already accepted; duplicate ignored');
       return { kind: 'duplicate', workflowId };
@@ -87,7 +98,10 @@ export class EventIngestor {
     } catch (err) {
       // Filters are compiled at registration, so this means a stored filter this version no longer accepts.
       // Matching nothing is visible (the workflow records who was routed); guessing could leak events.
-      this.deps.log.error({ tenantId: endpoint.tenantId, endpointId: endpoint.id, err: (err as Error).message }, 'stored filter does not compile; endpoint gets no events');
+      this.deps.log.error(
+        { tenantId: endpoint.tenantId, endpointId: endpoint.id, err: (err as Error).message },
+        'stored filter does not compile; endpoint gets no events',
+      );
       matcher = { matches: () => false };
     }
     if (this.matchers.size > 10_000) this.matchers.clear();

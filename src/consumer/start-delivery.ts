@@ -2,7 +2,13 @@ import type { Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { deliveryWorkflowId } from '../domain/ids';
 import type { DeliverEventInput } from '../workflows/deliver-event';
-import { DeliveryStatusKey, EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from '../workflows/search-attributes';
+import {
+  DeliveryStatusKey,
+  EndpointIdKey,
+  EventIdKey,
+  EventTypeKey,
+  TenantIdKey,
+} from '../workflows/search-attributes';
 
 /**
  * Starts the delivery workflow of one event. The workflow id is derived from tenant and event id, so the same

@@ -149,7 +149,8 @@ const TRANSPORT_REASONS: Readonly<Record<string, TransportReason>> = {
  * OpenSSL and Node report certificate and handshake problems under dozens of codes; a receiver can fix all of
  * them (renew, re-chain), so they share one reason and are retried.
  */
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|EPROTO$)/;
+const TLS_CODE =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|EPROTO$)/;
 /** llhttp parser errors: the peer spoke something that is not HTTP/1.1. */
 const PARSER_CODE = /^HPE_/;
 

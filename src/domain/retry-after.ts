@@ -75,7 +75,14 @@ function parseHttpDate(text: string, nowMs: number): number | undefined {
 
   match = RFC850_DATE.exec(text);
   if (match) {
-    return toEpochMs(expandTwoDigitYear(Number(match[3]), nowMs), match[2], Number(match[1]), match[4], match[5], match[6]);
+    return toEpochMs(
+      expandTwoDigitYear(Number(match[3]), nowMs),
+      match[2],
+      Number(match[1]),
+      match[4],
+      match[5],
+      match[6],
+    );
   }
 
   match = ASCTIME_DATE.exec(text);

@@ -197,7 +197,10 @@ function optionalStatusCodes(value: unknown, at: (key: string) => string): numbe
     // Only 4xx and 5xx: a 2xx is success, and 1xx/3xx are never final answers worth giving up on.
     if (typeof code !== 'number' || !Number.isInteger(code) || code < statusCode.min || code > statusCode.max) {
       const item = `${field}.${index}`;
-      throw new ValidationError(`${item}: must be an HTTP status code from ${statusCode.min} to ${statusCode.max}`, item);
+      throw new ValidationError(
+        `${item}: must be an HTTP status code from ${statusCode.min} to ${statusCode.max}`,
+        item,
+      );
     }
     return code;
   });

@@ -12,8 +12,7 @@ export interface AcceptedEntry {
 }
 
 export type ParsedEntry =
-  | { readonly ok: true; readonly entry: AcceptedEntry }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly entry: AcceptedEntry } | { readonly ok: false; readonly reason: string };
 
 export interface EntryLimits {
   /** Largest accepted `data` field in UTF-8 bytes. */

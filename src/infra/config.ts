@@ -8,18 +8,14 @@ import { z } from 'zod';
  * configuration table is generated from the same descriptions (`npm run config:docs` prints it).
  */
 
-const bool = z
-  .enum(['true', 'false', '1', '0', ''])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const csv = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  );
+const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0),
+);
 
 export const configSchema = z.object({
   WSS_API_PORT: int(0, 65535).default(8080).describe('Port of the management API.'),
@@ -87,7 +83,9 @@ export const configSchema = z.object({
   WSS_EGRESS_PROXY: z.string().url().optional().describe('Forward proxy URL for all deliveries.'),
   WSS_RETRY_INITIAL_MS: int(1)
     .optional()
-    .describe('Service default retry policy: first retry delay. Setting it or WSS_RETRY_BACKOFF replaces the built-in schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with an exponential curve; the other WSS_RETRY_* fields adjust either shape.'),
+    .describe(
+      'Service default retry policy: first retry delay. Setting it or WSS_RETRY_BACKOFF replaces the built-in schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with an exponential curve; the other WSS_RETRY_* fields adjust either shape.',
+    ),
   WSS_RETRY_BACKOFF: z.coerce.number().min(1).max(100).optional().describe('Service default: backoff coefficient.'),
   WSS_RETRY_MAX_INTERVAL_MS: int(1).optional().describe('Service default: longest delay between attempts.'),
   WSS_RETRY_MAX_ATTEMPTS: int(1, 1000).optional().describe('Service default: attempts including the first.'),
@@ -99,7 +97,11 @@ export const configSchema = z.object({
   WSS_ENDPOINT_DISABLE_AFTER_MS: int(0)
     .default(5 * 24 * 3600 * 1000)
     .describe('An endpoint failing with no success for this long is disabled (0 = never).'),
-  WSS_OPERATOR_WEBHOOK_URL: z.string().url().optional().describe('Operational events (endpoint.disabled) are also POSTed here.'),
+  WSS_OPERATOR_WEBHOOK_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe('Operational events (endpoint.disabled) are also POSTed here.'),
   WSS_OPERATOR_WEBHOOK_SECRET: z
     .string()
     .min(24)

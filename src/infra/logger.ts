@@ -7,7 +7,11 @@ export type { Logger };
  * Structured JSON logger. Field names that could carry secrets are redacted as a second line of defence; the
  * first is never passing them in.
  */
-export function createLogger(level: string, bindings: Record<string, unknown> = {}, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: string,
+  bindings: Record<string, unknown> = {},
+  destination?: pino.DestinationStream,
+): Logger {
   return pino(
     {
       level,

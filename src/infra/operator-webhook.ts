@@ -9,7 +9,14 @@ import type { HttpResponseSummary } from './http-client';
 export function createOperatorWebhook(
   url: string,
   secret: string | undefined,
-  http: { post(url: string, headers: Record<string, string>, body: string, options: { endpointId: string }): Promise<HttpResponseSummary> },
+  http: {
+    post(
+      url: string,
+      headers: Record<string, string>,
+      body: string,
+      options: { endpointId: string },
+    ): Promise<HttpResponseSummary>;
+  },
   now: () => number = Date.now,
 ): OperatorNotifier {
   return {

@@ -9,7 +9,10 @@ const INDEXED_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
 };
 
 /** A client connection to Temporal's frontend. */
-export async function connectTemporalClient(address: string, namespace: string): Promise<{ client: Client; connection: Connection }> {
+export async function connectTemporalClient(
+  address: string,
+  namespace: string,
+): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address });
   return { client: new Client({ connection, namespace }), connection };
 }

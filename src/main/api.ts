@@ -35,7 +35,10 @@ export async function startApi(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
     overrides.resolver,
   );
-  const { client: temporal, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const { client: temporal, connection } = await connectTemporalClient(
+    config.TEMPORAL_ADDRESS,
+    config.TEMPORAL_NAMESPACE,
+  );
   const operations = new DeliveryOperations({
     temporal,
     taskQueue: config.WSS_TASK_QUEUE,
@@ -53,7 +56,9 @@ export async function startApi(
     log,
     publicRoutes: (router) =>
       registerPublicRoutes(router, {
-        health: async () => ({ redis: (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable' }),
+        health: async () => ({
+          redis: (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable',
+        }),
       }),
     routes: (router) => {
       registerRoutes(router, {

@@ -71,7 +71,10 @@ async function main(): Promise<void> {
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
   const stores = createStores(config, 'consumer');
   const running = await startConsumer(config, log, stores);
-  log.info({ stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME }, 'consumer started');
+  log.info(
+    { stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME },
+    'consumer started',
+  );
   await shutdownSignal();
   log.info('draining: no new reads; finishing in-flight entries');
   try {

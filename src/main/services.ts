@@ -62,7 +62,9 @@ export function serviceRetryPolicy(config: Config): ResolvedRetryPolicy {
     ...(config.WSS_RETRY_WINDOW_MS !== undefined ? { retryWindowMs: config.WSS_RETRY_WINDOW_MS } : {}),
     ...(config.WSS_RETRY_JITTER_PERCENT !== undefined ? { jitterPercent: config.WSS_RETRY_JITTER_PERCENT } : {}),
   };
-  return Object.keys(overrides).length === 0 ? DEFAULT_RETRY_POLICY : resolveRetryPolicy(overrides, undefined, DEFAULT_RETRY_POLICY);
+  return Object.keys(overrides).length === 0
+    ? DEFAULT_RETRY_POLICY
+    : resolveRetryPolicy(overrides, undefined, DEFAULT_RETRY_POLICY);
 }
 
 export function describeError(err: unknown): string {

@@ -47,7 +47,10 @@ export async function createDeliveryWorker(
   );
   const opened = nonPublicAllowlistEntries(config.WSS_EGRESS_ALLOW_CIDRS);
   if (opened.length > 0) {
-    log.warn({ allowCidrs: opened }, 'WSS_EGRESS_ALLOW_CIDRS opens non-public address space: tenants can deliver to these internal addresses');
+    log.warn(
+      { allowCidrs: opened },
+      'WSS_EGRESS_ALLOW_CIDRS opens non-public address space: tenants can deliver to these internal addresses',
+    );
   }
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
   const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() });
@@ -61,7 +64,12 @@ export async function createDeliveryWorker(
     requests,
     http,
     deliveryLog: stores.deliveryLog,
-    operationalEvents: new OperationalEvents(stores.redis, stores.keys.operationalEvents(), activityLog, operatorWebhook),
+    operationalEvents: new OperationalEvents(
+      stores.redis,
+      stores.keys.operationalEvents(),
+      activityLog,
+      operatorWebhook,
+    ),
     health: {
       disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
       disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
@@ -96,8 +104,10 @@ export async function createDeliveryWorker(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
-  Runtime.install({ logger: new DefaultLogger('WARN'),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
   const stores = createStores(config, 'worker');
   const { connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);

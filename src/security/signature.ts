@@ -72,7 +72,12 @@ export function wssSignatureHeader(secrets: readonly string[], timestamp: number
  *
  * @throws Error if the secret is not a valid `whsec_` secret (see {@link isStandardWebhooksSecret}).
  */
-export function signStandardWebhooks(whsecSecret: string, msgId: string, timestamp: number, body: SignableBody): string {
+export function signStandardWebhooks(
+  whsecSecret: string,
+  msgId: string,
+  timestamp: number,
+  body: SignableBody,
+): string {
   const key = decodeStandardWebhooksSecret(whsecSecret);
   const mac = createHmac('sha256', key)
     .update(`${msgId}.${formatTimestamp(timestamp)}.`, 'utf8')
@@ -148,7 +153,10 @@ export function buildSignatureHeaders(input: SignatureHeadersInput): Record<stri
     case 'standard-webhooks':
       return standardWebhooksHeaders(secrets, eventId, timestamp, ts, body);
     case 'both':
-      return { ...wssHeaders(secrets, timestamp, ts, body), ...standardWebhooksHeaders(secrets, eventId, timestamp, ts, body) };
+      return {
+        ...wssHeaders(secrets, timestamp, ts, body),
+        ...standardWebhooksHeaders(secrets, eventId, timestamp, ts, body),
+      };
     default: {
       const unknown: never = scheme;
       throw new Error(`unknown signature scheme ${String(unknown)}`);
@@ -156,7 +164,12 @@ export function buildSignatureHeaders(input: SignatureHeadersInput): Record<stri
   }
 }
 
-function wssHeaders(secrets: readonly string[], timestamp: number, ts: string, body: SignableBody): Record<string, string> {
+function wssHeaders(
+  secrets: readonly string[],
+  timestamp: number,
+  ts: string,
+  body: SignableBody,
+): Record<string, string> {
   return { [WSS_TIMESTAMP_HEADER]: ts, [WSS_SIGNATURE_HEADER]: wssSignatureHeader(secrets, timestamp, body) };
 }
 

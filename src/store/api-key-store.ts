@@ -58,7 +58,11 @@ export class ApiKeyStore {
     const raw = await this.redis.hget(this.keys.tenantApiKeys(tenantId), keyId);
     if (raw === null) throw new NotFoundError(`api key ${keyId} not found`);
     const stored = JSON.parse(raw) as StoredApiKey;
-    await this.redis.multi().hdel(this.keys.apiKeys(), stored.digest).hdel(this.keys.tenantApiKeys(tenantId), keyId).exec();
+    await this.redis
+      .multi()
+      .hdel(this.keys.apiKeys(), stored.digest)
+      .hdel(this.keys.tenantApiKeys(tenantId), keyId)
+      .exec();
   }
 
   async revokeAll(tenantId: string): Promise<void> {

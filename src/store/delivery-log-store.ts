@@ -52,7 +52,9 @@ export class DeliveryLogStore {
   }
 
   async attempts(tenantId: string, eventId: string): Promise<AttemptLogEntry[]> {
-    return (await this.redis.lrange(this.keys.attempts(tenantId, eventId), 0, -1)).map((raw) => JSON.parse(raw) as AttemptLogEntry);
+    return (await this.redis.lrange(this.keys.attempts(tenantId, eventId), 0, -1)).map(
+      (raw) => JSON.parse(raw) as AttemptLogEntry,
+    );
   }
 
   async addDeadLetter(letter: DeadLetter): Promise<void> {
@@ -101,7 +103,11 @@ export class DeliveryLogStore {
     }
     const all = (await this.redis.hvals(this.keys.deadLetters(tenantId))).map((r) => JSON.parse(r) as DeadLetter);
     return all
-      .filter((d) => (filter.sinceMs === undefined || Date.parse(d.failedAt) >= filter.sinceMs) && (filter.untilMs === undefined || Date.parse(d.failedAt) <= filter.untilMs))
+      .filter(
+        (d) =>
+          (filter.sinceMs === undefined || Date.parse(d.failedAt) >= filter.sinceMs) &&
+          (filter.untilMs === undefined || Date.parse(d.failedAt) <= filter.untilMs),
+      )
       .sort((a, b) => a.failedAt.localeCompare(b.failedAt))
       .slice(0, limit);
   }
@@ -109,9 +115,18 @@ export class DeliveryLogStore {
   /**
    * Counts a failed delivery towards the endpoint's failure streak. Returns the streak length and when it began.
    */
-  async recordEndpointFailure(tenantId: string, endpointId: string, nowMs: number): Promise<{ count: number; sinceMs: number }> {
+  async recordEndpointFailure(
+    tenantId: string,
+    endpointId: string,
+    nowMs: number,
+  ): Promise<{ count: number; sinceMs: number }> {
     const key = this.keys.endpointFailures(tenantId, endpointId);
-    const reply = await this.redis.multi().hsetnx(key, 'since', String(nowMs)).hincrby(key, 'count', 1).hget(key, 'since').exec();
+    const reply = await this.redis
+      .multi()
+      .hsetnx(key, 'since', String(nowMs))
+      .hincrby(key, 'count', 1)
+      .hget(key, 'since')
+      .exec();
     const count = Number(reply?.[1]?.[1] ?? 1);
     const since = Number(reply?.[2]?.[1] ?? nowMs);
     return { count, sinceMs: since };

@@ -105,7 +105,14 @@ export class EndpointStore {
   /** One page of a tenant's endpoints, oldest first (ids sort by creation time). */
   async list(tenantId: string, options: { limit: number; cursor?: string }): Promise<Page<Endpoint>> {
     const after = options.cursor === undefined ? '-' : `(${decodeCursor(options.cursor)}`;
-    const ids = await this.redis.zrangebylex(this.keys.tenantEndpoints(tenantId), after, '+', 'LIMIT', 0, options.limit + 1);
+    const ids = await this.redis.zrangebylex(
+      this.keys.tenantEndpoints(tenantId),
+      after,
+      '+',
+      'LIMIT',
+      0,
+      options.limit + 1,
+    );
     const pageIds = ids.slice(0, options.limit);
     const records = await this.getMany(tenantId, pageIds);
     const last = pageIds[pageIds.length - 1];
@@ -221,7 +228,10 @@ export class EndpointStore {
         await this.redis.unwatch();
         throw new NotFoundError(`endpoint ${endpointId} not found`);
       }
-      const next: StoredEndpoint = { ...change(JSON.parse(raw) as StoredEndpoint), updatedAt: this.now().toISOString() };
+      const next: StoredEndpoint = {
+        ...change(JSON.parse(raw) as StoredEndpoint),
+        updatedAt: this.now().toISOString(),
+      };
       const result = await this.redis.multi().set(key, JSON.stringify(next)).exec();
       if (result !== null) return toPublic(next);
     }

@@ -33,7 +33,10 @@ export class OperationalEvents {
     this.log.warn({ ...event }, 'operational event');
     if (this.webhook) {
       await this.webhook.notify(event).catch((err: unknown) => {
-        this.log.error({ err: err instanceof Error ? err.message : String(err), type: event.type }, 'operator webhook failed');
+        this.log.error(
+          { err: err instanceof Error ? err.message : String(err), type: event.type },
+          'operator webhook failed',
+        );
       });
     }
   }

@@ -91,7 +91,9 @@ async function deliverToEndpoint(event: EventRef, planned: PlannedDelivery): Pro
     if (err instanceof ActivityFailure) {
       const cause = err.cause;
       const details =
-        cause instanceof ApplicationFailure ? (cause.details?.[0] as DeliveryAttemptFailureDetails | undefined) : undefined;
+        cause instanceof ApplicationFailure
+          ? (cause.details?.[0] as DeliveryAttemptFailureDetails | undefined)
+          : undefined;
       return {
         endpointId: planned.endpointId,
         status: 'failed',

@@ -23,7 +23,11 @@ describe('egress guard end to end (no allowlist)', () => {
     lookups.set(hostname, n);
     if (hostname === 'rebind.test') return [{ address: n === 1 ? '93.184.215.14' : '127.0.0.1', family: 4 }];
     if (hostname === 'internal.test') return [{ address: '10.0.0.5', family: 4 }];
-    if (hostname === 'localhost') return [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
+    if (hostname === 'localhost')
+      return [
+        { address: '127.0.0.1', family: 4 },
+        { address: '::1', family: 6 },
+      ];
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   }
 
@@ -63,10 +67,15 @@ describe('egress guard end to end (no allowlist)', () => {
 
   it('fails a delivery permanently when DNS rebinds to loopback after registration, without connecting', async () => {
     const tenant = uniqueName('t');
-    const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: `http://rebind.test:${port}/hook`, eventTypes: ['*'] });
+    const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: `http://rebind.test:${port}/hook`,
+      eventTypes: ['*'],
+    });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{}', 'id', 'evt-rebind');
-    const result = await waitFor('result', () => stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'evt-rebind')).result());
+    const result = await waitFor('result', () =>
+      stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'evt-rebind')).result(),
+    );
     assert.equal(result.status, 'failed');
     assert.equal(result.deliveries[0]?.attempts, 1, 'never retried against the blocked address');
     assert.match(result.deliveries[0]?.lastError ?? '', /destination_not_allowed/);

@@ -30,7 +30,10 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
   }
 
   async function pendingCount(): Promise<number> {
-    const summary = (await stack.redis.xpending(stack.config.WSS_STREAM, stack.config.WSS_CONSUMER_GROUP)) as [number, ...unknown[]];
+    const summary = (await stack.redis.xpending(stack.config.WSS_STREAM, stack.config.WSS_CONSUMER_GROUP)) as [
+      number,
+      ...unknown[],
+    ];
     return Number(summary[0]);
   }
 
@@ -85,7 +88,9 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     const tenant = uniqueName('acme');
     const hook = await receiver((_req, i) => ({ status: i < 2 ? 500 : 200 }));
     // Attempts more than a second apart, so the per-attempt timestamps (in seconds) must differ.
-    const endpoint = await registerEndpoint(tenant, hook.url, { retryPolicy: { initialIntervalMs: 1100, backoffCoefficient: 1 } });
+    const endpoint = await registerEndpoint(tenant, hook.url, {
+      retryPolicy: { initialIntervalMs: 1100, backoffCoefficient: 1 },
+    });
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"n":1}', 'id', 'evt-retry');
 
     await waitFor('third attempt', () => hook.requests.length === 3, 30_000);
@@ -128,7 +133,16 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     const entryId = await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{}', 'id', 'evt-crash');
     // Do what the consumer does up to the crash point: read the entry as this consumer and start its workflow,
     // but never ack it.
-    const read = (await stack.redis.xreadgroup('GROUP', stack.config.WSS_CONSUMER_GROUP, name, 'COUNT', 1, 'STREAMS', stack.config.WSS_STREAM, '>')) as [string, [string, string[]][]][];
+    const read = (await stack.redis.xreadgroup(
+      'GROUP',
+      stack.config.WSS_CONSUMER_GROUP,
+      name,
+      'COUNT',
+      1,
+      'STREAMS',
+      stack.config.WSS_STREAM,
+      '>',
+    )) as [string, [string, string[]][]][];
     const [readId, fields] = read[0]![1][0]!;
     assert.equal(readId, entryId);
     const ingestor = createIngestor(stack.config, stack.log, stack.stores, stack.temporal);
@@ -151,8 +165,24 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     await stack.stopConsumer();
     const entryId = await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{}', 'id', 'evt-orphan');
     // A consumer that read the entry and died: the entry sits in its pending list.
-    await stack.redis.xreadgroup('GROUP', stack.config.WSS_CONSUMER_GROUP, 'dead-consumer', 'COUNT', 10, 'STREAMS', stack.config.WSS_STREAM, '>');
-    const pending = (await stack.redis.xpending(stack.config.WSS_STREAM, stack.config.WSS_CONSUMER_GROUP, '-', '+', 10, 'dead-consumer')) as [string][];
+    await stack.redis.xreadgroup(
+      'GROUP',
+      stack.config.WSS_CONSUMER_GROUP,
+      'dead-consumer',
+      'COUNT',
+      10,
+      'STREAMS',
+      stack.config.WSS_STREAM,
+      '>',
+    );
+    const pending = (await stack.redis.xpending(
+      stack.config.WSS_STREAM,
+      stack.config.WSS_CONSUMER_GROUP,
+      '-',
+      '+',
+      10,
+      'dead-consumer',
+    )) as [string][];
     assert.ok(pending.some(([id]) => id === entryId));
 
     await stack.startConsumer(); // claim idle is 1 s in this suite
@@ -170,7 +200,10 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
       { fields: ['type', 'order.created', 'data', '{}'], reason: /missing field "tenant"/ },
       { fields: ['tenant', tenant, 'type', 'order created!', 'data', '{}'], reason: /not a valid event type/ },
       { fields: ['tenant', '../other', 'type', 'order.created', 'data', '{}'], reason: /not a valid tenant id/ },
-      { fields: ['tenant', tenant, 'type', 'order.created', 'data', JSON.stringify({ pad: 'x'.repeat(4096) })], reason: /over the 2048-byte limit/ },
+      {
+        fields: ['tenant', tenant, 'type', 'order.created', 'data', JSON.stringify({ pad: 'x'.repeat(4096) })],
+        reason: /over the 2048-byte limit/,
+      },
     ];
     const ids: string[] = [];
     for (const c of cases) ids.push(await stack.xadd(...c.fields));
@@ -197,7 +230,11 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     const tenant = uniqueName('acme');
     const hook = await receiver();
     const endpoint = await registerEndpoint(tenant, hook.url);
-    const res = await stack.api('POST', `/v1/tenants/${tenant}/events`, { type: 'order.shipped', data: { id: 7 }, id: 'evt-api' });
+    const res = await stack.api('POST', `/v1/tenants/${tenant}/events`, {
+      type: 'order.shipped',
+      data: { id: 7 },
+      id: 'evt-api',
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     assert.equal(res.body.id, 'evt-api');
     await waitFor('delivery', () => hook.requests.length === 1);

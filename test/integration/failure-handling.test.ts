@@ -53,7 +53,9 @@ describe('failure handling: classification, dead letters, operations', () => {
 
   it('waits for Retry-After before the next attempt', async () => {
     const tenant = uniqueName('t');
-    const hook = await receiver((_r, i) => (i === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 }));
+    const hook = await receiver((_r, i) =>
+      i === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 },
+    );
     await endpoint(tenant, hook.url);
     const handle = await publish(tenant, 'evt-429');
     await waitFor('result', () => handle.result());
@@ -102,11 +104,17 @@ describe('failure handling: classification, dead letters, operations', () => {
 
     const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/evt-exhaust`);
     assert.equal(view.body.status, 'failed');
-    assert.deepEqual(view.body.endpoints[0].attempts.map((a: any) => a.statusCode), [500, 500]);
+    assert.deepEqual(
+      view.body.endpoints[0].attempts.map((a: any) => a.statusCode),
+      [500, 500],
+    );
 
     const found = await waitFor('visibility', async () => {
       const ids: string[] = [];
-      for await (const wf of stack.temporal.workflow.list({ query: `TenantId = '${tenant}' AND DeliveryStatus = 'failed'` })) ids.push(wf.workflowId);
+      for await (const wf of stack.temporal.workflow.list({
+        query: `TenantId = '${tenant}' AND DeliveryStatus = 'failed'`,
+      }))
+        ids.push(wf.workflowId);
       return ids.length === 1 ? ids : undefined;
     });
     assert.deepEqual(found, [deliveryWorkflowId(tenant, 'evt-exhaust')]);
@@ -142,7 +150,10 @@ describe('failure handling: classification, dead letters, operations', () => {
     await waitFor('redelivery', () => hook.requests.length === 2);
     assert.equal(hook.requests[1]!.headers['x-wss-event-id'], 'evt-manual');
     assert.equal(hook.requests[0]!.headers['x-wss-event-id'], 'evt-manual');
-    await waitFor('dead letter cleared', async () => (await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`)).body.items.length === 0);
+    await waitFor(
+      'dead letter cleared',
+      async () => (await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`)).body.items.length === 0,
+    );
     const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/evt-manual`);
     assert.equal(view.body.runs, 2);
     assert.equal(view.body.status, 'delivered');
@@ -174,7 +185,10 @@ describe('failure handling: classification, dead letters, operations', () => {
     await new Promise((r) => setTimeout(r, 1000));
     assert.deepEqual(hook.requests.map((r) => r.headers['x-wss-event-id']).sort(), ['evt-r2', 'evt-r3']);
     const dead = await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`);
-    assert.deepEqual(dead.body.items.map((d: any) => d.eventId), ['evt-r1']);
+    assert.deepEqual(
+      dead.body.items.map((d: any) => d.eventId),
+      ['evt-r1'],
+    );
   });
 
   it('disables an endpoint after the configured number of consecutive failed deliveries', async () => {
@@ -191,7 +205,9 @@ describe('failure handling: classification, dead letters, operations', () => {
 
     // Re-enabling with a replay redelivers what failed while it was down.
     hook.requests.length = 0;
-    const reenabled = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/enable`, { replayFailedSince: new Date(Date.now() - 60_000).toISOString() });
+    const reenabled = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/enable`, {
+      replayFailedSince: new Date(Date.now() - 60_000).toISOString(),
+    });
     assert.equal(reenabled.status, 200, JSON.stringify(reenabled.body));
     assert.equal(reenabled.body.enabled, true);
     assert.equal(reenabled.body.replay.replayed, 4);
@@ -211,7 +227,10 @@ describe('failure handling: classification, dead letters, operations', () => {
     }
     assert.ok(histories.length >= workflowIds.length);
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../src/workflows') }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowsPath: require.resolve('../../src/workflows') },
+      histories,
+    )) {
       assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
       replayed++;
     }

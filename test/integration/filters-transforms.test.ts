@@ -31,7 +31,11 @@ describe('per-endpoint filters and transforms', () => {
   it('routes a mixed stream to exactly the matching endpoints, with transformed and signed bodies', async () => {
     const tenant = uniqueName('shop');
     const [big, eu, slim] = [await receiver(), await receiver(), await receiver()];
-    const bigEp = await endpoint(tenant, { url: big.url, eventTypes: ['order.*'], filter: { 'data.total': { $gte: 100 } } });
+    const bigEp = await endpoint(tenant, {
+      url: big.url,
+      eventTypes: ['order.*'],
+      filter: { 'data.total': { $gte: 100 } },
+    });
     const euEp = await endpoint(tenant, {
       url: eu.url,
       eventTypes: ['order.created', 'invoice.*'],
@@ -41,26 +45,48 @@ describe('per-endpoint filters and transforms', () => {
       url: slim.url,
       eventTypes: ['*'],
       filter: { 'data.customer.email': { $regex: '@example\\.com$', $options: 'i' } },
-      transform: '{"body": {"order": data.id, "amount": data.total, "kind": type}, "headers": {"X-Shop": tenant}, "eventType": "shop." & type}',
+      transform:
+        '{"body": {"order": data.id, "amount": data.total, "kind": type}, "headers": {"X-Shop": tenant}, "eventType": "shop." & type}',
     });
 
     const events = [
-      { id: 'e1', type: 'order.created', data: { id: 'o1', total: 150, country: 'US', customer: { email: 'a@example.com' } } },
-      { id: 'e2', type: 'order.created', data: { id: 'o2', total: 20, country: 'DE', customer: { email: 'b@other.org' } } },
-      { id: 'e3', type: 'invoice.paid', data: { id: 'o3', total: 500, tags: ['eu'], customer: { email: 'C@EXAMPLE.COM' } } },
+      {
+        id: 'e1',
+        type: 'order.created',
+        data: { id: 'o1', total: 150, country: 'US', customer: { email: 'a@example.com' } },
+      },
+      {
+        id: 'e2',
+        type: 'order.created',
+        data: { id: 'o2', total: 20, country: 'DE', customer: { email: 'b@other.org' } },
+      },
+      {
+        id: 'e3',
+        type: 'invoice.paid',
+        data: { id: 'o3', total: 500, tags: ['eu'], customer: { email: 'C@EXAMPLE.COM' } },
+      },
       { id: 'e4', type: 'user.signup', data: { id: 'u4', customer: { email: 'd@other.org' } } },
       { id: 'e5', type: 'order.updated', data: { id: 'o5', total: '999', country: 'FR' } },
     ];
-    for (const e of events) await stack.xadd('tenant', tenant, 'type', e.type, 'data', JSON.stringify(e.data), 'id', e.id);
-    for (const e of events) await waitFor(`workflow ${e.id}`, () => stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, e.id)).result());
+    for (const e of events)
+      await stack.xadd('tenant', tenant, 'type', e.type, 'data', JSON.stringify(e.data), 'id', e.id);
+    for (const e of events)
+      await waitFor(`workflow ${e.id}`, () =>
+        stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, e.id)).result(),
+      );
 
     const ids = (r: Receiver) => r.requests.map((q) => q.headers['x-wss-event-id']).sort();
     assert.deepEqual(ids(big), ['e1']); // e5's total is a string: no coercion, no match
     assert.deepEqual(ids(eu), ['e2', 'e3']);
     assert.deepEqual(ids(slim), ['e1', 'e3']);
 
-    for (const [r, ep] of [[big, bigEp], [eu, euEp], [slim, slimEp]] as const) {
-      for (const q of r.requests) assert.equal(verifyWssRequest(ep.secret, q.headers, q.body).ok, true, 'signature over the bytes sent');
+    for (const [r, ep] of [
+      [big, bigEp],
+      [eu, euEp],
+      [slim, slimEp],
+    ] as const) {
+      for (const q of r.requests)
+        assert.equal(verifyWssRequest(ep.secret, q.headers, q.body).ok, true, 'signature over the bytes sent');
     }
     const e1 = slim.requests.find((q) => q.headers['x-wss-event-id'] === 'e1')!;
     assert.equal(e1.body.toString(), JSON.stringify({ order: 'o1', amount: 150, kind: 'order.created' }));
@@ -77,36 +103,63 @@ describe('per-endpoint filters and transforms', () => {
     const tenant = uniqueName('shop');
     const [good, throws, loops] = [await receiver(), await receiver(), await receiver()];
     await endpoint(tenant, { url: good.url, eventTypes: ['*'] });
-    const throwsEp = await endpoint(tenant, { url: throws.url, eventTypes: ['*'], transform: '$error("no shipping address")' });
-    const loopsEp = await endpoint(tenant, { url: loops.url, eventTypes: ['*'], transform: '($f := function($x){ $f($x + 1) }; $f(0))' });
+    const throwsEp = await endpoint(tenant, {
+      url: throws.url,
+      eventTypes: ['*'],
+      transform: '$error("no shipping address")',
+    });
+    const loopsEp = await endpoint(tenant, {
+      url: loops.url,
+      eventTypes: ['*'],
+      transform: '($f := function($x){ $f($x + 1) }; $f(0))',
+    });
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"id":1}', 'id', 'e-tf');
-    const result = await waitFor('result', () => stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'e-tf')).result());
+    const result = await waitFor('result', () =>
+      stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'e-tf')).result(),
+    );
 
     assert.equal(good.requests.length, 1);
     assert.equal(throws.requests.length, 0);
     assert.equal(loops.requests.length, 0);
-    const byEndpoint: Record<string, { status: string; lastError?: string; attempts: number }> = Object.fromEntries(result.deliveries.map((d: { endpointId: string }) => [d.endpointId, d]));
+    const byEndpoint: Record<string, { status: string; lastError?: string; attempts: number }> = Object.fromEntries(
+      result.deliveries.map((d: { endpointId: string }) => [d.endpointId, d]),
+    );
     assert.equal(byEndpoint[throwsEp.id]?.status, 'failed');
     assert.match(byEndpoint[throwsEp.id]?.lastError ?? '', /transform_failed.*no shipping address/);
     assert.equal(byEndpoint[throwsEp.id]?.attempts, 1, 'a failing transform is not retried');
     assert.equal(byEndpoint[loopsEp.id]?.status, 'failed');
     assert.match(byEndpoint[loopsEp.id]?.lastError ?? '', /transform_failed/);
-    assert.ok(stack.logs.some((l) => l.includes('transform_failed') && l.includes(throwsEp.id)), 'logged with the expression error');
+    assert.ok(
+      stack.logs.some((l) => l.includes('transform_failed') && l.includes(throwsEp.id)),
+      'logged with the expression error',
+    );
   });
 
   it('rejects a filter or transform that does not compile, with the parser message and position', async () => {
     const tenant = uniqueName('shop');
     const hook = await receiver();
-    const badTransform = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'], transform: '{"a": data.x' });
+    const badTransform = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['*'],
+      transform: '{"a": data.x',
+    });
     assert.equal(badTransform.status, 400);
     assert.equal(badTransform.body.error.code, 'validation_failed');
     assert.match(badTransform.body.error.message, /^transform: .*position \d+/);
 
-    const badFilter = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'], filter: { 'data.total': { $gt: { nested: 1 } } } });
+    const badFilter = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['*'],
+      filter: { 'data.total': { $gt: { nested: 1 } } },
+    });
     assert.equal(badFilter.status, 400);
     assert.match(badFilter.body.error.message, /filter\.data\.total\.\$gt/);
 
-    const unsafeRegex = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'], filter: { type: { $regex: '(a)\\1' } } });
+    const unsafeRegex = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['*'],
+      filter: { type: { $regex: '(a)\\1' } },
+    });
     assert.equal(unsafeRegex.status, 400);
 
     const ep = await endpoint(tenant, { url: hook.url, eventTypes: ['*'] });
@@ -125,7 +178,11 @@ describe('per-endpoint filters and transforms', () => {
       transform: '{"amount": data.total}',
       headers: { 'X-Team': 'payments' },
     });
-    const match = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, { type: 'order.created', data: { total: 42 }, id: 'sample-1' });
+    const match = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, {
+      type: 'order.created',
+      data: { total: 42 },
+      id: 'sample-1',
+    });
     assert.equal(match.status, 200, JSON.stringify(match.body));
     assert.equal(match.body.matches, true);
     assert.equal(match.body.body, '{"amount":42}');
@@ -133,9 +190,15 @@ describe('per-endpoint filters and transforms', () => {
     const verdict = verifyWssRequest(ep.secret, match.body.headers, Buffer.from(match.body.body));
     assert.equal(verdict.ok, true);
 
-    const filtered = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, { type: 'order.created', data: { total: 1 } });
+    const filtered = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, {
+      type: 'order.created',
+      data: { total: 1 },
+    });
     assert.deepEqual(filtered.body, { matches: false, reason: 'filter' });
-    const wrongType = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, { type: 'user.created', data: {} });
+    const wrongType = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, {
+      type: 'user.created',
+      data: {},
+    });
     assert.deepEqual(wrongType.body, { matches: false, reason: 'event_type' });
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(hook.requests.length, 0, 'a dry run sends nothing');

@@ -30,9 +30,22 @@ describe('Standard Webhooks signature scheme', () => {
   async function deliverOnce(scheme: string, eventId: string) {
     const tenant = uniqueName('sw');
     const hook = await receivers.start();
-    const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'], signatureScheme: scheme });
+    const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['*'],
+      signatureScheme: scheme,
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"amount":12.5,"currency":"EUR"}', 'id', eventId);
+    await stack.xadd(
+      'tenant',
+      tenant,
+      'type',
+      'order.created',
+      'data',
+      '{"amount":12.5,"currency":"EUR"}',
+      'id',
+      eventId,
+    );
     await waitFor('delivery', () => hook.requests.length === 1);
     return { tenant, hook, endpoint: created.body as { id: string; secret: string } };
   }

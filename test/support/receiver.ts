@@ -27,7 +27,9 @@ export interface Receiver {
  * A real HTTP receiver on 127.0.0.1 that records every request's raw bytes. `reply` decides the answer per
  * request (index is 0-based over all requests this receiver got).
  */
-export async function startReceiver(reply: (req: ReceivedRequest, index: number) => ReceiverReply = () => ({ status: 200 })): Promise<Receiver> {
+export async function startReceiver(
+  reply: (req: ReceivedRequest, index: number) => ReceiverReply = () => ({ status: 200 }),
+): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -122,7 +122,10 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     async api(method, path, body, token = adminToken) {
       const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });
       const text = await res.text();

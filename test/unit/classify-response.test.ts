@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyResponse, transportReason } from '../../src/domain/classify-response';
-import type { AttemptObservation, ClassificationPolicy, DeliveryClassification } from '../../src/domain/classify-response';
+import type {
+  AttemptObservation,
+  ClassificationPolicy,
+  DeliveryClassification,
+} from '../../src/domain/classify-response';
 
 const HOUR = 3_600_000;
 const policy: ClassificationPolicy = { permanentStatusCodes: [400, 401, 503], maximumIntervalMs: HOUR };
@@ -18,21 +22,56 @@ describe('classifyResponse', () => {
     ['delivers on 299', status(299), policy, { outcome: 'delivered' }],
     ['ignores Retry-After on a 2xx', status(202, 5_000), policy, { outcome: 'delivered' }],
     ['reports 410 as gone', status(410), noPermanent, { outcome: 'gone' }],
-    ['reports 410 as gone even when listed as permanent', status(410), { ...policy, permanentStatusCodes: [410] }, { outcome: 'gone' }],
+    [
+      'reports 410 as gone even when listed as permanent',
+      status(410),
+      { ...policy, permanentStatusCodes: [410] },
+      { outcome: 'gone' },
+    ],
     ['fails permanently on a listed 4xx', status(400), policy, { outcome: 'permanent', reason: 'http_400' }],
     ['fails permanently on another listed 4xx', status(401), policy, { outcome: 'permanent', reason: 'http_401' }],
-    ['lets a listed 503 be permanent despite Retry-After', status(503, 5_000), policy, { outcome: 'permanent', reason: 'http_503' }],
+    [
+      'lets a listed 503 be permanent despite Retry-After',
+      status(503, 5_000),
+      policy,
+      { outcome: 'permanent', reason: 'http_503' },
+    ],
     ['retries an unlisted 400 on schedule', status(400), noPermanent, { outcome: 'retry', reason: 'http_400' }],
     ['retries a 404 on schedule', status(404), policy, { outcome: 'retry', reason: 'http_404' }],
     ['retries a 413 on schedule', status(413), policy, { outcome: 'retry', reason: 'http_413' }],
     ['retries a 500 on schedule', status(500), policy, { outcome: 'retry', reason: 'http_500' }],
     ['retries a 502 on schedule', status(502), policy, { outcome: 'retry', reason: 'http_502' }],
-    ['retries a 503 on schedule without Retry-After', status(503), noPermanent, { outcome: 'retry', reason: 'http_503' }],
-    ['retries a 503 after Retry-After', status(503, 30_000), noPermanent, { outcome: 'retry', reason: 'http_503', retryAfterMs: 30_000 }],
+    [
+      'retries a 503 on schedule without Retry-After',
+      status(503),
+      noPermanent,
+      { outcome: 'retry', reason: 'http_503' },
+    ],
+    [
+      'retries a 503 after Retry-After',
+      status(503, 30_000),
+      noPermanent,
+      { outcome: 'retry', reason: 'http_503', retryAfterMs: 30_000 },
+    ],
     ['retries a 429 on schedule without Retry-After', status(429), policy, { outcome: 'retry', reason: 'http_429' }],
-    ['retries a 429 after Retry-After', status(429, 120_000), policy, { outcome: 'retry', reason: 'http_429', retryAfterMs: 120_000 }],
-    ['raises a 429 Retry-After of 0 to one second', status(429, 0), policy, { outcome: 'retry', reason: 'http_429', retryAfterMs: 1_000 }],
-    ['lowers a 429 Retry-After to the maximum interval', status(429, 5 * HOUR), policy, { outcome: 'retry', reason: 'http_429', retryAfterMs: HOUR }],
+    [
+      'retries a 429 after Retry-After',
+      status(429, 120_000),
+      policy,
+      { outcome: 'retry', reason: 'http_429', retryAfterMs: 120_000 },
+    ],
+    [
+      'raises a 429 Retry-After of 0 to one second',
+      status(429, 0),
+      policy,
+      { outcome: 'retry', reason: 'http_429', retryAfterMs: 1_000 },
+    ],
+    [
+      'lowers a 429 Retry-After to the maximum interval',
+      status(429, 5 * HOUR),
+      policy,
+      { outcome: 'retry', reason: 'http_429', retryAfterMs: HOUR },
+    ],
     ['ignores Retry-After on a 500', status(500, 30_000), policy, { outcome: 'retry', reason: 'http_500' }],
     ['ignores Retry-After on a redirect', status(301, 30_000), policy, { outcome: 'retry', reason: 'http_301' }],
     ['retries a 302 instead of following it', status(302), policy, { outcome: 'retry', reason: 'http_302' }],
@@ -42,8 +81,18 @@ describe('classifyResponse', () => {
     ['retries a status below 100 as invalid', status(99), policy, { outcome: 'retry', reason: 'invalid_status' }],
     ['retries a status above 599 as invalid', status(600), policy, { outcome: 'retry', reason: 'invalid_status' }],
     ['retries a non-integer status as invalid', status(200.5), policy, { outcome: 'retry', reason: 'invalid_status' }],
-    ['retries a connect timeout', transport('UND_ERR_CONNECT_TIMEOUT'), policy, { outcome: 'retry', reason: 'timeout' }],
-    ['retries a headers timeout', transport('UND_ERR_HEADERS_TIMEOUT'), policy, { outcome: 'retry', reason: 'timeout' }],
+    [
+      'retries a connect timeout',
+      transport('UND_ERR_CONNECT_TIMEOUT'),
+      policy,
+      { outcome: 'retry', reason: 'timeout' },
+    ],
+    [
+      'retries a headers timeout',
+      transport('UND_ERR_HEADERS_TIMEOUT'),
+      policy,
+      { outcome: 'retry', reason: 'timeout' },
+    ],
     ['retries a body timeout', transport('UND_ERR_BODY_TIMEOUT'), policy, { outcome: 'retry', reason: 'timeout' }],
     ['retries an overall deadline', transport('deadline_exceeded'), policy, { outcome: 'retry', reason: 'timeout' }],
     ['retries ETIMEDOUT', transport('ETIMEDOUT'), policy, { outcome: 'retry', reason: 'timeout' }],
@@ -55,17 +104,62 @@ describe('classifyResponse', () => {
     ['retries EAI_AGAIN', transport('EAI_AGAIN'), policy, { outcome: 'retry', reason: 'dns_failure' }],
     ['retries EHOSTUNREACH', transport('EHOSTUNREACH'), policy, { outcome: 'retry', reason: 'host_unreachable' }],
     ['retries ENETUNREACH', transport('ENETUNREACH'), policy, { outcome: 'retry', reason: 'host_unreachable' }],
-    ['retries an expired certificate', transport('CERT_HAS_EXPIRED'), policy, { outcome: 'retry', reason: 'tls_error' }],
-    ['retries a self-signed certificate', transport('DEPTH_ZERO_SELF_SIGNED_CERT'), policy, { outcome: 'retry', reason: 'tls_error' }],
-    ['retries an unverifiable chain', transport('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), policy, { outcome: 'retry', reason: 'tls_error' }],
-    ['retries a certificate name mismatch', transport('ERR_TLS_CERT_ALTNAME_INVALID'), policy, { outcome: 'retry', reason: 'tls_error' }],
-    ['retries an oversized response', transport('UND_ERR_RES_EXCEEDED_MAX_SIZE'), policy, { outcome: 'retry', reason: 'response_too_large' }],
-    ['retries a content-length mismatch', transport('UND_ERR_RES_CONTENT_LENGTH_MISMATCH'), policy, { outcome: 'retry', reason: 'protocol_error' }],
-    ['retries an HTTP parser error', transport('HPE_INVALID_CONSTANT'), policy, { outcome: 'retry', reason: 'protocol_error' }],
+    [
+      'retries an expired certificate',
+      transport('CERT_HAS_EXPIRED'),
+      policy,
+      { outcome: 'retry', reason: 'tls_error' },
+    ],
+    [
+      'retries a self-signed certificate',
+      transport('DEPTH_ZERO_SELF_SIGNED_CERT'),
+      policy,
+      { outcome: 'retry', reason: 'tls_error' },
+    ],
+    [
+      'retries an unverifiable chain',
+      transport('UNABLE_TO_VERIFY_LEAF_SIGNATURE'),
+      policy,
+      { outcome: 'retry', reason: 'tls_error' },
+    ],
+    [
+      'retries a certificate name mismatch',
+      transport('ERR_TLS_CERT_ALTNAME_INVALID'),
+      policy,
+      { outcome: 'retry', reason: 'tls_error' },
+    ],
+    [
+      'retries an oversized response',
+      transport('UND_ERR_RES_EXCEEDED_MAX_SIZE'),
+      policy,
+      { outcome: 'retry', reason: 'response_too_large' },
+    ],
+    [
+      'retries a content-length mismatch',
+      transport('UND_ERR_RES_CONTENT_LENGTH_MISMATCH'),
+      policy,
+      { outcome: 'retry', reason: 'protocol_error' },
+    ],
+    [
+      'retries an HTTP parser error',
+      transport('HPE_INVALID_CONSTANT'),
+      policy,
+      { outcome: 'retry', reason: 'protocol_error' },
+    ],
     ['retries an aborted request', transport('UND_ERR_ABORTED'), policy, { outcome: 'retry', reason: 'aborted' }],
-    ['retries an unknown cause as a network error', transport('ESOMETHINGNEW'), policy, { outcome: 'retry', reason: 'network_error' }],
+    [
+      'retries an unknown cause as a network error',
+      transport('ESOMETHINGNEW'),
+      policy,
+      { outcome: 'retry', reason: 'network_error' },
+    ],
     ['retries an empty cause as a network error', transport(''), policy, { outcome: 'retry', reason: 'network_error' }],
-    ['fails permanently on a blocked destination', { kind: 'blocked' }, policy, { outcome: 'permanent', reason: 'destination_not_allowed' }],
+    [
+      'fails permanently on a blocked destination',
+      { kind: 'blocked' },
+      policy,
+      { outcome: 'permanent', reason: 'destination_not_allowed' },
+    ],
   ];
   for (const [name, input, rowPolicy, expected] of cases) {
     it(name, () => assert.deepEqual(classifyResponse({ input, policy: rowPolicy }), expected));

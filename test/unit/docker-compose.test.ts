@@ -11,7 +11,10 @@ describe('docker-compose.yml', () => {
       encoding: 'utf8',
       env: { ...process.env, WSS_ADMIN_TOKEN: 'test-token-0123456789', WSS_MASTER_KEY: 'A'.repeat(43) + '=' },
     });
-    assert.ok(!result.error, `docker-compose is required to validate docker-compose.yml (apt-get install docker-compose): ${result.error?.message}`);
+    assert.ok(
+      !result.error,
+      `docker-compose is required to validate docker-compose.yml (apt-get install docker-compose): ${result.error?.message}`,
+    );
     assert.equal(result.status, 0, result.stderr);
     for (const service of ['temporal', 'temporal-ui', 'postgresql', 'redis', 'worker', 'consumer', 'api']) {
       assert.match(result.stdout, new RegExp(`^  ${service}:$`, 'm'), `service ${service}`);

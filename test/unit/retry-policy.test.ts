@@ -88,13 +88,41 @@ describe('nextRetryDelayMs', () => {
     ['lowers Retry-After to the maximum interval', exponential, 3, 0.5, HOUR, 10 * SECOND],
     ['spreads down by the jitter at random 0', { ...exponential, jitterPercent: 20 }, 2, 0, undefined, 1_600],
     ['spreads up by the jitter near random 1', { ...exponential, jitterPercent: 20 }, 2, 0.999_999, undefined, 2_400],
-    ['never lets jitter exceed the maximum interval', { ...exponential, jitterPercent: 50 }, 6, 0.999, undefined, 10 * SECOND],
+    [
+      'never lets jitter exceed the maximum interval',
+      { ...exponential, jitterPercent: 50 },
+      6,
+      0.999,
+      undefined,
+      10 * SECOND,
+    ],
     ['clamps an out-of-range random draw', { ...exponential, jitterPercent: 20 }, 2, 7, undefined, 2_400],
     ['treats a NaN random draw as the midpoint', { ...exponential, jitterPercent: 20 }, 2, NaN, undefined, 2 * SECOND],
-    ['reuses the last schedule entry past its end', { ...exponential, scheduleMs: [SECOND, 3 * SECOND] }, 5, 0.5, undefined, 3 * SECOND],
-    ['caps a schedule entry at the maximum interval', { ...exponential, scheduleMs: [HOUR] }, 1, 0.5, undefined, 10 * SECOND],
+    [
+      'reuses the last schedule entry past its end',
+      { ...exponential, scheduleMs: [SECOND, 3 * SECOND] },
+      5,
+      0.5,
+      undefined,
+      3 * SECOND,
+    ],
+    [
+      'caps a schedule entry at the maximum interval',
+      { ...exponential, scheduleMs: [HOUR] },
+      1,
+      0.5,
+      undefined,
+      10 * SECOND,
+    ],
     ['falls back to the curve on an empty schedule', { ...exponential, scheduleMs: [] }, 3, 0.5, undefined, 4 * SECOND],
-    ['stops a schedule early when attempts are fewer', { ...DEFAULT_RETRY_POLICY, maximumAttempts: 3 }, 3, 0.5, undefined, undefined],
+    [
+      'stops a schedule early when attempts are fewer',
+      { ...DEFAULT_RETRY_POLICY, maximumAttempts: 3 },
+      3,
+      0.5,
+      undefined,
+      undefined,
+    ],
     ['never returns less than 1 ms', { ...exponential, initialIntervalMs: 0 }, 1, 0.5, undefined, 1],
   ];
   for (const [name, policy, attempt, random01, retryAfterMs, expected] of cases) {
@@ -120,10 +148,30 @@ describe('resolveRetryPolicy', () => {
   const cases: [string, RetryPolicySpec | undefined, RetryPolicySpec | undefined, Partial<ResolvedRetryPolicy>][] = [
     ['prefers the endpoint over the tenant', { maximumAttempts: 3 }, { maximumAttempts: 5 }, { maximumAttempts: 3 }],
     ['falls back to the tenant', undefined, { maximumAttempts: 5 }, { maximumAttempts: 5 }],
-    ['falls back field by field', { maximumAttempts: 3 }, { jitterPercent: 5 }, { maximumAttempts: 3, jitterPercent: 5 }],
-    ['takes status codes from the endpoint whole, not merged', { permanentStatusCodes: [400] }, { permanentStatusCodes: [401] }, { permanentStatusCodes: [400] }],
-    ['lets an endpoint clear the tenant status codes', { permanentStatusCodes: [] }, { permanentStatusCodes: [401] }, { permanentStatusCodes: [] }],
-    ['falls back to the service for unset fields', { maximumAttempts: 3 }, undefined, { retryWindowMs: 2 * DAY, jitterPercent: 20 }],
+    [
+      'falls back field by field',
+      { maximumAttempts: 3 },
+      { jitterPercent: 5 },
+      { maximumAttempts: 3, jitterPercent: 5 },
+    ],
+    [
+      'takes status codes from the endpoint whole, not merged',
+      { permanentStatusCodes: [400] },
+      { permanentStatusCodes: [401] },
+      { permanentStatusCodes: [400] },
+    ],
+    [
+      'lets an endpoint clear the tenant status codes',
+      { permanentStatusCodes: [] },
+      { permanentStatusCodes: [401] },
+      { permanentStatusCodes: [] },
+    ],
+    [
+      'falls back to the service for unset fields',
+      { maximumAttempts: 3 },
+      undefined,
+      { retryWindowMs: 2 * DAY, jitterPercent: 20 },
+    ],
   ];
   for (const [name, endpoint, tenant, expected] of cases) {
     it(name, () => {
@@ -135,7 +183,12 @@ describe('resolveRetryPolicy', () => {
   }
 
   const scheduleCases: [string, RetryPolicySpec | undefined, RetryPolicySpec | undefined, boolean][] = [
-    ['keeps the schedule when only bounds change', { maximumAttempts: 3, maximumIntervalMs: HOUR }, { jitterPercent: 5 }, true],
+    [
+      'keeps the schedule when only bounds change',
+      { maximumAttempts: 3, maximumIntervalMs: HOUR },
+      { jitterPercent: 5 },
+      true,
+    ],
     ['keeps the schedule when only the window changes', { retryWindowMs: DAY }, undefined, true],
     ['drops the schedule when the endpoint sets an initial interval', { initialIntervalMs: SECOND }, undefined, false],
     ['drops the schedule when the tenant sets a coefficient', undefined, { backoffCoefficient: 3 }, false],
@@ -184,7 +237,11 @@ describe('validateRetryPolicySpec', () => {
     ['a fractional interval', { initialIntervalMs: 100.5 }, 'retryPolicy.initialIntervalMs'],
     ['an interval given as a string', { maximumIntervalMs: '1000' }, 'retryPolicy.maximumIntervalMs'],
     ['a maximum interval over 7 days', { maximumIntervalMs: 8 * DAY }, 'retryPolicy.maximumIntervalMs'],
-    ['a maximum interval below the initial one', { initialIntervalMs: 5_000, maximumIntervalMs: 1_000 }, 'retryPolicy.maximumIntervalMs'],
+    [
+      'a maximum interval below the initial one',
+      { initialIntervalMs: 5_000, maximumIntervalMs: 1_000 },
+      'retryPolicy.maximumIntervalMs',
+    ],
     ['a coefficient below 1', { backoffCoefficient: 0.5 }, 'retryPolicy.backoffCoefficient'],
     ['a coefficient over 10', { backoffCoefficient: 11 }, 'retryPolicy.backoffCoefficient'],
     ['an infinite coefficient', { backoffCoefficient: Infinity }, 'retryPolicy.backoffCoefficient'],
@@ -201,7 +258,11 @@ describe('validateRetryPolicySpec', () => {
     ['a 3xx status code', { permanentStatusCodes: [301] }, 'retryPolicy.permanentStatusCodes.0'],
     ['a status code over 599', { permanentStatusCodes: [404, 500, 600] }, 'retryPolicy.permanentStatusCodes.2'],
     ['a status code given as a string', { permanentStatusCodes: ['404'] }, 'retryPolicy.permanentStatusCodes.0'],
-    ['too many status codes', { permanentStatusCodes: Array.from({ length: 51 }, () => 400) }, 'retryPolicy.permanentStatusCodes'],
+    [
+      'too many status codes',
+      { permanentStatusCodes: Array.from({ length: 51 }, () => 400) },
+      'retryPolicy.permanentStatusCodes',
+    ],
   ];
   for (const [name, spec, field] of invalid) {
     it(`rejects ${name} at ${field}`, () => {
@@ -238,7 +299,12 @@ describe('Temporal mapping', () => {
 
   it('marks the activity final failure types non-retryable', () => {
     const types = toTemporalRetryPolicy(DEFAULT_RETRY_POLICY).nonRetryableErrorTypes;
-    for (const type of ['endpoint_gone', 'delivery_permanent_failure', 'destination_not_allowed', 'retries_exhausted']) {
+    for (const type of [
+      'endpoint_gone',
+      'delivery_permanent_failure',
+      'destination_not_allowed',
+      'retries_exhausted',
+    ]) {
       assert.ok(types.includes(type), type);
     }
   });

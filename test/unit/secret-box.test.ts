@@ -23,7 +23,10 @@ describe('SecretBox', () => {
   it('refuses a ciphertext under another master key, without leaking the cause', () => {
     const sealed = box.seal('s', 'o');
     const other = new SecretBox(generateMasterKey());
-    assert.throws(() => other.open(sealed, 'o'), (err: Error) => /wrong WSS_MASTER_KEY or tampered/.test(err.message));
+    assert.throws(
+      () => other.open(sealed, 'o'),
+      (err: Error) => /wrong WSS_MASTER_KEY or tampered/.test(err.message),
+    );
   });
 
   it('rejects a master key of the wrong size', () => {

@@ -84,7 +84,10 @@ describe('Standard Webhooks signing', () => {
 
   it('matches the standardwebhooks package signature byte for byte', () => {
     const ts = 1_700_000_000;
-    assert.equal(signStandardWebhooks(WHSEC_A, 'msg_x', ts, 'payload'), new Webhook(WHSEC_A).sign('msg_x', new Date(ts * 1000), 'payload'));
+    assert.equal(
+      signStandardWebhooks(WHSEC_A, 'msg_x', ts, 'payload'),
+      new Webhook(WHSEC_A).sign('msg_x', new Date(ts * 1000), 'payload'),
+    );
   });
 
   it('produces a rotation header that verifies with either secret', () => {
@@ -100,7 +103,13 @@ describe('Standard Webhooks signing', () => {
   });
 
   it('rejects secrets that are not whsec_ base64 of a 24-64 byte key', () => {
-    for (const bad of ['wss_abc', 'whsec_', 'whsec_c2hvcnQ=', `whsec_${'A'.repeat(31)}!`, 'WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw']) {
+    for (const bad of [
+      'wss_abc',
+      'whsec_',
+      'whsec_c2hvcnQ=',
+      `whsec_${'A'.repeat(31)}!`,
+      'WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+    ]) {
       assert.equal(isStandardWebhooksSecret(bad), false, bad);
       assert.throws(() => signStandardWebhooks(bad, 'm', 1, ''), /whsec_/);
     }
@@ -148,13 +157,19 @@ describe('buildSignatureHeaders', () => {
       'webhook-signature',
       'webhook-timestamp',
     ]);
-    assert.equal(headers['X-WSS-Signature'], `${signWss(WHSEC_B, base.timestamp, base.body)},${signWss(WHSEC_A, base.timestamp, base.body)}`);
+    assert.equal(
+      headers['X-WSS-Signature'],
+      `${signWss(WHSEC_B, base.timestamp, base.body)},${signWss(WHSEC_A, base.timestamp, base.body)}`,
+    );
     assert.equal(headers['webhook-signature']?.split(' ').length, 2);
   });
 
   it('throws instead of signing when a Standard Webhooks scheme gets a non-whsec secret', () => {
     for (const scheme of ['standard-webhooks', 'both'] as const) {
-      assert.throws(() => buildSignatureHeaders({ ...base, scheme, secrets: [WHSEC_A, 'wss_old'] }), /secret #1 .* is not one/);
+      assert.throws(
+        () => buildSignatureHeaders({ ...base, scheme, secrets: [WHSEC_A, 'wss_old'] }),
+        /secret #1 .* is not one/,
+      );
     }
   });
 

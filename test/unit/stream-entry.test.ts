@@ -6,10 +6,20 @@ const limits = { maxDataBytes: 64 };
 
 describe('parseStreamEntry', () => {
   it('accepts a well-formed entry and derives occurredAt from the entry id', () => {
-    const parsed = parseStreamEntry('1700000000000-3', ['tenant', 'acme', 'type', 'order.created', 'data', '{"a":1}', 'id', 'evt_1'], limits);
+    const parsed = parseStreamEntry(
+      '1700000000000-3',
+      ['tenant', 'acme', 'type', 'order.created', 'data', '{"a":1}', 'id', 'evt_1'],
+      limits,
+    );
     assert.deepEqual(parsed, {
       ok: true,
-      entry: { tenantId: 'acme', eventType: 'order.created', dataJson: '{"a":1}', eventId: 'evt_1', occurredAt: '2023-11-14T22:13:20.000Z' },
+      entry: {
+        tenantId: 'acme',
+        eventType: 'order.created',
+        dataJson: '{"a":1}',
+        eventId: 'evt_1',
+        occurredAt: '2023-11-14T22:13:20.000Z',
+      },
     });
   });
 
@@ -31,7 +41,11 @@ describe('parseStreamEntry', () => {
     ['missing type', ['tenant', 'acme', 'data', '{}'], /missing field "type"/],
     ['missing data', ['tenant', 'acme', 'type', 'x'], /missing field "data"/],
     ['invalid JSON', ['tenant', 'acme', 'type', 'x', 'data', '{'], /not valid JSON/],
-    ['oversized data', ['tenant', 'acme', 'type', 'x', 'data', JSON.stringify('é'.repeat(40))], /82 bytes, over the 64-byte limit/],
+    [
+      'oversized data',
+      ['tenant', 'acme', 'type', 'x', 'data', JSON.stringify('é'.repeat(40))],
+      /82 bytes, over the 64-byte limit/,
+    ],
     ['tenant with a colon', ['tenant', 'a:b', 'type', 'x', 'data', '{}'], /not a valid tenant id/],
     ['type with spaces', ['tenant', 'acme', 'type', 'order created', 'data', '{}'], /not a valid event type/],
     ['bad event id', ['tenant', 'acme', 'type', 'x', 'data', '{}', 'id', 'has space'], /not a valid event id/],
