@@ -38,6 +38,9 @@ const MAX_BACKOFF_MS = 30_000;
  */
 export class StreamConsumer {
   private stopping = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Set when an in-flight entry failed transiently; its pending entry is re-read after a backoff. */
+  private transientFailure = false;
   private running: Promise<void> | undefined;
   private lastClaimAt = 0;
   private readonly o: StreamConsumerOptions;
@@ -64,6 +67,10 @@ export class StreamConsumer {
     while (!this.stopping) {
       try {
         if (backoffMs > 0) await sleep(backoffMs);
+        if (pendingToRecover || Date.now() - this.lastClaimAt >= this.o.claimIdleMs / 2) {
+          // Re-reading pending entries while some are still in flight would handle them twice.
+          await this.settle();
+        }
         if (pendingToRecover) {
           // A restart, or a transient failure earlier: our own pending entries come first.
           pendingToRecover = !(await this.drainOwnPending());
@@ -80,8 +87,18 @@ export class StreamConsumer {
             continue;
           }
         }
-        const entries = await this.read('>', this.o.blockMs);
-        if (entries.length > 0 && !(await this.process(entries))) {
+        // New entries flow through a window of `concurrency` in-flight starts: the next read happens as soon as
+        // there is room, not when a whole batch is done, so one slow start does not hold up the rest.
+        const room = this.o.concurrency - this.inFlight.size;
+        if (room <= 0) {
+          await Promise.race(this.inFlight);
+          continue;
+        }
+        const entries = await this.read('>', this.o.blockMs, Math.min(this.o.batchSize, room));
+        for (const entry of entries) this.track(entry);
+        if (this.transientFailure) {
+          await this.settle();
+          this.transientFailure = false;
           pendingToRecover = true;
           backoffMs = nextBackoff(backoffMs);
           continue;
@@ -92,6 +109,29 @@ export class StreamConsumer {
         backoffMs = nextBackoff(backoffMs);
       }
     }
+    await this.settle();
+  }
+
+  /** Handles an entry in the background, within the in-flight window. */
+  private track(entry: StreamEntry): void {
+    const done: Promise<void> = this.processOne(entry)
+      .then(
+        (ok) => {
+          if (!ok) this.transientFailure = true;
+        },
+        (err: unknown) => {
+          // The ack itself failed (Redis gone): the entry stays pending and is recovered.
+          this.o.log.warn({ entryId: entry[0], err: describeError(err) }, 'ack failed; entry stays pending');
+          this.transientFailure = true;
+        },
+      )
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  /** Waits until every in-flight entry is acked or known to have failed. */
+  private async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Re-handles entries delivered to this consumer but never acked. Returns false if some failed again. */
@@ -132,8 +172,8 @@ export class StreamConsumer {
     return true;
   }
 
-  private async read(id: string, blockMs: number | undefined): Promise<StreamEntry[]> {
-    const args: (string | number)[] = ['GROUP', this.o.group, this.o.consumer, 'COUNT', this.o.batchSize];
+  private async read(id: string, blockMs: number | undefined, count = this.o.batchSize): Promise<StreamEntry[]> {
+    const args: (string | number)[] = ['GROUP', this.o.group, this.o.consumer, 'COUNT', count];
     if (blockMs !== undefined) args.push('BLOCK', blockMs);
     args.push('STREAMS', this.o.stream, id);
     const reply = (await this.o.reader.call('XREADGROUP', ...args)) as [string, StreamEntry[]][] | null;
