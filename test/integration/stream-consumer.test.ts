@@ -22,7 +22,11 @@ describe('stream consumer (real Redis)', () => {
     writer.disconnect();
   });
 
-  function consumer(stream: string, handle: (id: string, fields: readonly string[]) => Promise<IngestResult>, concurrency = 8) {
+  function consumer(
+    stream: string,
+    handle: (id: string, fields: readonly string[]) => Promise<IngestResult>,
+    concurrency = 8,
+  ) {
     return new StreamConsumer({
       reader,
       writer,
@@ -112,7 +116,8 @@ describe('stream consumer (real Redis)', () => {
     await waitFor('dead letter', async () => (await writer.xlen(`${stream}:dead`)) === 1);
     await waitFor('acked', async () => (await pending(stream)) === 0);
     await c.stop();
-    const [[, fields]] = (await writer.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
+    const [entry] = (await writer.xrange(`${stream}:dead`, '-', '+')) as [string, string[]][];
+    const fields = entry?.[1] ?? [];
     assert.deepEqual(fields.slice(0, 4), ['tenant', 't', 'type', 'x']);
     assert.equal(fields[fields.indexOf('wss_reason') + 1], 'missing field "data"');
     assert.equal(fields[fields.indexOf('wss_source_id') + 1], id);
