@@ -9,6 +9,7 @@
  *   --consumer-env 'K=V,...' extra WSS_CONSUMER_* settings for the consumer (tuning experiments)
  *   --label <name>           suffix of the result files, for experiments
  *   --full-drain             drain all 20,000 (quick: 2,000) events even when that takes longer than 10 minutes
+ *   --soak <seconds>         only a constant-load soak (1 endpoint), window by window: throughput and RSS trend
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -126,6 +127,8 @@ interface Args {
   readonly floorVariant: 'plain' | 'status';
   /** Drain the full event count instead of what fits the time budget. */
   readonly fullDrain: boolean;
+  /** Run only a constant-load soak of this many seconds (memory trend). */
+  readonly soakSeconds?: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -134,6 +137,7 @@ function parseArgs(argv: readonly string[]): Args {
   let label: string | undefined;
   let throughputOnly = false;
   let fullDrain = false;
+  let soakSeconds: number | undefined;
   let floorVariant: Args['floorVariant'] = 'plain';
   const consumerEnv: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -143,6 +147,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (arg === '--label') label = argv[++i];
     else if (arg === '--throughput-only') throughputOnly = true;
     else if (arg === '--full-drain') fullDrain = true;
+    else if (arg === '--soak') {
+      soakSeconds = Number(argv[++i]);
+      if (!Number.isFinite(soakSeconds) || soakSeconds < 10 || soakSeconds > 3600) throw new HarnessError('--soak takes seconds, 10 to 3600');
+    }
     else if (arg === '--floor-variant') {
       const v = argv[++i];
       if (v !== 'plain' && v !== 'status') throw new HarnessError('--floor-variant takes plain or status');
@@ -157,7 +165,7 @@ function parseArgs(argv: readonly string[]): Args {
     } else throw new HarnessError(`unknown argument ${arg}`);
   }
   if (workerOptions !== undefined) JSON.parse(workerOptions);
-  return { mode, consumerEnv, throughputOnly, fullDrain, floorVariant, ...(workerOptions !== undefined ? { workerOptions } : {}), ...(label !== undefined ? { label } : {}) };
+  return { mode, consumerEnv, throughputOnly, fullDrain, floorVariant, ...(soakSeconds !== undefined ? { soakSeconds } : {}), ...(workerOptions !== undefined ? { workerOptions } : {}), ...(label !== undefined ? { label } : {}) };
 }
 
 /** Polls `check` every 20 ms until it is true; throws a HarnessError after `timeoutMs`. */
@@ -530,9 +538,11 @@ async function main(): Promise<number> {
   const base = PROFILES[args.mode];
   // --full-drain: queue the whole drain (20,000 by default) whatever it costs in time; the run then exceeds 10 min
   // on a dev server, which is why the default caps it.
-  const profile: Profile = args.fullDrain
-    ? { ...base, drainBudgetMs: Number.MAX_SAFE_INTEGER, drainTimeoutMs: 1_800_000, watchdogMs: base.watchdogMs + 1_800_000 }
-    : base;
+  const profile: Profile = {
+    ...base,
+    ...(args.fullDrain ? { drainBudgetMs: Number.MAX_SAFE_INTEGER, drainTimeoutMs: 1_800_000 } : {}),
+    watchdogMs: base.watchdogMs + (args.fullDrain ? 1_800_000 : 0) + (args.soakSeconds ?? 0) * 1000,
+  };
   const redisUrl = process.env.REDIS_URL;
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (!redisUrl || !temporalAddress) {
@@ -611,6 +621,32 @@ async function main(): Promise<number> {
     await waitUntil('the warm-up events (worker bundling and start-up included)', () => warm.delivered.size >= 50, 180_000);
     await floorReady;
     log('pipeline and floor worker ready');
+
+    if (args.soakSeconds !== undefined) {
+      // ---- soak: the 1-endpoint closed loop, window after window at the same load, to tell a leak (RSS keeps
+      // climbing at constant load) from warm-up and load changes.
+      const deadline = Date.now() + args.soakSeconds * 1000;
+      const windows: { index: number; deliveriesPerSec: number; workerRssMb: number; consumerRssMb: number }[] = [];
+      while (Date.now() < deadline && windows.length < 200) {
+        const tp = await bench.closedLoop(`soak ${windows.length + 1}`, tenants.one, 1);
+        const workerRssMb = mean(bench.sampler.rssBetween('worker', tp.windowFrom, tp.windowTo));
+        const consumerRssMb = mean(bench.sampler.rssBetween('consumer', tp.windowFrom, tp.windowTo));
+        windows.push({ index: windows.length + 1, deliveriesPerSec: tp.deliveriesPerSec, workerRssMb, consumerRssMb });
+        log(`soak window ${windows.length}: ${tp.deliveriesPerSec.toFixed(1)} deliveries/s, worker ${workerRssMb.toFixed(0)} MB, consumer ${consumerRssMb.toFixed(0)} MB`);
+      }
+      const third = Math.max(1, Math.floor(windows.length / 3));
+      const trend = (key: 'workerRssMb' | 'consumerRssMb') =>
+        mean(windows.slice(-third).map((w) => w[key])) / mean(windows.slice(0, third).map((w) => w[key]));
+      for (const w of windows) {
+        bench.row({ section: 'soak', metric: `window ${w.index}: deliveries/s, worker / consumer RSS MB`, value: round(w.deliveriesPerSec, 1), unit: 'deliveries/s', note: `worker ${round(w.workerRssMb, 0)} MB, consumer ${round(w.consumerRssMb, 0)} MB` });
+      }
+      const workerTrend = trend('workerRssMb');
+      bench.row({ section: 'soak', metric: 'worker RSS trend at constant load, last ÷ first third', value: round(workerTrend, 3), unit: '×', target: '≤ 1.10', met: workerTrend <= 1.1 });
+      bench.row({ section: 'soak', metric: 'consumer RSS trend at constant load, last ÷ first third', value: round(trend('consumerRssMb'), 3), unit: '×' });
+      bench.details.soak = windows;
+      writeResults();
+      return 0;
+    }
 
     // ---- 3. raw limit
     const raw = await bench.rawLimit();
