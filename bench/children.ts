@@ -20,7 +20,13 @@ export interface BenchChild {
  * Starts `node --import tsx <script>` with `env`, stdout and stderr to `<logDir>/<name>.log`, and an IPC channel
  * when `ipc` is set. Only ever signals the child it created, by its own handle.
  */
-export function startChild(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string, ipc = false): BenchChild {
+export function startChild(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+  ipc = false,
+): BenchChild {
   const logFile = path.join(logDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', script], {

@@ -21,7 +21,10 @@ async function main(): Promise<void> {
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
   const stores = createStores(config, 'bench-worker');
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const policy = new DestinationPolicy({ allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY });
+  const policy = new DestinationPolicy({
+    allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS,
+    httpsOnly: config.WSS_EGRESS_HTTPS_ONLY,
+  });
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
   const activityLog = log.child({ component: 'activity' });
   const activities = createActivities({
@@ -30,7 +33,10 @@ async function main(): Promise<void> {
     http,
     deliveryLog: stores.deliveryLog,
     operationalEvents: new OperationalEvents(stores.redis, stores.keys.operationalEvents(), activityLog, undefined),
-    health: { disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES, disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS },
+    health: {
+      disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
+      disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
+    },
     log: activityLog,
   });
   try {

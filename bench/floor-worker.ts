@@ -18,7 +18,8 @@ export interface FloorReport {
 async function main(): Promise<void> {
   const address = process.env.TEMPORAL_ADDRESS;
   const taskQueue = process.env.BENCH_TASK_QUEUE;
-  if (!address || !taskQueue || !process.send) throw new Error('floor worker needs TEMPORAL_ADDRESS, BENCH_TASK_QUEUE and an IPC channel');
+  if (!address || !taskQueue || !process.send)
+    throw new Error('floor worker needs TEMPORAL_ADDRESS, BENCH_TASK_QUEUE and an IPC channel');
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
   let sentAts: number[] = [];
   let latencies: number[] = [];

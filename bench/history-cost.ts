@@ -27,14 +27,19 @@ function typeName(eventType: unknown): string {
  *
  * @throws Error if a workflow did not complete within `waitMs`: the sample would not be representative.
  */
-export async function measureHistoryCost(client: Client, workflowIds: readonly string[], waitMs = 20_000): Promise<HistoryCost> {
+export async function measureHistoryCost(
+  client: Client,
+  workflowIds: readonly string[],
+  waitMs = 20_000,
+): Promise<HistoryCost> {
   const eventTypes: Record<string, number> = {};
   const actions: Record<string, number> = { start: 0, activity: 0, retry: 0, upsert: 0, signal: 0, timer: 0 };
   let events = 0;
   for (const workflowId of workflowIds) {
     const deadline = Date.now() + waitMs;
     let history = await client.workflow.getHandle(workflowId).fetchHistory();
-    const closed = () => typeName(history.events?.[history.events.length - 1]?.eventType).startsWith('WORKFLOW_EXECUTION_');
+    const closed = () =>
+      typeName(history.events?.[history.events.length - 1]?.eventType).startsWith('WORKFLOW_EXECUTION_');
     while (!closed() && Date.now() < deadline) {
       await sleep(250);
       history = await client.workflow.getHandle(workflowId).fetchHistory();

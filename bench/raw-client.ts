@@ -27,7 +27,12 @@ async function main(): Promise<void> {
       const eventId = `evt_raw_${seq}`;
       const sentAt = Date.now();
       // The same envelope shape the delivery activity sends.
-      const body = JSON.stringify({ id: eventId, type: 'bench.raw', occurredAt: new Date(sentAt).toISOString(), data: { sentAt } });
+      const body = JSON.stringify({
+        id: eventId,
+        type: 'bench.raw',
+        occurredAt: new Date(sentAt).toISOString(),
+        data: { sentAt },
+      });
       const timestamp = Math.floor(sentAt / 1000);
       const res = await request(url, {
         method: 'POST',

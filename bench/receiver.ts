@@ -57,7 +57,8 @@ export async function startBenchReceiver(options: { failEvery: number }): Promis
       tally.firstOkAt ??= now;
       tally.lastOkAt = now;
       try {
-        const sentAt = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { sentAt?: unknown } }).data?.sentAt;
+        const sentAt = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { sentAt?: unknown } }).data
+          ?.sentAt;
         if (typeof sentAt === 'number') {
           tally.sentAt.push(sentAt);
           tally.latencyMs.push(now - sentAt);

@@ -14,7 +14,9 @@ export interface ResultRow {
 function cell(value: number | string): string {
   if (typeof value === 'string') return value;
   if (!Number.isFinite(value)) return 'n/a';
-  return Number.isInteger(value) ? value.toLocaleString('en-US') : value.toLocaleString('en-US', { maximumFractionDigits: 3 });
+  return Number.isInteger(value)
+    ? value.toLocaleString('en-US')
+    : value.toLocaleString('en-US', { maximumFractionDigits: 3 });
 }
 
 /** The table as aligned plain text, as printed at the end of a run. */
@@ -43,7 +45,9 @@ export function formatMarkdown(rows: readonly ResultRow[]): string {
   const lines = ['| section | metric | value | unit | target | met | note |', '|---|---|--:|---|---|---|---|'];
   for (const r of rows) {
     const met = r.met === undefined ? '' : r.met ? 'yes' : '**no**';
-    lines.push(`| ${r.section} | ${r.metric} | ${cell(r.value)} | ${r.unit} | ${r.target ?? ''} | ${met} | ${r.note ?? ''} |`);
+    lines.push(
+      `| ${r.section} | ${r.metric} | ${cell(r.value)} | ${r.unit} | ${r.target ?? ''} | ${met} | ${r.note ?? ''} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -25,7 +25,13 @@ import { connectTemporalClient } from '../src/infra/temporal';
 import type { Stores } from '../src/main/services';
 import { createStores } from '../src/main/services';
 import { generateWssSecret } from '../src/security/signature';
-import { DeliveryStatusKey, EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from '../src/workflows/search-attributes';
+import {
+  DeliveryStatusKey,
+  EndpointIdKey,
+  EventIdKey,
+  EventTypeKey,
+  TenantIdKey,
+} from '../src/workflows/search-attributes';
 import type { BenchChild } from './children';
 import { startChild } from './children';
 import { runFilterTransformBench } from './filter-transform';
@@ -149,23 +155,32 @@ function parseArgs(argv: readonly string[]): Args {
     else if (arg === '--full-drain') fullDrain = true;
     else if (arg === '--soak') {
       soakSeconds = Number(argv[++i]);
-      if (!Number.isFinite(soakSeconds) || soakSeconds < 10 || soakSeconds > 3600) throw new HarnessError('--soak takes seconds, 10 to 3600');
-    }
-    else if (arg === '--floor-variant') {
+      if (!Number.isFinite(soakSeconds) || soakSeconds < 10 || soakSeconds > 3600)
+        throw new HarnessError('--soak takes seconds, 10 to 3600');
+    } else if (arg === '--floor-variant') {
       const v = argv[++i];
       if (v !== 'plain' && v !== 'status') throw new HarnessError('--floor-variant takes plain or status');
       floorVariant = v;
-    }
-    else if (arg === '--consumer-env') {
+    } else if (arg === '--consumer-env') {
       for (const pair of (argv[++i] ?? '').split(',').filter(Boolean)) {
         const [k, v] = pair.split('=');
-        if (!k || v === undefined || !k.startsWith('WSS_CONSUMER_')) throw new HarnessError(`bad --consumer-env entry "${pair}"`);
+        if (!k || v === undefined || !k.startsWith('WSS_CONSUMER_'))
+          throw new HarnessError(`bad --consumer-env entry "${pair}"`);
         consumerEnv[k] = v;
       }
     } else throw new HarnessError(`unknown argument ${arg}`);
   }
   if (workerOptions !== undefined) JSON.parse(workerOptions);
-  return { mode, consumerEnv, throughputOnly, fullDrain, floorVariant, ...(soakSeconds !== undefined ? { soakSeconds } : {}), ...(workerOptions !== undefined ? { workerOptions } : {}), ...(label !== undefined ? { label } : {}) };
+  return {
+    mode,
+    consumerEnv,
+    throughputOnly,
+    fullDrain,
+    floorVariant,
+    ...(soakSeconds !== undefined ? { soakSeconds } : {}),
+    ...(workerOptions !== undefined ? { workerOptions } : {}),
+    ...(label !== undefined ? { label } : {}),
+  };
 }
 
 /** Polls `check` every 20 ms until it is true; throws a HarnessError after `timeoutMs`. */
@@ -300,7 +315,8 @@ class Bench {
   async xaddBatch(stream: string, tenant: string, count: number): Promise<string[]> {
     const pipeline = this.stores.redis.pipeline();
     const sentAt = Date.now();
-    for (let i = 0; i < count; i++) pipeline.xadd(stream, '*', 'tenant', tenant, 'type', EVENT_TYPE, 'data', JSON.stringify({ sentAt }));
+    for (let i = 0; i < count; i++)
+      pipeline.xadd(stream, '*', 'tenant', tenant, 'type', EVENT_TYPE, 'data', JSON.stringify({ sentAt }));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, id]) => {
       if (err) throw err;
@@ -321,7 +337,8 @@ class Bench {
     const measureFrom = started + warmupMs;
     const measureTo = measureFrom + throughputMs;
     let produced = 0;
-    let window: { deliveries: number; attempts: number; at: number; cpu: ReturnType<ProcSampler['cpuMark']> } | undefined;
+    let window:
+      { deliveries: number; attempts: number; at: number; cpu: ReturnType<ProcSampler['cpuMark']> } | undefined;
 
     while (Date.now() < measureTo && produced < MAX_EVENTS_PER_PHASE) {
       const inFlightEvents = Math.ceil((produced * fanOut - tally.delivered.size) / fanOut);
@@ -333,11 +350,25 @@ class Bench {
         await sleep(2);
       }
       if (!window && Date.now() >= measureFrom) {
-        window = { deliveries: tally.delivered.size, attempts: tally.ok + tally.rejected, at: Date.now(), cpu: this.sampler.cpuMark() };
+        window = {
+          deliveries: tally.delivered.size,
+          attempts: tally.ok + tally.rejected,
+          at: Date.now(),
+          cpu: this.sampler.cpuMark(),
+        };
       }
     }
-    const end = { deliveries: tally.delivered.size, attempts: tally.ok + tally.rejected, at: Date.now(), cpu: this.sampler.cpuMark() };
-    await waitUntil(`${name}: all ${produced * fanOut} deliveries`, () => tally.delivered.size >= produced * fanOut, this.profile.settleTimeoutMs);
+    const end = {
+      deliveries: tally.delivered.size,
+      attempts: tally.ok + tally.rejected,
+      at: Date.now(),
+      cpu: this.sampler.cpuMark(),
+    };
+    await waitUntil(
+      `${name}: all ${produced * fanOut} deliveries`,
+      () => tally.delivered.size >= produced * fanOut,
+      this.profile.settleTimeoutMs,
+    );
     const redisAfter = await commandCalls(this.stores.redis);
     if (!window) throw new HarnessError(`${name}: the measuring window never started`);
     const seconds = (end.at - window.at) / 1000;
@@ -373,16 +404,32 @@ class Bench {
       }
       await sleep(5);
     }
-    await waitUntil(`${name}: all ${sent} deliveries`, () => tally.delivered.size >= sent, this.profile.settleTimeoutMs);
+    await waitUntil(
+      `${name}: all ${sent} deliveries`,
+      () => tally.delivered.size >= sent,
+      this.profile.settleTimeoutMs,
+    );
     return this.latencyFrom(name, rate, tally.sentAt, tally.latencyMs, measureFrom, measureTo);
   }
 
-  latencyFrom(name: string, rate: number, sentAt: readonly number[], latencyMs: readonly number[], from: number, to: number): PacedResult {
+  latencyFrom(
+    name: string,
+    rate: number,
+    sentAt: readonly number[],
+    latencyMs: readonly number[],
+    from: number,
+    to: number,
+  ): PacedResult {
     const inWindow: number[] = [];
     sentAt.forEach((t, i) => {
       if (t >= from && t < to) inWindow.push(latencyMs[i] as number);
     });
-    return { name, targetRate: rate, achievedRate: inWindow.length / ((to - from) / 1000), latency: summarizeLatency(inWindow) };
+    return {
+      name,
+      targetRate: rate,
+      achievedRate: inWindow.length / ((to - from) / 1000),
+      latency: summarizeLatency(inWindow),
+    };
   }
 
   // ---- floor -----------------------------------------------------------------------------------------------
@@ -406,12 +453,13 @@ class Bench {
             ],
           })
         : this.temporal.workflow.start('floorWorkflow', options);
-    started
-      .catch((err: unknown) => errors.push(err));
+    started.catch((err: unknown) => errors.push(err));
   }
 
   /** Closed loop with `concurrency` floor workflows in flight (started, activity not yet run). */
-  async floorClosedLoop(concurrency: number): Promise<{ concurrency: number; workflowsPerSec: number; cpu: Record<string, number> }> {
+  async floorClosedLoop(
+    concurrency: number,
+  ): Promise<{ concurrency: number; workflowsPerSec: number; cpu: Record<string, number> }> {
     const errors: unknown[] = [];
     const startedBefore = this.floorSeq;
     const doneBefore = this.floorDone;
@@ -423,13 +471,22 @@ class Bench {
       const inFlight = this.floorSeq - startedBefore - (this.floorDone - doneBefore);
       for (let i = inFlight; i < concurrency; i++) this.startFloorWorkflow(Date.now(), errors);
       await sleep(2);
-      if (!window && Date.now() >= measureFrom) window = { done: this.floorDone, at: Date.now(), cpu: this.sampler.cpuMark() };
+      if (!window && Date.now() >= measureFrom)
+        window = { done: this.floorDone, at: Date.now(), cpu: this.sampler.cpuMark() };
       if (errors.length > 0) throw new HarnessError(`floor workflow start failed: ${String(errors[0])}`);
     }
     const end = { done: this.floorDone, at: Date.now(), cpu: this.sampler.cpuMark() };
-    await waitUntil(`floor c=${concurrency} to finish`, () => this.floorDone - doneBefore >= this.floorSeq - startedBefore, this.profile.settleTimeoutMs);
+    await waitUntil(
+      `floor c=${concurrency} to finish`,
+      () => this.floorDone - doneBefore >= this.floorSeq - startedBefore,
+      this.profile.settleTimeoutMs,
+    );
     if (!window) throw new HarnessError('floor: the measuring window never started');
-    return { concurrency, workflowsPerSec: (end.done - window.done) / ((end.at - window.at) / 1000), cpu: cpuPercent(window.cpu, end.cpu) };
+    return {
+      concurrency,
+      workflowsPerSec: (end.done - window.done) / ((end.at - window.at) / 1000),
+      cpu: cpuPercent(window.cpu, end.cpu),
+    };
   }
 
   /** Floor workflows started in an open loop at `rate`/s; latency = activity start − start call. */
@@ -449,7 +506,11 @@ class Bench {
       if (errors.length > 0) throw new HarnessError(`floor workflow start failed: ${String(errors[0])}`);
       await sleep(5);
     }
-    await waitUntil('floor latency run to finish', () => this.floorDone - doneBefore >= this.floorSeq - startedBefore, this.profile.settleTimeoutMs);
+    await waitUntil(
+      'floor latency run to finish',
+      () => this.floorDone - doneBefore >= this.floorSeq - startedBefore,
+      this.profile.settleTimeoutMs,
+    );
     return this.latencyFrom('floor', rate, this.floorSentAt, this.floorLatency, measureFrom, measureTo);
   }
 
@@ -502,7 +563,8 @@ function sampleWorkflowIds(tenant: string, tally: PhaseTally, count: number): st
   const ids = [...tally.eventIds].filter((id) => id.startsWith('evt_'));
   const step = Math.max(1, Math.floor(ids.length / count));
   const out: string[] = [];
-  for (let i = 0; i < ids.length && out.length < count; i += step) out.push(deliveryWorkflowId(tenant, ids[i] as string));
+  for (let i = 0; i < ids.length && out.length < count; i += step)
+    out.push(deliveryWorkflowId(tenant, ids[i] as string));
   return out;
 }
 
@@ -546,7 +608,9 @@ async function main(): Promise<number> {
   const redisUrl = process.env.REDIS_URL;
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
   if (!redisUrl || !temporalAddress) {
-    throw new HarnessError('REDIS_URL and TEMPORAL_ADDRESS are not set: run this through `npm run bench` (scripts/local-stack.mjs).');
+    throw new HarnessError(
+      'REDIS_URL and TEMPORAL_ADDRESS are not set: run this through `npm run bench` (scripts/local-stack.mjs).',
+    );
   }
   for (const url of [redisUrl, `tcp://${temporalAddress}`]) {
     if (new URL(url).hostname !== '127.0.0.1') throw new HarnessError(`the bench only talks to 127.0.0.1, not ${url}`);
@@ -569,7 +633,12 @@ async function main(): Promise<number> {
     WSS_LOG_LEVEL: 'warn',
   };
   const config = loadConfig({}, overrides);
-  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...overrides };
+  const childEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    ...overrides,
+  };
   const stores = createStores(config, 'bench');
   const { client: temporal, connection } = await connectTemporalClient(temporalAddress, config.TEMPORAL_NAMESPACE);
   const receiver = await startBenchReceiver({ failEvery: 10 });
@@ -581,7 +650,11 @@ async function main(): Promise<number> {
   await stores.tenants.create(tenants.flaky, {});
   await stores.endpoints.create(tenants.one, { url: `${receiver.baseUrl}/one/0`, eventTypes }, generateWssSecret());
   for (let i = 0; i < FAN_OUT; i++) {
-    await stores.endpoints.create(tenants.fan, { url: `${receiver.baseUrl}/fan/${i}`, eventTypes }, generateWssSecret());
+    await stores.endpoints.create(
+      tenants.fan,
+      { url: `${receiver.baseUrl}/fan/${i}`, eventTypes },
+      generateWssSecret(),
+    );
   }
   await stores.endpoints.create(
     tenants.flaky,
@@ -603,7 +676,9 @@ async function main(): Promise<number> {
 
   const port = temporalAddress.split(':')[1] ?? '';
   const temporalPid = findPid((argv) => argv.includes('start-dev') && argv.includes(port));
-  const redisPid = findPid((argv) => (argv[0] ?? '').includes('redis-server') && argv.join(' ').includes(new URL(redisUrl).port));
+  const redisPid = findPid(
+    (argv) => (argv[0] ?? '').includes('redis-server') && argv.join(' ').includes(new URL(redisUrl).port),
+  );
   bench.sampler.track('temporal', temporalPid);
   bench.sampler.track('redis', redisPid);
   bench.sampler.track('bench', process.pid);
@@ -618,7 +693,11 @@ async function main(): Promise<number> {
     bench.startConsumer(config.WSS_STREAM, config.WSS_CONSUMER_NAME);
     const warm = receiver.startPhase();
     await bench.xaddBatch(config.WSS_STREAM, tenants.one, 50);
-    await waitUntil('the warm-up events (worker bundling and start-up included)', () => warm.delivered.size >= 50, 180_000);
+    await waitUntil(
+      'the warm-up events (worker bundling and start-up included)',
+      () => warm.delivered.size >= 50,
+      180_000,
+    );
     await floorReady;
     log('pipeline and floor worker ready');
 
@@ -632,17 +711,37 @@ async function main(): Promise<number> {
         const workerRssMb = mean(bench.sampler.rssBetween('worker', tp.windowFrom, tp.windowTo));
         const consumerRssMb = mean(bench.sampler.rssBetween('consumer', tp.windowFrom, tp.windowTo));
         windows.push({ index: windows.length + 1, deliveriesPerSec: tp.deliveriesPerSec, workerRssMb, consumerRssMb });
-        log(`soak window ${windows.length}: ${tp.deliveriesPerSec.toFixed(1)} deliveries/s, worker ${workerRssMb.toFixed(0)} MB, consumer ${consumerRssMb.toFixed(0)} MB`);
+        log(
+          `soak window ${windows.length}: ${tp.deliveriesPerSec.toFixed(1)} deliveries/s, worker ${workerRssMb.toFixed(0)} MB, consumer ${consumerRssMb.toFixed(0)} MB`,
+        );
       }
       const third = Math.max(1, Math.floor(windows.length / 3));
       const trend = (key: 'workerRssMb' | 'consumerRssMb') =>
         mean(windows.slice(-third).map((w) => w[key])) / mean(windows.slice(0, third).map((w) => w[key]));
       for (const w of windows) {
-        bench.row({ section: 'soak', metric: `window ${w.index}: deliveries/s, worker / consumer RSS MB`, value: round(w.deliveriesPerSec, 1), unit: 'deliveries/s', note: `worker ${round(w.workerRssMb, 0)} MB, consumer ${round(w.consumerRssMb, 0)} MB` });
+        bench.row({
+          section: 'soak',
+          metric: `window ${w.index}: deliveries/s, worker / consumer RSS MB`,
+          value: round(w.deliveriesPerSec, 1),
+          unit: 'deliveries/s',
+          note: `worker ${round(w.workerRssMb, 0)} MB, consumer ${round(w.consumerRssMb, 0)} MB`,
+        });
       }
       const workerTrend = trend('workerRssMb');
-      bench.row({ section: 'soak', metric: 'worker RSS trend at constant load, last ÷ first third', value: round(workerTrend, 3), unit: '×', target: '≤ 1.10', met: workerTrend <= 1.1 });
-      bench.row({ section: 'soak', metric: 'consumer RSS trend at constant load, last ÷ first third', value: round(trend('consumerRssMb'), 3), unit: '×' });
+      bench.row({
+        section: 'soak',
+        metric: 'worker RSS trend at constant load, last ÷ first third',
+        value: round(workerTrend, 3),
+        unit: '×',
+        target: '≤ 1.10',
+        met: workerTrend <= 1.1,
+      });
+      bench.row({
+        section: 'soak',
+        metric: 'consumer RSS trend at constant load, last ÷ first third',
+        value: round(trend('consumerRssMb'), 3),
+        unit: '×',
+      });
       bench.details.soak = windows;
       writeResults();
       return 0;
@@ -651,7 +750,13 @@ async function main(): Promise<number> {
     // ---- 3. raw limit
     const raw = await bench.rawLimit();
     log(`raw: ${raw.requestsPerSec.toFixed(0)} req/s`);
-    bench.row({ section: 'raw', metric: `sign+POST, undici, c=${RAW_CONCURRENCY}`, value: round(raw.requestsPerSec, 0), unit: 'req/s', note: cpuNote(raw.cpu) });
+    bench.row({
+      section: 'raw',
+      metric: `sign+POST, undici, c=${RAW_CONCURRENCY}`,
+      value: round(raw.requestsPerSec, 0),
+      unit: 'req/s',
+      note: cpuNote(raw.cpu),
+    });
 
     // ---- 2. Temporal floor: closed loops at a few concurrency levels; the best is the ceiling.
     const floorRuns = [];
@@ -659,7 +764,13 @@ async function main(): Promise<number> {
       const run = await bench.floorClosedLoop(c);
       floorRuns.push(run);
       log(`floor c=${c}: ${run.workflowsPerSec.toFixed(1)} wf/s (${cpuNote(run.cpu)})`);
-      bench.row({ section: 'floor', metric: `no-op workflow, ${c} in flight`, value: round(run.workflowsPerSec, 1), unit: 'wf/s', note: cpuNote(run.cpu) });
+      bench.row({
+        section: 'floor',
+        metric: `no-op workflow, ${c} in flight`,
+        value: round(run.workflowsPerSec, 1),
+        unit: 'wf/s',
+        note: cpuNote(run.cpu),
+      });
     }
     const floorBest = floorRuns.reduce((a, b) => (b.workflowsPerSec > a.workflowsPerSec ? b : a));
 
@@ -668,7 +779,13 @@ async function main(): Promise<number> {
     log(`pipeline 1 ep: ${tp1.deliveriesPerSec.toFixed(1)} deliveries/s (${cpuNote(tp1.cpu)})`);
     const tp5 = await bench.closedLoop(`pipeline ${FAN_OUT} endpoints`, tenants.fan, FAN_OUT);
     log(`pipeline ${FAN_OUT} ep: ${tp5.deliveriesPerSec.toFixed(1)} deliveries/s (${cpuNote(tp5.cpu)})`);
-    bench.row({ section: 'pipeline', metric: 'throughput, 1 endpoint/event', value: round(tp1.deliveriesPerSec, 1), unit: 'deliveries/s', note: cpuNote(tp1.cpu) });
+    bench.row({
+      section: 'pipeline',
+      metric: 'throughput, 1 endpoint/event',
+      value: round(tp1.deliveriesPerSec, 1),
+      unit: 'deliveries/s',
+      note: cpuNote(tp1.cpu),
+    });
     bench.row({
       section: 'pipeline',
       metric: `throughput, ${FAN_OUT} endpoints/event`,
@@ -685,7 +802,9 @@ async function main(): Promise<number> {
 
     // ---- 8. retry overhead: 10% of answers 503, retried after 200 ms.
     const flaky = await bench.closedLoop('pipeline 10% 503', tenants.flaky, 1);
-    log(`pipeline 10% 503: ${flaky.deliveriesPerSec.toFixed(1)} deliveries/s, ${flaky.attemptsPerSec.toFixed(1)} attempts/s`);
+    log(
+      `pipeline 10% 503: ${flaky.deliveriesPerSec.toFixed(1)} deliveries/s, ${flaky.attemptsPerSec.toFixed(1)} attempts/s`,
+    );
     bench.row({
       section: 'retry',
       metric: 'throughput, 10% 503 (retry 200 ms)',
@@ -726,9 +845,19 @@ async function main(): Promise<number> {
     // ---- 5. cost: history events and billable actions from real histories; Redis commands per event.
     const cost1 = await measureHistoryCost(temporal, sampleWorkflowIds(tenants.one, tp1.tally, profile.historySample));
     const cost5 = await measureHistoryCost(temporal, sampleWorkflowIds(tenants.fan, tp5.tally, profile.historySample));
-    const costFlaky = await measureHistoryCost(temporal, sampleWorkflowIds(tenants.flaky, flaky.tally, profile.historySample * 2));
+    const costFlaky = await measureHistoryCost(
+      temporal,
+      sampleWorkflowIds(tenants.flaky, flaky.tally, profile.historySample * 2),
+    );
     const costRow = (label: string, cost: HistoryCost, n: number) => {
-      bench.row({ section: 'cost', metric: `history events/event, ${label}`, value: cost.historyEventsPerEvent, unit: 'events', ...(n === 1 && label === '1 endpoint' ? { target: '≤ 11', met: cost.historyEventsPerEvent <= 11 } : {}), note: `${cost.workflows} histories` });
+      bench.row({
+        section: 'cost',
+        metric: `history events/event, ${label}`,
+        value: cost.historyEventsPerEvent,
+        unit: 'events',
+        ...(n === 1 && label === '1 endpoint' ? { target: '≤ 11', met: cost.historyEventsPerEvent <= 11 } : {}),
+        note: `${cost.workflows} histories`,
+      });
       bench.row({
         section: 'cost',
         metric: `billable actions/event, ${label}`,
@@ -736,15 +865,34 @@ async function main(): Promise<number> {
         unit: 'actions',
         target: `1+N = ${1 + n}`,
         met: cost.billableActionsPerEvent <= 1 + n,
-        note: Object.entries(cost.actions).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', '),
+        note: Object.entries(cost.actions)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
       });
     };
     costRow('1 endpoint', cost1, 1);
     costRow(`${FAN_OUT} endpoints`, cost5, FAN_OUT);
     costRow('1 endpoint, 10% 503', costFlaky, 1);
-    const topCommands = (r: ThroughputResult) => Object.entries(r.redis.byCommand).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ');
-    bench.row({ section: 'cost', metric: 'Redis commands/event, 1 endpoint', value: tp1.redis.total, unit: 'commands', note: topCommands(tp1) });
-    bench.row({ section: 'cost', metric: `Redis commands/event, ${FAN_OUT} endpoints`, value: tp5.redis.total, unit: 'commands', note: topCommands(tp5) });
+    const topCommands = (r: ThroughputResult) =>
+      Object.entries(r.redis.byCommand)
+        .slice(0, 6)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+    bench.row({
+      section: 'cost',
+      metric: 'Redis commands/event, 1 endpoint',
+      value: tp1.redis.total,
+      unit: 'commands',
+      note: topCommands(tp1),
+    });
+    bench.row({
+      section: 'cost',
+      metric: `Redis commands/event, ${FAN_OUT} endpoints`,
+      value: tp5.redis.total,
+      unit: 'commands',
+      note: topCommands(tp5),
+    });
 
     // ---- 6. backlog drain: N events queued on a fresh stream before a fresh consumer starts.
     await bench.stopChild('consumer');
@@ -752,30 +900,59 @@ async function main(): Promise<number> {
     const enqueued = new Set<string>();
     // At the rates a dev server reaches, 20,000 events can take longer than the whole run may; the drain is then cut
     // to what the budget allows at the measured rate, and the row says so.
-    const drainEvents = Math.min(profile.drainEvents, Math.max(100, Math.floor((tp1.deliveriesPerSec * profile.drainBudgetMs) / 1000)));
+    const drainEvents = Math.min(
+      profile.drainEvents,
+      Math.max(100, Math.floor((tp1.deliveriesPerSec * profile.drainBudgetMs) / 1000)),
+    );
     for (let left = drainEvents; left > 0; left -= 1000) {
-      for (const entryId of await bench.xaddBatch(drainStream, tenants.one, Math.min(1000, left))) enqueued.add(`evt_${entryId}`);
+      for (const entryId of await bench.xaddBatch(drainStream, tenants.one, Math.min(1000, left)))
+        enqueued.add(`evt_${entryId}`);
     }
     const drainTally = receiver.startPhase();
     const drainStart = Date.now();
     bench.startConsumer(drainStream, `${id}-drain-consumer`);
     log(`drain: ${enqueued.size} events queued; consumer started`);
     let drainTimedOut = false;
-    await waitUntil('the drain', () => drainTally.eventIds.size >= enqueued.size, profile.drainTimeoutMs).catch((err: unknown) => {
-      if (!(err instanceof HarnessError)) throw err;
-      drainTimedOut = true;
-    });
+    await waitUntil('the drain', () => drainTally.eventIds.size >= enqueued.size, profile.drainTimeoutMs).catch(
+      (err: unknown) => {
+        if (!(err instanceof HarnessError)) throw err;
+        drainTimedOut = true;
+      },
+    );
     const drainSeconds = (Date.now() - drainStart) / 1000;
     await sleep(args.mode === 'quick' ? 1000 : 3000); // Late duplicates would arrive now.
     const lost = [...enqueued].filter((eventId) => !drainTally.eventIds.has(eventId)).length;
-    const fromFirst = drainTally.firstOkAt !== undefined && drainTally.lastOkAt !== undefined ? (drainTally.lastOkAt - drainTally.firstOkAt) / 1000 : Number.NaN;
+    const fromFirst =
+      drainTally.firstOkAt !== undefined && drainTally.lastOkAt !== undefined
+        ? (drainTally.lastOkAt - drainTally.firstOkAt) / 1000
+        : Number.NaN;
     log(`drain: ${drainSeconds.toFixed(1)} s, lost ${lost}, duplicates ${drainTally.duplicates}`);
-    const capped = drainEvents < profile.drainEvents
-      ? `; capped from ${profile.drainEvents} (≈ ${round(profile.drainEvents / tp1.deliveriesPerSec, 0)} s at the measured rate)`
-      : '';
-    bench.row({ section: 'drain', metric: `${enqueued.size} queued events, consumer start→last delivery`, value: round(drainSeconds, 1), unit: 's', note: `${round(enqueued.size / drainSeconds, 1)} events/s; ${round(enqueued.size / fromFirst, 1)}/s from first delivery${capped}` });
-    bench.row({ section: 'drain', metric: 'lost events (enqueued − unique received)', value: lost, unit: 'events', target: '0', met: lost === 0 });
-    bench.row({ section: 'drain', metric: 'duplicate deliveries', value: drainTally.duplicates, unit: 'deliveries', note: 'receivers deduplicate by event id' });
+    const capped =
+      drainEvents < profile.drainEvents
+        ? `; capped from ${profile.drainEvents} (≈ ${round(profile.drainEvents / tp1.deliveriesPerSec, 0)} s at the measured rate)`
+        : '';
+    bench.row({
+      section: 'drain',
+      metric: `${enqueued.size} queued events, consumer start→last delivery`,
+      value: round(drainSeconds, 1),
+      unit: 's',
+      note: `${round(enqueued.size / drainSeconds, 1)} events/s; ${round(enqueued.size / fromFirst, 1)}/s from first delivery${capped}`,
+    });
+    bench.row({
+      section: 'drain',
+      metric: 'lost events (enqueued − unique received)',
+      value: lost,
+      unit: 'events',
+      target: '0',
+      met: lost === 0,
+    });
+    bench.row({
+      section: 'drain',
+      metric: 'duplicate deliveries',
+      value: drainTally.duplicates,
+      unit: 'deliveries',
+      note: 'receivers deduplicate by event id',
+    });
 
     // ---- 7. memory: peaks over the whole run, trend over the throughput phases.
     const rssTrend = (name: string) => {
@@ -786,9 +963,24 @@ async function main(): Promise<number> {
     const workerTrend = rssTrend('worker');
     const consumerTrend = rssTrend('consumer');
     const trendRatio = workerTrend.last / workerTrend.first;
-    bench.row({ section: 'memory', metric: 'worker peak RSS', value: round(bench.sampler.peakRssMb('worker') ?? Number.NaN, 0), unit: 'MB' });
-    bench.row({ section: 'memory', metric: 'consumer peak RSS', value: round(bench.sampler.peakRssMb('consumer') ?? Number.NaN, 0), unit: 'MB' });
-    bench.row({ section: 'memory', metric: 'temporal dev server peak RSS', value: round(bench.sampler.peakRssMb('temporal') ?? Number.NaN, 0), unit: 'MB' });
+    bench.row({
+      section: 'memory',
+      metric: 'worker peak RSS',
+      value: round(bench.sampler.peakRssMb('worker') ?? Number.NaN, 0),
+      unit: 'MB',
+    });
+    bench.row({
+      section: 'memory',
+      metric: 'consumer peak RSS',
+      value: round(bench.sampler.peakRssMb('consumer') ?? Number.NaN, 0),
+      unit: 'MB',
+    });
+    bench.row({
+      section: 'memory',
+      metric: 'temporal dev server peak RSS',
+      value: round(bench.sampler.peakRssMb('temporal') ?? Number.NaN, 0),
+      unit: 'MB',
+    });
     bench.row({
       section: 'memory',
       metric: 'worker RSS trend, last ÷ first third of throughput',
@@ -803,28 +995,94 @@ async function main(): Promise<number> {
 
     // ---- 9. filter/transform microbench, alone on the machine now.
     for (const r of await runFilterTransformBench({ durationMs: profile.filterMs })) {
-      bench.row({ section: 'filter/transform', metric: r.name, value: r.opsPerSec, unit: 'ops/s', note: `${r.ratioToBaseline}× JSON.parse` });
+      bench.row({
+        section: 'filter/transform',
+        metric: r.name,
+        value: r.opsPerSec,
+        unit: 'ops/s',
+        note: `${r.ratioToBaseline}× JSON.parse`,
+      });
     }
 
     // ---- targets, as ratios measured in this run.
     const pipelineVsFloor = tp1.deliveriesPerSec / floorBest.workflowsPerSec;
     const p99Ratio = half.latency.p99 / floorHalf.latency.p99;
-    bench.row({ section: 'targets', metric: 'pipeline (1 ep) ÷ floor (best)', value: round(pipelineVsFloor, 3), unit: '×', target: '≥ 0.9', met: pipelineVsFloor >= 0.9, note: `${round(tp1.deliveriesPerSec, 1)} ÷ ${round(floorBest.workflowsPerSec, 1)} (floor c=${floorBest.concurrency})` });
-    bench.row({ section: 'targets', metric: 'raw ÷ pipeline (1 ep)', value: round(raw.requestsPerSec / tp1.deliveriesPerSec, 1), unit: '×', note: 'headroom of HTTP+signing over the pipeline' });
-    bench.row({ section: 'targets', metric: `p99 @50% (${half.targetRate}/s) ÷ floor p99 at same rate`, value: round(p99Ratio, 2), unit: '×', target: '≤ 2', met: p99Ratio <= 2, note: `${half.latency.p99} ms ÷ ${floorHalf.latency.p99} ms` });
-    bench.row({ section: 'targets', metric: 'history events per 1-endpoint delivery', value: cost1.historyEventsPerEvent, unit: 'events', target: '≤ 11', met: cost1.historyEventsPerEvent <= 11 });
-    bench.row({ section: 'targets', metric: 'billable actions ÷ (1+N), 1 / 5 endpoints', value: `${round(cost1.billableActionsPerEvent / 2, 2)} / ${round(cost5.billableActionsPerEvent / (1 + FAN_OUT), 2)}`, unit: '×', target: '≤ 1', met: cost1.billableActionsPerEvent <= 2 && cost5.billableActionsPerEvent <= 1 + FAN_OUT });
+    bench.row({
+      section: 'targets',
+      metric: 'pipeline (1 ep) ÷ floor (best)',
+      value: round(pipelineVsFloor, 3),
+      unit: '×',
+      target: '≥ 0.9',
+      met: pipelineVsFloor >= 0.9,
+      note: `${round(tp1.deliveriesPerSec, 1)} ÷ ${round(floorBest.workflowsPerSec, 1)} (floor c=${floorBest.concurrency})`,
+    });
+    bench.row({
+      section: 'targets',
+      metric: 'raw ÷ pipeline (1 ep)',
+      value: round(raw.requestsPerSec / tp1.deliveriesPerSec, 1),
+      unit: '×',
+      note: 'headroom of HTTP+signing over the pipeline',
+    });
+    bench.row({
+      section: 'targets',
+      metric: `p99 @50% (${half.targetRate}/s) ÷ floor p99 at same rate`,
+      value: round(p99Ratio, 2),
+      unit: '×',
+      target: '≤ 2',
+      met: p99Ratio <= 2,
+      note: `${half.latency.p99} ms ÷ ${floorHalf.latency.p99} ms`,
+    });
+    bench.row({
+      section: 'targets',
+      metric: 'history events per 1-endpoint delivery',
+      value: cost1.historyEventsPerEvent,
+      unit: 'events',
+      target: '≤ 11',
+      met: cost1.historyEventsPerEvent <= 11,
+    });
+    bench.row({
+      section: 'targets',
+      metric: 'billable actions ÷ (1+N), 1 / 5 endpoints',
+      value: `${round(cost1.billableActionsPerEvent / 2, 2)} / ${round(cost5.billableActionsPerEvent / (1 + FAN_OUT), 2)}`,
+      unit: '×',
+      target: '≤ 1',
+      met: cost1.billableActionsPerEvent <= 2 && cost5.billableActionsPerEvent <= 1 + FAN_OUT,
+    });
     bench.row({ section: 'targets', metric: 'drain loss', value: lost, unit: 'events', target: '0', met: lost === 0 });
-    bench.row({ section: 'targets', metric: 'worker RSS trend', value: round(trendRatio, 3), unit: '×', target: '≤ 1.10', met: trendRatio <= 1.1 });
+    bench.row({
+      section: 'targets',
+      metric: 'worker RSS trend',
+      value: round(trendRatio, 3),
+      unit: '×',
+      target: '≤ 1.10',
+      met: trendRatio <= 1.1,
+    });
     const pipelineDuplicates = tp1.tally.duplicates + tp5.tally.duplicates + flaky.tally.duplicates;
-    bench.row({ section: 'targets', metric: 'duplicate deliveries in throughput phases', value: pipelineDuplicates, unit: 'deliveries' });
+    bench.row({
+      section: 'targets',
+      metric: 'duplicate deliveries in throughput phases',
+      value: pipelineDuplicates,
+      unit: 'deliveries',
+    });
 
     bench.details.floorRuns = floorRuns;
     bench.details.throughput = [tp1, tp5, flaky].map(({ tally: _tally, ...rest }) => rest);
     bench.details.latency = { pipeline: paced, floor: floorHalf };
     bench.details.historyCost = { oneEndpoint: cost1, fanOut: cost5, flaky: costFlaky };
-    bench.details.drain = { enqueued: enqueued.size, seconds: drainSeconds, lost, duplicates: drainTally.duplicates, timedOut: drainTimedOut };
-    bench.details.memory = { workerTrend, consumerTrend, peaks: Object.fromEntries(bench.sampler.names().map((n) => [n, round(bench.sampler.peakRssMb(n) ?? Number.NaN, 1)])) };
+    bench.details.drain = {
+      enqueued: enqueued.size,
+      seconds: drainSeconds,
+      lost,
+      duplicates: drainTally.duplicates,
+      timedOut: drainTimedOut,
+    };
+    bench.details.memory = {
+      workerTrend,
+      consumerTrend,
+      peaks: Object.fromEntries(
+        bench.sampler.names().map((n) => [n, round(bench.sampler.peakRssMb(n) ?? Number.NaN, 1)]),
+      ),
+    };
 
     writeResults();
     if (drainTimedOut || lost > 0) throw new HarnessError(`drain lost ${lost} of ${enqueued.size} events`);
@@ -876,4 +1134,3 @@ main()
     if (!(err instanceof HarnessError)) console.error('[bench] HARNESS FAILURE:', err);
     process.exit(1);
   });
-

@@ -8,6 +8,7 @@ export function workerOptionOverrides(): Partial<WorkerOptions> {
   const raw = process.env.BENCH_WORKER_OPTIONS;
   if (!raw) return {};
   const parsed = JSON.parse(raw) as unknown;
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_WORKER_OPTIONS must be a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('BENCH_WORKER_OPTIONS must be a JSON object');
   return parsed as Partial<WorkerOptions>;
 }

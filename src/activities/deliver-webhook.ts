@@ -50,8 +50,10 @@ export interface EndpointHealthPolicy {
 /** The I/O the delivery activity needs; each piece is built once per worker. */
 export interface DeliveryDependencies {
   readonly endpoints: {
-    get(tenantId: string, endpointId: string): Promise<Endpoint | undefined>;
-    loadSigningSecrets(tenantId: string, endpointId: string): Promise<string[]>;
+    getForDelivery(
+      tenantId: string,
+      endpointId: string,
+    ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined>;
     setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<unknown>;
   };
   readonly requests: Pick<RequestBuilder, 'build'>;
@@ -164,8 +166,9 @@ export function createActivities(deps: DeliveryDependencies) {
       });
     };
 
-    const endpoint = await deps.endpoints.get(event.tenantId, endpointId);
-    if (!endpoint || !endpoint.enabled) {
+    const loaded = await deps.endpoints.getForDelivery(event.tenantId, endpointId);
+    const endpoint = loaded?.endpoint;
+    if (!loaded || !endpoint || !endpoint.enabled) {
       const reason = endpoint ? 'endpoint_disabled' : 'endpoint_deleted';
       const durationMs = await finish('skipped', { reason });
       deps.log.info({ ...fields, reason }, 'delivery skipped');
@@ -176,7 +179,7 @@ export function createActivities(deps: DeliveryDependencies) {
     let headers: Record<string, string>;
     try {
       const request = await deps.requests.build(event, endpoint);
-      const secrets = await deps.endpoints.loadSigningSecrets(event.tenantId, endpointId);
+      const secrets = loaded.signingSecrets();
       // Taken now, per attempt: a retry hours later must not be rejected by the receiver's timestamp window.
       const timestamp = Math.floor(now() / 1000);
       body = request.body;

@@ -183,10 +183,27 @@ export class EndpointStore {
   async loadSigningSecrets(tenantId: string, endpointId: string): Promise<string[]> {
     const record = await this.getStored(tenantId, endpointId);
     if (!record) throw new NotFoundError(`endpoint ${endpointId} not found`);
+    return this.openSecrets(record);
+  }
+
+  /**
+   * One read per delivery attempt: the endpoint, and its current secrets decrypted only when the attempt gets as
+   * far as signing.
+   */
+  async getForDelivery(
+    tenantId: string,
+    endpointId: string,
+  ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined> {
+    const record = await this.getStored(tenantId, endpointId);
+    if (!record) return undefined;
+    return { endpoint: toPublic(record), signingSecrets: () => this.openSecrets(record) };
+  }
+
+  private openSecrets(record: StoredEndpoint): string[] {
     const now = this.now().getTime();
     return record.secrets
       .filter((s) => s.expiresAt === undefined || Date.parse(s.expiresAt) > now)
-      .map((s) => this.box.open(s.sealed, owner(tenantId, endpointId)));
+      .map((s) => this.box.open(s.sealed, owner(record.tenantId, record.id)));
   }
 
   /** Deletes every endpoint of a tenant; used when the tenant is deleted. */
