@@ -8,7 +8,7 @@ import type { EventRef } from '../domain/event';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
-import type { HttpResponseSummary } from '../infra/http-client';
+import type { HttpClient, HttpResponseSummary } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { buildSignatureHeaders } from '../security/signature';
 import type { AttemptLogEntry, DeadLetter } from '../store/delivery-log-store';
@@ -57,14 +57,7 @@ export interface DeliveryDependencies {
     setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<unknown>;
   };
   readonly requests: Pick<RequestBuilder, 'build'>;
-  readonly http: {
-    post(
-      url: string,
-      headers: Record<string, string>,
-      body: string,
-      options: { endpointId: string },
-    ): Promise<HttpResponseSummary>;
-  };
+  readonly http: Pick<HttpClient, 'post'>;
   readonly deliveryLog: {
     recordAttempt(tenantId: string, eventId: string, entry: AttemptLogEntry): Promise<void>;
     addDeadLetter(letter: DeadLetter): Promise<void>;

@@ -1,6 +1,6 @@
 import { signWss } from '../security/signature';
 import type { OperationalEvent, OperatorNotifier } from '../store/operational-events';
-import type { HttpResponseSummary } from './http-client';
+import type { HttpClient } from './http-client';
 
 /**
  * POSTs operational events to the operator's webhook, signed like a delivery (`X-WSS-Timestamp`,
@@ -9,14 +9,7 @@ import type { HttpResponseSummary } from './http-client';
 export function createOperatorWebhook(
   url: string,
   secret: string | undefined,
-  http: {
-    post(
-      url: string,
-      headers: Record<string, string>,
-      body: string,
-      options: { endpointId: string },
-    ): Promise<HttpResponseSummary>;
-  },
+  http: Pick<HttpClient, 'post'>,
   now: () => number = Date.now,
 ): OperatorNotifier {
   return {

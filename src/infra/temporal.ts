@@ -38,3 +38,13 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
     log.warn({ err: (err as Error).message }, 'could not register search attributes; create them by hand');
   }
 }
+
+/** Connects, registers the search attributes (see {@link ensureSearchAttributes}) and disconnects: a start-up step. */
+export async function registerSearchAttributes(address: string, namespace: string, log: Logger): Promise<void> {
+  const { connection } = await connectTemporalClient(address, namespace);
+  try {
+    await ensureSearchAttributes(connection, namespace, log);
+  } finally {
+    await connection.close();
+  }
+}

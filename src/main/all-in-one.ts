@@ -1,12 +1,11 @@
-import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../infra/config';
 import { nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import { createLogger } from '../infra/logger';
-import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
+import { registerSearchAttributes } from '../infra/temporal';
 import { startApi } from './api';
 import { startConsumer } from './consumer';
 import { createStores, runMain, shutdownSignal } from './services';
-import { createDeliveryWorker } from './worker';
+import { createDeliveryWorker, installWorkerRuntime } from './worker';
 
 /**
  * The local runner behind `npm start`: worker, consumer and API in one process. In production run the three
@@ -15,16 +14,10 @@ import { createDeliveryWorker } from './worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
-  Runtime.install({
-    // Shutdown is ours: the consumer drains first, then the worker.
-    shutdownSignals: [],
-    logger: new DefaultLogger('WARN'),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
-  });
+  // Shutdown is ours: the consumer drains first, then the worker.
+  installWorkerRuntime({ sdkHandlesSignals: false });
   const stores = createStores(config, 'local');
-  const { connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
-  await connection.close();
+  await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
 
   const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores);
   const workerRun = worker.run();

@@ -14,7 +14,7 @@ import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { createOperatorWebhook } from '../infra/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
-import { connectTemporalClient, ensureSearchAttributes } from '../infra/temporal';
+import { registerSearchAttributes } from '../infra/temporal';
 import type { Stores } from './services';
 import { createStores, runMain } from './services';
 
@@ -101,17 +101,24 @@ export async function createDeliveryWorker(
   };
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+/**
+ * The SDK's process-wide runtime, with its own logs at WARN (ours are structured and separate). With
+ * `sdkHandlesSignals`, the SDK shuts workers down on SIGINT/SIGTERM; otherwise the caller orders the shutdown.
+ */
+export function installWorkerRuntime(options: { sdkHandlesSignals: boolean }): void {
   Runtime.install({
+    ...(options.sdkHandlesSignals ? {} : { shutdownSignals: [] }),
     logger: new DefaultLogger('WARN'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+  installWorkerRuntime({ sdkHandlesSignals: true });
   const stores = createStores(config, 'worker');
-  const { connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE, log);
-  await connection.close();
+  await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
   const delivery = await createDeliveryWorker(config, log, stores);
   try {
     log.info({ taskQueue: config.WSS_TASK_QUEUE }, 'worker started');
