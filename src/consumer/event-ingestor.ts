@@ -46,19 +46,19 @@ export class EventIngestor {
     return this.accept(parsed.entry);
   }
 
-  /** Starts delivery of an already validated event. Also used by the API's publish route. */
-  async accept(entry: AcceptedEntry): Promise<IngestResult> {
-    const { tenantId, eventId, eventType, occurredAt, dataJson } = entry;
-    await this.deps.payloads.put(tenantId, eventId, dataJson);
-
+  /** Starts delivery of an already validated event. */
+  private async accept(entry: AcceptedEntry): Promise<IngestResult> {
+    const { tenantId, eventId, eventType, occurredAt, dataJson, data } = entry;
     const envelope: EventEnvelope = {
       id: eventId,
       type: eventType,
       tenant: tenantId,
       occurredAt,
-      data: JSON.parse(dataJson),
+      data,
     };
-    const [endpoints, tenantPolicy] = await Promise.all([
+    // Independent reads and the payload write go out together; the payload is stored before the workflow starts.
+    const [, endpoints, tenantPolicy] = await Promise.all([
+      this.deps.payloads.put(tenantId, eventId, dataJson),
       this.deps.endpoints.listAll(tenantId),
       this.deps.tenants.getRetryPolicy(tenantId),
     ]);

@@ -9,6 +9,8 @@ export interface AcceptedEntry {
   readonly occurredAt: string;
   /** The producer's JSON text, validated; stored as-is so retries send the same bytes. */
   readonly dataJson: string;
+  /** `dataJson` parsed (validation parses it anyway; routing and filters need the value). */
+  readonly data: unknown;
 }
 
 export type ParsedEntry =
@@ -52,8 +54,9 @@ export function parseStreamEntry(entryId: string, fields: readonly string[], lim
   if (size > limits.maxDataBytes) {
     return { ok: false, reason: `field "data" is ${size} bytes, over the ${limits.maxDataBytes}-byte limit` };
   }
+  let data: unknown;
   try {
-    JSON.parse(dataJson);
+    data = JSON.parse(dataJson);
   } catch (err) {
     return { ok: false, reason: `field "data" is not valid JSON: ${(err as Error).message.slice(0, 200)}` };
   }
@@ -72,6 +75,7 @@ export function parseStreamEntry(entryId: string, fields: readonly string[], lim
       tenantId,
       eventType,
       dataJson,
+      data,
       eventId: explicitId ?? eventIdFromEntryId(entryId),
       occurredAt: new Date(millis).toISOString(),
     },

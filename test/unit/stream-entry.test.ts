@@ -17,6 +17,7 @@ describe('parseStreamEntry', () => {
         tenantId: 'acme',
         eventType: 'order.created',
         dataJson: '{"a":1}',
+        data: { a: 1 },
         eventId: 'evt_1',
         occurredAt: '2023-11-14T22:13:20.000Z',
       },
