@@ -213,8 +213,7 @@ export function createActivities(deps: DeliveryDependencies) {
 
     switch (classification.outcome) {
       case 'delivered': {
-        const durationMs = await finish('delivered', status);
-        await deps.deliveryLog.resetEndpointFailures(event.tenantId, endpointId);
+        const durationMs = await finish('delivered', status); // also ends the endpoint's failure streak
         if (input.redelivery) await deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId);
         deps.log.info({ ...fields, status: statusCode, durationMs }, 'delivery succeeded');
         return { outcome: 'delivered', attempt, durationMs, ...status };

@@ -41,14 +41,16 @@ export class DeliveryLogStore {
     private readonly ttlSeconds: number,
   ) {}
 
+  /** Appends an attempt to the event's log. A delivered attempt also ends its endpoint's failure streak. */
   async recordAttempt(tenantId: string, eventId: string, entry: AttemptLogEntry): Promise<void> {
     const key = this.keys.attempts(tenantId, eventId);
-    await this.redis
+    const tx = this.redis
       .multi()
       .rpush(key, JSON.stringify(entry))
       .ltrim(key, -MAX_ATTEMPTS_LOGGED, -1)
-      .expire(key, this.ttlSeconds)
-      .exec();
+      .expire(key, this.ttlSeconds);
+    if (entry.outcome === 'delivered') tx.del(this.keys.endpointFailures(tenantId, entry.endpointId));
+    await tx.exec();
   }
 
   async attempts(tenantId: string, eventId: string): Promise<AttemptLogEntry[]> {

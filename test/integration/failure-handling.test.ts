@@ -214,6 +214,20 @@ describe('failure handling: classification, dead letters, operations', () => {
     await waitFor('replayed', () => hook.requests.length === 4);
   });
 
+  it('restarts the failure streak after a delivered event, so interleaved failures do not disable', async () => {
+    const tenant = uniqueName('t');
+    const failing = new Set(['evt-s1', 'evt-s2', 'evt-s3', 'evt-s5', 'evt-s6', 'evt-s7']);
+    const hook = await receiver((req) => ({ status: failing.has(String(req.headers['x-wss-event-id'])) ? 500 : 200 }));
+    const ep = await endpoint(tenant, hook.url, { ...FAST, maximumAttempts: 1 });
+    for (const id of ['evt-s1', 'evt-s2', 'evt-s3', 'evt-s4', 'evt-s5', 'evt-s6', 'evt-s7']) {
+      const handle = await publish(tenant, id);
+      assert.equal((await waitFor('result', () => handle.result())).status, failing.has(id) ? 'failed' : 'delivered');
+    }
+    // Three failures, a success, three failures: never four in a row, so the threshold of 4 is not reached.
+    const after = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${ep.id}`);
+    assert.equal(after.body.enabled, true);
+  });
+
   it('replays every recorded history without non-determinism, and no history holds a secret', async () => {
     const histories = [];
     for (const workflowId of workflowIds) {
