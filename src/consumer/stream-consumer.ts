@@ -140,7 +140,7 @@ export class StreamConsumer {
     for (;;) {
       const entries = await this.read(cursor, undefined);
       if (entries.length === 0) return true;
-      if (!(await this.process(entries))) return false;
+      if (!(await this.processAll(entries))) return false;
       const last = entries[entries.length - 1];
       if (!last) return true;
       cursor = last[0];
@@ -164,7 +164,7 @@ export class StreamConsumer {
       const [next, entries] = reply;
       if (entries.length > 0) {
         this.o.log.warn({ count: entries.length }, 'claimed entries abandoned by another consumer');
-        if (!(await this.process(entries))) return false;
+        if (!(await this.processAll(entries))) return false;
       }
       if (next === '0-0') return true;
       cursor = next;
@@ -180,17 +180,18 @@ export class StreamConsumer {
     return reply?.[0]?.[1] ?? [];
   }
 
-  /** Handles a batch with bounded concurrency. Returns false if any entry failed transiently (left pending). */
-  private async process(entries: readonly StreamEntry[]): Promise<boolean> {
-    let ok = true;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < entries.length) {
-        const entry = entries[next++];
-        if (entry && !(await this.processOne(entry))) ok = false;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.o.concurrency, entries.length) }, worker));
+  /**
+   * Handles a whole batch through the in-flight window and waits for all of it (pending recovery and claims run
+   * with nothing else in flight). Returns false if any entry failed transiently and stays pending.
+   */
+  private async processAll(entries: readonly StreamEntry[]): Promise<boolean> {
+    for (const entry of entries) {
+      while (this.inFlight.size >= this.o.concurrency) await Promise.race(this.inFlight);
+      this.track(entry);
+    }
+    await this.settle();
+    const ok = !this.transientFailure;
+    this.transientFailure = false;
     return ok;
   }
 
