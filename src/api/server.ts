@@ -58,10 +58,10 @@ export function createApiServer(options: ApiServerOptions): Server {
   const publicRouter = new Router();
   options.publicRoutes(publicRouter);
   const authedRouter = new Router();
-  let principalOf = new WeakMap<ApiRequest, Principal>();
   const authed: AuthedRouter = {
     add(method, path, handler) {
-      authedRouter.add(method, path, (req) => handler({ ...req, principal: principalOf.get(req) as Principal }));
+      // handle() attaches the principal to every request it routes here (see below).
+      authedRouter.add(method, path, (req) => handler(req as AuthenticatedRequest));
       return authed;
     },
   };
@@ -95,9 +95,9 @@ export function createApiServer(options: ApiServerOptions): Server {
         json: () => (bodyCache ??= readBody(req, maxBodyBytes).then(parseJson)),
       };
       const publicMatch = publicRouter.match(method, url.pathname);
-      const authedMatch =
-        publicMatch && publicMatch !== 'method_not_allowed' ? undefined : authedRouter.match(method, url.pathname);
-      const match = publicMatch && publicMatch !== 'method_not_allowed' ? publicMatch : (authedMatch ?? publicMatch);
+      const isPublic = publicMatch !== undefined && publicMatch !== 'method_not_allowed';
+      // A path that only public routes know, with the wrong method, is still a 405 rather than a 404.
+      const match = isPublic ? publicMatch : (authedRouter.match(method, url.pathname) ?? publicMatch);
       if (match === undefined || match === 'method_not_allowed') {
         status = match === undefined ? 404 : 405;
         sendJson(res, status, {
@@ -108,11 +108,11 @@ export function createApiServer(options: ApiServerOptions): Server {
         });
         return;
       }
-      const routed = { ...apiReq, params: match.params };
-      if (!(publicMatch && publicMatch !== 'method_not_allowed')) {
-        principalOf.set(routed, await authenticate(req));
-      }
-      const result = await match.handler(routed);
+      const routed: ApiRequest = { ...apiReq, params: match.params };
+      const authenticated: ApiRequest = isPublic
+        ? routed
+        : ({ ...routed, principal: await authenticate(req) } as AuthenticatedRequest);
+      const result = await match.handler(authenticated);
       status = result.status;
       if (result.contentType !== undefined && typeof result.body === 'string')
         sendText(res, status, result.contentType, result.body);
@@ -136,9 +136,6 @@ export function createApiServer(options: ApiServerOptions): Server {
 
   const server = createServer((req, res) => {
     void handle(req, res);
-  });
-  server.on('close', () => {
-    principalOf = new WeakMap();
   });
   // Bound slow clients: a management API has no reason to hold a connection open for long.
   server.requestTimeout = 30_000;
