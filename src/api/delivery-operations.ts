@@ -63,7 +63,7 @@ export class DeliveryOperations {
     const workflowId = deliveryWorkflowId(tenantId, eventId);
     const handle = this.deps.temporal.workflow.getHandle(workflowId);
     const description = await describeDelivery(handle, eventId);
-    const input = await this.firstRunInput(workflowId, description.runId);
+    const input = await this.runInput(workflowId, description.runId);
     const workflowStatus = description.status.name;
     let result: DeliverEventResult | undefined;
     if (workflowStatus === 'COMPLETED') result = (await handle.result()) as DeliverEventResult;
@@ -205,7 +205,7 @@ export class DeliveryOperations {
     return { workflowId, endpoints: deliveries.map((d) => d.endpointId) };
   }
 
-  private async firstRunInput(workflowId: string, runId: string): Promise<DeliverEventInput | undefined> {
+  private async runInput(workflowId: string, runId: string): Promise<DeliverEventInput | undefined> {
     const history = await this.deps.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const payload = started?.input?.payloads?.[0];

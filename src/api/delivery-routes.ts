@@ -4,8 +4,8 @@ import { EVENT_ID_PATTERN, assertResourceId } from '../domain/ids';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { DeliveryOperations } from './delivery-operations';
 import { validate } from './http-kit';
-import type { AuthedRouter } from './server';
-import { authorizeTenant } from './server';
+import type { AuthedRouter, AuthenticatedRequest } from './server';
+import { tenantOf } from './server';
 
 export const replaySchema = z
   .object({
@@ -19,31 +19,27 @@ export function registerDeliveryRoutes(
   router: AuthedRouter,
   deps: { operations: DeliveryOperations; endpoints: EndpointStore },
 ): void {
-  const ids = (params: Readonly<Record<string, string>>) => {
-    const tenantId = assertResourceId(params['tenantId'] ?? '', 'tenantId');
-    const eventId = params['eventId'] ?? '';
+  const ids = (req: AuthenticatedRequest) => {
+    const tenantId = tenantOf(req);
+    const eventId = req.params['eventId'] ?? '';
     if (!EVENT_ID_PATTERN.test(eventId)) throw new ValidationError('eventId: not a valid event id', 'eventId');
     return { tenantId, eventId };
   };
 
   router.add('GET', '/v1/tenants/:tenantId/deliveries/:eventId', async (req) => {
-    const { tenantId, eventId } = ids(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const { tenantId, eventId } = ids(req);
     return { status: 200, body: await deps.operations.get(tenantId, eventId) };
   });
   router.add('POST', '/v1/tenants/:tenantId/deliveries/:eventId/cancel', async (req) => {
-    const { tenantId, eventId } = ids(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const { tenantId, eventId } = ids(req);
     return { status: 202, body: await deps.operations.cancel(tenantId, eventId) };
   });
   router.add('POST', '/v1/tenants/:tenantId/deliveries/:eventId/retry', async (req) => {
-    const { tenantId, eventId } = ids(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const { tenantId, eventId } = ids(req);
     return { status: 202, body: await deps.operations.retry(tenantId, eventId) };
   });
   router.add('GET', '/v1/tenants/:tenantId/dead-letters', async (req) => {
-    const tenantId = assertResourceId(req.params['tenantId'] ?? '', 'tenantId');
-    authorizeTenant(req.principal, tenantId);
+    const tenantId = tenantOf(req);
     const endpointId = req.query.get('endpointId');
     const since = parseTime(req.query.get('since'), 'since');
     const until = parseTime(req.query.get('until'), 'until');
@@ -55,8 +51,7 @@ export function registerDeliveryRoutes(
     return { status: 200, body: { items } };
   });
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/replay', async (req) => {
-    const tenantId = assertResourceId(req.params['tenantId'] ?? '', 'tenantId');
-    authorizeTenant(req.principal, tenantId);
+    const tenantId = tenantOf(req);
     const endpointId = assertResourceId(req.params['endpointId'] ?? '', 'endpointId');
     const body = validate(replaySchema, await req.json());
     if (!(await deps.endpoints.get(tenantId, endpointId))) throw new NotFoundError(`endpoint ${endpointId} not found`);

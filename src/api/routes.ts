@@ -26,8 +26,8 @@ import {
   rotateSecretSchema,
   updateEndpointSchema,
 } from './schemas';
-import type { AuthedRouter } from './server';
-import { authorizeTenant, requireAdmin } from './server';
+import type { AuthedRouter, AuthenticatedRequest } from './server';
+import { requireAdmin, tenantOf } from './server';
 
 export interface RouteDependencies {
   readonly endpoints: EndpointStore;
@@ -80,8 +80,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     return { status: 200, body: { items: await deps.tenants.list() } };
   });
   router.add('GET', '/v1/tenants/:tenantId', async (req) => {
-    const tenantId = tenantParam(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const tenantId = tenantOf(req);
     return { status: 200, body: await deps.tenants.require(tenantId) };
   });
   router.add('DELETE', '/v1/tenants/:tenantId', async (req) => {
@@ -120,8 +119,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
 
   // Endpoints
   router.add('POST', '/v1/tenants/:tenantId/endpoints', async (req) => {
-    const tenantId = tenantParam(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const tenantId = tenantOf(req);
     const body = validate(createEndpointSchema, await req.json());
     validateProgrammableFields(body);
     await deps.destinations.checkUrl(body.url);
@@ -137,8 +135,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     return { status: 201, body: { ...created.endpoint, secret: created.secret } };
   });
   router.add('GET', '/v1/tenants/:tenantId/endpoints', async (req) => {
-    const tenantId = tenantParam(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const tenantId = tenantOf(req);
     await deps.tenants.require(tenantId);
     const limit = parseLimit(req.query.get('limit'));
     const cursor = req.query.get('cursor') ?? undefined;
@@ -146,11 +143,11 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     return { status: 200, body: page };
   });
   router.add('GET', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
-    const { endpoint } = await loadEndpoint(req.params, req.principal);
+    const { endpoint } = await loadEndpoint(req);
     return { status: 200, body: endpoint };
   });
   router.add('PATCH', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
-    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const { tenantId, endpoint } = await loadEndpoint(req);
     const patch = validate(updateEndpointSchema, await req.json());
     validateProgrammableFields(patch);
     if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
@@ -164,16 +161,16 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     return { status: 200, body: updated };
   });
   router.add('DELETE', '/v1/tenants/:tenantId/endpoints/:endpointId', async (req) => {
-    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const { tenantId, endpoint } = await loadEndpoint(req);
     await deps.endpoints.delete(tenantId, endpoint.id);
     return { status: 204 };
   });
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/disable', async (req) => {
-    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const { tenantId, endpoint } = await loadEndpoint(req);
     return { status: 200, body: await deps.endpoints.setEnabled(tenantId, endpoint.id, false, 'manual') };
   });
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/enable', async (req) => {
-    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const { tenantId, endpoint } = await loadEndpoint(req);
     const body = validate(enableEndpointSchema, hasBody(req.headers) ? await req.json() : {});
     const enabled = await deps.endpoints.setEnabled(tenantId, endpoint.id, true);
     if (body.replayFailedSince === undefined || !deps.replay) return { status: 200, body: enabled };
@@ -181,7 +178,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     return { status: 200, body: { ...enabled, replay } };
   });
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/secret/rotate', async (req) => {
-    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const { tenantId, endpoint } = await loadEndpoint(req);
     const raw = hasBody(req.headers) ? await req.json() : {};
     const body = validate(rotateSecretSchema, raw);
     const scheme = endpoint.signatureScheme;
@@ -195,7 +192,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
   });
 
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/test', async (req) => {
-    const { tenantId, endpoint } = await loadEndpoint(req.params, req.principal);
+    const { tenantId, endpoint } = await loadEndpoint(req);
     const body = validate(publishEventSchema, await req.json());
     const envelope: EventEnvelope = {
       id: body.id ?? dryRunEventId(),
@@ -213,8 +210,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
 
   // Events
   router.add('POST', '/v1/tenants/:tenantId/events', async (req) => {
-    const tenantId = tenantParam(req.params);
-    authorizeTenant(req.principal, tenantId);
+    const tenantId = tenantOf(req);
     const body = validate(publishEventSchema, await req.json());
     await deps.tenants.require(tenantId);
     const dataJson = JSON.stringify(body.data);
@@ -231,13 +227,9 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
     return { status: 202, body: { id: body.id ?? eventIdFromEntryId(entryId), streamEntryId: entryId } };
   });
 
-  async function loadEndpoint(
-    params: Readonly<Record<string, string>>,
-    principal: Parameters<typeof authorizeTenant>[0],
-  ): Promise<{ tenantId: string; endpoint: Endpoint }> {
-    const tenantId = tenantParam(params);
-    authorizeTenant(principal, tenantId);
-    const endpointId = assertResourceId(params['endpointId'] ?? '', 'endpointId');
+  async function loadEndpoint(req: AuthenticatedRequest): Promise<{ tenantId: string; endpoint: Endpoint }> {
+    const tenantId = tenantOf(req);
+    const endpointId = assertResourceId(req.params['endpointId'] ?? '', 'endpointId');
     const endpoint = await deps.endpoints.get(tenantId, endpointId);
     if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
     return { tenantId, endpoint };

@@ -2,6 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { NotFoundError, UnauthorizedError, WssError } from '../domain/errors';
+import { assertResourceId } from '../domain/ids';
 import type { Logger } from '../infra/logger';
 import type { ApiRequest, ApiResponse } from './http-kit';
 import { Router, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
@@ -41,6 +42,13 @@ export function authorizeTenant(principal: Principal, tenantId: string): void {
   if (principal.kind === 'tenant' && principal.tenantId !== tenantId) {
     throw new NotFoundError(`tenant ${tenantId} not found`);
   }
+}
+
+/** The request's `:tenantId`, validated and visible to the caller (else 404, see {@link authorizeTenant}). */
+export function tenantOf(req: AuthenticatedRequest): string {
+  const tenantId = assertResourceId(req.params['tenantId'] ?? '', 'tenantId');
+  authorizeTenant(req.principal, tenantId);
+  return tenantId;
 }
 
 export function requireAdmin(principal: Principal): void {
