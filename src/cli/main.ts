@@ -1,49 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { loadCliConfig } from '../infra/config';
+import { Command, CommanderError, Help } from 'commander';
+import { ConfigError, loadCliConfig } from '../infra/config';
 
 /**
  * `wss`: the command-line client of the management API for the common tasks. Human-readable output by default,
  * `--json` for scripts. Exit codes: 0 ok, 1 API or network error, 2 usage error.
  */
 
-const USAGE = `Usage: wss <command> [options]
-
-Tenants
-  wss tenants create <tenantId> [--name <name>]
-  wss tenants list
-  wss tenants delete <tenantId>
-  wss keys create <tenantId> [--name <name>]          create a tenant API key (shown once)
-Endpoints
-  wss endpoints add <tenantId> --url <url> --events <a.b,c.*> [--secret <s>] [--scheme wss|standard-webhooks|both]
-                    [--filter <json>] [--transform <jsonata>] [--description <text>]
-  wss endpoints list <tenantId> [--limit <n>] [--cursor <c>]
-  wss endpoints get|delete|enable|disable <tenantId> <endpointId>
-  wss endpoints rotate <tenantId> <endpointId>        rotate the signing secret (prints the new one)
-  wss endpoints test <tenantId> <endpointId> --type <t> --data <json>   dry run: match, body, headers; sends nothing
-Events
-  wss events publish <tenantId> --type <t> --data <json> [--id <eventId>]
-Deliveries
-  wss deliveries get <tenantId> <eventId>
-  wss deliveries cancel|retry <tenantId> <eventId>
-  wss deliveries failed <tenantId> [--endpoint <id>]
-  wss deliveries replay <tenantId> <endpointId> --since <iso> [--until <iso>]
-
-Options
-  --api <url>     API base URL (env WSS_API_URL, default http://127.0.0.1:8080)
-  --token <t>     bearer token (env WSS_TOKEN, else WSS_ADMIN_TOKEN)
-  --json          print the raw JSON response
-  --data @file    read a JSON argument from a file`;
-
-class UsageError extends Error {}
-
-/** parseArgs rejects unknown options and options missing their value with `ERR_PARSE_ARGS_*`: usage errors too. */
-function isArgumentError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
-}
-
-interface Output {
+export interface Output {
   out(text: string): void;
   err(text: string): void;
 }
@@ -53,250 +17,327 @@ const stdio: Output = {
   err: (text) => process.stderr.write(`${text}\n`),
 };
 
+class UsageError extends Error {}
+type Env = Record<string, string | undefined>;
+
+/**
+ * JSON the user wrote (`--data`, `--filter`), sent as that text: parsing it only validates it, so integers beyond
+ * 2^53, `1.10` and `1e400` reach the API byte for byte instead of being rounded by a parse and re-serialise.
+ */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
 /** Runs the CLI and sets the process exit code. */
 export function runCli(argv: string[], io: Output = stdio): void {
-  main(argv, io).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      io.err(`wss: ${err instanceof Error ? err.message : String(err)}`);
-      process.exitCode = err instanceof UsageError || isArgumentError(err) ? 2 : 1;
-    },
-  );
-}
-
-async function main(argv: string[], io: Output): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      api: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-      name: { type: 'string' },
-      url: { type: 'string' },
-      events: { type: 'string' },
-      secret: { type: 'string' },
-      scheme: { type: 'string' },
-      filter: { type: 'string' },
-      transform: { type: 'string' },
-      description: { type: 'string' },
-      limit: { type: 'string' },
-      cursor: { type: 'string' },
-      type: { type: 'string' },
-      data: { type: 'string' },
-      id: { type: 'string' },
-      endpoint: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-    },
+  void run(argv, io).then((code) => {
+    process.exitCode = code;
   });
-  const [group, action, ...rest] = positionals;
-  if (values.help || !group) {
-    io.out(USAGE);
-    return values.help ? 0 : 2;
-  }
-  const env = loadCliConfig();
-  const api = new ApiClient(values.api ?? env.WSS_API_URL, values.token ?? env.WSS_TOKEN ?? env.WSS_ADMIN_TOKEN);
-  const need = (index: number, what: string): string => {
-    const value = rest[index];
-    if (!value) throw new UsageError(`missing <${what}>\n\n${USAGE}`);
-    return encodeURIComponent(value);
-  };
-  const required = (value: string | undefined, flag: string): string => {
-    if (value === undefined) throw new UsageError(`missing --${flag}`);
-    return value;
-  };
-  const show = (res: ApiResult, human: (body: any) => string): number => {
-    if (!res.ok) {
-      const error = res.body?.error;
-      io.err(
-        values.json
-          ? JSON.stringify(res.body)
-          : `error ${res.status}${error ? ` ${error.code}: ${error.message}` : ''}`,
-      );
-      return 1;
-    }
-    io.out(values.json ? JSON.stringify(res.body, null, 2) : human(res.body));
-    return 0;
-  };
-
-  switch (`${group} ${action ?? ''}`.trim()) {
-    case 'tenants create':
-      return show(
-        await api.call('POST', '/v1/tenants', {
-          id: rest[0] ?? need(0, 'tenantId'),
-          ...(values.name ? { name: values.name } : {}),
-        }),
-        (t) => `created tenant ${t.id}`,
-      );
-    case 'tenants list':
-      return show(await api.call('GET', '/v1/tenants'), (b) => table(b.items, ['id', 'name', 'createdAt']));
-    case 'tenants delete':
-      return show(
-        await api.call('DELETE', `/v1/tenants/${need(0, 'tenantId')}`),
-        (b) => `deleted tenant ${b.deleted} (${b.endpoints} endpoints)`,
-      );
-    case 'keys create':
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/api-keys`, values.name ? { name: values.name } : {}),
-        (k) => `created key ${k.id}\nkey: ${k.key}\n(shown once: store it now)`,
-      );
-    case 'endpoints add': {
-      const body: Record<string, unknown> = {
-        url: required(values.url, 'url'),
-        eventTypes: required(values.events, 'events')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      };
-      if (values.secret) body['secret'] = values.secret;
-      if (values.scheme) body['signatureScheme'] = values.scheme;
-      if (values.description) body['description'] = values.description;
-      if (values.filter) body['filter'] = parseJsonArg(values.filter, 'filter');
-      if (values.transform) body['transform'] = values.transform;
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints`, body),
-        (e) => `created endpoint ${e.id} → ${e.url}\nsecret: ${e.secret}\n(shown once: store it now)`,
-      );
-    }
-    case 'endpoints list': {
-      const query = new URLSearchParams();
-      if (values.limit) query.set('limit', values.limit);
-      if (values.cursor) query.set('cursor', values.cursor);
-      const qs = query.size > 0 ? `?${query}` : '';
-      return show(
-        await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/endpoints${qs}`),
-        (b) =>
-          table(
-            b.items.map((e: any) => ({ ...e, eventTypes: e.eventTypes.join(','), enabled: String(e.enabled) })),
-            ['id', 'url', 'eventTypes', 'enabled'],
-          ) + (b.nextCursor ? `\nmore: --cursor ${b.nextCursor}` : ''),
-      );
-    }
-    case 'endpoints get':
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}`), (e) =>
-        JSON.stringify(e, null, 2),
-      );
-    case 'endpoints delete':
-      return show(
-        await api.call('DELETE', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}`),
-        () => 'deleted',
-      );
-    case 'endpoints enable':
-    case 'endpoints disable':
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/${action}`, {}),
-        (e) => `${e.id} ${e.enabled ? 'enabled' : 'disabled'}`,
-      );
-    case 'endpoints rotate':
-      return show(
-        await api.call(
-          'POST',
-          `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/secret/rotate`,
-          {},
-        ),
-        (r) => `new secret: ${r.secret}\nprevious secret valid until ${r.previousSecretValidUntil}`,
-      );
-    case 'endpoints test':
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/test`, {
-          type: required(values.type, 'type'),
-          data: parseJsonArg(required(values.data, 'data'), 'data'),
-        }),
-        (r) =>
-          r.matches
-            ? `matches: yes\nheaders:\n${Object.entries(r.headers)
-                .map(([k, v]) => `  ${k}: ${v}`)
-                .join('\n')}\nbody:\n${r.body}`
-            : `matches: no (${r.reason})`,
-      );
-    case 'events publish':
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/events`, {
-          type: required(values.type, 'type'),
-          data: parseJsonArg(required(values.data, 'data'), 'data'),
-          ...(values.id ? { id: values.id } : {}),
-        }),
-        (r) => `published ${r.id} (stream entry ${r.streamEntryId})`,
-      );
-    case 'deliveries get':
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/deliveries/${need(1, 'eventId')}`), (d) =>
-        describeDelivery(d),
-      );
-    case 'deliveries cancel':
-    case 'deliveries retry':
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/deliveries/${need(1, 'eventId')}/${action}`, {}),
-        (r) => JSON.stringify(r),
-      );
-    case 'deliveries failed': {
-      const qs = values.endpoint ? `?endpointId=${encodeURIComponent(values.endpoint)}` : '';
-      return show(await api.call('GET', `/v1/tenants/${need(0, 'tenantId')}/dead-letters${qs}`), (b) =>
-        table(b.items, ['eventId', 'endpointId', 'lastStatusCode', 'attempts', 'lastError']),
-      );
-    }
-    case 'deliveries replay':
-      return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/replay`, {
-          since: required(values.since, 'since'),
-          ...(values.until ? { until: values.until } : {}),
-        }),
-        (r) => `replayed ${r.replayed} failed deliveries`,
-      );
-    default:
-      throw new UsageError(`unknown command "${group} ${action ?? ''}"\n\n${USAGE}`);
-  }
 }
 
-interface ApiResult {
-  ok: boolean;
-  status: number;
-  body: any;
-}
-
-class ApiClient {
-  constructor(
-    private readonly base: string,
-    private readonly token: string | undefined,
-  ) {}
-
-  async call(method: string, path: string, body?: unknown): Promise<ApiResult> {
-    if (!this.token) throw new UsageError('no token: pass --token or set WSS_TOKEN / WSS_ADMIN_TOKEN');
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.base), {
-        method,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (err) {
-      throw new Error(`cannot reach the API at ${this.base}: ${(err as Error).message}`);
-    }
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : {};
-    } catch {
-      parsed = { error: { code: 'bad_response', message: text.slice(0, 200) } };
-    }
-    return { ok: res.ok, status: res.status, body: parsed };
+/** Runs one command line; resolves to its exit code. `env` defaults to the process environment. */
+export async function run(argv: string[], io: Output = stdio, env?: Env): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, env, (c) => (code = c));
+  if (argv.length === 0) {
+    io.out(program.helpInformation().trimEnd());
+    return 2;
   }
-}
-
-function parseJsonArg(value: string, flag: string): unknown {
-  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
   try {
-    return JSON.parse(text);
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError && err.exitCode === 0) return 0; // --help
+    io.err(`wss: ${err instanceof Error ? err.message : String(err)}`);
+    return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
+  }
+}
+
+interface Options {
+  api?: string;
+  token?: string;
+  json?: boolean;
+  [flag: string]: string | boolean | undefined;
+}
+
+type Body = Record<string, unknown>;
+type Human = (body: any) => string;
+
+function buildProgram(io: Output, env: Env | undefined, done: (code: number) => void) {
+  const program = new Command('wss')
+    .description('Client of the Webhook Sender Service management API.')
+    .option('--api <url>', 'API base URL (env WSS_API_URL, default http://127.0.0.1:8080)')
+    .option('--token <token>', 'bearer token (env WSS_TOKEN, else WSS_ADMIN_TOKEN)')
+    .option('--json', 'print the raw JSON response');
+  const sub = (group: Command, usage: string, description: string) => group.command(usage).description(description);
+  /**
+   * The action that calls `route` ("METHOD /path", each `{}` taking the next argument, percent-encoded) with the
+   * parameters `params` builds from the options (the query of a GET, the body of a POST), and prints the answer,
+   * for a human with `human`.
+   */
+  const call =
+    (route: string, human: Human, params?: (o: Options, args: string[]) => Body) =>
+    async (...actionArgs: unknown[]): Promise<void> => {
+      const self = actionArgs.at(-1) as Command;
+      const [o, args] = [self.optsWithGlobals<Options>(), self.processedArgs as string[]];
+      const empty = self.registeredArguments.find((_, k) => !args[k]);
+      if (empty) throw new UsageError(`missing <${empty.name()}>`);
+      const [method = '', template = ''] = route.split(' ');
+      let i = 0;
+      const path = template.replace(/\{\}/g, () => encodeURIComponent(args[i++] ?? ''));
+      done(show(io, o, await request(o, env, method, path, params?.(o, args) ?? {}), human));
+    };
+
+  const tenants = program.command('tenants').description('create, list and delete tenants');
+  sub(tenants, 'create <tenantId>', 'create a tenant')
+    .option('--name <name>', 'display name')
+    .action(
+      call(
+        'POST /v1/tenants',
+        (b) => `created tenant ${b.id}`,
+        (o, [id]) => ({ id, name: o.name }),
+      ),
+    );
+  sub(tenants, 'list', 'list tenants').action(
+    call('GET /v1/tenants', (b) => table(b.items, ['id', 'name', 'createdAt'])),
+  );
+  sub(tenants, 'delete <tenantId>', 'delete a tenant and its endpoints').action(
+    call('DELETE /v1/tenants/{}', (b) => `deleted tenant ${b.deleted} (${b.endpoints} endpoints)`),
+  );
+
+  const keys = program.command('keys').description('tenant API keys');
+  sub(keys, 'create <tenantId>', 'create a tenant API key (shown once)')
+    .option('--name <name>', 'label')
+    .action(call('POST /v1/tenants/{}/api-keys', (k) => `created key ${k.id}\nkey: ${k.key}\n${ONCE}`, pick('name')));
+
+  const endpoints = program.command('endpoints').description("a tenant's webhook endpoints");
+  sub(endpoints, 'add <tenantId>', 'add an endpoint (prints its signing secret once)')
+    .requiredOption('--url <url>', 'where deliveries are POSTed')
+    .requiredOption('--events <types>', 'comma-separated event types, with wildcards: order.*,invoice.paid')
+    .option('--secret <secret>', 'signing secret (default: generated)')
+    .option('--scheme <scheme>', 'signature scheme: wss, standard-webhooks or both')
+    .option('--filter <json>', 'content filter, a JSON document (or @file)')
+    .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
+    .option('--description <text>', 'free text')
+    .action(
+      call(
+        'POST /v1/tenants/{}/endpoints',
+        (e) => `created endpoint ${e.id} → ${e.url}\nsecret: ${e.secret}\n${ONCE}`,
+        (o) => ({
+          url: o.url,
+          eventTypes: String(o.events)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          secret: o.secret,
+          signatureScheme: o.scheme,
+          description: o.description,
+          filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
+          transform: o.transform,
+        }),
+      ),
+    );
+  sub(endpoints, 'list <tenantId>', "list a tenant's endpoints")
+    .option('--limit <n>', 'page size')
+    .option('--cursor <cursor>', 'continue from a previous page')
+    .action(call('GET /v1/tenants/{}/endpoints', listEndpoints, pick('limit', 'cursor')));
+  sub(endpoints, 'get <tenantId> <endpointId>', 'show an endpoint').action(
+    call('GET /v1/tenants/{}/endpoints/{}', (b) => JSON.stringify(b, null, 2)),
+  );
+  sub(endpoints, 'delete <tenantId> <endpointId>', 'delete an endpoint').action(
+    call('DELETE /v1/tenants/{}/endpoints/{}', () => 'deleted'),
+  );
+  for (const state of ['enable', 'disable']) {
+    sub(endpoints, `${state} <tenantId> <endpointId>`, `${state} deliveries to an endpoint`).action(
+      call(`POST /v1/tenants/{}/endpoints/{}/${state}`, (b) => `${b.id} ${b.enabled ? 'enabled' : 'disabled'}`),
+    );
+  }
+  sub(endpoints, 'rotate <tenantId> <endpointId>', 'rotate the signing secret (prints the new one)').action(
+    call(
+      'POST /v1/tenants/{}/endpoints/{}/secret/rotate',
+      (r) => `new secret: ${r.secret}\nprevious secret valid until ${r.previousSecretValidUntil}`,
+    ),
+  );
+  eventOptions(
+    sub(endpoints, 'test <tenantId> <endpointId>', 'dry run: match, body and headers; sends nothing'),
+  ).action(
+    call('POST /v1/tenants/{}/endpoints/{}/test', dryRun, (o) => ({ type: o.type, data: jsonArg(o.data, 'data') })),
+  );
+
+  const events = program.command('events').description('publish events through the API');
+  eventOptions(sub(events, 'publish <tenantId>', 'publish an event'))
+    .option('--id <eventId>', 'event id, the idempotency key (default: evt_<stream entry id>)')
+    .action(
+      call(
+        'POST /v1/tenants/{}/events',
+        (r) => `published ${r.id} (stream entry ${r.streamEntryId})`,
+        (o) => ({ type: o.type, data: jsonArg(o.data, 'data'), id: o.id }),
+      ),
+    );
+
+  const deliveries = program.command('deliveries').description('inspect, cancel, retry and replay deliveries');
+  sub(deliveries, 'get <tenantId> <eventId>', 'every attempt of an event: status, duration, error').action(
+    call('GET /v1/tenants/{}/deliveries/{}', describeDelivery),
+  );
+  for (const verb of ['cancel', 'retry']) {
+    sub(deliveries, `${verb} <tenantId> <eventId>`, `${verb} the delivery of an event`).action(
+      call(`POST /v1/tenants/{}/deliveries/{}/${verb}`, (r) => JSON.stringify(r)),
+    );
+  }
+  sub(deliveries, 'failed <tenantId>', 'list dead-lettered deliveries')
+    .option('--endpoint <endpointId>', 'only this endpoint')
+    .action(
+      call(
+        'GET /v1/tenants/{}/dead-letters',
+        (b) => table(b.items, ['eventId', 'endpointId', 'lastStatusCode', 'attempts', 'lastError']),
+        (o) => ({ endpointId: o.endpoint }),
+      ),
+    );
+  sub(deliveries, 'replay <tenantId> <endpointId>', "replay an endpoint's failed deliveries in a time window")
+    .requiredOption('--since <iso>', 'start of the window (ISO 8601)')
+    .option('--until <iso>', 'end of the window (default: now)')
+    .action(
+      call(
+        'POST /v1/tenants/{}/endpoints/{}/replay',
+        (r) => `replayed ${r.replayed} failed deliveries`,
+        pick('since', 'until'),
+      ),
+    );
+
+  configure(program, io);
+  return program;
+}
+
+/** Parameters named as their options. */
+const pick =
+  (...names: string[]) =>
+  (o: Options): Body =>
+    Object.fromEntries(names.map((n) => [n, o[n]]));
+
+const ONCE = '(shown once: store it now)';
+
+function eventOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--type <type>', 'event type, e.g. order.created')
+    .requiredOption('--data <json>', 'event data as JSON, or @file to read it from a file (sent as written)');
+}
+
+/**
+ * Settings every command shares: errors are thrown (mapped to exit 2) and printed by `run`, not by commander;
+ * help lists the global options; the root help lists every command with its arguments.
+ */
+function configure(program: Command, io: Output): void {
+  const walk = (cmd: Command): void => {
+    cmd
+      .exitOverride((err) => {
+        if (err.exitCode === 0) throw err;
+        throw new UsageError(`${usageMessage(cmd, err)}\n(see: ${commandPath(cmd)} --help)`);
+      })
+      .configureOutput({
+        writeOut: (text) => io.out(text.replace(/\n$/, '')),
+        writeErr: (text) => io.err(text.replace(/\n$/, '')),
+        outputError: () => {},
+      })
+      .configureHelp({ showGlobalOptions: true })
+      .helpCommand(false);
+    cmd.commands.forEach(walk);
+  };
+  walk(program);
+  program.configureHelp({
+    visibleCommands: (cmd) => cmd.commands.flatMap((group) => group.commands),
+    subcommandTerm: (cmd) => `${cmd.parent?.name()} ${new Help().subcommandTerm(cmd)}`,
+  });
+}
+
+/** Commander's messages, in the CLI's established wording where scripts and the docs rely on it. */
+function usageMessage(cmd: Command, err: CommanderError): string {
+  const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+  switch (err.code) {
+    case 'commander.missingArgument':
+      return `missing <${quoted}>`;
+    case 'commander.missingMandatoryOptionValue':
+      return `missing ${quoted.split(' ')[0]}`;
+    case 'commander.help': // a group without its command: its help, listing the commands, is printed above
+      return 'missing <command>';
+    case 'commander.unknownCommand':
+      return `unknown command "${[...commandPath(cmd).split(' ').slice(1), ...cmd.args].join(' ')}"`;
+    default:
+      return err.message.replace(/^error: /, '');
+  }
+}
+
+function commandPath(cmd: Command): string {
+  return cmd.parent ? `${commandPath(cmd.parent)} ${cmd.name()}` : cmd.name();
+}
+
+function query(params: Body): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (typeof v === 'string' && v) q.set(k, v);
+  return q.size > 0 ? `?${q}` : '';
+}
+
+function jsonArg(value: string | boolean | undefined, flag: string): RawJson {
+  const source = String(value);
+  let text = source;
+  if (source.startsWith('@')) {
+    try {
+      text = readFileSync(source.slice(1), 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --${flag} file ${source.slice(1)}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    JSON.parse(text);
   } catch (err) {
     throw new UsageError(`--${flag} is not valid JSON: ${(err as Error).message}`);
   }
+  return new RawJson(text);
+}
+
+/** The request body text; fields that are undefined or empty are left out, as they were never given. */
+function bodyText(body: Body): string {
+  const fields = Object.entries(body).filter(([, v]) => v !== undefined && v !== '');
+  return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${v instanceof RawJson ? v.text : JSON.stringify(v)}`).join(',')}}`;
+}
+
+/** A GET sends `params` as its query, a POST as its JSON body. */
+async function request(o: Options, envInput: Env | undefined, method: string, path: string, params: Body) {
+  const env = loadCliConfig(envInput);
+  const base = o.api ?? env.WSS_API_URL;
+  const token = o.token ?? env.WSS_TOKEN ?? env.WSS_ADMIN_TOKEN;
+  if (!URL.canParse(base)) throw new UsageError(`--api is not a URL: ${base}`);
+  if (!token) throw new UsageError('no token: pass --token or set WSS_TOKEN / WSS_ADMIN_TOKEN');
+  const text = method === 'POST' ? bodyText(params) : undefined;
+  const headers = { authorization: `Bearer ${token}`, ...(text && { 'content-type': 'application/json' }) };
+  let res: Response;
+  try {
+    res = await fetch(new URL(path + (method === 'GET' ? query(params) : ''), base), {
+      method,
+      headers,
+      body: text,
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new Error(`cannot reach the API at ${base}: ${(err as Error).message}`);
+  }
+  const answer = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = answer ? JSON.parse(answer) : {};
+  } catch {
+    parsed = { error: { code: 'bad_response', message: answer.slice(0, 200) } };
+  }
+  return { ok: res.ok, status: res.status, body: parsed as any };
+}
+
+function show(io: Output, o: Options, res: { ok: boolean; status: number; body: any }, human: Human): number {
+  if (!res.ok) {
+    const error = res.body?.error;
+    io.err(o.json ? JSON.stringify(res.body) : `error ${res.status}${error ? ` ${error.code}: ${error.message}` : ''}`);
+    return 1;
+  }
+  io.out(o.json ? JSON.stringify(res.body, null, 2) : human(res.body));
+  return 0;
 }
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
@@ -309,6 +350,17 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
       .join('  ')
       .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');
+}
+
+function listEndpoints(b: any): string {
+  const rows = b.items.map((e: any) => ({ ...e, eventTypes: e.eventTypes.join(','), enabled: String(e.enabled) }));
+  return table(rows, ['id', 'url', 'eventTypes', 'enabled']) + (b.nextCursor ? `\nmore: --cursor ${b.nextCursor}` : '');
+}
+
+function dryRun(r: any): string {
+  if (!r.matches) return `matches: no (${r.reason})`;
+  const headers = Object.entries(r.headers).map(([k, v]) => `  ${k}: ${v}`);
+  return `matches: yes\nheaders:\n${headers.join('\n')}\nbody:\n${r.body}`;
 }
 
 function describeDelivery(d: any): string {
