@@ -160,7 +160,12 @@ export const createTenantSchema = z
 export const publishEventSchema = z
   .object({
     type: z.string().refine(isValidEventType, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
-    data: z.unknown().refine((v) => v !== undefined, 'is required'),
+    data: z
+      .unknown()
+      .refine((v) => v !== undefined, 'is required')
+      .describe(
+        'Any JSON value, nested at most WSS_MAX_EVENT_DEPTH levels (default 64). Its source text is kept byte for byte: numbers, escapes and spacing reach the stream and the receiver as written.',
+      ),
     id: z.string().regex(EVENT_ID_PATTERN, `must match ${EVENT_ID_PATTERN.source}`).optional(),
   })
   .strict();

@@ -202,10 +202,11 @@ async function main(argv: string[], io: Output): Promise<number> {
       );
     case 'endpoints test':
       return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/test`, {
-          type: required(values.type, 'type'),
-          data: parseJsonArg(required(values.data, 'data'), 'data'),
-        }),
+        await api.call(
+          'POST',
+          `/v1/tenants/${need(0, 'tenantId')}/endpoints/${need(1, 'endpointId')}/test`,
+          eventBody({ type: required(values.type, 'type') }, readJsonArg(required(values.data, 'data'), 'data')),
+        ),
         (r) =>
           r.matches
             ? `matches: yes\nheaders:\n${Object.entries(r.headers)
@@ -215,11 +216,14 @@ async function main(argv: string[], io: Output): Promise<number> {
       );
     case 'events publish':
       return show(
-        await api.call('POST', `/v1/tenants/${need(0, 'tenantId')}/events`, {
-          type: required(values.type, 'type'),
-          data: parseJsonArg(required(values.data, 'data'), 'data'),
-          ...(values.id ? { id: values.id } : {}),
-        }),
+        await api.call(
+          'POST',
+          `/v1/tenants/${need(0, 'tenantId')}/events`,
+          eventBody(
+            { type: required(values.type, 'type'), ...(values.id ? { id: values.id } : {}) },
+            readJsonArg(required(values.data, 'data'), 'data'),
+          ),
+        ),
         (r) => `published ${r.id} (stream entry ${r.streamEntryId})`,
       );
     case 'deliveries get':
@@ -263,6 +267,7 @@ class ApiClient {
     private readonly token: string | undefined,
   ) {}
 
+  /** `body` is serialised as JSON, unless it is a {@link RawJson}, which is sent as it is. */
   async call(method: string, path: string, body?: unknown): Promise<ApiResult> {
     if (!this.token) throw new UsageError('no token: pass --token or set WSS_TOKEN / WSS_ADMIN_TOKEN');
     let res: Response;
@@ -273,7 +278,7 @@ class ApiClient {
           authorization: `Bearer ${this.token}`,
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(body !== undefined ? { body: body instanceof RawJson ? body.text : JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
@@ -290,13 +295,35 @@ class ApiClient {
   }
 }
 
-function parseJsonArg(value: string, flag: string): unknown {
+/** JSON text that is already serialised: the request body as it goes on the wire. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * An event body whose `data` is the user's JSON text spliced in as written. Parsing it and serialising it again
+ * would round integers above 2^53 and rewrite `1.0`, `1E5`, `-0` and escapes; the API keeps these bytes.
+ */
+function eventBody(fields: Record<string, string>, dataText: string): RawJson {
+  const head = Object.entries(fields)
+    .map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)},`)
+    .join('');
+  return new RawJson(`{${head}"data":${dataText.trim()}}`);
+}
+
+/** The text of a JSON argument (`--data '{...}'` or `--data @file`), checked to be strict JSON but not rewritten. */
+function readJsonArg(value: string, flag: string): string {
   const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
   try {
-    return JSON.parse(text);
+    JSON.parse(text);
   } catch (err) {
     throw new UsageError(`--${flag} is not valid JSON: ${(err as Error).message}`);
   }
+  return text;
+}
+
+function parseJsonArg(value: string, flag: string): unknown {
+  return JSON.parse(readJsonArg(value, flag));
 }
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
