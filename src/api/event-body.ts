@@ -99,12 +99,31 @@ export interface EventBody {
  * member given twice (`JSON.parse` would silently keep the last one).
  */
 export function parseEventBody(text: string, limits: { readonly maxDataDepth: number }): EventBody {
+  // A bounded scan first: a hostile body nested 500,000 levels deep is refused in microseconds, before
+  // JSON.parse spends a third of a second building it.
+  const bound = Math.max(limits.maxDataDepth + 1, MAX_REQUEST_BODY_DEPTH);
+  if (jsonNestingDepth(text, bound) > bound) {
+    checkMembers(text, topLevelMembers(text) ?? [], limits);
+    throw new ValidationError(`request body is nested more than ${bound} levels deep`);
+  }
   const parsed = parseJsonText(text);
   const members = topLevelMembers(text);
   if (members === undefined) {
     validate(publishEventSchema, parsed); // names what is wrong with a body that is not an object
     throw new ValidationError('request body must be a JSON object');
   }
+  const dataJson = checkMembers(text, members, limits);
+  const body = validate(publishEventSchema, parsed);
+  if (dataJson === undefined) throw new ValidationError('data: is required', 'data');
+  return { body, dataJson };
+}
+
+/** Refuses a member given twice or nested too deeply; returns the source text of `data`, if there is one. */
+function checkMembers(
+  text: string,
+  members: readonly TopLevelMember[],
+  limits: { readonly maxDataDepth: number },
+): string | undefined {
   const seen = new Set<string>();
   let dataJson: string | undefined;
   for (const member of members) {
@@ -118,7 +137,5 @@ export function parseEventBody(text: string, limits: { readonly maxDataDepth: nu
     }
     if (member.name === 'data') dataJson = source;
   }
-  const body = validate(publishEventSchema, parsed);
-  if (dataJson === undefined) throw new ValidationError('data: is required', 'data');
-  return { body, dataJson };
+  return dataJson;
 }
