@@ -2,6 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { WssError } from '../domain/errors';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
+import { jsonNestingDepth } from '../domain/json-text';
+
+/**
+ * Deepest nesting accepted in a request body (the publish route bounds its `data` by WSS_MAX_EVENT_DEPTH
+ * instead). Checked on the text before anything recurses over the parsed value; the deepest legitimate body, an
+ * endpoint with a filter at its own limit of 16 levels, is far below it.
+ */
+export const MAX_REQUEST_BODY_DEPTH = 64;
 
 /** Parsed request handed to a route handler. */
 export interface ApiRequest {
@@ -10,8 +18,10 @@ export interface ApiRequest {
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly headers: IncomingMessage['headers'];
-  /** Reads and parses the JSON body (at most `maxBodyBytes`). */
+  /** Reads and parses the JSON body (at most `maxBodyBytes`, see {@link parseJson}). */
   json(): Promise<unknown>;
+  /** Reads the body as text (at most `maxBodyBytes`, strict UTF-8), for routes that need its exact source. */
+  text(): Promise<string>;
 }
 
 export interface ApiResponse {
@@ -35,13 +45,57 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export function parseJson(raw: Buffer): unknown {
-  if (raw.length === 0) throw new ValidationError('request body must be a JSON object');
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes a body as UTF-8, refusing invalid bytes rather than replacing them with U+FFFD (which would silently
+ * change what the caller sent). A byte-order mark is kept, so JSON parsing refuses it as before.
+ */
+export function decodeBody(raw: Buffer): string {
   try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new ValidationError(`request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+    return strictUtf8.decode(raw);
+  } catch {
+    throw new ValidationError('request body is not valid UTF-8');
   }
+}
+
+/**
+ * `JSON.parse` with an error that says where, never what: V8's message quotes the text, and a body may hold
+ * anything. `JSON.parse` itself does not recurse, so it is safe on text of any depth.
+ */
+export function parseJsonText(text: string, reviver?: (key: string, value: unknown) => unknown): unknown {
+  if (text.trim().length === 0) throw new ValidationError('request body must be a JSON object');
+  try {
+    return JSON.parse(text, reviver);
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    const position = /at position (\d+)/.exec((err as Error).message)?.[1];
+    const where =
+      position !== undefined
+        ? ` (at character ${position})`
+        : /end of JSON/.test((err as Error).message)
+          ? ' (it ends early)'
+          : '';
+    throw new ValidationError(`request body is not valid JSON${where}`);
+  }
+}
+
+/**
+ * Parses a request body: strict UTF-8, nesting at most `maxDepth` (checked on the text, before anything
+ * recurses), strict JSON, and no `__proto__` member anywhere. (A record built from a parsed object by assignment
+ * would drop such a member silently, turning `"filter": {"__proto__": ...}` into a filter that matches all.)
+ */
+export function parseJson(raw: Buffer, maxDepth = MAX_REQUEST_BODY_DEPTH): unknown {
+  const text = decodeBody(raw);
+  if (jsonNestingDepth(text, maxDepth) > maxDepth) {
+    throw new ValidationError(`request body is nested more than ${maxDepth} levels deep`);
+  }
+  return parseJsonText(text, refuseProtoKey);
+}
+
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new ValidationError('"__proto__" is not allowed as a field name');
+  return value;
 }
 
 /**
@@ -143,7 +197,11 @@ export class Router {
       if (route.method !== method) continue;
       const params: Record<string, string> = {};
       route.names.forEach((name, i) => {
-        params[name] = decodeURIComponent(found[i + 1] ?? '');
+        try {
+          params[name] = decodeURIComponent(found[i + 1] ?? '');
+        } catch {
+          throw new ValidationError(`${name}: is not valid percent-encoded UTF-8`, name);
+        }
       });
       return { handler: route.handler, params };
     }

@@ -23,7 +23,8 @@ import {
 
 /** Every `error.code` the API returns. Clients may switch on these; they never change meaning. */
 export const API_ERROR_CODES = {
-  validation_failed: 'A body, path parameter or query parameter failed validation; `field` names it.',
+  validation_failed:
+    'A body, path parameter or query parameter failed validation (including a body that is not strict JSON in valid UTF-8, or is nested too deeply); `field` names it.',
   destination_not_allowed:
     'The endpoint URL is not allowed by the egress policy (scheme, credentials, private address).',
   not_found: 'The resource does not exist, or belongs to a tenant the caller may not see (never 403).',

@@ -15,6 +15,7 @@ import type { EventPublisher } from '../store/event-publisher';
 import type { TenantStore } from '../store/tenant-store';
 import type { ApiKeyStore } from '../store/api-key-store';
 import { validate } from './http-kit';
+import { parseEventBody } from './event-body';
 import { registerDocsRoutes } from './openapi';
 import type { Router } from './http-kit';
 import {
@@ -22,7 +23,6 @@ import {
   createEndpointSchema,
   enableEndpointSchema,
   createTenantSchema,
-  publishEventSchema,
   rotateSecretSchema,
   updateEndpointSchema,
 } from './schemas';
@@ -38,6 +38,8 @@ export interface RouteDependencies {
   readonly requests: Pick<RequestBuilder, 'buildFromEnvelope'>;
   readonly destinations: Pick<DestinationPolicy, 'checkUrl'>;
   readonly maxEventBytes: number;
+  /** Deepest nesting accepted in an event's `data` (WSS_MAX_EVENT_DEPTH). */
+  readonly maxEventDepth: number;
   readonly secretGraceMs: number;
   readonly health: () => Promise<Record<string, 'ok' | string>>;
   /** Replays an endpoint's dead letters since a time (re-enable with replay). */
@@ -193,7 +195,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
 
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/test', async (req) => {
     const { tenantId, endpoint } = await loadEndpoint(req);
-    const body = validate(publishEventSchema, await req.json());
+    const { body } = parseEventBody(await req.text(), { maxDataDepth: deps.maxEventDepth });
     const envelope: EventEnvelope = {
       id: body.id ?? dryRunEventId(),
       type: body.type,
@@ -211,9 +213,9 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
   // Events
   router.add('POST', '/v1/tenants/:tenantId/events', async (req) => {
     const tenantId = tenantOf(req);
-    const body = validate(publishEventSchema, await req.json());
+    // The data's own source text goes to the stream: producers' bytes are never re-serialised.
+    const { body, dataJson } = parseEventBody(await req.text(), { maxDataDepth: deps.maxEventDepth });
     await deps.tenants.require(tenantId);
-    const dataJson = JSON.stringify(body.data);
     const size = utf8Length(dataJson);
     if (size > deps.maxEventBytes) {
       throw new PayloadTooLargeError(`data is ${size} bytes, over the ${deps.maxEventBytes}-byte limit`);

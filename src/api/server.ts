@@ -5,7 +5,7 @@ import { NotFoundError, UnauthorizedError, WssError } from '../domain/errors';
 import { assertResourceId } from '../domain/ids';
 import type { Logger } from '../infra/logger';
 import type { ApiRequest, ApiResponse } from './http-kit';
-import { Router, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
+import { Router, decodeBody, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
 
 /** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
 export type Principal =
@@ -93,14 +93,16 @@ export function createApiServer(options: ApiServerOptions): Server {
     const method = req.method ?? 'GET';
     let status = 500;
     try {
-      let bodyCache: Promise<unknown> | undefined;
+      let rawBody: Promise<Buffer> | undefined;
+      const body = (): Promise<Buffer> => (rawBody ??= readBody(req, maxBodyBytes));
       const apiReq: ApiRequest = {
         method,
         path: url.pathname,
         params: {},
         query: url.searchParams,
         headers: req.headers,
-        json: () => (bodyCache ??= readBody(req, maxBodyBytes).then(parseJson)),
+        json: async () => parseJson(await body()),
+        text: async () => decodeBody(await body()),
       };
       const publicMatch = publicRouter.match(method, url.pathname);
       const isPublic = publicMatch !== undefined && publicMatch !== 'method_not_allowed';

@@ -69,6 +69,7 @@ export async function startApi(
         requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() }),
         destinations,
         maxEventBytes: config.WSS_MAX_EVENT_BYTES,
+        maxEventDepth: config.WSS_MAX_EVENT_DEPTH,
         secretGraceMs: config.WSS_SECRET_GRACE_MS,
         health: async () => ({}),
         replay: (tenantId, endpointId, sinceMs) => operations.replay(tenantId, endpointId, sinceMs),

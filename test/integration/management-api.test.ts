@@ -1039,4 +1039,465 @@ describe('management API against real Redis and Temporal', () => {
       assert.equal((await raw('GET', '/healthz')).status, 200, 'public routes need no token');
     });
   });
+
+  describe('endpoint settings that can never work (issue 11, item 11)', () => {
+    let tenant: string;
+    let endpoint: { id: string };
+    const valid = { url: 'http://127.0.0.1:9/hook', eventTypes: ['order.*'] };
+
+    before(async () => {
+      tenant = await createTenant('impossible');
+      endpoint = await createEndpoint(tenant);
+    });
+
+    // Each would make every delivery fail in the HTTP client (or reach the receiver rewritten), so each is refused
+    // when the endpoint is registered, and the message names the header.
+    const impossibleHeaders: Record<string, string> = {
+      Expect: '100-continue',
+      'Keep-Alive': 'timeout=5',
+      Upgrade: 'websocket',
+      Connection: 'close',
+      'Proxy-Connection': 'keep-alive',
+      TE: 'trailers',
+      Trailer: 'X-Checksum',
+      'HTTP2-Settings': 'AAMAAABkAAQAoAAAAAIAAAAA',
+      'Transfer-Encoding': 'gzip',
+      Host: 'other.example',
+      'Content-Length': '10',
+      'Content-Encoding': 'gzip',
+      'Content-Type': 'text/plain',
+      'Content-Range': 'bytes 0-1/2',
+      'Proxy-Authorization': 'Basic eDp5',
+      'User-Agent': 'mine/1.0',
+      'X-WSS-Signature': 'forged',
+      'Webhook-Signature': 'v1,forged',
+    };
+    for (const [name, value] of Object.entries(impossibleHeaders)) {
+      it(`refuses the static header ${name} on POST and PATCH, naming it`, async () => {
+        for (const spelling of [name, name.toLowerCase(), name.toUpperCase()]) {
+          const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+            ...valid,
+            headers: { 'X-Fine': 'yes', [spelling]: value },
+          });
+          assertError(created, 400, 'validation_failed', `headers.${spelling}`);
+          assert.ok(created.body.error.message.includes(spelling), created.body.error.message);
+          const patched = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, {
+            headers: { [spelling]: value },
+          });
+          assertError(patched, 400, 'validation_failed', `headers.${spelling}`);
+          assert.ok(patched.body.error.message.includes(spelling), patched.body.error.message);
+        }
+      });
+    }
+
+    const malformedHeaders: { name: string; headers: Record<string, string>; field: string }[] = [
+      { name: 'an HTTP/2 pseudo-header', headers: { ':authority': 'x.example' }, field: 'headers.:authority' },
+      { name: 'a pseudo-header :method', headers: { ':method': 'GET' }, field: 'headers.:method' },
+      { name: 'an empty header name', headers: { '': 'x' }, field: 'headers.' },
+      { name: 'a name with a colon', headers: { 'X-A:B': 'x' }, field: 'headers.X-A:B' },
+      { name: 'a name with a non-ASCII letter', headers: { 'X-Café': 'x' }, field: 'headers.X-Café' },
+      {
+        name: 'a name over 128 characters',
+        headers: { ['X-' + 'a'.repeat(127)]: 'x' },
+        field: `headers.X-${'a'.repeat(127)}`,
+      },
+      { name: 'a NUL in a value', headers: { 'X-Nul': 'a\u0000b' }, field: 'headers.X-Nul' },
+      { name: 'a DEL in a value', headers: { 'X-Del': 'a\u007fb' }, field: 'headers.X-Del' },
+      { name: 'a vertical tab in a value', headers: { 'X-Vt': 'a\u000bb' }, field: 'headers.X-Vt' },
+      { name: 'a bare CR in a value', headers: { 'X-Cr': 'a\rb' }, field: 'headers.X-Cr' },
+      { name: 'a character above U+00FF in a value', headers: { 'X-Euro': '5 €' }, field: 'headers.X-Euro' },
+      { name: 'a value with a leading space', headers: { 'X-Lead': ' token' }, field: 'headers.X-Lead' },
+      { name: 'a value with a trailing tab', headers: { 'X-Trail': 'token\t' }, field: 'headers.X-Trail' },
+      { name: 'a value over 2048 characters', headers: { 'X-Long': 'v'.repeat(2049) }, field: 'headers.X-Long' },
+      {
+        name: 'the same header twice in different cases',
+        headers: { 'X-Team': 'a', 'x-team': 'b' },
+        field: 'headers.x-team',
+      },
+      {
+        name: 'more than 32 headers',
+        headers: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`X-H${i}`, 'v'])),
+        field: 'headers',
+      },
+      {
+        name: 'headers over 8 KiB in all',
+        headers: Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`X-Big${i}`, 'v'.repeat(2000)])),
+        field: 'headers',
+      },
+    ];
+    for (const c of malformedHeaders) {
+      it(`refuses ${c.name} on POST and PATCH`, async () => {
+        assertError(
+          await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { ...valid, headers: c.headers }),
+          400,
+          'validation_failed',
+          c.field,
+        );
+        assertError(
+          await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, { headers: c.headers }),
+          400,
+          'validation_failed',
+          c.field,
+        );
+      });
+    }
+
+    it('accepts end-to-end headers a receiver may need, and delivers them as given', async () => {
+      const rx = await receiver();
+      const headers = {
+        Authorization: 'Bearer tenant-token',
+        Cookie: 'session=abc; theme=dark',
+        'X-Api-Key': 'k-123',
+        Accept: 'application/json',
+        'X-Latin1': 'café',
+        'X-Empty': '',
+      };
+      const ep = await createEndpoint(tenant, { url: rx.url, eventTypes: ['hdr.ok'], headers });
+      assert.deepEqual(ep.headers, headers);
+      const published = await stack.api('POST', `/v1/tenants/${tenant}/events`, { type: 'hdr.ok', data: {} });
+      assert.equal(published.status, 202, JSON.stringify(published.body));
+      const got = await waitFor('the delivery', () => rx.requests[0]);
+      assert.equal(got.headers.authorization, 'Bearer tenant-token');
+      assert.equal(got.headers.cookie, 'session=abc; theme=dark');
+      assert.equal(got.headers['x-api-key'], 'k-123');
+      assert.equal(got.headers.accept, 'application/json');
+      assert.equal(got.headers['x-latin1'], 'café');
+      assert.equal(got.headers['x-empty'], '');
+      assert.equal(got.headers['content-type'], 'application/json');
+    });
+
+    const impossibleUrls: { name: string; url: string; code?: string }[] = [
+      { name: 'port 0', url: 'http://127.0.0.1:0/hook' },
+      { name: 'port 0 on a name', url: 'https://example.com:0/hook' },
+      { name: 'port 0 spelled 00000', url: 'http://127.0.0.1:00000/hook' },
+      { name: 'port 65536', url: 'http://127.0.0.1:65536/hook' },
+      { name: 'port 99999', url: 'https://example.com:99999/' },
+      { name: 'a negative port', url: 'http://127.0.0.1:-1/hook' },
+      { name: 'an empty host', url: 'http://:8080/hook' },
+      { name: 'an empty host with userinfo', url: 'http://user@/hook' },
+      { name: 'credentials', url: 'https://user:pass@example.com/hook' },
+      { name: 'a user name only', url: 'https://token@example.com/hook' },
+      { name: 'an empty fragment', url: 'https://example.com/hook#' },
+      { name: 'a fragment', url: 'https://example.com/hook#frag' },
+      { name: 'a leading space', url: ' http://127.0.0.1:9/hook' },
+      { name: 'a trailing newline', url: 'http://127.0.0.1:9/hook\n' },
+      { name: 'a tab inside the host', url: 'http://127.0.\t0.1:9/hook' },
+      { name: 'a newline inside the path', url: 'http://127.0.0.1:9/ho\nok' },
+      { name: 'a NUL', url: 'http://127.0.0.1:9/ho\u0000ok' },
+      { name: 'a space in the path', url: 'http://127.0.0.1:9/a b' },
+      { name: 'a ws: scheme', url: 'ws://example.com/hook' },
+      { name: 'a file: URL', url: 'file:///etc/passwd' },
+      { name: 'a javascript: URL', url: 'javascript:alert(1)' },
+      { name: 'a data: URL', url: 'data:text/plain,hi' },
+      { name: 'a relative URL', url: '/hook' },
+      { name: 'a scheme-relative URL', url: '//example.com/hook' },
+    ];
+    for (const c of impossibleUrls) {
+      it(`refuses a URL with ${c.name} on POST and PATCH`, async () => {
+        const base = `/v1/tenants/${tenant}/endpoints`;
+        assertError(await stack.api('POST', base, { ...valid, url: c.url }), 400, 'validation_failed', 'url');
+        assertError(
+          await stack.api('PATCH', `${base}/${endpoint.id}`, { url: c.url }),
+          400,
+          'validation_failed',
+          'url',
+        );
+      });
+    }
+
+    it('keeps serving an endpoint stored with such a header before this check existed', async () => {
+      // Stored directly, as an older version of the service would have accepted it; there is no migration.
+      const stored = await stack.stores.endpoints.create(
+        tenant,
+        { url: 'http://127.0.0.1:9/hook', eventTypes: ['legacy.*'], headers: { Expect: '100-continue', 'X-Ok': '1' } },
+        'legacy-secret-legacy-secret-123',
+      );
+      const base = `/v1/tenants/${tenant}/endpoints/${stored.endpoint.id}`;
+      const got = await stack.api('GET', base);
+      assert.equal(got.status, 200, JSON.stringify(got.body));
+      assert.deepEqual(got.body.headers, { Expect: '100-continue', 'X-Ok': '1' });
+      const listed = await stack.api('GET', `/v1/tenants/${tenant}/endpoints?limit=200`);
+      assert.equal(listed.status, 200);
+      // A PATCH that does not touch the headers still works; one that sets them must set valid ones.
+      const renamed = await stack.api('PATCH', base, { description: 'legacy' });
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      const fixed = await stack.api('PATCH', base, { headers: { 'X-Ok': '1' } });
+      assert.equal(fixed.status, 200, JSON.stringify(fixed.body));
+      assert.deepEqual(fixed.body.headers, { 'X-Ok': '1' });
+    });
+  });
+
+  describe('publishing keeps data byte for byte (issue 11, item 1)', () => {
+    let tenant: string;
+    before(async () => {
+      tenant = await createTenant('bytes');
+    });
+
+    const admin = () => ({ authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' });
+
+    /** The `data` field of one stream entry, as the bytes Redis holds. */
+    async function streamData(entryId: string): Promise<Buffer> {
+      const entries = await stack.redis.xrangeBuffer(stack.config.WSS_STREAM, entryId, entryId);
+      const fields = entries[0]?.[1] ?? [];
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i]!.toString('latin1') === 'data') return fields[i + 1]!;
+      }
+      throw new Error(`stream entry ${entryId} has no data field`);
+    }
+
+    const dataTexts: Record<string, string> = {
+      'an integer above 2^53': '{"orderId":12345678901234567890}',
+      'a negative integer above 2^63': '{"n":-98765432109876543210987654321}',
+      'a bare big integer': '18446744073709551616',
+      '1.0': '1.0',
+      '1E5': '1E5',
+      '1e-7': '1e-7',
+      '-0': '-0',
+      '-0.0 and trailing zeros': '[-0.0, 0.10, 2.50000]',
+      'an exponent with a sign': '{"x":6.02214076E+23}',
+      'more digits than a double holds': '0.1000000000000000055511151231257827021181583404541015625',
+      'a number that overflows a double': '1e400',
+      'unicode escapes': '{"s":"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\u2028\\u0000"}',
+      'escaped solidus and a lowercase escape': '"\\/path\\u00E9\\u00e9"',
+      'raw UTF-8 text': '{"s":"café € 😀 日本"}',
+      'whitespace inside data': '{ "a" : [ 1 ,\n\t2 ] ,\r\n "b" : { } }',
+      'duplicate keys inside data': '{"a":1,"a":2}',
+      'a __proto__ key': '{"__proto__":{"polluted":true},"constructor":{"prototype":1}}',
+      'key order': '{"z":1,"a":2,"m":3}',
+      null: 'null',
+      'a string': '"just text"',
+      'an empty array': '[]',
+    };
+    for (const [name, text] of Object.entries(dataTexts)) {
+      it(`XADDs the exact bytes of data with ${name}`, async () => {
+        // Spacing around the member, and `data` before `type`, must not matter.
+        for (const body of [`{"type":"num.big","data":${text}}`, `{ "data" :\n ${text} \t, "type" : "num.big" }`]) {
+          const res = await raw('POST', `/v1/tenants/${tenant}/events`, { headers: admin(), body });
+          assert.equal(res.status, 202, res.text);
+          const stored = await streamData(res.body.streamEntryId);
+          assert.equal(
+            stored.toString('hex'),
+            Buffer.from(text, 'utf8').toString('hex'),
+            `stored: ${stored.toString('utf8')}`,
+          );
+        }
+      });
+    }
+
+    it('counts the size limit on the bytes as sent', async () => {
+      const pad = 'x'.repeat(MAX_EVENT_BYTES - '{"p":""}'.length);
+      const atLimit = `{"p":"${pad}"}`;
+      assert.equal(Buffer.byteLength(atLimit), MAX_EVENT_BYTES);
+      const ok = await raw('POST', `/v1/tenants/${tenant}/events`, {
+        headers: admin(),
+        body: `{"type":"a.b","data":${atLimit}}`,
+      });
+      assert.equal(ok.status, 202, ok.text);
+      // The same value with one more space inside is one byte over.
+      const over = `{"p": "${pad}"}`;
+      assertError(
+        await raw('POST', `/v1/tenants/${tenant}/events`, { headers: admin(), body: `{"type":"a.b","data":${over}}` }),
+        413,
+        'payload_too_large',
+      );
+    });
+
+    it('refuses a body with the same top-level member twice, as JSON.parse would keep only the last', async () => {
+      for (const body of [
+        '{"type":"a.b","data":1,"data":2}',
+        '{"type":"a.b","type":"c.d","data":1}',
+        '{"type":"a.b","d\\u0061ta":1,"data":2}',
+      ]) {
+        assertError(
+          await raw('POST', `/v1/tenants/${tenant}/events`, { headers: admin(), body }),
+          400,
+          'validation_failed',
+        );
+      }
+    });
+
+    it('still accepts only strict JSON', async () => {
+      for (const body of [
+        '{"type":"a.b","data":{"a":1,}}',
+        '{"type":"a.b","data":[1,2,]}',
+        '{"type":"a.b","data":1 /* c */}',
+        '{"type":"a.b","data":1} // c',
+        "{'type':'a.b','data':1}",
+        '{"type":"a.b","data":NaN}',
+        '{"type":"a.b","data":0x10}',
+        '{"type":"a.b","data":01}',
+        '{"type":"a.b","data":.5}',
+        '{"type":"a.b","data":+1}',
+        '\ufeff{"type":"a.b","data":1}',
+      ]) {
+        assertError(
+          await raw('POST', `/v1/tenants/${tenant}/events`, { headers: admin(), body }),
+          400,
+          'validation_failed',
+        );
+      }
+    });
+
+    it('delivers the published bytes to the receiver inside the default envelope', async () => {
+      const rx = await receiver();
+      await createEndpoint(tenant, { url: rx.url, eventTypes: ['bytes.e2e'] });
+      const texts = ['{"orderId":12345678901234567890}', '1.0', '1E5', '-0', '{ "a" : [ 1 ,\n\t2 ] }', '"\\u00e9"'];
+      for (const [i, text] of texts.entries()) {
+        const res = await raw('POST', `/v1/tenants/${tenant}/events`, {
+          headers: admin(),
+          body: `{"type":"bytes.e2e","id":"e2e-${i}","data":${text}}`,
+        });
+        assert.equal(res.status, 202, res.text);
+      }
+      await waitFor('every delivery', () => rx.requests.length >= texts.length, 60_000);
+      for (const [i, text] of texts.entries()) {
+        const got = rx.requests.find((r) => r.headers['x-wss-event-id'] === `e2e-${i}`);
+        assert.ok(got, `event e2e-${i} not delivered`);
+        const body = got.body.toString('utf8');
+        assert.ok(body.endsWith(`"data":${text}}`), `body: ${body}`);
+      }
+    });
+  });
+
+  describe('structure limits and hostile bodies (issue 11, item 10)', () => {
+    let tenant: string;
+    let endpoint: { id: string };
+    before(async () => {
+      tenant = await createTenant('hostile');
+      endpoint = await createEndpoint(tenant);
+    });
+
+    const admin = () => ({ authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' });
+    const nested = (depth: number, inner = '1') => `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
+    const nestedObjects = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+
+    it('accepts data nested to WSS_MAX_EVENT_DEPTH and refuses deeper data with 400 on data', async () => {
+      const max = 64;
+      const path = `/v1/tenants/${tenant}/events`;
+      const ok = await raw('POST', path, { headers: admin(), body: `{"type":"a.b","data":${nested(max)}}` });
+      assert.equal(ok.status, 202, ok.text);
+      for (const data of [
+        nested(max + 1),
+        nestedObjects(max + 1),
+        nested(5000),
+        nested(100_000),
+        nestedObjects(50_000),
+      ]) {
+        const res = await raw('POST', path, { headers: admin(), body: `{"type":"a.b","data":${data}}` });
+        assertError(res, 400, 'validation_failed', 'data');
+        assert.match(res.body.error.message, /nest/);
+      }
+      // The dry run refuses it the same way.
+      const dry = await raw('POST', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/test`, {
+        headers: admin(),
+        body: `{"type":"order.x","data":${nested(5000)}}`,
+      });
+      assertError(dry, 400, 'validation_failed', 'data');
+    });
+
+    /** Every route that reads a body, with the path of a resource that exists. */
+    function bodyRoutes(): [string, string][] {
+      const t = `/v1/tenants/${tenant}`;
+      const e = `${t}/endpoints/${endpoint.id}`;
+      return [
+        ['POST', '/v1/tenants'],
+        ['POST', `${t}/api-keys`],
+        ['POST', `${t}/endpoints`],
+        ['PATCH', e],
+        ['POST', `${e}/enable`],
+        ['POST', `${e}/secret/rotate`],
+        ['POST', `${e}/test`],
+        ['POST', `${e}/replay`],
+        ['POST', `${t}/events`],
+        ['POST', `${t}/deliveries/no-such-event/retry`],
+        ['POST', `${t}/deliveries/no-such-event/cancel`],
+      ];
+    }
+
+    const hostileBodies: Record<string, string | Buffer> = {
+      'deep arrays at the top': nested(5000),
+      'very deep arrays at the top': nested(200_000),
+      'deep objects at the top': nestedObjects(20_000),
+      'deep metadata': `{"id":"x1","metadata":${nestedObjects(5000)}}`,
+      'deep filter': `{"url":"http://127.0.0.1:9/h","eventTypes":["a.*"],"filter":${nestedObjects(5000)}}`,
+      'deep $and filter': `{"url":"http://127.0.0.1:9/h","eventTypes":["a.*"],"filter":${'{"$and":['.repeat(3000)}{}${']}'.repeat(3000)}}`,
+      'deep retryPolicy': `{"retryPolicy":${nestedObjects(5000)}}`,
+      'deep headers': `{"headers":${nestedObjects(5000)}}`,
+      'deep type': `{"type":${nested(5000)},"data":1}`,
+      'deep data': `{"type":"order.x","data":${nested(5000)}}`,
+      'a huge number': `{"type":"order.x","data":1e999999,"id":1e999999,"name":1e400,"secret":1e400,"since":-1e400}`,
+      'a thousand-digit number': `{"type":"order.x","data":${'9'.repeat(1000)},"rateLimit":${'9'.repeat(1000)}}`,
+      'invalid UTF-8 bytes': Buffer.concat([
+        Buffer.from('{"type":"order.x","data":"caf'),
+        Buffer.from([0xff, 0xfe, 0xe9]),
+        Buffer.from('"}'),
+      ]),
+      'an overlong UTF-8 encoding': Buffer.concat([
+        Buffer.from('{"id":"'),
+        Buffer.from([0xc0, 0xaf]),
+        Buffer.from('"}'),
+      ]),
+      'a raw UTF-8 surrogate': Buffer.concat([
+        Buffer.from('{"type":"order.x","data":"'),
+        Buffer.from([0xed, 0xa0, 0x80]),
+        Buffer.from('"}'),
+      ]),
+      'a lone surrogate escape':
+        '{"type":"order.x","data":"\\ud800","id":"\\udfff","name":"\\ud800","description":"\\udc00","url":"http://127.0.0.1:9/\\ud800","eventTypes":["\\ud800"],"headers":{"X-A":"\\ud800"},"metadata":{"\\ud800":"\\udfff"}}',
+      'raw NUL bytes': '{"type":"order.x",\u0000"data":1}',
+      'escaped NUL everywhere':
+        '{"type":"order.x\\u0000","data":"\\u0000","id":"\\u0000","name":"\\u0000","secret":"\\u0000","since":"\\u0000","url":"http://127.0.0.1:9/\\u0000","eventTypes":["a\\u0000"],"metadata":{"\\u0000":"\\u0000"}}',
+      'duplicate keys':
+        '{"type":"order.x","type":"order.y","data":1,"data":2,"url":"x","url":"http://127.0.0.1:9/h","eventTypes":["a.*"],"eventTypes":["b.*"]}',
+      '__proto__ keys':
+        '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}},"type":"order.x","data":{"__proto__":1}}',
+      '__proto__ in nested records':
+        '{"url":"http://127.0.0.1:9/h","eventTypes":["a.*"],"metadata":{"__proto__":"x"},"headers":{"__proto__":"x"},"filter":{"__proto__":{"$eq":1}}}',
+      'a very long string': `{"type":"order.x","data":"${'x'.repeat(900_000)}","description":"${'d'.repeat(100)}"}`,
+      'a very long key': `{"${'k'.repeat(500_000)}":1}`,
+      'a byte-order mark': '\ufeff{"type":"order.x","data":1}',
+      'an unterminated string': '{"type":"order.x","data":"abc',
+      'only whitespace': ' \n\t ',
+      'a bare scalar': '12345678901234567890',
+      'an array of objects': '[{"type":"order.x","data":1}]',
+    };
+
+    it('never answers 5xx to a hostile body on any route', async () => {
+      const failures: string[] = [];
+      for (const [name, body] of Object.entries(hostileBodies)) {
+        for (const [method, path] of bodyRoutes()) {
+          const res = await raw(method, path, { headers: admin(), body });
+          if (res.status >= 500 || res.body?.error?.code === undefined) {
+            failures.push(`${name}: ${method} ${path} -> ${res.status} ${res.text.slice(0, 200)}`);
+          }
+        }
+      }
+      assert.deepEqual(failures, []);
+      // Nothing a hostile body did left the API unable to answer.
+      assert.equal((await raw('GET', '/healthz')).status, 200);
+    });
+
+    it('never answers 5xx to a hostile path or query', async () => {
+      const failures: string[] = [];
+      const paths = [
+        '/v1/tenants/%ff',
+        '/v1/tenants/%E0%A4%A',
+        '/v1/tenants/%',
+        `/v1/tenants/${tenant}/endpoints/%c0%af`,
+        `/v1/tenants/${tenant}/deliveries/%ud800`,
+        `/v1/tenants/${tenant}/endpoints?limit=%ff`,
+        `/v1/tenants/${tenant}/endpoints?cursor=%ff%fe`,
+        `/v1/tenants/${tenant}/endpoints?limit=1e999`,
+        `/v1/tenants/${tenant}/dead-letters?endpointId=%00`,
+        `/v1/tenants/${tenant}/endpoints?cursor=${'A'.repeat(5000)}`,
+      ];
+      for (const path of paths) {
+        const res = await raw('GET', path, { headers: admin() });
+        if (res.status >= 500 || res.body?.error?.code === undefined) {
+          failures.push(`GET ${path} -> ${res.status} ${res.text.slice(0, 200)}`);
+        }
+      }
+      assert.deepEqual(failures, []);
+    });
+  });
 });

@@ -125,6 +125,10 @@ describe('OpenAPI document', () => {
           read = true;
           throw readsBody;
         },
+        text: async () => {
+          read = true;
+          throw readsBody;
+        },
       };
       await route.handler(req).catch(() => undefined);
       const op = document.paths[toOpenApiPath(route.path)][route.method.toLowerCase()];
