@@ -531,3 +531,28 @@ describe('deliverWebhook: an unexpected error is recorded, and a deterministic o
     assert.equal(h.deadLetters.length, 1);
   });
 });
+
+describe('deliverWebhook: a request the HTTP client refuses to send is a permanent failure', () => {
+  for (const [name, value] of [
+    ['expect', '100-continue'],
+    ['keep-alive', 'timeout=5'],
+    ['upgrade', 'websocket'],
+    ['transfer-encoding', 'chunked'],
+  ] as const) {
+    it(`fails at once, without sending, an endpoint whose static headers hold ${name}`, async () => {
+      const hook = await receiver();
+      const h = harness(hook.url, { headers: { [name]: value } });
+
+      const failure = await failureOf(run(h));
+
+      assert.equal(failure.type, 'delivery_permanent_failure');
+      assert.equal(failure.nonRetryable, true);
+      assert.deepEqual(
+        h.attempts.map((a) => [a.outcome, a.error]),
+        [['failed', 'delivery_permanent_failure']],
+      );
+      assert.match(h.deadLetters[0]?.lastError ?? '', /invalid_request/);
+      assert.equal(hook.requests.length, 0);
+    });
+  }
+});
