@@ -244,8 +244,9 @@ export function createActivities(deps: DeliveryDependencies) {
     const failUnexpected = async (err: AttemptStepError): Promise<never> => {
       const cause = err.cause;
       // A WssError knows whether it is permanent, and its message is safe to show by contract.
-      if (cause instanceof WssError && cause.permanent)
+      if (cause instanceof WssError && cause.permanent) {
         return failFinally({ type: cause.code, message: cause.message });
+      }
       const safe = `${errorName(cause)} while ${STEP_TEXT[err.step]}`;
       if (isDeterministic(cause, err.step)) {
         const error =
@@ -340,7 +341,7 @@ export function createActivities(deps: DeliveryDependencies) {
             ...fields,
             status: statusCode,
             durationMs,
-            ...(response?.bodyIncomplete ? { body: response.bodyIncomplete } : {}),
+            ...(response?.bodyIncomplete ? { bodyIncomplete: response.bodyIncomplete } : {}),
           },
           'delivery succeeded',
         );
@@ -474,8 +475,11 @@ async function step<T>(name: AttemptStep, work: () => Promise<T> | T): Promise<T
  * I/O, and the signing step is pure, so whatever it throws it throws again.
  */
 function isDeterministic(err: unknown, step: AttemptStep): boolean {
+  return step === 'sign' || isBuiltInError(err);
+}
+
+function isBuiltInError(err: unknown): boolean {
   return (
-    step === 'sign' ||
     err instanceof RangeError ||
     err instanceof TypeError ||
     err instanceof SyntaxError ||
@@ -497,17 +501,10 @@ function errorName(err: unknown): string {
 function errorFields(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) return { errorName: typeof err };
   const code = 'code' in err && (typeof err.code === 'string' || typeof err.code === 'number') ? err.code : undefined;
-  const builtIn =
-    err instanceof RangeError ||
-    err instanceof TypeError ||
-    err instanceof SyntaxError ||
-    err instanceof ReferenceError ||
-    err instanceof URIError ||
-    err instanceof EvalError;
   return {
     errorName: err.name,
     ...(code !== undefined ? { errorCode: code } : {}),
-    ...(builtIn
+    ...(isBuiltInError(err)
       ? {
           stack: (err.stack ?? '')
             .split('\n')
