@@ -3,11 +3,13 @@ import type { DeliveryClassification } from '../domain/classify-response';
 import { classifyResponse } from '../domain/classify-response';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
-import { WssError } from '../domain/errors';
-import type { EventRef } from '../domain/event';
+import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
+import type { EventEnvelope, EventRef } from '../domain/event';
+import { matchesEventType } from '../domain/event-type';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
+import { ContentMatcherCache } from '../domain/routing';
 import type { HttpClient, HttpResponseSummary } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { buildSignatureHeaders } from '../security/signature';
@@ -29,7 +31,7 @@ export interface DeliveryAttemptResult {
   readonly attempt: number;
   readonly statusCode?: number;
   readonly durationMs: number;
-  /** Why a delivery was skipped. */
+  /** Why a delivery was skipped: `endpoint_deleted`, `endpoint_disabled` or `unsubscribed`. */
   readonly reason?: string;
 }
 
@@ -56,6 +58,12 @@ export interface DeliveryDependencies {
     ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined>;
     setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<unknown>;
   };
+  /**
+   * The stored event data, read to check the endpoint's content filter again before each attempt. The worker
+   * always wires it; without it only the event types are checked again (kept optional for harnesses such as the
+   * benchmark's worker, whose endpoints have no filters).
+   */
+  readonly payloads?: { get(tenantId: string, eventId: string): Promise<string | undefined> };
   readonly requests: Pick<RequestBuilder, 'build'>;
   readonly http: Pick<HttpClient, 'post'>;
   readonly deliveryLog: {
@@ -97,15 +105,58 @@ interface FinalFailure {
   readonly statusCode?: number;
   /** Why the endpoint must be disabled now (410), if it must. */
   readonly disableReason?: 'gone';
+  /**
+   * Whether the failure counts towards the endpoint's failure streak. Default true; false when the receiver had
+   * no part in it (an unprocessable event, an internal error, our own infrastructure).
+   */
+  readonly countsAgainstEndpoint?: boolean;
 }
+
+/** The steps of an attempt before anything is sent; an unexpected error is judged by the step it came from. */
+type AttemptStep = 'load_endpoint' | 'check_subscription' | 'build_request' | 'sign';
+
+/** Wraps an unexpected error with the step that threw it. */
+class AttemptStepError extends Error {
+  constructor(
+    readonly step: AttemptStep,
+    override readonly cause: unknown,
+  ) {
+    super(`attempt step ${step} failed`);
+  }
+}
+
+const STEP_TEXT: Readonly<Record<AttemptStep, string>> = {
+  load_endpoint: 'loading the endpoint',
+  check_subscription: "checking the endpoint's subscription",
+  build_request: 'building the request',
+  sign: 'signing the request',
+};
 
 /**
  * Builds the activities with their dependencies. The delivery activity makes exactly one HTTP attempt per call;
  * Temporal schedules the retries, so a worker crash mid-attempt is retried like any other failure.
+ *
+ * Two rules keep every attempt accounted for:
+ * - **An answer that arrived decides.** Once the receiver has answered, the outcome follows from its status.
+ *   Recording the attempt, the dead letter and the endpoint's health is best effort: a failure there (Redis
+ *   down) is logged as `could not record …` and never changes the outcome, because throwing after a 2xx would
+ *   make Temporal send the event again, and after a 410 would send to an endpoint that said it is gone.
+ * - **No error goes unrecorded.** An unexpected error before sending is recorded as an attempt with its reason
+ *   and logged. One that recurs on every attempt (a built-in `RangeError`, `TypeError`, `SyntaxError`, … from
+ *   processing the event, or any error from the pure signing step) fails the delivery at once as
+ *   `unprocessable_event` or `internal_error`, with a dead letter. Anything else (Redis unreachable) is
+ *   `transient_error` and retried on the delivery's schedule. Reasons name the error's class and step, never its
+ *   message, which may quote the payload.
  */
 export function createActivities(deps: DeliveryDependencies) {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
+  const matchers = new ContentMatcherCache((endpoint, err) =>
+    deps.log.error(
+      { tenantId: endpoint.tenantId, endpointId: endpoint.id, err: err.message },
+      'stored filter does not compile; endpoint gets no events',
+    ),
+  );
 
   async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
@@ -113,6 +164,15 @@ export function createActivities(deps: DeliveryDependencies) {
     const attempt = info.attempt;
     const fields = { tenantId: event.tenantId, eventId: event.eventId, endpointId, attempt };
     const started = now();
+
+    /** Runs bookkeeping that must not change an outcome already decided; a failure is logged and swallowed. */
+    const bestEffort = async (what: string, work: () => Promise<unknown> | unknown, outcome: string) => {
+      try {
+        await work();
+      } catch (err) {
+        deps.log.error({ ...fields, outcome, ...errorFields(err) }, `could not record ${what}`);
+      }
+    };
 
     const finish = async (outcome: AttemptLogEntry['outcome'], extra: { statusCode?: number; reason?: string }) => {
       const durationMs = now() - started;
@@ -125,8 +185,16 @@ export function createActivities(deps: DeliveryDependencies) {
         ...(extra.statusCode !== undefined ? { statusCode: extra.statusCode } : {}),
         ...(extra.reason !== undefined ? { error: extra.reason } : {}),
       };
-      await deps.deliveryLog.recordAttempt(event.tenantId, event.eventId, entry);
-      deps.onAttempt?.({ ...fields, outcome, durationMs, ...extra });
+      await bestEffort(
+        'the attempt',
+        () => deps.deliveryLog.recordAttempt(event.tenantId, event.eventId, entry),
+        outcome,
+      );
+      await bestEffort(
+        'the attempt metrics',
+        () => deps.onAttempt?.({ ...fields, outcome, durationMs, ...extra }),
+        outcome,
+      );
       return durationMs;
     };
 
@@ -139,18 +207,25 @@ export function createActivities(deps: DeliveryDependencies) {
         { ...fields, status: failure.statusCode, reason: failure.type, error: failure.message },
         'delivery failed',
       );
-      await deps.deliveryLog.addDeadLetter({
-        tenantId: event.tenantId,
-        eventId: event.eventId,
-        eventType: event.eventType,
-        occurredAt: event.occurredAt,
-        endpointId,
-        failedAt: new Date(now()).toISOString(),
-        attempts: attempt,
-        lastError: truncateError(failure.message),
-        ...(failure.statusCode !== undefined ? { lastStatusCode: failure.statusCode } : {}),
-      });
-      await updateHealth(event.tenantId, endpointId, failure);
+      await bestEffort(
+        'the dead letter',
+        () =>
+          deps.deliveryLog.addDeadLetter({
+            tenantId: event.tenantId,
+            eventId: event.eventId,
+            eventType: event.eventType,
+            occurredAt: event.occurredAt,
+            endpointId,
+            failedAt: new Date(now()).toISOString(),
+            attempts: attempt,
+            lastError: truncateError(failure.message),
+            ...(failure.statusCode !== undefined ? { lastStatusCode: failure.statusCode } : {}),
+          }),
+        'failed',
+      );
+      if (failure.countsAgainstEndpoint !== false) {
+        await bestEffort('the endpoint health', () => updateHealth(event.tenantId, endpointId, failure), 'failed');
+      }
       throw ApplicationFailure.create({
         type: failure.type,
         message: failure.message,
@@ -159,38 +234,78 @@ export function createActivities(deps: DeliveryDependencies) {
       });
     };
 
-    const loaded = await deps.endpoints.getForDelivery(event.tenantId, endpointId);
-    const endpoint = loaded?.endpoint;
-    if (!loaded || !endpoint || !endpoint.enabled) {
-      const reason = endpoint ? 'endpoint_disabled' : 'endpoint_deleted';
+    const skip = async (reason: string): Promise<DeliveryAttemptResult> => {
       const durationMs = await finish('skipped', { reason });
       deps.log.info({ ...fields, reason }, 'delivery skipped');
       return { outcome: 'skipped', attempt, durationMs, reason };
-    }
+    };
 
-    let body: string;
-    let headers: Record<string, string>;
+    /** Fails the attempt for an error that no step expected; see {@link createActivities}. */
+    const failUnexpected = async (err: AttemptStepError): Promise<never> => {
+      const cause = err.cause;
+      // A WssError knows whether it is permanent, and its message is safe to show by contract.
+      if (cause instanceof WssError && cause.permanent) {
+        return failFinally({ type: cause.code, message: cause.message });
+      }
+      const safe = `${errorName(cause)} while ${STEP_TEXT[err.step]}`;
+      if (isDeterministic(cause, err.step)) {
+        const error =
+          err.step === 'check_subscription' || err.step === 'build_request'
+            ? new UnprocessableEventError(safe)
+            : new InternalError(safe);
+        deps.log.error(
+          { ...fields, step: err.step, ...errorFields(cause) },
+          'attempt failed with an error that recurs on every attempt',
+        );
+        return failFinally({ type: error.code, message: error.message, countsAgainstEndpoint: false });
+      }
+      const error = new TransientAttemptError(safe);
+      deps.log.warn({ ...fields, step: err.step, ...errorFields(cause) }, 'attempt failed before sending');
+      return retryOrGiveUp(error.code, error.message, undefined, undefined, false);
+    };
+
+    /** Schedules the next attempt, or fails finally when the policy or the retry window is spent. */
+    const retryOrGiveUp = async (
+      reason: string,
+      message: string,
+      statusCode: number | undefined,
+      retryAfterMs: number | undefined,
+      countsAgainstEndpoint = true,
+    ): Promise<never> => {
+      const status = statusCode !== undefined ? { statusCode } : {};
+      const delay = nextRetryDelayMs(retryPolicy, attempt, random(), retryAfterMs);
+      // The retry window counts from the first attempt; an attempt that would start after it never runs.
+      const windowEndsAt = info.scheduledTimestampMs + retryPolicy.retryWindowMs;
+      if (delay === undefined || now() + delay >= windowEndsAt) {
+        return failFinally({
+          type: 'retries_exhausted',
+          message: `${message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
+          ...status,
+          countsAgainstEndpoint,
+        });
+      }
+      const durationMs = await finish('retry', { ...status, reason });
+      deps.log.warn(
+        { ...fields, status: statusCode, reason, durationMs, nextRetryMs: delay },
+        'delivery attempt failed; will retry',
+      );
+      throw ApplicationFailure.create({
+        type: reason === 'transient_error' ? reason : 'delivery_attempt_failed',
+        message,
+        nextRetryDelay: delay,
+        details: [failureDetails(attempt, statusCode)],
+      });
+    };
+
+    let prepared: { endpoint: Endpoint; body: string; headers: Record<string, string> } | { skipped: string };
     try {
-      const request = await deps.requests.build(event, endpoint);
-      const secrets = loaded.signingSecrets();
-      // Taken now, per attempt: a retry hours later must not be rejected by the receiver's timestamp window.
-      const timestamp = Math.floor(now() / 1000);
-      body = request.body;
-      headers = {
-        ...request.headers,
-        ...buildSignatureHeaders({
-          scheme: endpoint.signatureScheme,
-          secrets,
-          eventId: event.eventId,
-          timestamp,
-          body,
-        }),
-      };
+      prepared = await prepare(event, endpointId);
     } catch (err) {
-      // A transform that throws, an expired payload or an undecryptable secret will not get better by retrying.
-      if (err instanceof WssError && err.permanent) return failFinally({ type: err.code, message: err.message });
+      if (err instanceof AttemptStepError) return failUnexpected(err);
       throw err;
     }
+    if ('skipped' in prepared) return skip(prepared.skipped);
+    const { endpoint, body, headers } = prepared;
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
@@ -214,8 +329,22 @@ export function createActivities(deps: DeliveryDependencies) {
     switch (classification.outcome) {
       case 'delivered': {
         const durationMs = await finish('delivered', status); // also ends the endpoint's failure streak
-        if (input.redelivery) await deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId);
-        deps.log.info({ ...fields, status: statusCode, durationMs }, 'delivery succeeded');
+        if (input.redelivery) {
+          await bestEffort(
+            'the cleared dead letter',
+            () => deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId),
+            'delivered',
+          );
+        }
+        deps.log.info(
+          {
+            ...fields,
+            status: statusCode,
+            durationMs,
+            ...(response?.bodyIncomplete ? { bodyIncomplete: response.bodyIncomplete } : {}),
+          },
+          'delivery succeeded',
+        );
         return { outcome: 'delivered', attempt, durationMs, ...status };
       }
       case 'gone':
@@ -234,34 +363,67 @@ export function createActivities(deps: DeliveryDependencies) {
           message: describe(classification.reason, statusCode, response),
           ...status,
         });
-      case 'retry': {
-        const delay = nextRetryDelayMs(retryPolicy, attempt, random(), classification.retryAfterMs);
-        // The retry window counts from the first attempt; an attempt that would start after it never runs.
-        const windowEndsAt = info.scheduledTimestampMs + retryPolicy.retryWindowMs;
-        if (delay === undefined || now() + delay >= windowEndsAt) {
-          return failFinally({
-            type: 'retries_exhausted',
-            message: `${describe(classification.reason, statusCode, response)}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
-            ...status,
-          });
-        }
-        const durationMs = await finish('retry', { ...status, reason: classification.reason });
-        deps.log.warn(
-          { ...fields, status: statusCode, reason: classification.reason, durationMs, nextRetryMs: delay },
-          'delivery attempt failed; will retry',
+      case 'retry':
+        return retryOrGiveUp(
+          classification.reason,
+          describe(classification.reason, statusCode, response),
+          statusCode,
+          classification.retryAfterMs,
         );
-        throw ApplicationFailure.create({
-          type: 'delivery_attempt_failed',
-          message: describe(classification.reason, statusCode, response),
-          nextRetryDelay: delay,
-          details: [failureDetails(attempt, statusCode)],
-        });
-      }
       default: {
         const unreachable: never = classification;
         throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  /**
+   * Everything before sending: the endpoint as it is now, its subscription, the request and its signature.
+   * Permanent `WssError`s from building (a failed transform, an expired payload) and every unexpected error come
+   * out as an {@link AttemptStepError} naming the step.
+   */
+  async function prepare(
+    event: EventRef,
+    endpointId: string,
+  ): Promise<{ endpoint: Endpoint; body: string; headers: Record<string, string> } | { skipped: string }> {
+    const loaded = await step('load_endpoint', () => deps.endpoints.getForDelivery(event.tenantId, endpointId));
+    const endpoint = loaded?.endpoint;
+    if (!loaded || !endpoint) return { skipped: 'endpoint_deleted' };
+    if (!endpoint.enabled) return { skipped: 'endpoint_disabled' };
+    if (!(await step('check_subscription', () => stillSubscribed(event, endpoint)))) return { skipped: 'unsubscribed' };
+    const request = await step('build_request', () => deps.requests.build(event, endpoint));
+    const headers = await step('sign', () => ({
+      ...request.headers,
+      ...buildSignatureHeaders({
+        scheme: endpoint.signatureScheme,
+        secrets: loaded.signingSecrets(),
+        eventId: event.eventId,
+        // Taken now, per attempt: a retry hours later must not be rejected by the receiver's timestamp window.
+        timestamp: Math.floor(now() / 1000),
+        body: request.body,
+      }),
+    }));
+    return { endpoint, body: request.body, headers };
+  }
+
+  /**
+   * Whether the endpoint's current event types and filter still cover the event. The data is loaded only for an
+   * endpoint with a filter; when it is no longer stored, the build step reports that (permanently).
+   */
+  async function stillSubscribed(event: EventRef, endpoint: Endpoint): Promise<boolean> {
+    if (!matchesEventType(endpoint.eventTypes, event.eventType)) return false;
+    const matcher = matchers.matcherFor(endpoint);
+    if (matcher === undefined || deps.payloads === undefined) return true;
+    const dataJson = await deps.payloads.get(event.tenantId, event.eventId);
+    if (dataJson === undefined) return true;
+    const envelope: EventEnvelope = {
+      id: event.eventId,
+      type: event.eventType,
+      tenant: event.tenantId,
+      occurredAt: event.occurredAt,
+      data: JSON.parse(dataJson) as unknown,
+    };
+    return matcher.matches(envelope);
   }
 
   /** Disables an endpoint that answered 410, or whose failure streak crossed the health policy. */
@@ -299,6 +461,60 @@ export function createActivities(deps: DeliveryDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+async function step<T>(name: AttemptStep, work: () => Promise<T> | T): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw new AttemptStepError(name, err);
+  }
+}
+
+/**
+ * Errors that will recur on every attempt: JavaScript's own error classes come from code and data, never from
+ * I/O, and the signing step is pure, so whatever it throws it throws again.
+ */
+function isDeterministic(err: unknown, step: AttemptStep): boolean {
+  return step === 'sign' || isBuiltInError(err);
+}
+
+function isBuiltInError(err: unknown): boolean {
+  return (
+    err instanceof RangeError ||
+    err instanceof TypeError ||
+    err instanceof SyntaxError ||
+    err instanceof ReferenceError ||
+    err instanceof URIError ||
+    err instanceof EvalError
+  );
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}
+
+/**
+ * Log fields for an unexpected error. The messages of JavaScript's own errors can quote the data they choked on
+ * (`JSON.parse` does), so those log their class and stack frames only; other errors (Redis, the network) carry
+ * codes and addresses, and their message helps the operator.
+ */
+function errorFields(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { errorName: typeof err };
+  const code = 'code' in err && (typeof err.code === 'string' || typeof err.code === 'number') ? err.code : undefined;
+  return {
+    errorName: err.name,
+    ...(code !== undefined ? { errorCode: code } : {}),
+    ...(isBuiltInError(err)
+      ? {
+          stack: (err.stack ?? '')
+            .split('\n')
+            .filter((line) => line.trimStart().startsWith('at '))
+            .slice(0, 8)
+            .join('\n'),
+        }
+      : { error: truncateError(err.message, 300) }),
+  };
+}
 
 function classifyTransportError(err: unknown, policy: ResolvedRetryPolicy): DeliveryClassification {
   if (err instanceof WssError && err.code === 'destination_not_allowed') {

@@ -40,7 +40,9 @@ export type TransportReason =
   | 'response_too_large'
   | 'protocol_error'
   | 'aborted'
-  | 'network_error';
+  | 'network_error'
+  /** The HTTP client refused to send the request as built (e.g. a `Keep-Alive` or `Expect` header); never sent. */
+  | 'invalid_request';
 
 /**
  * `http_<status>` for answered attempts, a {@link TransportReason} otherwise, `destination_not_allowed` for
@@ -66,7 +68,8 @@ export type DeliveryClassification =
  *
  * - 2xx: delivered.
  * - 410: gone (permanent; the caller disables the endpoint).
- * - a code in `policy.permanentStatusCodes`, or a destination blocked by the egress policy: permanent.
+ * - a code in `policy.permanentStatusCodes`, a destination blocked by the egress policy, or a request the HTTP
+ *   client refuses to send as built (`invalid_request`, which every attempt would repeat): permanent.
  * - 429 and 503 with `Retry-After`: retry after that delay, clamped to [1 s, `maximumIntervalMs`].
  * - every other status (1xx, 3xx, 4xx, 5xx) and every transport error: retry on the policy's schedule.
  *   Redirects are retried rather than followed because following one would send a signed payload to a URL
@@ -76,8 +79,10 @@ export function classifyResponse({ input, policy }: ClassifyResponseInput): Deli
   switch (input.kind) {
     case 'response':
       return classifyStatus(input.statusCode, input.retryAfterMs, policy);
-    case 'transport':
-      return { outcome: 'retry', reason: transportReason(input.causeCode) };
+    case 'transport': {
+      const reason = transportReason(input.causeCode);
+      return reason === 'invalid_request' ? { outcome: 'permanent', reason } : { outcome: 'retry', reason };
+    }
     case 'blocked':
       return { outcome: 'permanent', reason: 'destination_not_allowed' };
     default: {
@@ -139,6 +144,12 @@ const TRANSPORT_REASONS: Readonly<Record<string, TransportReason>> = {
 
   UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'protocol_error',
   ERR_INVALID_HTTP_RESPONSE: 'protocol_error',
+
+  // undici and Node validate a request before sending it; what they refuse once they refuse every time.
+  UND_ERR_INVALID_ARG: 'invalid_request',
+  UND_ERR_NOT_SUPPORTED: 'invalid_request',
+  ERR_INVALID_CHAR: 'invalid_request',
+  ERR_INVALID_HTTP_TOKEN: 'invalid_request',
 
   UND_ERR_ABORTED: 'aborted',
   ABORT_ERR: 'aborted',

@@ -118,3 +118,33 @@ export class SecretUnavailableError extends WssError {
   readonly code = 'secret_unavailable';
   override readonly permanent = true;
 }
+
+/**
+ * An event that can never be turned into a request: processing its stored data fails the same way on every
+ * attempt (nesting too deep to process, data that does not parse). Permanent: the delivery fails at once with a
+ * dead letter instead of being retried for days. The receiver is not at fault, so it does not count towards
+ * disabling the endpoint.
+ */
+export class UnprocessableEventError extends WssError {
+  readonly code = 'unprocessable_event';
+  override readonly httpStatus = 422;
+  override readonly permanent = true;
+}
+
+/**
+ * A failure inside the service that recurs on every attempt: a bug, or a stored setting the code cannot use.
+ * Permanent, like {@link UnprocessableEventError}, and not counted against the endpoint.
+ */
+export class InternalError extends WssError {
+  readonly code = 'internal_error';
+  override readonly permanent = true;
+}
+
+/**
+ * The service's own infrastructure failed during an attempt before anything was sent (Redis unreachable, or any
+ * error not known to be deterministic). Retried on the delivery's schedule, and recorded when recording works.
+ */
+export class TransientAttemptError extends WssError {
+  readonly code = 'transient_error';
+  override readonly httpStatus = 503;
+}

@@ -1,6 +1,7 @@
 import type { Endpoint } from './endpoint';
 import type { EventEnvelope } from './event';
 import { matchesEventType } from './event-type';
+import { compileFilter } from './filter';
 
 /** A content filter compiled once per endpoint version. */
 export interface ContentMatcher {
@@ -18,9 +19,58 @@ export function selectEndpoints(
   endpoints: readonly Endpoint[],
   matcherFor: (endpoint: Endpoint) => ContentMatcher | undefined,
 ): Endpoint[] {
-  return endpoints.filter((endpoint) => {
-    if (!endpoint.enabled || !matchesEventType(endpoint.eventTypes, envelope.type)) return false;
-    const matcher = matcherFor(endpoint);
-    return matcher === undefined || matcher.matches(envelope);
-  });
+  return endpoints.filter((endpoint) => endpoint.enabled && isSubscribed(endpoint, envelope, matcherFor));
+}
+
+/**
+ * Whether the endpoint's subscription (event types, then content filter) covers the event, whatever its enabled
+ * state. Routing asks it when the event is accepted and the delivery activity again before every attempt, so a
+ * subscription changed during retries takes effect at the next attempt.
+ *
+ * @param matcherFor as for {@link selectEndpoints}; only called when the type matches.
+ */
+export function isSubscribed(
+  endpoint: Endpoint,
+  envelope: EventEnvelope,
+  matcherFor: (endpoint: Endpoint) => ContentMatcher | undefined,
+): boolean {
+  if (!matchesEventType(endpoint.eventTypes, envelope.type)) return false;
+  const matcher = matcherFor(endpoint);
+  return matcher === undefined || matcher.matches(envelope);
+}
+
+/**
+ * Compiled content filters, one per endpoint, recompiled when the endpoint's `updatedAt` changes. Holds at most
+ * `maxEntries` endpoints and starts afresh beyond that. A stored filter that no longer compiles matches nothing:
+ * that is visible (the endpoint gets nothing, and `onInvalid` is told), where guessing could leak events.
+ */
+export class ContentMatcherCache {
+  private readonly matchers = new Map<string, { version: string; matcher: ContentMatcher }>();
+
+  /**
+   * @param onInvalid told once per endpoint version whose stored filter does not compile (log it).
+   * @param maxEntries default 10,000.
+   */
+  constructor(
+    private readonly onInvalid: (endpoint: Endpoint, err: Error) => void,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  /** The endpoint's compiled filter, or undefined when it has none. */
+  matcherFor(endpoint: Endpoint): ContentMatcher | undefined {
+    if (endpoint.filter === undefined) return undefined;
+    const key = `${endpoint.tenantId}/${endpoint.id}`;
+    const cached = this.matchers.get(key);
+    if (cached && cached.version === endpoint.updatedAt) return cached.matcher;
+    let matcher: ContentMatcher;
+    try {
+      matcher = compileFilter(endpoint.filter);
+    } catch (err) {
+      this.onInvalid(endpoint, err instanceof Error ? err : new Error(String(err)));
+      matcher = { matches: () => false };
+    }
+    if (this.matchers.size >= this.maxEntries) this.matchers.clear();
+    this.matchers.set(key, { version: endpoint.updatedAt, matcher });
+    return matcher;
+  }
 }

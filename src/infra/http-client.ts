@@ -10,6 +10,12 @@ import type { DestinationPolicy } from './egress/destination-policy';
  * The one way the service talks to receivers: a single POST with hard limits, because every receiver is a
  * potentially hostile server. Connect, headers and whole-attempt deadlines bound the time, the body cap bounds
  * memory, redirects are never followed, and every address connected to has passed the {@link DestinationPolicy}.
+ *
+ * Once the status line and headers are in, the receiver has answered and the status decides the outcome. The body
+ * is read afterwards only for a diagnostic snippet, under its own short budget; a body that is slow, never ends,
+ * or breaks off mid-way (reset, short of its Content-Length) ends the read and is reported in
+ * {@link HttpResponseSummary.bodyIncomplete}, never as a transport failure: turning a 2xx into a timeout would
+ * deliver the event again on every retry.
  */
 
 export interface HttpClientOptions {
@@ -17,8 +23,16 @@ export interface HttpClientOptions {
   readonly connectTimeoutMs: number;
   /** Time allowed from sending the request to a complete header block. Config: `WSS_HTTP_HEADERS_TIMEOUT_MS` (10000). */
   readonly headersTimeoutMs: number;
-  /** Deadline for the whole attempt, body included; defeats receivers that trickle bytes. Config: `WSS_HTTP_TOTAL_TIMEOUT_MS` (15000). */
+  /**
+   * Deadline for the whole attempt; defeats receivers that trickle bytes. A response whose headers arrived in time
+   * is kept even if its body is still coming when the deadline passes. Config: `WSS_HTTP_TOTAL_TIMEOUT_MS` (15000).
+   */
   readonly totalTimeoutMs: number;
+  /**
+   * Time allowed for reading the body (for the diagnostic snippet) once the headers are in, and never past the
+   * total deadline. Running out only stops the read. Default: {@link DEFAULT_BODY_READ_TIMEOUT_MS} (2000).
+   */
+  readonly bodyReadTimeoutMs?: number;
   /** Response body bytes read before the connection is cut. Config: `WSS_HTTP_MAX_RESPONSE_BYTES` (65536). */
   readonly maxResponseBytes: number;
   /** Longest silence allowed between body chunks. Default: `headersTimeoutMs`. */
@@ -39,6 +53,11 @@ export interface HttpResponseSummary {
   readonly bodySnippet: string;
   /** True when the receiver sent more than `maxResponseBytes` and the rest was not read. */
   readonly bodyTruncated: boolean;
+  /**
+   * Set when the body was neither read to its end nor to the cap: `timeout` when the body budget, the total
+   * deadline or the idle timeout ran out, `error` when the connection failed mid-body. The status still stands.
+   */
+  readonly bodyIncomplete?: 'timeout' | 'error';
   readonly durationMs: number;
 }
 
@@ -65,6 +84,9 @@ export interface HttpClient {
 
 const SNIPPET_BYTES = 4096;
 
+/** Default of {@link HttpClientOptions.bodyReadTimeoutMs}: enough for a normal error page, short for a trickle. */
+export const DEFAULT_BODY_READ_TIMEOUT_MS = 2000;
+
 /** Maps the validated configuration onto client options. */
 export function httpClientOptionsFromConfig(config: Config, policy: DestinationPolicy): HttpClientOptions {
   return {
@@ -80,6 +102,7 @@ export function httpClientOptionsFromConfig(config: Config, policy: DestinationP
 /** Builds the delivery HTTP client. One per worker: it owns a connection pool. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const { policy, proxyUrl, totalTimeoutMs, maxResponseBytes } = options;
+  const bodyReadTimeoutMs = options.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
   const dispatcher = createDispatcher(options);
 
   async function post(
@@ -92,6 +115,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const started = performance.now();
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DeadlineExceeded()), totalTimeoutMs);
+    let response: Dispatcher.ResponseData;
     try {
       // Directly, names are resolved and checked by the pinned lookup at connect time; only literals need checking
       // here because Node skips lookup for them. Through a proxy we never see the connect, so resolve now.
@@ -99,26 +123,33 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         proxyUrl === undefined
           ? policy.checkUrlStatically(rawUrl)
           : await untilAborted(checkViaResolve(policy, rawUrl), deadline.signal);
-      const response = await request(url, {
+      response = await request(url, {
         method: 'POST',
         headers,
         body,
         dispatcher,
         signal: deadline.signal,
       });
-      const read = await readCapped(response.body, maxResponseBytes);
-      return {
-        statusCode: response.statusCode,
-        headers: response.headers,
-        bodySnippet: read.snippet,
-        bodyTruncated: read.truncated,
-        durationMs: Math.round(performance.now() - started),
-      };
     } catch (err) {
       throw toDeliveryError(err, endpointId, deadline.signal.aborted);
     } finally {
+      // From here on the answer is in: the deadline must not abort the body read and so turn it into a failure.
       clearTimeout(timer);
     }
+    const remainingMs = totalTimeoutMs - (performance.now() - started);
+    const read = await readCapped(
+      response.body,
+      maxResponseBytes,
+      Math.max(0, Math.min(bodyReadTimeoutMs, remainingMs)),
+    );
+    return {
+      statusCode: response.statusCode,
+      headers: response.headers,
+      bodySnippet: read.snippet,
+      bodyTruncated: read.truncated,
+      ...(read.incomplete !== undefined ? { bodyIncomplete: read.incomplete } : {}),
+      durationMs: Math.round(performance.now() - started),
+    };
   }
 
   return {
@@ -154,15 +185,22 @@ async function checkViaResolve(policy: DestinationPolicy, rawUrl: string): Promi
 }
 
 /**
- * Reads up to `maxBytes`, keeping the first 4 KiB, then destroys the stream so an oversized body is never
- * buffered or even downloaded. Oversize is not an error: the receiver did answer, and the status is what counts.
+ * Reads up to `maxBytes` within `budgetMs`, keeping the first 4 KiB, then destroys the stream so an oversized body
+ * is never buffered or even downloaded. Never throws: oversize, a spent budget and a failure mid-body only end the
+ * read, because the receiver did answer and the status is what counts.
  */
-async function readCapped(body: Readable, maxBytes: number): Promise<{ snippet: string; truncated: boolean }> {
+async function readCapped(
+  body: Readable,
+  maxBytes: number,
+  budgetMs: number,
+): Promise<{ snippet: string; truncated: boolean; incomplete?: 'timeout' | 'error' }> {
   const keep = Math.min(SNIPPET_BYTES, maxBytes);
   const kept: Buffer[] = [];
   let keptBytes = 0;
   let readBytes = 0;
   let truncated = false;
+  let incomplete: 'timeout' | 'error' | undefined;
+  const budget = setTimeout(() => body.destroy(new BodyReadTimeout()), budgetMs);
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       const allowed = Math.min(chunk.length, maxBytes - readBytes);
@@ -177,11 +215,22 @@ async function readCapped(body: Readable, maxBytes: number): Promise<{ snippet: 
         break;
       }
     }
+  } catch (err) {
+    incomplete = err instanceof BodyReadTimeout || causeCode(err) === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'error';
   } finally {
+    clearTimeout(budget);
     // Leaving the loop early already destroys the stream; this also covers errors thrown mid-read.
     if (!body.destroyed) body.destroy();
   }
-  return { snippet: Buffer.concat(kept).toString('utf8'), truncated };
+  return {
+    snippet: Buffer.concat(kept).toString('utf8'),
+    truncated,
+    ...(incomplete !== undefined ? { incomplete } : {}),
+  };
+}
+
+class BodyReadTimeout extends Error {
+  readonly code = 'body_read_timeout';
 }
 
 class DeadlineExceeded extends Error {

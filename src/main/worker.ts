@@ -61,6 +61,7 @@ export async function createDeliveryWorker(
       : undefined;
   const activities = createActivities({
     endpoints: stores.endpoints,
+    payloads: stores.payloads,
     requests,
     http,
     deliveryLog: stores.deliveryLog,

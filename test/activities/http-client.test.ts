@@ -298,19 +298,22 @@ describe('http client: hostile receivers', () => {
     assert.ok(elapsed >= 400 && elapsed < 2000, `took ${elapsed} ms`);
   });
 
-  it('cuts off a receiver that trickles its body at the total deadline', async () => {
+  it('stops reading a trickled body at the total deadline and keeps the status that arrived', async () => {
     const receiver = await rawReceiver((socket) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
       trickle(socket, Buffer.alloc(1000, 'b'), 100);
     });
     const started = Date.now();
 
-    await assertTransportError(
-      client({ headersTimeoutMs: 2000, totalTimeoutMs: 800 }).post(receiver.url, {}, 'x', { endpointId: 'ep_1' }),
-      'deadline_exceeded',
-    );
+    const result = await client({ headersTimeoutMs: 2000, totalTimeoutMs: 800 }).post(receiver.url, {}, 'x', {
+      endpointId: 'ep_1',
+    });
+
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 700 && elapsed < 2000, `took ${elapsed} ms`);
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.bodyIncomplete, 'timeout');
+    // The trickle would take 100 s; only the deadline can have ended the read this soon.
+    assert.ok(elapsed >= 700 && elapsed < 10_000, `took ${elapsed} ms`);
   });
 });
 
@@ -368,5 +371,144 @@ describe('http client: through a forward proxy', () => {
       /^resolves to private address 10\.0\.0\.7$/,
     );
     assert.equal(proxy.connections, 0);
+  });
+});
+
+describe('http client: the status decides once it has arrived (slow or broken bodies)', () => {
+  /** Headers at once, then `body` one byte every `everyMs`. */
+  function slowBody(head: string, body: string, everyMs: number): Promise<Listener> {
+    return rawReceiver((socket) => {
+      socket.write(head);
+      trickle(socket, Buffer.from(body), everyMs);
+    });
+  }
+
+  it('returns a 200 whose body trickles in, instead of a timeout', async () => {
+    const body = 'ok, got it, thx';
+    const receiver = await slowBody(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`, body, 300);
+
+    const result = await client({ totalTimeoutMs: 1000, bodyReadTimeoutMs: 400 }).post(receiver.url, {}, 'x');
+
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.bodyIncomplete, 'timeout');
+    assert.ok(body.startsWith(result.bodySnippet), `snippet ${JSON.stringify(result.bodySnippet)}`);
+    assert.ok(result.bodySnippet.length < body.length);
+  });
+
+  it('returns a 503 with its Retry-After when the body trickles, instead of a timeout', async () => {
+    const body = 'x'.repeat(200);
+    const receiver = await slowBody(
+      `HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: ${body.length}\r\n\r\n`,
+      body,
+      100,
+    );
+
+    const result = await client({ totalTimeoutMs: 800, bodyReadTimeoutMs: 300 }).post(receiver.url, {}, 'x');
+
+    assert.equal(result.statusCode, 503);
+    assert.equal(result.headers['retry-after'], '7');
+    assert.equal(result.bodyIncomplete, 'timeout');
+  });
+
+  it('returns a 200 whose chunked body never ends, once the idle body timeout fires', async () => {
+    const receiver = await rawReceiver((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+    });
+
+    const result = await client({ totalTimeoutMs: 5000, bodyIdleTimeoutMs: 300, bodyReadTimeoutMs: 3000 }).post(
+      receiver.url,
+      {},
+      'x',
+    );
+
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.bodySnippet, 'hello');
+    assert.equal(result.bodyIncomplete, 'timeout');
+  });
+
+  it('returns a 200 whose chunked body never ends, once the body budget is spent', async () => {
+    const receiver = await rawReceiver((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      // Keeps the connection busy so the idle timeout never fires: only the body budget can end the read.
+      const timer = setInterval(() => socket.destroyed || socket.write('1\r\n.\r\n'), 50);
+      socket.on('close', () => clearInterval(timer));
+    });
+    const started = Date.now();
+
+    const result = await client({ totalTimeoutMs: 10_000, bodyIdleTimeoutMs: 5000, bodyReadTimeoutMs: 400 }).post(
+      receiver.url,
+      {},
+      'x',
+    );
+
+    assert.equal(result.statusCode, 200);
+    assert.ok(result.bodySnippet.startsWith('hello'));
+    assert.equal(result.bodyIncomplete, 'timeout');
+    // Nothing else ends the read before the 10 s deadline; a generous bound only a missing body budget breaks.
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 8000, `took ${elapsed} ms`);
+  });
+
+  it('returns a 2xx whose connection is reset mid-body, instead of a connection error', async () => {
+    const receiver = await rawReceiver((socket) => {
+      socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 100\r\n\r\n0123456789');
+      setTimeout(() => socket.resetAndDestroy(), 100);
+    });
+
+    const result = await client().post(receiver.url, {}, 'x');
+
+    assert.equal(result.statusCode, 202);
+    assert.equal(result.bodySnippet, '0123456789');
+    assert.equal(result.bodyIncomplete, 'error');
+  });
+
+  it('returns a 200 whose body ends short of its Content-Length, instead of a protocol error', async () => {
+    const receiver = await rawReceiver((socket) => {
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort');
+    });
+
+    const result = await client().post(receiver.url, {}, 'x');
+
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.bodyIncomplete, 'error');
+  });
+
+  it('returns a 200 whose body over the cap trickles in', async () => {
+    const receiver = await slowBody('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n', 'b'.repeat(1000), 20);
+
+    const result = await client({ totalTimeoutMs: 800, bodyReadTimeoutMs: 400, maxResponseBytes: 64 }).post(
+      receiver.url,
+      {},
+      'x',
+    );
+
+    assert.equal(result.statusCode, 200);
+    assert.ok(result.bodySnippet.length <= 64);
+  });
+
+  it('gives the body at most what is left of the total deadline', async () => {
+    const receiver = await rawReceiver((socket) => {
+      setTimeout(() => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+        trickle(socket, Buffer.alloc(1000, 'c'), 50);
+      }, 600);
+    });
+    const started = Date.now();
+
+    const result = await client({ totalTimeoutMs: 1000, bodyReadTimeoutMs: 30_000 }).post(receiver.url, {}, 'x');
+
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.bodyIncomplete, 'timeout');
+    // The trickle would take 50 s and the body budget alone allows 30 s.
+    assert.ok(Date.now() - started < 15_000);
+  });
+
+  it('still fails an attempt whose headers never complete', async () => {
+    const receiver = await rawReceiver((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Le');
+      setTimeout(() => socket.resetAndDestroy(), 100);
+    });
+
+    await assert.rejects(client().post(receiver.url, {}, 'x', { endpointId: 'ep_1' }), DeliveryTransportError);
   });
 });

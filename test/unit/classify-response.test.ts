@@ -15,8 +15,10 @@ const status = (statusCode: number, retryAfterMs?: number): AttemptObservation =
   retryAfterMs === undefined ? { kind: 'response', statusCode } : { kind: 'response', statusCode, retryAfterMs };
 const transport = (causeCode: string): AttemptObservation => ({ kind: 'transport', causeCode });
 
+type Row = [string, AttemptObservation, ClassificationPolicy, DeliveryClassification];
+
 describe('classifyResponse', () => {
-  const cases: [string, AttemptObservation, ClassificationPolicy, DeliveryClassification][] = [
+  const cases: Row[] = [
     ['delivers on 200', status(200), policy, { outcome: 'delivered' }],
     ['delivers on 204', status(204), policy, { outcome: 'delivered' }],
     ['delivers on 299', status(299), policy, { outcome: 'delivered' }],
@@ -154,6 +156,15 @@ describe('classifyResponse', () => {
       { outcome: 'retry', reason: 'network_error' },
     ],
     ['retries an empty cause as a network error', transport(''), policy, { outcome: 'retry', reason: 'network_error' }],
+    // The HTTP client refused to send the request as built (a header it cannot send): every attempt would too.
+    ...(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN'] as const).map(
+      (code): Row => [
+        `fails permanently on a request the client refuses to send (${code})`,
+        transport(code),
+        policy,
+        { outcome: 'permanent', reason: 'invalid_request' },
+      ],
+    ),
     [
       'fails permanently on a blocked destination',
       { kind: 'blocked' },
