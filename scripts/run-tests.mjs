@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs node's test runner over every *.test.ts file below the given folders (Node 20's runner has no globs).
-//   node scripts/run-tests.mjs [--serial] <dir...>
+//   node scripts/run-tests.mjs [--serial] <dir or file...>
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -19,7 +19,8 @@ function collect(dir) {
   return out;
 }
 
-const files = dirs.flatMap((d) => collect(d));
+// A folder contributes every test file below it; a file is taken as it is.
+const files = dirs.flatMap((d) => (statSync(d).isDirectory() ? collect(d) : [d]));
 if (files.length === 0) {
   console.error(`no *.test.ts files under ${dirs.join(', ')}`);
   process.exit(1);
