@@ -180,7 +180,8 @@ export class TransformPool {
   /** Fails waiting and running transforms (retryable) and stops every child. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const queue of this.waiting.values()) for (const job of queue) job.reject(new Error('transform pool is closed'));
+    for (const queue of this.waiting.values())
+      for (const job of queue) job.reject(new Error('transform pool is closed'));
     this.waiting.clear();
     const exits: Promise<void>[] = [];
     for (const slot of this.slots) {

@@ -156,7 +156,8 @@ export async function runTransform(
   limits: TransformRunLimits,
 ): Promise<TransformResult> {
   const expression = expressionFor(compiled, limits);
-  const { envelope, spellings } = 'dataJson' in event ? readEventText(event) : { envelope: event, spellings: undefined };
+  const { envelope, spellings } =
+    'dataJson' in event ? readEventText(event) : { envelope: event, spellings: undefined };
   let value: unknown;
   try {
     value = (await expression.evaluate(envelope)) as unknown;
@@ -209,7 +210,9 @@ function readEventText(event: EventText): { envelope: EventEnvelope; spellings: 
   } catch (err) {
     // The parser's message quotes the text around the fault; it must not reach logs or history.
     throw new TransformFailedError(
-      err instanceof RangeError ? 'transform: event data is nested too deeply' : 'transform: event data is not valid JSON',
+      err instanceof RangeError
+        ? 'transform: event data is nested too deeply'
+        : 'transform: event data is not valid JSON',
     );
   }
   // `0.1` and `0.10000000000000000001` share a double: a 0.1 in the result cannot say which one it came from.
@@ -321,7 +324,8 @@ function isJsonataFunction(value: unknown): boolean {
  */
 function serializeBody(body: unknown, spellings: NumberSpellings | undefined): string {
   if (isJsonataFunction(body)) throw new TransformFailedError('transform: result is a function, not JSON');
-  const spelled = (item: unknown): item is number => typeof item === 'number' && typeof spellings?.get(item) === 'string';
+  const spelled = (item: unknown): item is number =>
+    typeof item === 'number' && typeof spellings?.get(item) === 'string';
   const replacer = (_key: string, item: unknown): unknown => {
     if (isJsonataFunction(item)) throw new TransformFailedError('transform: result contains a function, not JSON');
     if (typeof item === 'number' && !Number.isFinite(item) && !spelled(item)) {

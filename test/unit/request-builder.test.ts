@@ -123,7 +123,11 @@ describe('dry run: shows byte for byte what a delivery of the same data text sen
       if (!dry.matches) return;
       assert.equal(dry.body, delivered.body);
       const at = Date.parse('2024-05-01T12:00:01Z') / 1000;
-      assert.equal(verifyWssRequest(secret, dry.headers, Buffer.from(dry.body), at).ok, true, 'signed over those bytes');
+      assert.equal(
+        verifyWssRequest(secret, dry.headers, Buffer.from(dry.body), at).ok,
+        true,
+        'signed over those bytes',
+      );
     });
   }
 
@@ -147,6 +151,9 @@ describe('dry run: shows byte for byte what a delivery of the same data text sen
       { id: 'e', type: 't', tenant: 'acme', occurredAt: ref.occurredAt, data: { a: 1 } },
       { requests: builder, loadSecrets: async () => [secret] },
     );
-    assert.equal(dry.matches && dry.body, '{"id":"e","type":"t","occurredAt":"2024-05-01T12:00:00.000Z","data":{"a":1}}');
+    assert.equal(
+      dry.matches && dry.body,
+      '{"id":"e","type":"t","occurredAt":"2024-05-01T12:00:00.000Z","data":{"a":1}}',
+    );
   });
 });
