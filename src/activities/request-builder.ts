@@ -1,6 +1,7 @@
 import type { Endpoint } from '../domain/endpoint';
 import { WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
+import type { EventText } from '../transform/transform';
 
 export const USER_AGENT = 'wss-webhooks/0.1 (+https://github.com/wss/webhook-sender-service)';
 
@@ -18,21 +19,31 @@ export class PayloadUnavailableError extends WssError {
   override readonly permanent = true;
 }
 
+/** The stored payload is not one JSON value, so it cannot be placed in the envelope. Retrying cannot fix it. */
+export class PayloadInvalidError extends WssError {
+  readonly code = 'payload_invalid';
+  override readonly permanent = true;
+}
+
 export interface RequestBuilderDependencies {
   readonly payloads: { get(tenantId: string, eventId: string): Promise<string | undefined> };
   /**
-   * Applies an endpoint's transform to the envelope. Absent when transforms are not configured; an endpoint
-   * without a transform gets the default body.
+   * Applies an endpoint's transform to the event (the data as its stored JSON text). Absent when transforms are
+   * not configured; an endpoint without a transform gets the default body.
    */
   readonly transform?: (
     endpoint: Endpoint,
-    envelope: EventEnvelope,
+    event: EventText,
   ) => Promise<{ body: string; headers: Record<string, string>; eventType?: string } | undefined>;
 }
 
 /**
- * Turns an event reference and an endpoint into the request body and headers. Used by the delivery activity and
- * by the API's dry run, so what a dry run shows is what a delivery sends.
+ * Turns an event and an endpoint into the request body and headers. Used by the delivery activity and by the
+ * API's dry run, so what a dry run shows is what a delivery sends.
+ *
+ * The default body is `{"id":…,"type":…,"occurredAt":…,"data":<data>}` where `<data>` is the producer's JSON text
+ * exactly as stored, spliced in, never parsed and re-serialised: digits beyond a double's precision, `1.0`, `-0`,
+ * escapes, whitespace, key order and duplicate keys all reach the receiver as published.
  */
 export class RequestBuilder {
   constructor(private readonly deps: RequestBuilderDependencies) {}
@@ -42,22 +53,22 @@ export class RequestBuilder {
     if (dataJson === undefined) {
       throw new PayloadUnavailableError(`payload of event ${event.eventId} is no longer stored`);
     }
-    const envelope: EventEnvelope = {
-      id: event.eventId,
-      type: event.eventType,
-      tenant: event.tenantId,
-      occurredAt: event.occurredAt,
-      data: JSON.parse(dataJson) as unknown,
-    };
-    return this.buildFromEnvelope(envelope, endpoint);
+    return this.buildFromEnvelope(
+      { id: event.eventId, type: event.eventType, tenant: event.tenantId, occurredAt: event.occurredAt, dataJson },
+      endpoint,
+    );
   }
 
-  async buildFromEnvelope(envelope: EventEnvelope, endpoint: Endpoint): Promise<BuiltRequest> {
-    const transformed = endpoint.transform !== undefined ? await this.deps.transform?.(endpoint, envelope) : undefined;
-    const eventType = transformed?.eventType ?? envelope.type;
-    const body =
-      transformed?.body ??
-      JSON.stringify({ id: envelope.id, type: envelope.type, occurredAt: envelope.occurredAt, data: envelope.data });
+  /**
+   * Builds from an event whose data is its JSON text ({@link EventText}, byte for byte) or, for callers that only
+   * hold a parsed value, an {@link EventEnvelope} (its `data` is serialised with `JSON.stringify`, so it carries
+   * whatever the earlier parse kept).
+   */
+  async buildFromEnvelope(event: EventText | EventEnvelope, endpoint: Endpoint): Promise<BuiltRequest> {
+    const text = toEventText(event);
+    const transformed = endpoint.transform !== undefined ? await this.deps.transform?.(endpoint, text) : undefined;
+    const eventType = transformed?.eventType ?? text.type;
+    const body = transformed?.body ?? defaultBody(text);
     return {
       body,
       eventType,
@@ -66,11 +77,33 @@ export class RequestBuilder {
         ...lowercaseKeys(transformed?.headers),
         'content-type': 'application/json',
         'user-agent': USER_AGENT,
-        'x-wss-event-id': envelope.id,
+        'x-wss-event-id': text.id,
         'x-wss-event-type': eventType,
       },
     };
   }
+}
+
+/** The event with its data as JSON text; an envelope's parsed data is serialised once. */
+export function toEventText(event: EventText | EventEnvelope): EventText {
+  if ('dataJson' in event) return event;
+  const dataJson = JSON.stringify(event.data) as string | undefined;
+  if (dataJson === undefined) throw new PayloadInvalidError(`data of event ${event.id} is not a JSON value`);
+  return { id: event.id, type: event.type, tenant: event.tenant, occurredAt: event.occurredAt, dataJson };
+}
+
+/**
+ * The default envelope with the data text spliced in. The text was checked as JSON when the event was accepted;
+ * it is checked again because a splice of anything else could forge envelope fields inside a signed body.
+ */
+function defaultBody(event: EventText): string {
+  try {
+    JSON.parse(event.dataJson);
+  } catch {
+    // The parser's message quotes the text; it must not reach logs or history.
+    throw new PayloadInvalidError(`payload of event ${event.id} is not valid JSON`);
+  }
+  return `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},"occurredAt":${JSON.stringify(event.occurredAt)},"data":${event.dataJson}}`;
 }
 
 /** Header names are case-insensitive; one spelling avoids sending `X-Team` and `x-team` as two headers. */

@@ -1,33 +1,24 @@
 import type { Endpoint } from '../domain/endpoint';
-import type { EventEnvelope } from '../domain/event';
-import type { CompiledTransform } from '../transform/transform';
-import { compileTransform, runTransform } from '../transform/transform';
+import { TransformPool } from '../transform/transform-pool';
+import type { EventText, TransformResult } from '../transform/transform';
 
-export interface TransformLimits {
-  /** Wall-clock budget of one evaluation. Default 1000 ms. */
-  readonly timeoutMs: number;
-  /** Largest body a transform may produce, in UTF-8 bytes. Default 1 MiB. */
-  readonly maxOutputBytes: number;
-}
-
-const DEFAULT_LIMITS: TransformLimits = { timeoutMs: 1000, maxOutputBytes: 1024 * 1024 };
-const MAX_CACHED = 5000;
+/** Applies an endpoint's transform to one event; `undefined` when the endpoint has none. */
+export type TransformRunner = (endpoint: Endpoint, event: EventText) => Promise<TransformResult | undefined>;
 
 /**
- * Runs endpoint transforms inside the delivery activity (no extra Temporal activity per attempt). Compiled
- * expressions are cached per endpoint version, so a hot endpoint parses its expression once.
+ * Runs endpoint transforms in the isolated, bounded pool (see `TransformPool`), inside the delivery activity (no
+ * extra Temporal activity per attempt) and for the API's dry run. The pool's children compile and cache each
+ * expression text themselves; the tenant is the unit of fair scheduling.
+ *
+ * @param pool the pool to use; the entry points pass one built from config and close it on shutdown. Without
+ *   one, a pool with the default limits is started at the first transform and never closed (its idle children
+ *   do not keep the process alive, and they exit with it).
  */
-export function createTransformRunner(limits: TransformLimits = DEFAULT_LIMITS) {
-  const cache = new Map<string, { version: string; compiled: CompiledTransform }>();
-  return async (endpoint: Endpoint, envelope: EventEnvelope) => {
+export function createTransformRunner(pool?: Pick<TransformPool, 'run'>): TransformRunner {
+  let used = pool;
+  return async (endpoint, event) => {
     if (endpoint.transform === undefined) return undefined;
-    const key = `${endpoint.tenantId}/${endpoint.id}`;
-    let entry = cache.get(key);
-    if (!entry || entry.version !== endpoint.updatedAt) {
-      if (cache.size >= MAX_CACHED) cache.clear();
-      entry = { version: endpoint.updatedAt, compiled: compileTransform(endpoint.transform) };
-      cache.set(key, entry);
-    }
-    return runTransform(entry.compiled, envelope, limits);
+    used ??= new TransformPool();
+    return used.run(endpoint.tenantId, endpoint.transform, event);
   };
 }

@@ -112,6 +112,21 @@ export const configSchema = z.object({
   WSS_SECRET_GRACE_MS: int(0)
     .default(24 * 3600 * 1000)
     .describe('How long a rotated-out secret keeps signing (both signatures are sent).'),
+  WSS_TRANSFORM_PROCESSES: int(1, 64)
+    .default(2)
+    .describe(
+      'Child processes that evaluate endpoint transforms, per service process (worker and API). One tenant uses at most all but one of them.',
+    ),
+  WSS_TRANSFORM_TIMEOUT_MS: int(10, 60_000)
+    .default(1000)
+    .describe(
+      'Time limit of one transform evaluation; past it the evaluating process is killed and the delivery fails as `transform_failed`.',
+    ),
+  WSS_TRANSFORM_MAX_MEMORY_MB: int(16, 4096)
+    .default(64)
+    .describe(
+      'Heap cap of each transform process (V8 old generation, in MB; the young generation adds 3/16 of it, at most 48 MB). A transform over it fails as `transform_failed`.',
+    ),
   WSS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

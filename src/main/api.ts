@@ -14,6 +14,7 @@ import type { Resolver } from '../infra/egress/destination-policy';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
+import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { Stores } from './services';
 import { createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
@@ -50,6 +51,8 @@ export async function startApi(
     deliveryLog: stores.deliveryLog,
     serviceRetryPolicy: serviceRetryPolicy(config),
   });
+  // The dry run evaluates tenants' transforms in child processes with a deadline and a heap cap, like deliveries.
+  const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
   const server = createApiServer({
     adminToken: requireConfig(config, 'WSS_ADMIN_TOKEN'),
     resolveApiKey: (key) => stores.apiKeys.resolve(key),
@@ -66,7 +69,7 @@ export async function startApi(
         tenants: stores.tenants,
         apiKeys: stores.apiKeys,
         publisher: new EventPublisher(stores.redis, config.WSS_STREAM),
-        requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() }),
+        requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
         destinations,
         maxEventBytes: config.WSS_MAX_EVENT_BYTES,
         maxEventDepth: config.WSS_MAX_EVENT_DEPTH,
@@ -90,6 +93,7 @@ export async function startApi(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await transforms.close();
       await connection.close();
     },
   };

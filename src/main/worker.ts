@@ -15,6 +15,7 @@ import { createLogger } from '../infra/logger';
 import { createOperatorWebhook } from '../infra/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { registerSearchAttributes } from '../infra/temporal';
+import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { Stores } from './services';
 import { createStores, runMain } from './services';
 
@@ -53,7 +54,9 @@ export async function createDeliveryWorker(
     );
   }
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
-  const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() });
+  // Tenants' transforms run in child processes with a deadline and a heap cap, never on this event loop.
+  const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
+  const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) });
   const activityLog = log.child({ component: 'activity' });
   const operatorWebhook =
     config.WSS_OPERATOR_WEBHOOK_URL !== undefined
@@ -96,6 +99,7 @@ export async function createDeliveryWorker(
     close: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running?.catch(() => undefined);
+      await transforms.close();
       await http.close();
       await connection.close();
     },

@@ -1,4 +1,5 @@
 import jsonata from 'jsonata';
+import { isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { RE2JS } from 're2js';
 import { ValidationError, WssError } from '../domain/errors';
 import type { EventEnvelope } from '../domain/event';
@@ -12,6 +13,16 @@ import type { EventEnvelope } from '../domain/event';
  * `{"orderId": data.order.id}` sends that object, and `{"body": data.order, "headers": {"X-Shop": tenant}}` sends
  * `data.order` with one extra header. Note that JSONata drops keys whose value is undefined, so
  * `{"body": data.missing, "headers": {...}}` has no `body` key and is sent whole, as the body.
+ *
+ * Numbers: JSONata computes on IEEE-754 doubles. A number in `data` that a double cannot hold exactly (an
+ * integer beyond ±2^53, more than 17 significant digits, `1e400`) is read as the nearest double, and arithmetic,
+ * comparison and string conversion (`&`, `$string`) see that double. When such a number reaches the result
+ * unchanged (selected, not converted to text), it is written back with the digits the producer sent: a result
+ * number that is bit-for-bit the double of exactly one such spelling in the event's data takes that spelling.
+ * Other numbers are written as `JSON.stringify` writes them (`1.0` → `1`, `1E5` → `100000`, `-0` → `0`).
+ *
+ * This module evaluates in the calling thread. Tenants' transforms run through {@link TransformPool}
+ * (`transform-pool.ts`), which calls it from worker threads with hard time and memory limits.
  */
 
 /** Longest accepted expression, in UTF-8 bytes. */
@@ -27,6 +38,18 @@ const MAX_HEADER_VALUE_LENGTH = 8 * 1024;
 export interface CompiledTransform {
   /** The source text, for logs and the API. */
   readonly expression: string;
+}
+
+/**
+ * An event as stored: the envelope's fields, and `data` as the exact JSON text the producer published. A
+ * transform reads it through a lossless parse (see the module comment on numbers).
+ */
+export interface EventText {
+  readonly id: string;
+  readonly type: string;
+  readonly tenant: string;
+  readonly occurredAt: string;
+  readonly dataJson: string;
 }
 
 /** Bounds on one evaluation. The delivery activity supplies them from config. */
@@ -115,21 +138,26 @@ export function compileTransform(expression: string): CompiledTransform {
 }
 
 /**
- * Evaluates a compiled transform against one event and shapes the result.
+ * Evaluates a compiled transform against one event and shapes the result, in the calling thread.
  *
- * Limits are enforced during evaluation by JSONata's guard rails, checked at every evaluation step: a runaway
- * loop fails with a timeout, a runaway non-tail recursion with a depth error. Regular expressions run on RE2,
- * so a single regex step is linear too. One built-in call on a huge value is still not interruptible.
+ * `event` is either the stored form ({@link EventText}: `data` as the producer's JSON text, read losslessly) or an
+ * envelope whose `data` is already parsed. Limits are enforced during evaluation by JSONata's guard rails, checked
+ * at every evaluation step: a runaway loop fails with a timeout, a runaway non-tail recursion with a depth error.
+ * Regular expressions run on RE2, so a single regex step is linear too. One built-in call on a huge value
+ * (`$string([1..10000000])`) is NOT interruptible here, and nothing bounds memory: code a tenant supplies must
+ * run through {@link TransformPool}, which adds a hard deadline and a heap cap around this function.
  *
  * @throws TransformFailedError for runtime errors, exceeded limits, an `undefined` result, a function in the
  *   result, malformed `headers` or `eventType`, or a body over `limits.maxOutputBytes`.
  */
 export async function runTransform(
   compiled: CompiledTransform,
-  envelope: EventEnvelope,
+  event: EventEnvelope | EventText,
   limits: TransformRunLimits,
 ): Promise<TransformResult> {
   const expression = expressionFor(compiled, limits);
+  const { envelope, spellings } =
+    'dataJson' in event ? readEventText(event) : { envelope: event, spellings: undefined };
   let value: unknown;
   try {
     value = (await expression.evaluate(envelope)) as unknown;
@@ -139,7 +167,7 @@ export async function runTransform(
   if (value === undefined) throw new TransformFailedError('transform: transform produced no value');
   const shaped = splitResult(value);
   if (shaped.body === undefined) throw new TransformFailedError('transform: transform produced no body value');
-  const body = serializeBody(shaped.body);
+  const body = serializeBody(shaped.body, spellings);
   const bytes = Buffer.byteLength(body, 'utf8');
   if (bytes > limits.maxOutputBytes) {
     throw new TransformFailedError(`transform: output is ${bytes} bytes, over the limit of ${limits.maxOutputBytes}`);
@@ -149,6 +177,54 @@ export async function runTransform(
     headers: shaped.headers === undefined ? {} : checkHeaders(shaped.headers),
     ...(shaped.eventType === undefined ? {} : { eventType: checkEventType(shaped.eventType) }),
   };
+}
+
+/**
+ * For each double that stands for a number spelling in the data that a double cannot hold exactly, that
+ * spelling; `null` when the double is ambiguous (two different spellings in the data share it).
+ */
+type NumberSpellings = ReadonlyMap<number, string | null>;
+
+/**
+ * Parses the event's data text as `JSON.parse` would (duplicate keys: the last wins; `__proto__` is an ordinary
+ * key), and notes the spellings of numbers that a double cannot hold exactly.
+ */
+function readEventText(event: EventText): { envelope: EventEnvelope; spellings: NumberSpellings } {
+  const unsafe = new Map<number, string | null>();
+  const safe = new Set<number>();
+  let data: unknown;
+  try {
+    data = parseLossless(event.dataJson, null, {
+      parseNumber: (text: string) => {
+        const value = Number(text);
+        if (isSafeNumber(text)) {
+          safe.add(value);
+        } else {
+          const seen = unsafe.get(value);
+          unsafe.set(value, seen === undefined || seen === text ? text : null);
+        }
+        return value;
+      },
+      onDuplicateKey: ({ newValue }) => newValue,
+    });
+  } catch (err) {
+    // The parser's message quotes the text around the fault; it must not reach logs or history.
+    throw new TransformFailedError(
+      err instanceof RangeError
+        ? 'transform: event data is nested too deeply'
+        : 'transform: event data is not valid JSON',
+    );
+  }
+  // `0.1` and `0.10000000000000000001` share a double: a 0.1 in the result cannot say which one it came from.
+  for (const value of safe) if (unsafe.has(value)) unsafe.set(value, null);
+  const envelope: EventEnvelope = {
+    id: event.id,
+    type: event.type,
+    tenant: event.tenant,
+    occurredAt: event.occurredAt,
+    data,
+  };
+  return { envelope, spellings: unsafe };
 }
 
 function expressionFor(compiled: CompiledTransform, limits: TransformRunLimits): jsonata.Expression {
@@ -241,21 +317,45 @@ function isJsonataFunction(value: unknown): boolean {
   return record['_jsonata_lambda'] === true || record['_jsonata_function'] === true;
 }
 
-/** `JSON.stringify`, refusing functions instead of silently dropping them (or serialising a closure). */
-function serializeBody(body: unknown): string {
+/**
+ * `JSON.stringify`, refusing functions instead of silently dropping them (or serialising a closure), and refusing
+ * non-finite numbers instead of writing `null`. A number that stands for exactly one unsafe spelling in the data
+ * (see {@link readEventText}) is written with that spelling.
+ */
+function serializeBody(body: unknown, spellings: NumberSpellings | undefined): string {
   if (isJsonataFunction(body)) throw new TransformFailedError('transform: result is a function, not JSON');
+  const spelled = (item: unknown): item is number =>
+    typeof item === 'number' && typeof spellings?.get(item) === 'string';
+  const replacer = (_key: string, item: unknown): unknown => {
+    if (isJsonataFunction(item)) throw new TransformFailedError('transform: result contains a function, not JSON');
+    if (typeof item === 'number' && !Number.isFinite(item) && !spelled(item)) {
+      throw new TransformFailedError('transform: result contains a number that JSON cannot represent');
+    }
+    return item;
+  };
   let text: string | undefined;
   try {
-    text = JSON.stringify(body, (_key, item: unknown) => {
-      if (isJsonataFunction(item)) throw new TransformFailedError('transform: result contains a function, not JSON');
-      return item;
-    });
+    text =
+      spellings !== undefined && spellings.size > 0
+        ? stringifyLossless(body, replacer, undefined, [
+            { test: spelled, stringify: (item) => spellings.get(item as number) as string },
+          ])
+        : JSON.stringify(body, replacer);
   } catch (err) {
     if (err instanceof TransformFailedError) throw err;
+    if (err instanceof RangeError) throw tooLarge(err);
     throw new TransformFailedError('transform: result cannot be serialised as JSON');
   }
   if (text === undefined) throw new TransformFailedError('transform: result cannot be serialised as JSON');
   return text;
+}
+
+/** A RangeError from V8 is either the stack or a string/array over V8's length limits. */
+function tooLarge(err: RangeError): TransformFailedError {
+  if (/call stack/i.test(err.message)) {
+    return new TransformFailedError('transform: evaluation overflowed the stack; check for runaway recursion');
+  }
+  return new TransformFailedError('transform: evaluation built a string or array over the length limit');
 }
 
 /** RFC 9110 token characters. */
@@ -322,9 +422,7 @@ function checkEventType(eventType: unknown): string {
 
 function toTransformFailed(err: unknown, limits: TransformRunLimits): TransformFailedError {
   if (err instanceof TransformFailedError) return err;
-  if (err instanceof RangeError) {
-    return new TransformFailedError('transform: evaluation overflowed the stack; check for runaway recursion');
-  }
+  if (err instanceof RangeError) return tooLarge(err);
   const e = (typeof err === 'object' && err !== null ? err : {}) as JsonataErrorLike;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const position = typeof e.position === 'number' ? e.position : undefined;

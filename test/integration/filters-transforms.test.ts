@@ -135,6 +135,37 @@ describe('per-endpoint filters and transforms', () => {
     );
   });
 
+  it('delivers the published data text byte for byte, and keeps big integers a transform selects', async () => {
+    const tenant = uniqueName('bytes');
+    const [plain, shaped] = [await receiver(), await receiver()];
+    await endpoint(tenant, { url: plain.url, eventTypes: ['num.*'] });
+    await endpoint(tenant, { url: shaped.url, eventTypes: ['num.*'], transform: '{"id": data.orderId, "all": data}' });
+    const spellings = [
+      '{"orderId":12345678901234567890}',
+      '{"orderId":-98765432109876543210,"z":-0,"f":1.0,"e":1E5,"g":0.1e-2,"h":1e400}',
+      ' {"orderId" : 9007199254740993,\n "name":"caf\\u00e9","lone":"\\ud800","a":1,"a":2} ',
+    ];
+    for (const [i, data] of spellings.entries())
+      await stack.xadd('tenant', tenant, 'type', 'num.big', 'data', data, 'id', `n${i}`);
+    for (const i of spellings.keys())
+      await waitFor(`workflow n${i}`, () =>
+        stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, `n${i}`)).result(),
+      );
+    const body = (r: Receiver, id: string) =>
+      r.requests.find((q) => q.headers['x-wss-event-id'] === id)?.body.toString() ?? '';
+    for (const [i, data] of spellings.entries()) {
+      const sent = body(plain, `n${i}`);
+      assert.ok(sent.startsWith(`{"id":"n${i}","type":"num.big","occurredAt":"`), sent);
+      assert.ok(sent.endsWith(`,"data":${data}}`), `data rewritten: ${sent}`);
+    }
+    assert.equal(
+      body(shaped, 'n0'),
+      '{"id":12345678901234567890,"all":{"orderId":12345678901234567890}}',
+      'a selected big integer keeps its digits',
+    );
+    assert.ok(body(shaped, 'n1').includes('"h":1e400'), body(shaped, 'n1'));
+  });
+
   it('rejects a filter or transform that does not compile, with the parser message and position', async () => {
     const tenant = uniqueName('shop');
     const hook = await receiver();

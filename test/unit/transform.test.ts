@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/domain/errors';
 import type { EventEnvelope } from '../../src/domain/event';
-import type { TransformRunLimits } from '../../src/transform/transform';
+import type { EventText, TransformRunLimits } from '../../src/transform/transform';
 import {
   compileTransform,
   MAX_TRANSFORM_BYTES,
@@ -323,5 +323,103 @@ describe('transform: runtime errors and limits', () => {
 
   it('rejects a value that compileTransform did not return', async () => {
     await assert.rejects(runTransform({ expression: '$' }, envelope, limits), TypeError);
+  });
+});
+
+describe('transform: numbers from the data text', () => {
+  const text = (dataJson: string): EventText => ({
+    id: 'evt_n',
+    type: 'num.big',
+    tenant: 'acme',
+    occurredAt: '2024-05-01T12:00:00.000Z',
+    dataJson,
+  });
+  const runText = (expression: string, dataJson: string) =>
+    runTransform(compileTransform(expression), text(dataJson), limits);
+
+  const kept: [description: string, dataJson: string, expression: string, body: string][] = [
+    [
+      'an integer above 2^53 selected into a new object',
+      '{"orderId":12345678901234567890}',
+      '{"id": data.orderId}',
+      '{"id":12345678901234567890}',
+    ],
+    ['2^53 + 1', '{"n":9007199254740993}', 'data.n', '9007199254740993'],
+    ['a negative big integer', '{"n":-98765432109876543210}', '{"n": data.n}', '{"n":-98765432109876543210}'],
+    [
+      'big integers in an array',
+      '{"ids":[12345678901234567890,98765432109876543210]}',
+      'data.ids',
+      '[12345678901234567890,98765432109876543210]',
+    ],
+    [
+      'the same big integer twice',
+      '[12345678901234567890, 12345678901234567890]',
+      'data',
+      '[12345678901234567890,12345678901234567890]',
+    ],
+    ['a number over the double range', '{"n":1e400}', '{"n": data.n}', '{"n":1e400}'],
+    ['more digits than a double holds', '{"n":0.10000000000000000001}', 'data.n', '0.10000000000000000001'],
+    [
+      'big integers inside the whole envelope',
+      '{"orderId":12345678901234567890}',
+      '$',
+      '{"id":"evt_n","type":"num.big","tenant":"acme","occurredAt":"2024-05-01T12:00:00.000Z","data":{"orderId":12345678901234567890}}',
+    ],
+  ];
+  for (const [description, dataJson, expression, body] of kept) {
+    it(`keeps the digits of ${description}`, async () => {
+      assert.equal((await runText(expression, dataJson)).body, body);
+    });
+  }
+
+  // The documented limits: JSONata computes on doubles.
+  const doubles: [description: string, dataJson: string, expression: string, body: string][] = [
+    [
+      'converts a big integer to text as its double',
+      '{"n":12345678901234567890}',
+      '"order-" & data.n',
+      '"order-12345678901234567000"',
+    ],
+    ['multiplies a big integer as a double', '{"n":12345678901234567890}', 'data.n * 2', '24691357802469134000'],
+    ['compares big integers as doubles', '{"n":9007199254740993}', 'data.n > 9007199254740992', 'false'],
+    [
+      'writes safe numbers as JSON.stringify does',
+      '{"n":-0,"m":1.0,"e":1E5,"f":0.1e-2}',
+      'data',
+      '{"n":0,"m":1,"e":100000,"f":0.001}',
+    ],
+    [
+      'cannot tell apart two spellings that share a double',
+      '{"a":0.1,"b":0.10000000000000000001}',
+      '[data.a, data.b]',
+      '[0.1,0.1]',
+    ],
+    [
+      'cannot tell apart two big integers that share a double',
+      '{"a":12345678901234567890,"b":12345678901234567891}',
+      '[data.a, data.b]',
+      '[12345678901234567000,12345678901234567000]',
+    ],
+  ];
+  for (const [description, dataJson, expression, body] of doubles) {
+    it(description, async () => {
+      assert.equal((await runText(expression, dataJson)).body, body);
+    });
+  }
+
+  it('reads duplicate keys and __proto__ as JSON.parse does', async () => {
+    assert.equal((await runText('data.a', '{"a":1,"a":2}')).body, '2');
+    assert.equal((await runText('$keys(data)', '{"__proto__":{"x":1}}')).body, '"__proto__"');
+    assert.equal((await runText('data.s', '{"s":"\\ud800"}')).body, '"\\ud800"');
+  });
+
+  it('fails, rather than writing null, on a number JSON cannot represent', async () => {
+    await rejectsWith(runText('{"n": data.a}', '{"a":1e400,"b":2e400}'), 'a number that JSON cannot represent');
+  });
+
+  it('fails on data text that is not JSON without quoting it', async () => {
+    const err = await rejectsWith(runText('data', 'card=4111111111111111&exp=12'), 'event data is not valid JSON');
+    assert.ok(!err.message.includes('4111'));
   });
 });
