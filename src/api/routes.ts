@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestBuilder } from '../activities/request-builder';
 import type { Endpoint } from '../domain/endpoint';
-import type { EventEnvelope } from '../domain/event';
+import type { EventText } from '../transform/transform';
 import { compileFilter } from '../domain/filter';
 import { compileTransform } from '../transform/transform';
 import { dryRunDelivery, dryRunEventId } from './dry-run';
@@ -195,15 +195,16 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
 
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/test', async (req) => {
     const { tenantId, endpoint } = await loadEndpoint(req);
-    const { body } = parseEventBody(await req.text(), { maxDataDepth: deps.maxEventDepth });
-    const envelope: EventEnvelope = {
+    const { body, dataJson } = parseEventBody(await req.text(), { maxDataDepth: deps.maxEventDepth });
+    // The sample's data as written, so the dry run shows byte for byte what a delivery of it sends.
+    const event: EventText = {
       id: body.id ?? dryRunEventId(),
       type: body.type,
       tenant: tenantId,
       occurredAt: new Date().toISOString(),
-      data: body.data,
+      dataJson,
     };
-    const result = await dryRunDelivery(endpoint, envelope, {
+    const result = await dryRunDelivery(endpoint, event, {
       requests: deps.requests,
       loadSecrets: () => deps.endpoints.loadSigningSecrets(tenantId, endpoint.id),
     });

@@ -1357,6 +1357,18 @@ describe('management API against real Redis and Temporal', () => {
         assert.ok(body.endsWith(`"data":${text}}`), `body: ${body}`);
       }
     });
+
+    it('shows the published bytes in the dry run, as a delivery sends them', async () => {
+      const endpoint = await createEndpoint(tenant, { eventTypes: ['bytes.dry'] });
+      for (const text of ['{"orderId":12345678901234567890}', '1.0', '-0', '{ "a" : [ 1 ,\n\t2 ] }']) {
+        const res = await raw('POST', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/test`, {
+          headers: admin(),
+          body: `{"type":"bytes.dry","id":"dry-1","data":${text}}`,
+        });
+        assert.equal(res.status, 200, res.text);
+        assert.ok(res.body.body.endsWith(`"data":${text}}`), `dry-run body: ${res.body.body}`);
+      }
+    });
   });
 
   describe('structure limits and hostile bodies (issue 11, item 10)', () => {
