@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_MAX_JSON_DEPTH } from '../domain/json-text';
 
 /**
  * The service's whole configuration: one schema, read from the environment once at start-up.
@@ -59,6 +60,11 @@ export const configSchema = z.object({
   WSS_MAX_EVENT_BYTES: int(1, 16 * 1024 * 1024)
     .default(256 * 1024)
     .describe('Largest accepted `data` field, in bytes. Larger entries are dead-lettered.'),
+  WSS_MAX_EVENT_DEPTH: int(1, 10_000)
+    .default(DEFAULT_MAX_JSON_DEPTH)
+    .describe(
+      'Deepest nesting of arrays and objects accepted in an event\'s `data`. Deeper stream entries are dead-lettered; the API answers 400.',
+    ),
   WSS_PAYLOAD_TTL_SECONDS: int(60)
     .default(7 * 24 * 3600)
     .describe('How long event payloads are kept in Redis for attempts, retries and replays.'),
