@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Endpoint, RetryPolicySpec } from '../domain/endpoint';
 import type { EventEnvelope, EventRef } from '../domain/event';
 import { compileFilter } from '../domain/filter';
@@ -6,23 +7,30 @@ import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
 import type { ContentMatcher } from '../domain/routing';
 import { selectEndpoints } from '../domain/routing';
-import type { AcceptedEntry, EntryLimits } from '../domain/stream-entry';
+import { deliveryWorkflowId } from '../domain/ids';
+import type { AcceptedEntry, EntryLimits, EntryRejectionCode } from '../domain/stream-entry';
 import { parseStreamEntry } from '../domain/stream-entry';
 import type { Logger } from '../infra/logger';
+import type { EventClaim } from '../store/payload-store';
 import type { DeliverEventInput } from '../workflows/deliver-event';
-import { startDeliveryWorkflow } from './start-delivery';
+import { STREAM_ENTRY_MEMO, startDeliveryWorkflow } from './start-delivery';
 
 /** What became of one stream entry. */
 export type IngestResult =
   | { readonly kind: 'started'; readonly workflowId: string; readonly endpoints: number }
+  /** A re-read of an entry whose workflow was already started (a crash or failure before its ack). */
+  | { readonly kind: 'already_started'; readonly workflowId: string }
+  /** The event id was published before, within the dedupe window (or its delivery is still running). */
   | { readonly kind: 'duplicate'; readonly workflowId: string }
-  | { readonly kind: 'dead_letter'; readonly reason: string };
+  | { readonly kind: 'dead_letter'; readonly code: EntryRejectionCode; readonly reason: string };
 
 export interface EventIngestorDependencies {
   readonly temporal: Client;
   readonly taskQueue: string;
   readonly limits: EntryLimits;
-  readonly payloads: { put(tenantId: string, eventId: string, dataJson: string): Promise<void> };
+  readonly payloads: {
+    claim(tenantId: string, eventId: string, entryId: string, dataJson: string): Promise<EventClaim>;
+  };
   readonly endpoints: { listAll(tenantId: string): Promise<Endpoint[]> };
   readonly tenants: { getRetryPolicy(tenantId: string): Promise<RetryPolicySpec | undefined> };
   readonly serviceRetryPolicy: ResolvedRetryPolicy;
@@ -30,24 +38,30 @@ export interface EventIngestorDependencies {
 }
 
 /**
- * Turns a stream entry into a started delivery workflow: validate, store the payload, route, start.
+ * Turns a stream entry into a started delivery workflow: validate, claim the event id and store the payload,
+ * route, start.
  *
  * Throws only for transient failures (Redis or Temporal unreachable): the entry then stays pending and is read
  * again. Anything wrong with the entry itself is returned as `dead_letter` with a reason.
+ *
+ * Dedupe: the claim (our own Redis record, held for the dedupe window) decides whether an event id is new, not
+ * Temporal's retention. A fresh claim starts with ALLOW_DUPLICATE, so a closed run of an earlier event with the same
+ * id that Temporal still retains does not swallow the new event; its data was replaced with the claim.
  */
 export class EventIngestor {
   private readonly matchers = new Map<string, { version: string; matcher: ContentMatcher }>();
 
   constructor(private readonly deps: EventIngestorDependencies) {}
 
-  async ingest(entryId: string, fields: readonly string[]): Promise<IngestResult> {
+  /** `fields` as Redis holds them (bytes, decoded strictly here) or already decoded. */
+  async ingest(entryId: string, fields: readonly (Uint8Array | string)[]): Promise<IngestResult> {
     const parsed = parseStreamEntry(entryId, fields, this.deps.limits);
-    if (!parsed.ok) return { kind: 'dead_letter', reason: parsed.reason };
-    return this.accept(parsed.entry);
+    if (!parsed.ok) return { kind: 'dead_letter', code: parsed.code, reason: parsed.reason };
+    return this.accept(entryId, parsed.entry);
   }
 
   /** Starts delivery of an already validated event. */
-  private async accept(entry: AcceptedEntry): Promise<IngestResult> {
+  private async accept(entryId: string, entry: AcceptedEntry): Promise<IngestResult> {
     const { tenantId, eventId, eventType, occurredAt, dataJson, data } = entry;
     const envelope: EventEnvelope = {
       id: eventId,
@@ -56,12 +70,24 @@ export class EventIngestor {
       occurredAt,
       data,
     };
-    // Independent reads and the payload write go out together; the payload is stored before the workflow starts.
-    const [, endpoints, tenantPolicy] = await Promise.all([
-      this.deps.payloads.put(tenantId, eventId, dataJson),
+    // Independent reads and the claim go out together; the payload is stored before the workflow starts.
+    const [claim, endpoints, tenantPolicy] = await Promise.all([
+      this.deps.payloads.claim(tenantId, eventId, entryId, dataJson),
       this.deps.endpoints.listAll(tenantId),
       this.deps.tenants.getRetryPolicy(tenantId),
     ]);
+    const workflowId = deliveryWorkflowId(tenantId, eventId);
+    if (claim.kind === 'duplicate') {
+      this.deps.log.info(
+        { tenantId, eventId, entryId, claimedBy: claim.claimedBy, workflowId },
+        'event id already published within the dedupe window; duplicate ignored',
+      );
+      return { kind: 'duplicate', workflowId };
+    }
+    if (claim.kind === 'reclaimed' && (await this.startedFor(workflowId, entryId))) {
+      this.deps.log.info({ tenantId, eventId, entryId, workflowId }, 'entry read again; its workflow already started');
+      return { kind: 'already_started', workflowId };
+    }
     const selected = selectEndpoints(envelope, endpoints, (endpoint) => this.matcherFor(endpoint));
     const event: EventRef = { tenantId, eventId, eventType, occurredAt };
     const input: DeliverEventInput = {
@@ -72,18 +98,34 @@ export class EventIngestor {
       })),
     };
 
-    const { started, workflowId } = await startDeliveryWorkflow(
+    const { started } = await startDeliveryWorkflow(
       this.deps.temporal,
       this.deps.taskQueue,
       input,
-      'REJECT_DUPLICATE',
+      'ALLOW_DUPLICATE',
+      entryId,
     );
     if (!started) {
-      this.deps.log.info({ tenantId, eventId, workflowId }, 'event already accepted; duplicate ignored');
+      // The dedupe window is over, but a delivery of the earlier event with this id is still running.
+      this.deps.log.warn(
+        { tenantId, eventId, entryId, workflowId },
+        'a delivery with this event id is still running; duplicate ignored',
+      );
       return { kind: 'duplicate', workflowId };
     }
     this.deps.log.info({ tenantId, eventId, eventType, workflowId, endpoints: selected.length }, 'event accepted');
     return { kind: 'started', workflowId, endpoints: selected.length };
+  }
+
+  /** Whether the latest run of `workflowId` was started for this stream entry (its memo says so). */
+  private async startedFor(workflowId: string, entryId: string): Promise<boolean> {
+    try {
+      const description = await this.deps.temporal.workflow.getHandle(workflowId).describe();
+      return description.memo?.[STREAM_ENTRY_MEMO] === entryId;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
   }
 
   /** Compiles each endpoint's filter once per version of the endpoint. */

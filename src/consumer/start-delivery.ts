@@ -10,6 +10,9 @@ import {
   TenantIdKey,
 } from '../workflows/search-attributes';
 
+/** Memo field holding the stream entry id a delivery was started for. */
+export const STREAM_ENTRY_MEMO = 'streamEntryId';
+
 /**
  * Starts the delivery workflow of one event. The workflow id is derived from tenant and event id, so the same
  * event can never run twice at once; `reuse` decides whether a closed earlier run blocks a new one (the
@@ -22,6 +25,8 @@ export async function startDeliveryWorkflow(
   taskQueue: string,
   input: DeliverEventInput,
   reuse: Extract<WorkflowIdReusePolicy, 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE'>,
+  /** The stream entry that accepted the event, kept in the memo so a re-read of it can tell its own run. */
+  streamEntryId?: string,
 ): Promise<{ started: boolean; workflowId: string; runId?: string }> {
   const workflowId = deliveryWorkflowId(input.event.tenantId, input.event.eventId);
   try {
@@ -30,6 +35,7 @@ export async function startDeliveryWorkflow(
       workflowId,
       args: [input],
       workflowIdReusePolicy: reuse,
+      ...(streamEntryId !== undefined ? { memo: { [STREAM_ENTRY_MEMO]: streamEntryId } } : {}),
       typedSearchAttributes: [
         { key: TenantIdKey, value: input.event.tenantId },
         { key: EventIdKey, value: input.event.eventId },

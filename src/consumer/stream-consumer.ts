@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { PRODUCER_FIELD_ESCAPE, RESERVED_FIELD_PREFIX } from '../domain/stream-entry';
 import type { Logger } from '../infra/logger';
 import type { IngestResult } from './event-ingestor';
 
@@ -20,11 +21,43 @@ export interface StreamConsumerOptions {
   readonly concurrency: number;
   /** Idle time after which another consumer's pending entry is claimed. */
   readonly claimIdleMs: number;
-  readonly handle: (entryId: string, fields: readonly string[]) => Promise<IngestResult>;
+  /** Gets each entry's field names and values as the bytes Redis holds; decoding them is the handler's job. */
+  readonly handle: (entryId: string, fields: readonly Buffer[]) => Promise<IngestResult>;
+  /**
+   * Called after this consumer recreated a lost group (e.g. to publish an operational event and record it for
+   * health). A failure here is logged; it never stops consumption.
+   */
+  readonly onGroupRecreated?: (recreation: GroupRecreation) => Promise<void>;
   readonly log: Logger;
 }
 
-type StreamEntry = [id: string, fields: string[] | null];
+/** What a consumer did when a read, claim or pending read found its group gone. */
+export interface GroupRecreation {
+  readonly stream: string;
+  readonly group: string;
+  /** The consumer that recreated it. */
+  readonly consumer: string;
+  /** The group was created to deliver entries after this id: `0` (all) unless the stream survived the loss. */
+  readonly fromId: string;
+  /** The Redis error that revealed the loss (names the stream and group, nothing else). */
+  readonly cause: string;
+  /** ISO time of the recreation. */
+  readonly at: string;
+}
+
+/** What the consumer can tell about itself, for health reporting. */
+export interface StreamConsumerStatus {
+  /** Times this consumer recreated its lost group since it started. */
+  readonly groupRecreations: number;
+  readonly lastGroupRecreatedAt?: string;
+  readonly lastGroupRecreation?: GroupRecreation;
+}
+
+type StreamEntry = [id: string, fields: Buffer[] | null];
+type RawStreamEntry = [id: Buffer, fields: Buffer[] | null];
+
+const RESERVED_PREFIX_BYTES = Buffer.from(RESERVED_FIELD_PREFIX);
+const PRODUCER_ESCAPE_BYTES = Buffer.from(PRODUCER_FIELD_ESCAPE);
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -43,6 +76,11 @@ export class StreamConsumer {
   private transientFailure = false;
   private running: Promise<void> | undefined;
   private lastClaimAt = 0;
+  /** Highest entry id read with `>`: where a lost group is recreated when the stream itself survived. */
+  private lastReadId: string | undefined;
+  /** Entries handed to `handle` and not acked yet; a recreated group must deliver them again. */
+  private readonly unacked = new Set<string>();
+  private recreations: GroupRecreation[] = [];
   private readonly o: StreamConsumerOptions;
 
   constructor(options: StreamConsumerOptions) {
@@ -61,9 +99,18 @@ export class StreamConsumer {
     await this.running;
   }
 
+  status(): StreamConsumerStatus {
+    const last = this.recreations[this.recreations.length - 1];
+    return {
+      groupRecreations: this.recreations.length,
+      ...(last ? { lastGroupRecreatedAt: last.at, lastGroupRecreation: last } : {}),
+    };
+  }
+
   private async loop(): Promise<void> {
     let backoffMs = 0;
     let pendingToRecover = true;
+    let groupLostBefore = false;
     while (!this.stopping) {
       try {
         if (backoffMs > 0) await sleep(backoffMs);
@@ -95,6 +142,8 @@ export class StreamConsumer {
           continue;
         }
         const entries = await this.read('>', this.o.blockMs, Math.min(this.o.batchSize, room));
+        const last = entries[entries.length - 1];
+        if (last) this.lastReadId = last[0];
         for (const entry of entries) this.track(entry);
         if (this.transientFailure) {
           await this.settle();
@@ -104,20 +153,91 @@ export class StreamConsumer {
           continue;
         }
         backoffMs = 0;
+        groupLostBefore = false;
       } catch (err) {
-        this.o.log.error({ err: describeError(err) }, 'stream read failed; backing off');
+        let failure = err;
+        if (isGroupLost(err)) {
+          // Backing off would stop all delivery until someone recreated the group by hand: recreate it now. Only
+          // a group lost again right after its recreation backs off, so a tug of war cannot spin.
+          try {
+            await this.recoverGroup(describeError(err));
+            backoffMs = groupLostBefore ? nextBackoff(backoffMs) : 0;
+            groupLostBefore = true;
+            pendingToRecover = true;
+            continue;
+          } catch (recreateErr) {
+            failure = recreateErr;
+          }
+        }
+        this.o.log.error({ err: describeError(failure) }, 'stream read failed; backing off');
         backoffMs = nextBackoff(backoffMs);
       }
     }
     await this.settle();
   }
 
+  /**
+   * Recreates the group (and the stream, if it is gone too). Where from:
+   * - the stream survived (XGROUP DESTROY): after the last entry this consumer read, or before the oldest entry it
+   *   has not acked, so nothing it was working on is lost and history is not read again;
+   * - the stream was deleted or Redis came back empty: from `0`, so every entry of the new stream is read, even
+   *   one whose id is lower than the ones read before (explicit ids, a failover to a replica whose clock lags).
+   *
+   * Entries that were pending on other consumers of the lost group are gone from Redis's knowledge. If they are
+   * read again, the dedupe record and the deterministic workflow id keep them from being delivered twice.
+   */
+  private async recoverGroup(cause: string): Promise<void> {
+    await this.settle();
+    const fromId = await this.recreateFrom();
+    try {
+      await this.o.writer.xgroup('CREATE', this.o.stream, this.o.group, fromId, 'MKSTREAM');
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('BUSYGROUP')) {
+        this.o.log.info(
+          { stream: this.o.stream, group: this.o.group },
+          'consumer group was recreated by another consumer',
+        );
+        return;
+      }
+      throw err;
+    }
+    const recreation: GroupRecreation = {
+      stream: this.o.stream,
+      group: this.o.group,
+      consumer: this.o.consumer,
+      fromId,
+      cause: cause.slice(0, 300),
+      at: new Date().toISOString(),
+    };
+    this.recreations = [...this.recreations.slice(-9), recreation];
+    this.o.log.error({ ...recreation }, 'consumer group was lost; recreated it');
+    if (this.o.onGroupRecreated) {
+      await this.o.onGroupRecreated(recreation).catch((err: unknown) => {
+        this.o.log.error({ err: describeError(err) }, 'could not report the recreated consumer group');
+      });
+    }
+  }
+
+  private async recreateFrom(): Promise<string> {
+    if (this.lastReadId === undefined) return '0';
+    const survived = (await this.o.writer.xrange(this.o.stream, this.lastReadId, this.lastReadId)).length > 0;
+    if (!survived) return '0';
+    let from = this.lastReadId;
+    for (const id of this.unacked) {
+      const before = previousStreamId(id);
+      if (compareStreamIds(before, from) < 0) from = before;
+    }
+    return from;
+  }
+
   /** Handles an entry in the background, within the in-flight window. */
   private track(entry: StreamEntry): void {
+    this.unacked.add(entry[0]);
     const done: Promise<void> = this.processOne(entry)
       .then(
         (ok) => {
-          if (!ok) this.transientFailure = true;
+          if (ok) this.unacked.delete(entry[0]);
+          else this.transientFailure = true;
         },
         (err: unknown) => {
           // The ack itself failed (Redis gone): the entry stays pending and is recovered.
@@ -152,7 +272,7 @@ export class StreamConsumer {
   private async claimAbandoned(): Promise<boolean> {
     let cursor = '0-0';
     for (let round = 0; round < 100; round++) {
-      const reply = (await this.o.writer.xautoclaim(
+      const reply = (await bufferCommands(this.o.writer).xautoclaimBuffer(
         this.o.stream,
         this.o.group,
         this.o.consumer,
@@ -160,8 +280,9 @@ export class StreamConsumer {
         cursor,
         'COUNT',
         this.o.batchSize,
-      )) as [string, StreamEntry[], string[]?];
-      const [next, entries] = reply;
+      )) as [Buffer, RawStreamEntry[], Buffer[]?];
+      const next = reply[0].toString();
+      const entries = reply[1].map(toEntry);
       if (entries.length > 0) {
         this.o.log.warn({ count: entries.length }, 'claimed entries abandoned by another consumer');
         if (!(await this.processAll(entries))) return false;
@@ -176,8 +297,10 @@ export class StreamConsumer {
     const args: (string | number)[] = ['GROUP', this.o.group, this.o.consumer, 'COUNT', count];
     if (blockMs !== undefined) args.push('BLOCK', blockMs);
     args.push('STREAMS', this.o.stream, id);
-    const reply = (await this.o.reader.call('XREADGROUP', ...args)) as [string, StreamEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
+    // As bytes: decoding here would replace invalid UTF-8 silently, and dead letters must keep the original bytes.
+    const reply = (await bufferCommands(this.o.reader).xreadgroupBuffer(...args)) as
+      [Buffer, RawStreamEntry[]][] | null;
+    return (reply?.[0]?.[1] ?? []).map(toEntry);
   }
 
   /**
@@ -215,9 +338,11 @@ export class StreamConsumer {
         .xadd(
           this.o.deadLetterStream,
           '*',
-          ...fields,
+          ...fields.map((item, i) => (i % 2 === 0 ? escapeProducerField(item) : item)),
           'wss_reason',
           result.reason,
+          'wss_reason_code',
+          result.code,
           'wss_source_stream',
           this.o.stream,
           'wss_source_id',
@@ -229,7 +354,10 @@ export class StreamConsumer {
         )
         .xack(this.o.stream, this.o.group, entryId)
         .exec();
-      this.o.log.error({ entryId, reason: result.reason }, 'malformed entry moved to the dead-letter stream');
+      this.o.log.error(
+        { entryId, code: result.code, reason: result.reason },
+        'malformed entry moved to the dead-letter stream',
+      );
       return true;
     }
     await this.o.writer.xack(this.o.stream, this.o.group, entryId);
@@ -244,6 +372,62 @@ export async function ensureGroup(redis: Redis, stream: string, group: string): 
   } catch (err) {
     if (!(err instanceof Error) || !err.message.startsWith('BUSYGROUP')) throw err;
   }
+}
+
+/**
+ * NOGROUP: the group (or the whole stream) is gone. UNBLOCKED: a blocked read was woken because its stream key
+ * was deleted; the group went with it.
+ */
+function isGroupLost(err: unknown): boolean {
+  return err instanceof Error && (err.message.startsWith('NOGROUP') || err.message.startsWith('UNBLOCKED'));
+}
+
+/**
+ * ioredis defines a `…Buffer` variant of every command at runtime, but types only some; these two it does not.
+ * (`callBuffer` would do, but with auto-pipelining on it drops the command name.)
+ */
+interface BufferStreamCommands {
+  xreadgroupBuffer(...args: (string | number)[]): Promise<unknown>;
+  xautoclaimBuffer(...args: (string | number)[]): Promise<unknown>;
+}
+
+function bufferCommands(redis: Redis): BufferStreamCommands {
+  return redis as unknown as BufferStreamCommands;
+}
+
+function toEntry([id, fields]: RawStreamEntry): StreamEntry {
+  return [id.toString(), fields];
+}
+
+/**
+ * A producer's field in the service's `wss_` namespace gets {@link PRODUCER_FIELD_ESCAPE} in front in the
+ * dead-letter copy, so `wss_reason` and friends there are always ours. Applied to every such name, escapes
+ * included, so the rule reverses unambiguously: strip one `wss_producer_`.
+ */
+function escapeProducerField(name: Buffer): Buffer {
+  return name.subarray(0, RESERVED_PREFIX_BYTES.length).equals(RESERVED_PREFIX_BYTES)
+    ? Buffer.concat([PRODUCER_ESCAPE_BYTES, name])
+    : name;
+}
+
+function parseStreamId(id: string): [bigint, bigint] {
+  const [ms = '0', seq = '0'] = id.split('-');
+  return [BigInt(ms), BigInt(seq)];
+}
+
+function compareStreamIds(a: string, b: string): number {
+  const [am, as] = parseStreamId(a);
+  const [bm, bs] = parseStreamId(b);
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** The greatest possible id below `id`: a group created at it delivers `id` next. */
+function previousStreamId(id: string): string {
+  const [ms, seq] = parseStreamId(id);
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  if (ms > 0n) return `${ms - 1n}-18446744073709551615`;
+  return '0';
 }
 
 function nextBackoff(current: number): number {

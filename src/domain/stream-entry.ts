@@ -1,5 +1,6 @@
 import { isValidEventType } from './event-type';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN, eventIdFromEntryId } from './ids';
+import { jsonNestingDepth } from './json-text';
 
 /** An event read from the stream and accepted: its identity, and its `data` still as the producer's JSON text. */
 export interface AcceptedEntry {
@@ -13,61 +14,110 @@ export interface AcceptedEntry {
   readonly data: unknown;
 }
 
+/**
+ * Why an entry was refused: a stable word, written to the dead-letter entry as `wss_reason_code` next to the
+ * human-readable `wss_reason`.
+ */
+export type EntryRejectionCode =
+  | 'malformed_entry'
+  | 'invalid_utf8'
+  | 'reserved_field'
+  | 'duplicate_field'
+  | 'missing_field'
+  | 'invalid_field'
+  | 'too_large'
+  | 'too_deep'
+  | 'invalid_json';
+
 export type ParsedEntry =
-  { readonly ok: true; readonly entry: AcceptedEntry } | { readonly ok: false; readonly reason: string };
+  | { readonly ok: true; readonly entry: AcceptedEntry }
+  | { readonly ok: false; readonly code: EntryRejectionCode; readonly reason: string };
 
 export interface EntryLimits {
   /** Largest accepted `data` field in UTF-8 bytes. */
   readonly maxDataBytes: number;
+  /** Deepest nesting of arrays and objects accepted in `data` (see `jsonNestingDepth`). */
+  readonly maxDepth: number;
 }
 
+/**
+ * Field names starting with this prefix belong to the service: the dead-letter stream adds `wss_reason`,
+ * `wss_source_id`, ... to a producer's fields. A producer entry that carries one is refused (`reserved_field`), and
+ * in its dead-letter copy the producer's field is renamed with {@link PRODUCER_FIELD_ESCAPE} in front.
+ */
+export const RESERVED_FIELD_PREFIX = 'wss_';
+/** Prepended to a producer's `wss_…` field name in a dead-letter copy: `wss_reason` becomes `wss_producer_wss_reason`. */
+export const PRODUCER_FIELD_ESCAPE = 'wss_producer_';
+
 const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id']);
+/** Field names this safe to echo in a reason; anything else is referred to by its position. */
+const NAMEABLE_FIELD = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+type RawField = string | Uint8Array;
 
 /**
  * Turns a raw stream entry (`XADD wss:events * tenant T type X data JSON [id I]`) into an accepted event, or a
  * reason that goes into the dead-letter entry. Never throws: a malformed entry must not stop the consumer.
  *
+ * Fields may be given as the bytes Redis holds (the consumer reads them so); every name and value must then be
+ * valid UTF-8, decoded strictly: a replacement character would silently change what the producer published.
+ * Reasons name fields but never quote their values, which may be anything, card numbers included.
+ *
  * `occurredAt` comes from the entry id's millisecond part, so it is the time Redis accepted the event and stays
  * the same when the entry is read again.
  */
-export function parseStreamEntry(entryId: string, fields: readonly string[], limits: EntryLimits): ParsedEntry {
-  if (fields.length % 2 !== 0) return { ok: false, reason: 'odd number of field/value items' };
+export function parseStreamEntry(entryId: string, raw: readonly RawField[], limits: EntryLimits): ParsedEntry {
+  if (raw.length % 2 !== 0) return reject('malformed_entry', 'odd number of field/value items');
+  const decoded = decodeFields(raw);
+  if (!decoded.ok) return decoded;
+  const fields = decoded.fields;
+
   const values = new Map<string, string>();
   for (let i = 0; i < fields.length; i += 2) {
     const key = fields[i] as string;
+    if (key.startsWith(RESERVED_FIELD_PREFIX)) {
+      return reject(
+        'reserved_field',
+        `${describeField(key, i)} uses the reserved prefix "${RESERVED_FIELD_PREFIX}" (the service's own fields)`,
+      );
+    }
     if (!KNOWN_FIELDS.has(key)) continue;
-    if (values.has(key)) return { ok: false, reason: `field "${key}" appears more than once` };
+    if (values.has(key)) return reject('duplicate_field', `field "${key}" appears more than once`);
     values.set(key, fields[i + 1] as string);
   }
 
   const tenantId = values.get('tenant');
-  if (tenantId === undefined) return { ok: false, reason: 'missing field "tenant"' };
-  if (!RESOURCE_ID_PATTERN.test(tenantId)) return { ok: false, reason: 'field "tenant" is not a valid tenant id' };
+  if (tenantId === undefined) return reject('missing_field', 'missing field "tenant"');
+  if (!RESOURCE_ID_PATTERN.test(tenantId)) return reject('invalid_field', 'field "tenant" is not a valid tenant id');
 
   const eventType = values.get('type');
-  if (eventType === undefined) return { ok: false, reason: 'missing field "type"' };
-  if (!isValidEventType(eventType)) return { ok: false, reason: 'field "type" is not a valid event type' };
+  if (eventType === undefined) return reject('missing_field', 'missing field "type"');
+  if (!isValidEventType(eventType)) return reject('invalid_field', 'field "type" is not a valid event type');
 
   const dataJson = values.get('data');
-  if (dataJson === undefined) return { ok: false, reason: 'missing field "data"' };
+  if (dataJson === undefined) return reject('missing_field', 'missing field "data"');
   const size = utf8Length(dataJson);
   if (size > limits.maxDataBytes) {
-    return { ok: false, reason: `field "data" is ${size} bytes, over the ${limits.maxDataBytes}-byte limit` };
+    return reject('too_large', `field "data" is ${size} bytes, over the ${limits.maxDataBytes}-byte limit`);
+  }
+  // Before parsing: everything after JSON.parse recurses, and such data could never be delivered.
+  if (jsonNestingDepth(dataJson, limits.maxDepth) > limits.maxDepth) {
+    return reject('too_deep', `field "data" nests deeper than the ${limits.maxDepth}-level limit`);
   }
   let data: unknown;
   try {
     data = JSON.parse(dataJson);
   } catch (err) {
-    return { ok: false, reason: `field "data" is not valid JSON: ${(err as Error).message.slice(0, 200)}` };
+    return reject('invalid_json', `field "data" is not valid JSON${jsonErrorPosition(err)}`);
   }
 
   const explicitId = values.get('id');
   if (explicitId !== undefined && !EVENT_ID_PATTERN.test(explicitId)) {
-    return { ok: false, reason: 'field "id" is not a valid event id' };
+    return reject('invalid_field', 'field "id" is not a valid event id');
   }
 
   const millis = Number(entryId.split('-')[0]);
-  if (!Number.isSafeInteger(millis)) return { ok: false, reason: `entry id "${entryId}" is not a stream id` };
+  if (!Number.isSafeInteger(millis)) return reject('malformed_entry', `entry id "${entryId}" is not a stream id`);
 
   return {
     ok: true,
@@ -80,6 +130,48 @@ export function parseStreamEntry(entryId: string, fields: readonly string[], lim
       occurredAt: new Date(millis).toISOString(),
     },
   };
+}
+
+function reject(code: EntryRejectionCode, reason: string): ParsedEntry {
+  return { ok: false, code, reason };
+}
+
+/** Decodes names and values strictly as UTF-8; a byte order mark is kept, not swallowed. */
+function decodeFields(
+  raw: readonly RawField[],
+): { ok: true; fields: string[] } | { ok: false; code: EntryRejectionCode; reason: string } {
+  let decoder: InstanceType<typeof TextDecoder> | undefined;
+  const fields: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const item = raw[i] as RawField;
+    if (typeof item === 'string') {
+      fields.push(item);
+      continue;
+    }
+    decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    try {
+      fields.push(decoder.decode(item));
+    } catch {
+      const isName = i % 2 === 0;
+      const what = isName ? `the name of field #${i / 2 + 1}` : describeField(fields[i - 1] as string, i - 1);
+      return { ok: false, code: 'invalid_utf8', reason: `${what} is not valid UTF-8` };
+    }
+  }
+  return { ok: true, fields };
+}
+
+/** `field "data"`, or `field #3` when the name itself is not fit to print. `index` is the name's item index. */
+function describeField(name: string, index: number): string {
+  return NAMEABLE_FIELD.test(name) ? `field "${name}"` : `field #${index / 2 + 1}`;
+}
+
+/**
+ * The position V8 reports for a JSON syntax error, and nothing else: its messages quote the text around the error
+ * (`Unexpected token 'c', "card=41111"...`), which is payload and must not reach a dead letter or a log.
+ */
+function jsonErrorPosition(err: unknown): string {
+  const match = err instanceof Error ? /position (\d+)/.exec(err.message) : null;
+  return match ? ` (at character ${match[1]})` : '';
 }
 
 /** UTF-8 byte length without allocating a buffer (TextEncoder is not available in the workflow sandbox). */

@@ -60,10 +60,19 @@ export const configSchema = z.object({
   WSS_MAX_EVENT_BYTES: int(1, 16 * 1024 * 1024)
     .default(256 * 1024)
     .describe('Largest accepted `data` field, in bytes. Larger entries are dead-lettered.'),
-  WSS_MAX_EVENT_DEPTH: int(1, 10_000).default(DEFAULT_MAX_JSON_DEPTH).describe('Deepest nesting of arrays and objects accepted in an event\'s `data`. Deeper entries are dead-lettered; the API answers 400.'),
-  WSS_PAYLOAD_TTL_SECONDS: int(60)
+  WSS_MAX_EVENT_DEPTH: int(1, 1000)
+    .default(DEFAULT_MAX_JSON_DEPTH)
+    .describe(
+      "Deepest nesting of arrays and objects accepted in an event's `data`. Deeper stream entries are dead-lettered; the API answers 400.",
+    ),
+  WSS_PAYLOAD_TTL_SECONDS: int(1)
     .default(7 * 24 * 3600)
     .describe('How long event payloads are kept in Redis for attempts, retries and replays.'),
+  WSS_DEDUPE_WINDOW_SECONDS: int(1)
+    .default(7 * 24 * 3600)
+    .describe(
+      'How long an event id stays taken: within it, a republished `(tenant, id)` is ignored as a duplicate; after it, the id is a new event with its new data. At least WSS_PAYLOAD_TTL_SECONDS.',
+    ),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233').describe('Temporal frontend address (host:port).'),
   TEMPORAL_NAMESPACE: z.string().default('default').describe('Temporal namespace.'),
   WSS_TEMPORAL_UI_URL: z
@@ -160,6 +169,12 @@ export function loadConfig(
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  if (parsed.data.WSS_DEDUPE_WINDOW_SECONDS < parsed.data.WSS_PAYLOAD_TTL_SECONDS) {
+    // A shorter window would let a republished id overwrite the payload of a delivery that is still retrying.
+    throw new ConfigError([
+      `WSS_DEDUPE_WINDOW_SECONDS: must be at least WSS_PAYLOAD_TTL_SECONDS (${parsed.data.WSS_PAYLOAD_TTL_SECONDS})`,
+    ]);
   }
   return {
     ...parsed.data,

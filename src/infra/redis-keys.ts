@@ -15,6 +15,15 @@ export interface RedisKeys {
   endpoint(tenantId: string, endpointId: string): string;
   /** Event payload (`data` JSON text) kept for attempts, retries and replays. */
   payload(tenantId: string, eventId: string): string;
+  /**
+   * Dedupe record of an event id: the stream entry id that claimed `(tenant, eventId)`, expiring with the dedupe
+   * window. Written together with the payload.
+   */
+  eventClaim(tenantId: string, eventId: string): string;
+  /** Hash of ingest counters (`duplicates`: republished event ids ignored within the dedupe window). */
+  ingestStats(): string;
+  /** JSON of the last consumer-group recreation, kept while health reports it. */
+  consumerGroupRecovery(group: string): string;
   /** Hash of API key digest → tenant id. */
   apiKeys(): string;
   /** Hash of a tenant's API key id → key record (no key material, only its digest). */
@@ -38,6 +47,9 @@ export function createRedisKeys(prefix: string): RedisKeys {
     tenantEndpoints: (tenantId) => `${prefix}:tenant:${tenantId}:endpoints`,
     endpoint: (tenantId, endpointId) => `${prefix}:endpoint:${tenantId}:${endpointId}`,
     payload: (tenantId, eventId) => `${prefix}:payload:${tenantId}:${eventId}`,
+    eventClaim: (tenantId, eventId) => `${prefix}:claim:${tenantId}:${eventId}`,
+    ingestStats: () => `${prefix}:stats:ingest`,
+    consumerGroupRecovery: (group) => `${prefix}:consumer-group-recovered:${group}`,
     apiKeys: () => `${prefix}:apikeys`,
     tenantApiKeys: (tenantId) => `${prefix}:tenant:${tenantId}:apikeys`,
     operationalEvents: () => `${prefix}:ops`,

@@ -16,7 +16,7 @@ import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { Stores } from './services';
-import { createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
+import { consumerGroupHealth, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
 export interface RunningApi {
   readonly server: Server;
@@ -53,15 +53,19 @@ export async function startApi(
   });
   // The dry run evaluates tenants' transforms in child processes with a deadline and a heap cap, like deliveries.
   const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
+  const groupHealth = consumerGroupHealth(config, stores);
   const server = createApiServer({
     adminToken: requireConfig(config, 'WSS_ADMIN_TOKEN'),
     resolveApiKey: (key) => stores.apiKeys.resolve(key),
     log,
     publicRoutes: (router) =>
       registerPublicRoutes(router, {
-        health: async () => ({
-          redis: (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable',
-        }),
+        health: async () => {
+          const redis = (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable';
+          const consumerGroup =
+            redis === 'ok' ? await groupHealth.check().catch(() => 'unknown') : 'unknown: Redis unreachable';
+          return { redis, consumerGroup };
+        },
       }),
     routes: (router) => {
       registerRoutes(router, {

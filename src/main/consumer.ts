@@ -1,13 +1,25 @@
 import type { Client } from '@temporalio/client';
 import { EventIngestor } from '../consumer/event-ingestor';
 import { StreamConsumer } from '../consumer/stream-consumer';
+import type { GroupRecreation } from '../consumer/stream-consumer';
 import type { Config } from '../infra/config';
 import { loadConfig } from '../infra/config';
+import { DestinationPolicy } from '../infra/egress/destination-policy';
+import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { createOperatorWebhook } from '../infra/operator-webhook';
 import { connectTemporalClient } from '../infra/temporal';
+import { OperationalEvents } from '../store/operational-events';
 import type { Stores } from './services';
-import { createRedis, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
+import {
+  consumerGroupHealth,
+  createRedis,
+  createStores,
+  runMain,
+  serviceRetryPolicy,
+  shutdownSignal,
+} from './services';
 
 export interface RunningConsumer {
   readonly consumer: StreamConsumer;
@@ -21,7 +33,7 @@ export function createIngestor(config: Config, log: Logger, stores: Stores, temp
   return new EventIngestor({
     temporal,
     taskQueue: config.WSS_TASK_QUEUE,
-    limits: { maxDataBytes: config.WSS_MAX_EVENT_BYTES },
+    limits: { maxDataBytes: config.WSS_MAX_EVENT_BYTES, maxDepth: config.WSS_MAX_EVENT_DEPTH },
     payloads: stores.payloads,
     endpoints: stores.endpoints,
     tenants: stores.tenants,
@@ -40,6 +52,39 @@ export async function startConsumer(
   const { client, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const ingestor = createIngestor(config, log, stores, client);
   const reader = createRedis(config, 'consumer-reader');
+  const groupHealth = consumerGroupHealth(config, stores);
+  const operatorHttp =
+    config.WSS_OPERATOR_WEBHOOK_URL !== undefined
+      ? createHttpClient(
+          httpClientOptionsFromConfig(
+            config,
+            new DestinationPolicy({
+              allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS,
+              httpsOnly: config.WSS_EGRESS_HTTPS_ONLY,
+            }),
+          ),
+        )
+      : undefined;
+  const operationalEvents = new OperationalEvents(
+    stores.redis,
+    stores.keys.operationalEvents(),
+    log,
+    operatorHttp && config.WSS_OPERATOR_WEBHOOK_URL !== undefined
+      ? createOperatorWebhook(config.WSS_OPERATOR_WEBHOOK_URL, config.WSS_OPERATOR_WEBHOOK_SECRET, operatorHttp)
+      : undefined,
+  );
+  const onGroupRecreated = async (r: GroupRecreation): Promise<void> => {
+    await groupHealth.recordRecreation({ at: r.at, consumer: r.consumer, fromId: r.fromId });
+    await operationalEvents.publish({
+      type: 'consumer.group_recreated',
+      stream: r.stream,
+      group: r.group,
+      consumer: r.consumer,
+      fromId: r.fromId,
+      detail: r.cause,
+      at: r.at,
+    });
+  };
   const consumer = new StreamConsumer({
     reader,
     writer: stores.redis,
@@ -52,6 +97,7 @@ export async function startConsumer(
     concurrency: config.WSS_CONSUMER_CONCURRENCY,
     claimIdleMs: config.WSS_CONSUMER_CLAIM_IDLE_MS,
     handle: (entryId, fields) => ingestor.ingest(entryId, fields),
+    onGroupRecreated,
     log,
   });
   await consumer.start();
@@ -61,6 +107,7 @@ export async function startConsumer(
     close: async () => {
       await consumer.stop();
       reader.disconnect();
+      await operatorHttp?.close();
       await connection.close();
     },
   };

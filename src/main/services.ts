@@ -6,6 +6,7 @@ import { createRedisKeys } from '../infra/redis-keys';
 import type { RedisKeys } from '../infra/redis-keys';
 import { SecretBox } from '../security/secret-box';
 import { ApiKeyStore } from '../store/api-key-store';
+import { ConsumerGroupHealth } from '../store/consumer-group-health';
 import { DeliveryLogStore } from '../store/delivery-log-store';
 import { EndpointStore } from '../store/endpoint-store';
 import { PayloadStore } from '../store/payload-store';
@@ -43,13 +44,18 @@ export function createStores(config: Config, name: string): Stores {
     keys,
     endpoints: new EndpointStore({ redis, keys, secretBox }),
     tenants: new TenantStore(redis, keys),
-    payloads: new PayloadStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
+    payloads: new PayloadStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS, config.WSS_DEDUPE_WINDOW_SECONDS),
     apiKeys: new ApiKeyStore(redis, keys),
     deliveryLog: new DeliveryLogStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** The consumer group's health as every process sees it (the API's /healthz reports it). */
+export function consumerGroupHealth(config: Config, stores: Stores): ConsumerGroupHealth {
+  return new ConsumerGroupHealth(stores.redis, stores.keys, config.WSS_STREAM, config.WSS_CONSUMER_GROUP);
 }
 
 /** The service-wide default retry policy: the built-in schedule, unless the environment overrides its shape. */

@@ -1,8 +1,26 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../infra/logger';
 
-/** Events about the service itself, for operators: today, endpoints the service disabled. */
-export interface OperationalEvent {
+/** Events about the service itself, for operators: endpoints the service disabled, consumer groups it recreated. */
+export type OperationalEvent = EndpointDisabledEvent | ConsumerGroupRecreatedEvent;
+
+/**
+ * The stream consumer found its group gone (XGROUP DESTROY, the stream key deleted, Redis restarted empty) and
+ * recreated it. Entries that were pending in the lost group are no longer known to Redis.
+ */
+export interface ConsumerGroupRecreatedEvent {
+  readonly type: 'consumer.group_recreated';
+  readonly stream: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** The group delivers entries after this id (`0`: the whole stream). */
+  readonly fromId: string;
+  /** The Redis error that revealed the loss. */
+  readonly detail: string;
+  readonly at: string;
+}
+
+export interface EndpointDisabledEvent {
   readonly type: 'endpoint.disabled';
   readonly tenantId: string;
   readonly endpointId: string;

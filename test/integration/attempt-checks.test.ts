@@ -162,7 +162,7 @@ describe('every attempt: the current subscription, the answer that arrived, an u
     const ep = await endpoint(tenant, hook.url);
     const eventId = 'deep-1';
     // Stored directly, as by a version without a depth check at acceptance: the attempt itself must cope.
-    await stack.stores.payloads.put(tenant, eventId, '['.repeat(100_000) + ']'.repeat(100_000));
+    await stack.stores.payloads.claim(tenant, eventId, '0-1', '['.repeat(100_000) + ']'.repeat(100_000));
     await startDeliveryWorkflow(
       stack.temporal,
       stack.config.WSS_TASK_QUEUE,

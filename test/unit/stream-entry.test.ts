@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseStreamEntry, utf8Length } from '../../src/domain/stream-entry';
 
-const limits = { maxDataBytes: 64 };
+const limits = { maxDataBytes: 64, maxDepth: 4 };
 
 describe('parseStreamEntry', () => {
   it('accepts a well-formed entry and derives occurredAt from the entry id', () => {
@@ -60,6 +60,134 @@ describe('parseStreamEntry', () => {
       assert.match((parsed as { reason: string }).reason, reason);
     });
   }
+
+  const bytes = (text: string) => Buffer.from(text, 'latin1');
+  const utf8 = (text: string) => Buffer.from(text, 'utf8');
+
+  it('accepts fields given as UTF-8 bytes, decoding them exactly (a BOM and non-ASCII text stay as they are)', () => {
+    const data = '\ufeff{"name":"café ☕ 😀"}'.slice(1);
+    const parsed = parseStreamEntry(
+      '1-0',
+      [utf8('tenant'), utf8('acme'), utf8('type'), utf8('x'), utf8('data'), utf8(data), utf8('note'), utf8('\ufeffé')],
+      { maxDataBytes: 1024, maxDepth: 4 },
+    );
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.equal(parsed.entry.dataJson, data);
+  });
+
+  // Latin-1 é (0xE9) alone, a lone continuation byte, an overlong '/', a UTF-16 surrogate encoded in UTF-8, a
+  // truncated 4-byte sequence, and a code point above U+10FFFF.
+  const invalidUtf8 = [
+    '{"name":"caf\xe9"}',
+    '"\x80"',
+    '"\xc0\xaf"',
+    '"\xed\xa0\x80"',
+    '"\xf0\x9f\x98"',
+    '"\xf4\x90\x80\x80"',
+  ];
+  for (const [i, text] of invalidUtf8.entries()) {
+    it(`dead-letters invalid UTF-8 in "data" with reason invalid_utf8 (case ${i})`, () => {
+      const parsed = parseStreamEntry(
+        '1-0',
+        [utf8('tenant'), utf8('acme'), utf8('type'), utf8('x'), utf8('data'), bytes(text)],
+        {
+          maxDataBytes: 1024,
+          maxDepth: 4,
+        },
+      );
+      assert.equal(parsed.ok, false);
+      assert.ok(!parsed.ok);
+      assert.equal(parsed.code, 'invalid_utf8');
+      assert.match(parsed.reason, /field "data" is not valid UTF-8/);
+      assert.doesNotMatch(parsed.reason, /caf|name/);
+    });
+  }
+
+  const invalidPlaces: [string, Buffer[], RegExp][] = [
+    ['tenant', [utf8('tenant'), bytes('acm\xe9'), utf8('type'), utf8('x'), utf8('data'), utf8('{}')], /field "tenant"/],
+    ['type', [utf8('tenant'), utf8('acme'), utf8('type'), bytes('x\xff'), utf8('data'), utf8('{}')], /field "type"/],
+    [
+      'id',
+      [utf8('tenant'), utf8('acme'), utf8('type'), utf8('x'), utf8('data'), utf8('{}'), utf8('id'), bytes('\xe9')],
+      /field "id"/,
+    ],
+    [
+      'an unknown field',
+      [utf8('tenant'), utf8('acme'), utf8('trace'), bytes('\xc3'), utf8('type'), utf8('x'), utf8('data'), utf8('{}')],
+      /field "trace"/,
+    ],
+    [
+      'a field name',
+      [utf8('tenant'), utf8('acme'), bytes('d\xe9ta'), utf8('1'), utf8('type'), utf8('x'), utf8('data'), utf8('{}')],
+      /name of field #2/,
+    ],
+  ];
+  for (const [name, fields, where] of invalidPlaces) {
+    it(`dead-letters invalid UTF-8 in ${name} with reason invalid_utf8, naming the field but not its bytes`, () => {
+      const parsed = parseStreamEntry('1-0', fields, limits);
+      assert.ok(!parsed.ok);
+      assert.equal(parsed.code, 'invalid_utf8');
+      assert.match(parsed.reason, where);
+      assert.doesNotMatch(parsed.reason, /acm|\ufffd/);
+    });
+  }
+
+  it('never quotes the payload in the reason for invalid JSON', () => {
+    const payloads = [
+      'card=4111111111111111&exp=12',
+      '{"card":"4111111111111111",}',
+      '{"pin":12',
+      '"secret-text',
+      'secret-text',
+    ];
+    for (const data of payloads) {
+      const parsed = parseStreamEntry('1-0', ['tenant', 'acme', 'type', 'x', 'data', data], {
+        maxDataBytes: 1024,
+        maxDepth: 8,
+      });
+      assert.ok(!parsed.ok, data);
+      assert.equal(parsed.code, 'invalid_json');
+      assert.match(parsed.reason, /^field "data" is not valid JSON/);
+      for (const leak of ['card', '4111', 'exp=', 'pin', 'secret'])
+        assert.doesNotMatch(parsed.reason, new RegExp(leak), parsed.reason);
+    }
+  });
+
+  it('dead-letters an entry that carries a field in the reserved wss_ prefix, naming it', () => {
+    for (const name of ['wss_reason', 'wss_source_id', 'wss_anything']) {
+      const parsed = parseStreamEntry('1-0', ['tenant', 'acme', name, 'forged', 'type', 'x', 'data', '{}'], limits);
+      assert.ok(!parsed.ok, name);
+      assert.equal(parsed.code, 'reserved_field');
+      assert.match(parsed.reason, new RegExp(`"${name}"`));
+      assert.doesNotMatch(parsed.reason, /forged/);
+    }
+  });
+
+  it('accepts data nested exactly to the depth limit and dead-letters one level deeper', () => {
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    assert.equal(parseStreamEntry('1-0', ['tenant', 'acme', 'type', 'x', 'data', nested(4)], limits).ok, true);
+    for (const data of [nested(5), '{"a":{"b":{"c":{"d":{}}}}}', '[{"a":[{"b":[]}]}]']) {
+      const parsed = parseStreamEntry('1-0', ['tenant', 'acme', 'type', 'x', 'data', data], limits);
+      assert.ok(!parsed.ok, data);
+      assert.equal(parsed.code, 'too_deep');
+      assert.match(parsed.reason, /field "data" nests deeper than the 4-level limit/);
+    }
+  });
+
+  it('dead-letters 100,000 nested arrays (under the size limit) as too deep, without a stack overflow', () => {
+    const data = '['.repeat(100_000) + ']'.repeat(100_000);
+    const parsed = parseStreamEntry('1-0', ['tenant', 'acme', 'type', 'x', 'data', data], {
+      maxDataBytes: 256 * 1024,
+      maxDepth: 64,
+    });
+    assert.ok(!parsed.ok);
+    assert.equal(parsed.code, 'too_deep');
+  });
+
+  it('does not count brackets inside strings towards the depth', () => {
+    const data = JSON.stringify({ text: '[[[[[[[[{{{{{{' });
+    assert.equal(parseStreamEntry('1-0', ['tenant', 'acme', 'type', 'x', 'data', data], limits).ok, true);
+  });
 
   it('counts UTF-8 bytes like Buffer.byteLength', () => {
     for (const s of ['', 'abc', 'é', '☕', '😀', 'a😀é', '\ud800']) {

@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../infra/redis-keys';
+
+/** How long health reports a recreated consumer group (as `degraded`) after the recreation. */
+export const GROUP_RECOVERY_REPORT_SECONDS = 15 * 60;
+
+/** What the consumer records when it recreated its group, for every process's health check to see. */
+export interface GroupRecoveryRecord {
+  readonly at: string;
+  readonly consumer: string;
+  readonly fromId: string;
+}
+
+/**
+ * The consumer group's health as any process sees it (the API's `/healthz` included): the group must exist, and a
+ * recent recreation is reported, because entries pending in the lost group were dropped.
+ */
+export class ConsumerGroupHealth {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly stream: string,
+    private readonly group: string,
+  ) {}
+
+  async recordRecreation(record: GroupRecoveryRecord): Promise<void> {
+    await this.redis.set(
+      this.keys.consumerGroupRecovery(this.group),
+      JSON.stringify(record),
+      'EX',
+      GROUP_RECOVERY_REPORT_SECONDS,
+    );
+  }
+
+  /** `ok`, or what is wrong: the stream or group is missing, or the group was recreated recently. */
+  async check(): Promise<'ok' | string> {
+    let groups: unknown[];
+    try {
+      groups = (await this.redis.xinfo('GROUPS', this.stream)) as unknown[];
+    } catch (err) {
+      if (err instanceof Error && /no such key/i.test(err.message)) return 'missing: the stream does not exist';
+      throw err;
+    }
+    const exists = groups.some((g) => Array.isArray(g) && g[g.indexOf('name') + 1] === this.group);
+    if (!exists) return 'missing: the consumer group does not exist';
+    const raw = await this.redis.get(this.keys.consumerGroupRecovery(this.group));
+    if (raw === null) return 'ok';
+    const record = JSON.parse(raw) as GroupRecoveryRecord;
+    return `recreated at ${record.at} by ${record.consumer} (from entry ${record.fromId}); entries pending in the lost group were dropped`;
+  }
+}
