@@ -151,7 +151,14 @@ const RESPONSE_SCHEMAS = {
       }),
     })
     .describe('The body of every 4xx and 5xx answer.'),
-  Health: z.object({ status: z.enum(['ok', 'degraded']), checks: z.record(z.string(), z.string()) }),
+  Health: z.object({
+    status: z.enum(['ok', 'degraded']),
+    checks: z.record(z.string(), z.string()).describe('`ok`, or what is wrong; any value other than `ok` answers 503.'),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe('Recent events that did not make the service unhealthy, e.g. a recreated consumer group.'),
+  }),
   Tenant: tenantResponse,
   TenantList: z.object({ items: z.array(tenantResponse) }),
   TenantDeleted: z.object({ deleted: z.string(), endpoints: z.number().int(), cancelledDeliveries: z.number().int() }),

@@ -41,7 +41,11 @@ export interface RouteDependencies {
   /** Deepest nesting accepted in an event's `data` (WSS_MAX_EVENT_DEPTH). */
   readonly maxEventDepth: number;
   readonly secretGraceMs: number;
-  readonly health: () => Promise<Record<string, 'ok' | string>>;
+  /**
+   * Dependency checks (`ok` or what is wrong; any other value answers 503) and notices: recent events an
+   * operator should know of that do not make the service unhealthy, such as a recreated consumer group.
+   */
+  readonly health: () => Promise<{ checks: Record<string, 'ok' | string>; notices?: string[] }>;
   /** Replays an endpoint's dead letters since a time (re-enable with replay). */
   readonly replay?: (
     tenantId: string,
@@ -57,9 +61,12 @@ const MAX_PAGE = 200;
 
 export function registerPublicRoutes(router: Router, deps: Pick<RouteDependencies, 'health'>): void {
   router.add('GET', '/healthz', async () => {
-    const checks = await deps.health();
+    const { checks, notices } = await deps.health();
     const healthy = Object.values(checks).every((v) => v === 'ok');
-    return { status: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'degraded', checks } };
+    return {
+      status: healthy ? 200 : 503,
+      body: { status: healthy ? 'ok' : 'degraded', checks, ...(notices?.length ? { notices } : {}) },
+    };
   });
   registerDocsRoutes(router);
 }

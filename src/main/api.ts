@@ -62,9 +62,12 @@ export async function startApi(
       registerPublicRoutes(router, {
         health: async () => {
           const redis = (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable';
-          const consumerGroup =
-            redis === 'ok' ? await groupHealth.check().catch(() => 'unknown') : 'unknown: Redis unreachable';
-          return { redis, consumerGroup };
+          if (redis !== 'ok') return { checks: { redis, consumerGroup: 'unknown: Redis unreachable' } };
+          const [consumerGroup, recovery] = await Promise.all([
+            groupHealth.check().catch(() => 'unknown'),
+            groupHealth.recentRecovery().catch(() => undefined),
+          ]);
+          return { checks: { redis, consumerGroup }, ...(recovery !== undefined ? { notices: [recovery] } : {}) };
         },
       }),
     routes: (router) => {
@@ -78,7 +81,7 @@ export async function startApi(
         maxEventBytes: config.WSS_MAX_EVENT_BYTES,
         maxEventDepth: config.WSS_MAX_EVENT_DEPTH,
         secretGraceMs: config.WSS_SECRET_GRACE_MS,
-        health: async () => ({}),
+        health: async () => ({ checks: {} }),
         replay: (tenantId, endpointId, sinceMs) => operations.replay(tenantId, endpointId, sinceMs),
         cancelTenantDeliveries: (tenantId) => operations.cancelTenant(tenantId),
       });

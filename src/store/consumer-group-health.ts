@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../infra/redis-keys';
 
-/** How long health reports a recreated consumer group (as `degraded`) after the recreation. */
+/**
+ * How long health mentions a recreated consumer group after the recreation. It is a notice, not a failed check:
+ * the group works again, and a readiness probe must not take healthy pods out of service for it.
+ */
 export const GROUP_RECOVERY_REPORT_SECONDS = 15 * 60;
 
 /** What the consumer records when it recreated its group, for every process's health check to see. */
@@ -32,7 +35,7 @@ export class ConsumerGroupHealth {
     );
   }
 
-  /** `ok`, or what is wrong: the stream or group is missing, or the group was recreated recently. */
+  /** `ok`, or what is wrong: the stream or the group is missing. */
   async check(): Promise<'ok' | string> {
     let groups: unknown[];
     try {
@@ -43,9 +46,14 @@ export class ConsumerGroupHealth {
     }
     const exists = groups.some((g) => Array.isArray(g) && g[g.indexOf('name') + 1] === this.group);
     if (!exists) return 'missing: the consumer group does not exist';
+    return 'ok';
+  }
+
+  /** A recreation within the last {@link GROUP_RECOVERY_REPORT_SECONDS}, described for operators, if any. */
+  async recentRecovery(): Promise<string | undefined> {
     const raw = await this.redis.get(this.keys.consumerGroupRecovery(this.group));
-    if (raw === null) return 'ok';
+    if (raw === null) return undefined;
     const record = JSON.parse(raw) as GroupRecoveryRecord;
-    return `recreated at ${record.at} by ${record.consumer} (from entry ${record.fromId}); entries pending in the lost group were dropped`;
+    return `consumer group recreated at ${record.at} by ${record.consumer} (from entry ${record.fromId}); entries pending in the lost group were dropped`;
   }
 }
