@@ -110,6 +110,12 @@ export const configSchema = z.object({
   WSS_SECRET_GRACE_MS: int(0)
     .default(24 * 3600 * 1000)
     .describe('How long a rotated-out secret keeps signing (both signatures are sent).'),
+  WSS_SHUTDOWN_TIMEOUT_MS: int(1000, 3_600_000)
+    .default(60_000)
+    .describe(
+      'Longest drain after SIGTERM/SIGINT (finish running attempts, ack, close); then the process exits with code 1. ' +
+        'The worker lets attempts run for this minus 10 s (at least half of it); keep it above WSS_HTTP_TOTAL_TIMEOUT_MS.',
+    ),
   WSS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
