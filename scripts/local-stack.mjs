@@ -233,7 +233,8 @@ async function stopAll() {
     if (hasExited(child)) continue;
     log(`stopping ${name}`);
     signalGroup(child, 'SIGTERM');
-    const stopped = await Promise.race([exited, sleep(10_000).then(() => false)]);
+    // An unref'd timer: once everything has stopped, nothing keeps this process waiting for it.
+    const stopped = await Promise.race([exited, sleep(10_000, false, { ref: false })]);
     if (!stopped) {
       log(`${name} did not stop; killing`);
       signalGroup(child, 'SIGKILL');
@@ -246,12 +247,13 @@ function onSignal(signal) {
   signalsReceived += 1;
   signalReceived ??= signal;
   if (!commandChild) return; // Start-up is under way: it notices signalReceived and stops.
+  if (hasExited(commandChild)) return; // Already stopping Redis and Temporal.
   if (signalsReceived === 2) {
     log(`${signal} again: waiting for the command to finish draining (one more signal is relayed)`);
     return;
   }
   if (signalsReceived === 1) log(`${signal}: waiting for the command to stop; Redis and Temporal stop after it`);
-  if (!hasExited(commandChild)) commandChild.kill(signal);
+  commandChild.kill(signal);
 }
 
 async function main() {
