@@ -10,7 +10,10 @@ export interface BenchChild {
   readonly process: ChildProcess;
   readonly pid: number;
   readonly logFile: string;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs` (default 90 s: above the service's own WSS_SHUTDOWN_TIMEOUT_MS, so a
+   * draining child ends by itself); resolves when the child has exited.
+   */
   stop(graceMs?: number): Promise<void>;
   /** The last lines of its log, for error reports. */
   tail(lines?: number): string;
@@ -41,7 +44,7 @@ export function startChild(
     process: child,
     pid: child.pid,
     logFile,
-    async stop(graceMs = 25_000) {
+    async stop(graceMs = 90_000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);

@@ -3,7 +3,7 @@
  * dev server that scripts/local-stack.mjs starts. See bench/README.md for what every figure means.
  *
  * Flags (after `--`):
- *   --quick                  short durations and a 2,000-event drain (< 2 min)
+ *   --quick                  short durations and a 2,000-event drain (< 2 min on a quiet machine; the CI smoke run)
  *   --worker-options '<json>'  run the delivery worker from bench/delivery-worker.ts with these WorkerOptions
  *                            (tuning experiments; the floor worker gets them too)
  *   --consumer-env 'K=V,...' extra WSS_CONSUMER_* settings for the consumer (tuning experiments)
@@ -47,10 +47,16 @@ import { formatMarkdown, formatTable } from './report';
 import type { LatencySummary } from './stats';
 import { mean, round, summarizeLatency } from './stats';
 
-/** A failure of the harness itself (a phase timed out, events were lost): the run exits non-zero. */
+/**
+ * A failure of the run itself (a child process failed, an event was dead-lettered or lost, the harness hung): the run
+ * exits non-zero. A slow machine is never one: every wait is for a count, and time limits are hang guards only.
+ */
 class HarnessError extends Error {
   override readonly name = 'HarnessError';
 }
+
+/** A wait whose count stopped moving for `Profile.stallMs`: what is missing is lost or stuck. */
+class StallError extends HarnessError {}
 
 interface Profile {
   readonly warmupMs: number;
@@ -66,11 +72,14 @@ interface Profile {
   readonly floorConcurrency: readonly number[];
   readonly historySample: number;
   readonly filterMs: number;
-  /** Longest wait for in-flight deliveries to finish after a phase. */
-  readonly settleTimeoutMs: number;
-  readonly drainTimeoutMs: number;
-  /** The whole run is aborted (exit 1) after this. */
-  readonly watchdogMs: number;
+  /**
+   * Hang guard of every wait for a count (deliveries, finished workflows, a child's start): it fails only when the
+   * count has not moved for this long. Far above any pause a loaded machine causes (deliveries arrive every few
+   * hundred ms even at 3 deliveries/s), so it reports a hang, never slowness.
+   */
+  readonly stallMs: number;
+  /** Hang guard of the whole run (exit 1, reported as a hang): many times the longest run seen on a loaded machine. */
+  readonly hangGuardMs: number;
 }
 
 const PROFILES: Record<'default' | 'quick', Profile> = {
@@ -86,9 +95,8 @@ const PROFILES: Record<'default' | 'quick', Profile> = {
     drainBudgetMs: 200_000,
     historySample: 40,
     filterMs: 1000,
-    settleTimeoutMs: 90_000,
-    drainTimeoutMs: 300_000,
-    watchdogMs: 580_000,
+    stallMs: 600_000,
+    hangGuardMs: 5_400_000,
     floorConcurrency: [16, 64, 128],
   },
   quick: {
@@ -103,9 +111,8 @@ const PROFILES: Record<'default' | 'quick', Profile> = {
     drainBudgetMs: 15_000,
     historySample: 10,
     filterMs: 300,
-    settleTimeoutMs: 45_000,
-    drainTimeoutMs: 60_000,
-    watchdogMs: 150_000,
+    stallMs: 600_000,
+    hangGuardMs: 1_800_000,
     floorConcurrency: [16, 64],
   },
 };
@@ -183,13 +190,8 @@ function parseArgs(argv: readonly string[]): Args {
   };
 }
 
-/** Polls `check` every 20 ms until it is true; throws a HarnessError after `timeoutMs`. */
-async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new HarnessError(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(20);
-  }
+function minutes(ms: number): string {
+  return `${round(ms / 60_000, 1)} min`;
 }
 
 interface Tenants {
@@ -206,6 +208,11 @@ class Bench {
   readonly details: Record<string, unknown> = {};
   readonly sampler = new ProcSampler(500);
   private readonly children = new Map<string, BenchChild>();
+  /** Why the run must fail (a child process died): checked by every wait. */
+  private childFailure: string | undefined;
+  private readonly stopping = new Set<string>();
+  /** Dead-letter streams of every consumer started: an entry there is an error. */
+  private readonly deadLetterStreams = new Set<string>();
   private floorSentAt: number[] = [];
   private floorLatency: number[] = [];
   private floorDone = 0;
@@ -234,8 +241,9 @@ class Bench {
     this.children.set(name, child);
     this.sampler.track(name, child.pid);
     child.process.once('exit', (code, signal) => {
-      if (this.children.get(name) === child && code !== 0 && signal !== 'SIGTERM') {
+      if (this.children.get(name) === child && !this.stopping.has(name) && code !== 0) {
         console.error(`[bench] ${name} exited unexpectedly (code ${code}, signal ${signal})\n${child.tail()}`);
+        this.childFailure ??= `${name} exited unexpectedly (code ${code}, signal ${signal}); log ${child.logFile}`;
       }
     });
     return child;
@@ -244,9 +252,47 @@ class Bench {
   async stopChild(name: string): Promise<void> {
     const child = this.children.get(name);
     if (!child) return;
+    this.stopping.add(name);
     await child.stop();
     this.children.delete(name);
+    this.stopping.delete(name);
     this.sampler.untrack(name);
+  }
+
+  /** Throws when the run has already failed: a child process died, or the consumer dead-lettered an entry. */
+  async assertHealthy(): Promise<void> {
+    if (this.childFailure) throw new HarnessError(this.childFailure);
+    for (const stream of this.deadLetterStreams) {
+      const dead = await this.stores.redis.xlen(stream);
+      if (dead > 0) throw new HarnessError(`${dead} entries were dead-lettered to ${stream}: see the consumer log`);
+    }
+  }
+
+  /**
+   * Waits until `count()` reaches `target`, however long a busy machine takes. Fails at once on an error
+   * (`assertHealthy`), and with a StallError when the count has not moved for `profile.stallMs` (a hang guard).
+   */
+  async waitForCount(what: string, count: () => number, target: number): Promise<void> {
+    let last = count();
+    let movedAt = Date.now();
+    let checkedAt = 0;
+    while (count() < target) {
+      const now = Date.now();
+      if (count() !== last) {
+        last = count();
+        movedAt = now;
+      }
+      if (now - checkedAt >= 1000) {
+        await this.assertHealthy();
+        checkedAt = now;
+      }
+      if (now - movedAt > this.profile.stallMs) {
+        throw new StallError(
+          `HANG: ${what}: ${last} of ${target} after no progress for ${minutes(this.profile.stallMs)} (lost or stuck)`,
+        );
+      }
+      await sleep(20);
+    }
   }
 
   async stopAll(): Promise<void> {
@@ -270,6 +316,7 @@ class Bench {
   }
 
   startConsumer(stream: string, consumerName: string): BenchChild {
+    this.deadLetterStreams.add(`${stream}:dead`);
     return this.spawn('consumer', 'src/main/consumer.ts', {
       ...this.childEnv,
       ...this.args.consumerEnv,
@@ -304,7 +351,10 @@ class Bench {
     await Promise.race([
       ready,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new HarnessError('floor worker did not start within 120 s')), 120_000);
+        timer = setTimeout(
+          () => reject(new StallError(`HANG: the floor worker did not start within ${minutes(this.profile.stallMs)}`)),
+          this.profile.stallMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   }
@@ -327,7 +377,8 @@ class Bench {
   /**
    * Closed loop: keeps PIPELINE_WINDOW events in flight (XADDed, not yet delivered to every endpoint), so the
    * stream backlog stays small and the rate settles at what the pipeline sustains. Counts deliveries (unique
-   * event × endpoint 2xx answers) during `measureMs` after `warmupMs`, then waits for everything to arrive.
+   * event × endpoint 2xx answers) during `throughputMs` after `warmupMs`, then waits for everything to arrive. The
+   * window is measured from when it actually opened, so a stalled event loop cannot skip it.
    */
   async closedLoop(name: string, tenant: string, fanOut: number): Promise<ThroughputResult> {
     const tally = this.receiver.startPhase();
@@ -335,12 +386,11 @@ class Bench {
     const redisBefore = await commandCalls(this.stores.redis);
     const started = Date.now();
     const measureFrom = started + warmupMs;
-    const measureTo = measureFrom + throughputMs;
     let produced = 0;
     let window:
       { deliveries: number; attempts: number; at: number; cpu: ReturnType<ProcSampler['cpuMark']> } | undefined;
 
-    while (Date.now() < measureTo && produced < MAX_EVENTS_PER_PHASE) {
+    while ((!window || Date.now() < window.at + throughputMs) && produced < MAX_EVENTS_PER_PHASE) {
       const inFlightEvents = Math.ceil((produced * fanOut - tally.delivered.size) / fanOut);
       const room = Math.ceil(PIPELINE_WINDOW_DELIVERIES / fanOut) - inFlightEvents;
       if (room > 0) {
@@ -364,11 +414,7 @@ class Bench {
       at: Date.now(),
       cpu: this.sampler.cpuMark(),
     };
-    await waitUntil(
-      `${name}: all ${produced * fanOut} deliveries`,
-      () => tally.delivered.size >= produced * fanOut,
-      this.profile.settleTimeoutMs,
-    );
+    await this.waitForCount(`${name}: deliveries`, () => tally.delivered.size, produced * fanOut);
     const redisAfter = await commandCalls(this.stores.redis);
     if (!window) throw new HarnessError(`${name}: the measuring window never started`);
     const seconds = (end.at - window.at) / 1000;
@@ -404,11 +450,7 @@ class Bench {
       }
       await sleep(5);
     }
-    await waitUntil(
-      `${name}: all ${sent} deliveries`,
-      () => tally.delivered.size >= sent,
-      this.profile.settleTimeoutMs,
-    );
+    await this.waitForCount(`${name}: deliveries`, () => tally.delivered.size, sent);
     return this.latencyFrom(name, rate, tally.sentAt, tally.latencyMs, measureFrom, measureTo);
   }
 
@@ -465,9 +507,11 @@ class Bench {
     const doneBefore = this.floorDone;
     const started = Date.now();
     const measureFrom = started + this.profile.floorWarmupMs;
-    const measureTo = measureFrom + this.profile.floorMs;
     let window: { done: number; at: number; cpu: ReturnType<ProcSampler['cpuMark']> } | undefined;
-    while (Date.now() < measureTo && this.floorSeq - startedBefore < MAX_EVENTS_PER_PHASE) {
+    while (
+      (!window || Date.now() < window.at + this.profile.floorMs) &&
+      this.floorSeq - startedBefore < MAX_EVENTS_PER_PHASE
+    ) {
       const inFlight = this.floorSeq - startedBefore - (this.floorDone - doneBefore);
       for (let i = inFlight; i < concurrency; i++) this.startFloorWorkflow(Date.now(), errors);
       await sleep(2);
@@ -476,10 +520,10 @@ class Bench {
       if (errors.length > 0) throw new HarnessError(`floor workflow start failed: ${String(errors[0])}`);
     }
     const end = { done: this.floorDone, at: Date.now(), cpu: this.sampler.cpuMark() };
-    await waitUntil(
-      `floor c=${concurrency} to finish`,
-      () => this.floorDone - doneBefore >= this.floorSeq - startedBefore,
-      this.profile.settleTimeoutMs,
+    await this.waitForCount(
+      `floor c=${concurrency}: finished workflows`,
+      () => this.floorDone - doneBefore,
+      this.floorSeq - startedBefore,
     );
     if (!window) throw new HarnessError('floor: the measuring window never started');
     return {
@@ -506,10 +550,10 @@ class Bench {
       if (errors.length > 0) throw new HarnessError(`floor workflow start failed: ${String(errors[0])}`);
       await sleep(5);
     }
-    await waitUntil(
-      'floor latency run to finish',
-      () => this.floorDone - doneBefore >= this.floorSeq - startedBefore,
-      this.profile.settleTimeoutMs,
+    await this.waitForCount(
+      'floor latency run: finished workflows',
+      () => this.floorDone - doneBefore,
+      this.floorSeq - startedBefore,
     );
     return this.latencyFrom('floor', rate, this.floorSentAt, this.floorLatency, measureFrom, measureTo);
   }
@@ -602,8 +646,8 @@ async function main(): Promise<number> {
   // on a dev server, which is why the default caps it.
   const profile: Profile = {
     ...base,
-    ...(args.fullDrain ? { drainBudgetMs: Number.MAX_SAFE_INTEGER, drainTimeoutMs: 1_800_000 } : {}),
-    watchdogMs: base.watchdogMs + (args.fullDrain ? 1_800_000 : 0) + (args.soakSeconds ?? 0) * 1000,
+    ...(args.fullDrain ? { drainBudgetMs: Number.MAX_SAFE_INTEGER } : {}),
+    hangGuardMs: base.hangGuardMs + (args.fullDrain ? 3_600_000 : 0) + (args.soakSeconds ?? 0) * 1000,
   };
   const redisUrl = process.env.REDIS_URL;
   const temporalAddress = process.env.TEMPORAL_ADDRESS;
@@ -667,12 +711,15 @@ async function main(): Promise<number> {
   );
 
   const bench = new Bench(args, profile, config, childEnv, stores, temporal, receiver, tenants, logDir, id);
-  const watchdog = setTimeout(() => {
-    console.error(`[bench] HARNESS FAILURE: the run exceeded ${profile.watchdogMs / 1000} s\n${bench.tails()}`);
+  const hangGuard = setTimeout(() => {
+    console.error(
+      `[bench] HARNESS HANG: the run has not finished after ${minutes(profile.hangGuardMs)}. This is a hang guard, ` +
+        `many times a run on a loaded machine, not a performance limit.\n${bench.tails()}`,
+    );
     bench.killAll();
     process.exit(1);
-  }, profile.watchdogMs);
-  watchdog.unref();
+  }, profile.hangGuardMs);
+  hangGuard.unref();
 
   const port = temporalAddress.split(':')[1] ?? '';
   const temporalPid = findPid((argv) => argv.includes('start-dev') && argv.includes(port));
@@ -693,10 +740,10 @@ async function main(): Promise<number> {
     bench.startConsumer(config.WSS_STREAM, config.WSS_CONSUMER_NAME);
     const warm = receiver.startPhase();
     await bench.xaddBatch(config.WSS_STREAM, tenants.one, 50);
-    await waitUntil(
-      'the warm-up events (worker bundling and start-up included)',
-      () => warm.delivered.size >= 50,
-      180_000,
+    await bench.waitForCount(
+      'warm-up (worker bundling and start-up included): deliveries',
+      () => warm.delivered.size,
+      50,
     );
     await floorReady;
     log('pipeline and floor worker ready');
@@ -744,6 +791,7 @@ async function main(): Promise<number> {
       });
       bench.details.soak = windows;
       writeResults();
+      await bench.assertHealthy();
       return 0;
     }
 
@@ -797,6 +845,7 @@ async function main(): Promise<number> {
       bench.details.floorRuns = floorRuns;
       bench.details.throughput = [tp1, tp5].map(({ tally: _tally, ...rest }) => rest);
       writeResults();
+      await bench.assertHealthy();
       return 0;
     }
 
@@ -843,11 +892,21 @@ async function main(): Promise<number> {
     await bench.stopChild('floor-worker');
 
     // ---- 5. cost: history events and billable actions from real histories; Redis commands per event.
-    const cost1 = await measureHistoryCost(temporal, sampleWorkflowIds(tenants.one, tp1.tally, profile.historySample));
-    const cost5 = await measureHistoryCost(temporal, sampleWorkflowIds(tenants.fan, tp5.tally, profile.historySample));
+    // Each sampled workflow may take as long as a stall to close; waiting longer than that is a hang.
+    const cost1 = await measureHistoryCost(
+      temporal,
+      sampleWorkflowIds(tenants.one, tp1.tally, profile.historySample),
+      profile.stallMs,
+    );
+    const cost5 = await measureHistoryCost(
+      temporal,
+      sampleWorkflowIds(tenants.fan, tp5.tally, profile.historySample),
+      profile.stallMs,
+    );
     const costFlaky = await measureHistoryCost(
       temporal,
       sampleWorkflowIds(tenants.flaky, flaky.tally, profile.historySample * 2),
+      profile.stallMs,
     );
     const costRow = (label: string, cost: HistoryCost, n: number) => {
       bench.row({
@@ -913,12 +972,12 @@ async function main(): Promise<number> {
     bench.startConsumer(drainStream, `${id}-drain-consumer`);
     log(`drain: ${enqueued.size} events queued; consumer started`);
     let drainTimedOut = false;
-    await waitUntil('the drain', () => drainTally.eventIds.size >= enqueued.size, profile.drainTimeoutMs).catch(
-      (err: unknown) => {
-        if (!(err instanceof HarnessError)) throw err;
+    await bench
+      .waitForCount('the drain: unique events', () => drainTally.eventIds.size, enqueued.size)
+      .catch((err: unknown) => {
+        if (!(err instanceof StallError)) throw err;
         drainTimedOut = true;
-      },
-    );
+      });
     const drainSeconds = (Date.now() - drainStart) / 1000;
     await sleep(args.mode === 'quick' ? 1000 : 3000); // Late duplicates would arrive now.
     const lost = [...enqueued].filter((eventId) => !drainTally.eventIds.has(eventId)).length;
@@ -1086,12 +1145,14 @@ async function main(): Promise<number> {
 
     writeResults();
     if (drainTimedOut || lost > 0) throw new HarnessError(`drain lost ${lost} of ${enqueued.size} events`);
+    await bench.assertHealthy();
+    log(`done in ${minutes(Date.now() - runStarted)}: no errors, no loss`);
     return 0;
   } catch (err) {
     if (err instanceof HarnessError) console.error(`[bench] HARNESS FAILURE: ${err.message}\n${bench.tails()}`);
     throw err;
   } finally {
-    clearTimeout(watchdog);
+    clearTimeout(hangGuard);
     bench.sampler.stop();
     await bench.stopAll();
     await receiver.close();

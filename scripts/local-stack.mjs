@@ -2,11 +2,20 @@
 // Starts the real services the service needs (Redis and the Temporal dev server), runs a command against them,
 // and stops them afterwards. Built-ins only.
 //
-//   node scripts/local-stack.mjs run [--ephemeral] -- <command...>
+//   node scripts/local-stack.mjs run [--ephemeral | --data-dir <dir>] -- <command...>
 //
-// Persistent mode (npm start): state under .data/ (Temporal SQLite file, Redis AOF), fixed ports, Web UI on.
+// Persistent mode (npm start): state under .data/ (or --data-dir: Temporal SQLite file, Redis AOF, local.env),
+// fixed ports (WSS_LOCAL_REDIS_PORT, WSS_LOCAL_TEMPORAL_PORT, WSS_LOCAL_TEMPORAL_UI_PORT), Web UI on.
 // Ephemeral mode (npm test, bench): a temp dir, free ports, no Web UI; everything is removed afterwards.
 // When TEMPORAL_ADDRESS or REDIS_URL is set, that service is not started: the existing one is used.
+//
+// Stopping (Ctrl-C, SIGTERM): Redis and Temporal run in process groups of their own, so a terminal's Ctrl-C (which
+// signals the whole foreground group) does not reach them. The command stays in the terminal's group and gets the
+// terminal's signal itself; this script relays the first SIGINT/SIGTERM it receives (for `kill <pid>` and for npm,
+// which relays signals too), ignores the second (usually the same Ctrl-C arriving twice) and relays every one from
+// the third on (a user insisting). Redis and Temporal are stopped only after the command has exited, so a draining
+// service can still record its work. A signal during start-up stops what was started and exits. (Only SIGKILL
+// of this script leaves Redis and Temporal running; a later start then fails on their ports.)
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,13 +26,36 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { findOnPath, findTemporal } from './lib/tools.mjs';
 
+const USAGE = 'local-stack.mjs run [--ephemeral | --data-dir <dir>] -- <command...>';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const sep = argv.indexOf('--');
-const flags = new Set(sep === -1 ? argv : argv.slice(0, sep));
 const command = sep === -1 ? [] : argv.slice(sep + 1);
-const ephemeral = flags.has('--ephemeral');
+const { ephemeral, dataDirFlag } = (() => {
+  try {
+    return parseFlags(sep === -1 ? argv : argv.slice(0, sep));
+  } catch (err) {
+    console.error(`[stack] ${err.message}`);
+    process.exit(2);
+  }
+})();
 const children = [];
+/** Signals received so far; `signalReceived` is set by the first one. */
+let signalsReceived = 0;
+let signalReceived;
+let commandChild;
+
+function parseFlags(args) {
+  const parsed = { ephemeral: false, dataDirFlag: undefined };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === 'run') continue;
+    else if (args[i] === '--ephemeral') parsed.ephemeral = true;
+    else if (args[i] === '--data-dir' && args[i + 1]) parsed.dataDirFlag = path.resolve(args[++i]);
+    else throw new Error(`unknown argument ${args[i]}; usage: ${USAGE}`);
+  }
+  if (parsed.ephemeral && parsed.dataDirFlag) throw new Error('--ephemeral and --data-dir exclude each other');
+  return parsed;
+}
 
 function log(message) {
   console.log(`[stack] ${message}`);
@@ -55,19 +87,34 @@ async function portOpen(port) {
 async function waitFor(what, check, timeoutMs, child) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
+    if (signalReceived) throw new Error(`${signalReceived} during start-up: stopping`);
+    if (child && hasExited(child)) throw new Error(`${what} exited with code ${child.exitCode ?? child.signalCode}`);
     if (await check()) return;
     await sleep(200);
   }
   throw new Error(`${what} did not become ready within ${timeoutMs / 1000}s`);
 }
 
+function hasExited(child) {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** A service in a process group of its own (detached), so only stopAll() ever signals it. */
 function startChild(name, cmd, args, logFile) {
   const out = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: false });
+  const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true });
   closeSync(out);
-  children.push({ name, child });
+  const exited = new Promise((resolve) => child.once('exit', () => resolve(true)));
+  children.push({ name, child, exited });
   return child;
+}
+
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
 async function startRedis(dataDir, port) {
@@ -181,23 +228,39 @@ function localSecrets(dataDir) {
 }
 
 async function stopAll() {
-  for (const { name, child } of children.reverse()) {
-    if (child.exitCode !== null) continue;
-    child.kill('SIGTERM');
-    const exited = await Promise.race([
-      new Promise((r) => child.once('exit', () => r(true))),
-      sleep(10_000).then(() => false),
-    ]);
-    if (!exited) {
+  while (children.length > 0) {
+    const { name, child, exited } = children.pop();
+    if (hasExited(child)) continue;
+    log(`stopping ${name}`);
+    signalGroup(child, 'SIGTERM');
+    // An unref'd timer: once everything has stopped, nothing keeps this process waiting for it.
+    const stopped = await Promise.race([exited, sleep(10_000, false, { ref: false })]);
+    if (!stopped) {
       log(`${name} did not stop; killing`);
-      child.kill('SIGKILL');
+      signalGroup(child, 'SIGKILL');
+      await exited;
     }
   }
 }
 
+function onSignal(signal) {
+  signalsReceived += 1;
+  signalReceived ??= signal;
+  if (!commandChild) return; // Start-up is under way: it notices signalReceived and stops.
+  if (hasExited(commandChild)) return; // Already stopping Redis and Temporal.
+  if (signalsReceived === 2) {
+    log(`${signal} again: waiting for the command to finish draining (one more signal is relayed)`);
+    return;
+  }
+  if (signalsReceived === 1) log(`${signal}: waiting for the command to stop; Redis and Temporal stop after it`);
+  commandChild.kill(signal);
+}
+
 async function main() {
-  if (command.length === 0) throw new Error('usage: local-stack.mjs run [--ephemeral] -- <command...>');
-  const dataDir = ephemeral ? mkdtempSync(path.join(os.tmpdir(), 'wss-stack-')) : path.join(root, '.data');
+  if (command.length === 0) throw new Error(`usage: ${USAGE}`);
+  const dataDir = ephemeral
+    ? mkdtempSync(path.join(os.tmpdir(), 'wss-stack-'))
+    : (dataDirFlag ?? path.join(root, '.data'));
   mkdirSync(dataDir, { recursive: true });
   const env = { ...process.env };
   try {
@@ -217,25 +280,32 @@ async function main() {
       const secrets = localSecrets(dataDir);
       if (!env.WSS_ADMIN_TOKEN) {
         env.WSS_ADMIN_TOKEN = secrets.WSS_ADMIN_TOKEN;
-        log(`admin token (local only, kept in .data/local.env): ${secrets.WSS_ADMIN_TOKEN}`);
+        log(`admin token (local only, kept in ${path.join(dataDir, 'local.env')}): ${secrets.WSS_ADMIN_TOKEN}`);
       }
       env.WSS_MASTER_KEY ??= secrets.WSS_MASTER_KEY;
       // The local run delivers to receivers on this machine; production leaves the allowlist empty.
       env.WSS_EGRESS_ALLOW_CIDRS ??= '127.0.0.0/8,::1/128';
     }
+    if (signalReceived) throw new Error(`${signalReceived} during start-up: stopping`);
     const [cmd, ...cmdArgs] = command;
     const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });
-    const forward = (signal) => child.kill(signal);
-    process.on('SIGINT', forward);
-    process.on('SIGTERM', forward);
-    const code = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
-    process.exitCode = code;
+    const code = new Promise((resolve) => {
+      child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0)));
+      child.once('error', (err) => {
+        log(`could not run ${cmd}: ${err.message}`);
+        resolve(127);
+      });
+    });
+    commandChild = child;
+    process.exitCode = await code;
   } finally {
     await stopAll();
     if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 main().catch(async (err) => {
   console.error(`[stack] ${err.message}`);
   await stopAll();

@@ -136,6 +136,12 @@ export const configSchema = z.object({
     .describe(
       'Heap cap of each transform process (V8 old generation, in MB; the young generation adds 3/16 of it, at most 48 MB). A transform over it fails as `transform_failed`.',
     ),
+  WSS_SHUTDOWN_TIMEOUT_MS: int(1000, 3_600_000)
+    .default(60_000)
+    .describe(
+      'Longest drain after SIGTERM/SIGINT (finish running attempts, ack, close); then the process exits with code 1. ' +
+        'The worker lets attempts run for this minus 10 s (at least half of it); keep it above WSS_HTTP_TOTAL_TIMEOUT_MS.',
+    ),
   WSS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
   // Shutdown is ours: the consumer drains first, then the worker.
-  installWorkerRuntime({ sdkHandlesSignals: false });
+  installWorkerRuntime();
   const stores = createStores(config, 'local');
   await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
 
@@ -43,8 +43,11 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${banner.join('\n')}\n`);
 
-  await shutdownSignal();
-  log.info('shutting down: draining consumer, then worker');
+  const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
+  log.info(
+    { signal, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS },
+    'shutting down: draining consumer, then worker (running attempts finish; a third signal exits at once)',
+  );
   try {
     await consumer.close();
     await api.close();
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
   } finally {
     await stores.close();
   }
+  log.info('shut down cleanly');
 }
 
 function redactUrl(raw: string): string {

@@ -112,7 +112,8 @@ async function main(): Promise<void> {
   const stores = createStores(config, 'api');
   const api = await startApi(config, log, stores);
   log.info({ port: api.port }, 'api listening');
-  await shutdownSignal();
+  const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
+  log.info({ signal }, 'shutting down: no new connections; finishing open requests');
   try {
     await api.close();
   } finally {

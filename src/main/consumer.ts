@@ -122,8 +122,8 @@ async function main(): Promise<void> {
     { stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME },
     'consumer started',
   );
-  await shutdownSignal();
-  log.info('draining: no new reads; finishing in-flight entries');
+  const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
+  log.info({ signal }, 'draining: no new reads; finishing in-flight entries');
   try {
     await running.close();
   } finally {

@@ -17,7 +17,7 @@ import { OperationalEvents } from '../store/operational-events';
 import { registerSearchAttributes } from '../infra/temporal';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { Stores } from './services';
-import { createStores, runMain } from './services';
+import { createStores, runMain, shutdownSignal, workerShutdownGraceMs } from './services';
 
 export interface DeliveryWorker {
   readonly worker: Worker;
@@ -51,6 +51,12 @@ export async function createDeliveryWorker(
     log.warn(
       { allowCidrs: opened },
       'WSS_EGRESS_ALLOW_CIDRS opens non-public address space: tenants can deliver to these internal addresses',
+    );
+  }
+  if (workerShutdownGraceMs(config) <= config.WSS_HTTP_TOTAL_TIMEOUT_MS) {
+    log.warn(
+      { shutdownTimeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS, httpTotalTimeoutMs: config.WSS_HTTP_TOTAL_TIMEOUT_MS },
+      'WSS_SHUTDOWN_TIMEOUT_MS leaves running attempts less time than WSS_HTTP_TOTAL_TIMEOUT_MS: a shutdown may cut them off',
     );
   }
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
@@ -90,7 +96,8 @@ export async function createDeliveryWorker(
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
     maxCachedWorkflows: 2000,
     reuseV8Context: true,
-    shutdownGraceTime: '20 seconds',
+    // Running attempts finish (and are reported) on shutdown; only after this are they cancelled.
+    shutdownGraceTime: workerShutdownGraceMs(config),
   });
   let running: Promise<void> | undefined;
   return {
@@ -107,12 +114,13 @@ export async function createDeliveryWorker(
 }
 
 /**
- * The SDK's process-wide runtime, with its own logs at WARN (ours are structured and separate). With
- * `sdkHandlesSignals`, the SDK shuts workers down on SIGINT/SIGTERM; otherwise the caller orders the shutdown.
+ * The SDK's process-wide runtime, with its own logs at WARN (ours are structured and separate). The SDK does not
+ * handle signals: it would stop listening after the first one, so a second Ctrl-C would kill the process mid-drain.
+ * The entry points order the shutdown themselves (`shutdownSignal`).
  */
-export function installWorkerRuntime(options: { sdkHandlesSignals: boolean }): void {
+export function installWorkerRuntime(): void {
   Runtime.install({
-    ...(options.sdkHandlesSignals ? {} : { shutdownSignals: [] }),
+    shutdownSignals: [],
     logger: new DefaultLogger('WARN'),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
@@ -121,13 +129,16 @@ export function installWorkerRuntime(options: { sdkHandlesSignals: boolean }): v
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
-  installWorkerRuntime({ sdkHandlesSignals: true });
+  installWorkerRuntime();
   const stores = createStores(config, 'worker');
   await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
   const delivery = await createDeliveryWorker(config, log, stores);
   try {
     log.info({ taskQueue: config.WSS_TASK_QUEUE }, 'worker started');
-    await delivery.run(); // The SDK shuts the worker down on SIGINT/SIGTERM and run() resolves after draining.
+    const running = delivery.run();
+    // A fatal worker error ends the process (exit 1); a signal starts the drain in close().
+    const signal = await Promise.race([shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS }), running]);
+    if (signal) log.info({ signal }, 'draining: no new tasks; finishing running attempts');
   } finally {
     await delivery.close();
     await stores.close();
