@@ -2,11 +2,9 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Endpoint, RetryPolicySpec } from '../domain/endpoint';
 import type { EventEnvelope, EventRef } from '../domain/event';
-import { compileFilter } from '../domain/filter';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
-import type { ContentMatcher } from '../domain/routing';
-import { selectEndpoints } from '../domain/routing';
+import { ContentMatcherCache, selectEndpoints } from '../domain/routing';
 import { deliveryWorkflowId } from '../domain/ids';
 import type { AcceptedEntry, EntryLimits, EntryRejectionCode } from '../domain/stream-entry';
 import { parseStreamEntry } from '../domain/stream-entry';
@@ -49,9 +47,20 @@ export interface EventIngestorDependencies {
  * id that Temporal still retains does not swallow the new event; its data was replaced with the claim.
  */
 export class EventIngestor {
-  private readonly matchers = new Map<string, { version: string; matcher: ContentMatcher }>();
+  /**
+   * Filters are compiled at registration, so one that does not compile here is a stored filter this version no
+   * longer accepts: the endpoint gets nothing (visible: the workflow records who was routed).
+   */
+  private readonly matchers: ContentMatcherCache;
 
-  constructor(private readonly deps: EventIngestorDependencies) {}
+  constructor(private readonly deps: EventIngestorDependencies) {
+    this.matchers = new ContentMatcherCache((endpoint, err) =>
+      deps.log.error(
+        { tenantId: endpoint.tenantId, endpointId: endpoint.id, err: err.message },
+        'stored filter does not compile; endpoint gets no events',
+      ),
+    );
+  }
 
   /** `fields` as Redis holds them (bytes, decoded strictly here) or already decoded. */
   async ingest(entryId: string, fields: readonly (Uint8Array | string)[]): Promise<IngestResult> {
@@ -88,7 +97,7 @@ export class EventIngestor {
       this.deps.log.info({ tenantId, eventId, entryId, workflowId }, 'entry read again; its workflow already started');
       return { kind: 'already_started', workflowId };
     }
-    const selected = selectEndpoints(envelope, endpoints, (endpoint) => this.matcherFor(endpoint));
+    const selected = selectEndpoints(envelope, endpoints, (endpoint) => this.matchers.matcherFor(endpoint));
     const event: EventRef = { tenantId, eventId, eventType, occurredAt };
     const input: DeliverEventInput = {
       event,
@@ -126,28 +135,5 @@ export class EventIngestor {
       if (err instanceof WorkflowNotFoundError) return false;
       throw err;
     }
-  }
-
-  /** Compiles each endpoint's filter once per version of the endpoint. */
-  private matcherFor(endpoint: Endpoint): ContentMatcher | undefined {
-    if (endpoint.filter === undefined) return undefined;
-    const key = `${endpoint.tenantId}/${endpoint.id}`;
-    const cached = this.matchers.get(key);
-    if (cached && cached.version === endpoint.updatedAt) return cached.matcher;
-    let matcher: ContentMatcher;
-    try {
-      matcher = compileFilter(endpoint.filter);
-    } catch (err) {
-      // Filters are compiled at registration, so this means a stored filter this version no longer accepts.
-      // Matching nothing is visible (the workflow records who was routed); guessing could leak events.
-      this.deps.log.error(
-        { tenantId: endpoint.tenantId, endpointId: endpoint.id, err: (err as Error).message },
-        'stored filter does not compile; endpoint gets no events',
-      );
-      matcher = { matches: () => false };
-    }
-    if (this.matchers.size > 10_000) this.matchers.clear();
-    this.matchers.set(key, { version: endpoint.updatedAt, matcher });
-    return matcher;
   }
 }
