@@ -269,6 +269,20 @@ export function apiErrorCodes(): ApiErrorCodeDoc[] {
   }));
 }
 
+/** Whether the management API may answer `code` (a `WssError` with any other code should answer `internal_error`). */
+export function isApiErrorCode(code: string): code is ApiErrorCode {
+  return isErrorCode(code) && (ERROR_CODES[code].surfaces as readonly ErrorSurface[]).includes('api');
+}
+
+/** The API's codes grouped by HTTP status, ascending: what OpenAPI lists under each error response. */
+export function apiErrorCodesByStatus(): ReadonlyMap<number, readonly ApiErrorCode[]> {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const { code, httpStatus } of apiErrorCodes().sort((a, b) => a.httpStatus - b.httpStatus)) {
+    byStatus.set(httpStatus, [...(byStatus.get(httpStatus) ?? []), code]);
+  }
+  return byStatus;
+}
+
 /**
  * The failure types Temporal must never retry: every non-retryable code that can reach Temporal (all but the
  * dead-letter reasons, which the consumer writes to Redis without Temporal).

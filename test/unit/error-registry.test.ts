@@ -7,6 +7,8 @@ import {
   ValidationError,
   WssError,
   apiErrorCodes,
+  apiErrorCodesByStatus,
+  isApiErrorCode,
   errorCodesOn,
   isErrorCode,
   nonRetryableFailureTypes,
@@ -79,6 +81,18 @@ describe('error registry', () => {
       api.find((c) => c.code === 'method_not_allowed'),
       { code: 'method_not_allowed', httpStatus: 405, description: ERROR_CODES.method_not_allowed.description },
     );
+  });
+
+  it('groups the API codes by status for OpenAPI, and tells API codes from the rest', () => {
+    const byStatus = apiErrorCodesByStatus();
+    assert.deepEqual([...byStatus.keys()], [400, 401, 404, 405, 409, 413, 422, 500, 503]);
+    assert.deepEqual(byStatus.get(404), ['not_found', 'route_not_found']);
+    assert.deepEqual(byStatus.get(503), ['transform_busy', 'transform_unavailable']);
+    assert.equal([...byStatus.values()].flat().length, apiErrorCodes().length);
+    assert.equal(isApiErrorCode('conflict'), true);
+    assert.equal(isApiErrorCode('payload_unavailable'), false);
+    assert.equal(isApiErrorCode('too_deep'), false);
+    assert.equal(isApiErrorCode('toString'), false);
   });
 
   it('reads permanence and HTTP status from the registry, and chains causes', () => {
