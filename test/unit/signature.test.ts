@@ -182,7 +182,10 @@ describe('buildSignatureHeaders', () => {
     const cases: [string, () => unknown][] = [
       ['no secrets', () => buildSignatureHeaders({ ...base, scheme: 'wss', secrets: [] })],
       ['a non-whsec secret', () => buildSignatureHeaders({ ...base, scheme: 'both', secrets: ['wss_old_secret'] })],
-      ['a fractional timestamp', () => buildSignatureHeaders({ ...base, scheme: 'wss', secrets: [WHSEC_A], timestamp: 1.5 })],
+      [
+        'a fractional timestamp',
+        () => buildSignatureHeaders({ ...base, scheme: 'wss', secrets: [WHSEC_A], timestamp: 1.5 }),
+      ],
       ['an empty wss secret', () => signWss('', 1, '')],
       ['a bad whsec secret', () => signStandardWebhooks('whsec_!!', 'm', 1, '')],
       ['an unknown scheme', () => buildSignatureHeaders({ ...base, scheme: 'md5' as never, secrets: [WHSEC_A] })],
