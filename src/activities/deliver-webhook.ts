@@ -3,6 +3,7 @@ import type { DeliveryClassification } from '../domain/classify-response';
 import { classifyResponse } from '../domain/classify-response';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
+import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
 import { matchesEventType } from '../domain/event-type';
@@ -100,7 +101,7 @@ export interface AttemptRecord {
 
 /** A final failure: what gets recorded and thrown as a non-retryable ApplicationFailure. */
 interface FinalFailure {
-  readonly type: string;
+  readonly type: ErrorCode;
   readonly message: string;
   readonly statusCode?: number;
   /** Why the endpoint must be disabled now (410), if it must. */
@@ -245,7 +246,14 @@ export function createActivities(deps: DeliveryDependencies) {
       const cause = err.cause;
       // A WssError knows whether it is permanent, and its message is safe to show by contract.
       if (cause instanceof WssError && cause.permanent) {
-        return failFinally({ type: cause.code, message: cause.message });
+        // The service's own faults (e.g. a SigningError: a stored secret unusable for the scheme) are not the
+        // receiver's.
+        const ours = cause instanceof InternalError || cause instanceof UnprocessableEventError;
+        return failFinally({
+          type: cause.code,
+          message: cause.message,
+          ...(ours ? { countsAgainstEndpoint: false } : {}),
+        });
       }
       const safe = `${errorName(cause)} while ${STEP_TEXT[err.step]}`;
       if (isDeterministic(cause, err.step)) {
@@ -289,8 +297,9 @@ export function createActivities(deps: DeliveryDependencies) {
         { ...fields, status: statusCode, reason, durationMs, nextRetryMs: delay },
         'delivery attempt failed; will retry',
       );
+      const type = reason === 'transient_error' ? 'transient_error' : 'delivery_attempt_failed';
       throw ApplicationFailure.create({
-        type: reason === 'transient_error' ? reason : 'delivery_attempt_failed',
+        type,
         message,
         nextRetryDelay: delay,
         details: [failureDetails(attempt, statusCode)],

@@ -16,13 +16,11 @@ export interface BuiltRequest {
 /** The stored payload of an event expired or was never written. Retrying cannot bring it back. */
 export class PayloadUnavailableError extends WssError {
   readonly code = 'payload_unavailable';
-  override readonly permanent = true;
 }
 
 /** The stored payload is not one JSON value, so it cannot be placed in the envelope. Retrying cannot fix it. */
 export class PayloadInvalidError extends WssError {
   readonly code = 'payload_invalid';
-  override readonly permanent = true;
 }
 
 export interface RequestBuilderDependencies {

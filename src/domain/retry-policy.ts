@@ -13,7 +13,8 @@
  * workflow non-determinism.
  */
 import type { RetryPolicySpec } from './endpoint';
-import { ValidationError } from './errors';
+import { z } from 'zod';
+import { ValidationError, nonRetryableFailureTypes } from './errors';
 import { clampRetryAfterMs } from './retry-after';
 
 const SECOND = 1_000;
@@ -98,7 +99,7 @@ export function resolveRetryPolicy(
   };
 }
 
-/** Bounds accepted from tenants and endpoints. The service's own config may go beyond them. */
+/** Bounds accepted from tenants and endpoints (the API, stored records). */
 export const RETRY_POLICY_LIMITS = Object.freeze({
   intervalMs: { min: 100, max: 7 * DAY },
   backoffCoefficient: { min: 1, max: 10 },
@@ -110,100 +111,117 @@ export const RETRY_POLICY_LIMITS = Object.freeze({
   permanentStatusCodesLength: 50,
 });
 
-const SPEC_FIELDS: ReadonlySet<string> = new Set<keyof RetryPolicySpec>([
-  'initialIntervalMs',
-  'backoffCoefficient',
-  'maximumIntervalMs',
-  'maximumAttempts',
-  'retryWindowMs',
-  'jitterPercent',
-  'permanentStatusCodes',
-]);
+/**
+ * Bounds of the service's own default policy (`WSS_RETRY_*`): an operator may go beyond what a tenant may ask
+ * for, down to 1 ms intervals for tests and up to 1,000 attempts.
+ */
+export const SERVICE_RETRY_POLICY_LIMITS: RetryPolicyLimits = Object.freeze({
+  ...RETRY_POLICY_LIMITS,
+  intervalMs: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  backoffCoefficient: { min: 1, max: 100 },
+  maximumAttempts: { min: 1, max: 1000 },
+  retryWindowMs: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  jitterPercent: { min: 0, max: 100 },
+});
+
+export type RetryPolicyLimits = typeof RETRY_POLICY_LIMITS;
 
 /**
- * Checks an untrusted retry policy (stored data, a CLI flag, an API body) and returns a clean copy holding
- * only the known fields that are set.
+ * The zod schema of a retry policy within `limits`: the one validator of retry policies. The API validates
+ * bodies with it (and documents them from it), {@link validateRetryPolicySpec} wraps it for stored data and the
+ * service config. Beyond the per-field bounds it holds the rule that spans fields: `maximumIntervalMs` must not
+ * be less than `initialIntervalMs` when both are set, because Temporal refuses such a policy at schedule time.
+ */
+export function retryPolicySpecSchema(limits: RetryPolicyLimits = RETRY_POLICY_LIMITS) {
+  const number = (bounds: { readonly min: number; readonly max: number }, integer: boolean) => {
+    const message = `must be ${integer ? 'an integer' : 'a number'} from ${bounds.min} to ${bounds.max}`;
+    const base = z.number({ error: `must be ${integer ? 'an integer' : 'a number'}` });
+    return (integer ? base.int({ error: `must be an integer` }) : base)
+      .min(bounds.min, message)
+      .max(bounds.max, message);
+  };
+  const { statusCode, permanentStatusCodesLength } = limits;
+  const statusCodeMessage = `must be an HTTP status code from ${statusCode.min} to ${statusCode.max}`;
+  return z
+    .object({
+      initialIntervalMs: number(limits.intervalMs, true).optional().describe('Delay before the first retry, in ms.'),
+      backoffCoefficient: number(limits.backoffCoefficient, false).optional().describe('Growth factor of the delays.'),
+      maximumIntervalMs: number(limits.intervalMs, true)
+        .optional()
+        .describe('Longest delay between attempts, in ms; at least `initialIntervalMs`. Also caps `Retry-After`.'),
+      maximumAttempts: number(limits.maximumAttempts, true).optional().describe('Attempts including the first.'),
+      retryWindowMs: number(limits.retryWindowMs, true)
+        .optional()
+        .describe('Time from the first attempt after which no attempt starts, in ms.'),
+      jitterPercent: number(limits.jitterPercent, false)
+        .optional()
+        .describe('± random spread of each delay, in percent.'),
+      permanentStatusCodes: z
+        // Only 4xx and 5xx: a 2xx is success, and 1xx/3xx are never final answers worth giving up on.
+        .array(
+          z
+            .number({ error: statusCodeMessage })
+            .int(statusCodeMessage)
+            .min(statusCode.min, statusCodeMessage)
+            .max(statusCode.max, statusCodeMessage),
+          { error: 'must be an array of status codes' },
+        )
+        .max(permanentStatusCodesLength, `at most ${permanentStatusCodesLength} status codes`)
+        .optional()
+        .describe('Statuses that end the delivery at once, besides 410.'),
+    })
+    .strict()
+    .superRefine((spec, ctx) => {
+      const problem = intervalOrderProblem(spec);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['maximumIntervalMs'], message: problem });
+    })
+    .describe('Retry policy; unset fields fall back to the tenant and service defaults.');
+}
+
+/** Temporal rejects a retry policy whose maximum is below its initial interval, at schedule time. */
+function intervalOrderProblem(spec: RetryPolicySpec): string | undefined {
+  const { initialIntervalMs: initial, maximumIntervalMs: maximum } = spec;
+  if (initial === undefined || maximum === undefined || maximum >= initial) return undefined;
+  return `must not be less than initialIntervalMs (${initial})`;
+}
+
+/** The retry policy schema of tenants and endpoints, for the API. */
+export const retryPolicySchema = retryPolicySpecSchema();
+const serviceRetryPolicySchema = retryPolicySpecSchema(SERVICE_RETRY_POLICY_LIMITS);
+
+/**
+ * Checks an untrusted retry policy (stored data, a CLI flag, an API body, the service config) with
+ * {@link retryPolicySpecSchema} and returns a clean copy holding only the known fields that are set.
  *
  * @param path the field path prefixed to every error's `field`. Default: `retryPolicy`; pass `''` for none.
- * @throws ValidationError naming the offending field, e.g. `retryPolicy.permanentStatusCodes.2`.
+ * @param limits the bounds. Default: {@link RETRY_POLICY_LIMITS}; the service config passes
+ *   {@link SERVICE_RETRY_POLICY_LIMITS}.
+ * @throws ValidationError naming the first offending field, e.g. `retryPolicy.permanentStatusCodes.2`.
  */
-export function validateRetryPolicySpec(spec: unknown, path = 'retryPolicy'): RetryPolicySpec {
-  const at = (key: string | number) => (path === '' ? String(key) : `${path}.${key}`);
+export function validateRetryPolicySpec(
+  spec: unknown,
+  path = 'retryPolicy',
+  limits: RetryPolicyLimits = RETRY_POLICY_LIMITS,
+): RetryPolicySpec {
+  const schema =
+    limits === RETRY_POLICY_LIMITS
+      ? retryPolicySchema
+      : limits === SERVICE_RETRY_POLICY_LIMITS
+        ? serviceRetryPolicySchema
+        : retryPolicySpecSchema(limits);
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
     throw new ValidationError(`${path || 'retry policy'}: must be an object`, path || undefined);
   }
-  const input = spec as Record<string, unknown>;
-  for (const key of Object.keys(input)) {
-    if (!SPEC_FIELDS.has(key)) throw new ValidationError(`${at(key)}: unknown field`, at(key));
-  }
-
-  const { intervalMs, backoffCoefficient, maximumAttempts, retryWindowMs, jitterPercent } = RETRY_POLICY_LIMITS;
-  const out: {
-    -readonly [K in keyof RetryPolicySpec]: RetryPolicySpec[K];
-  } = {};
-  const initial = optionalNumber(input, 'initialIntervalMs', at, intervalMs, true);
-  if (initial !== undefined) out.initialIntervalMs = initial;
-  const coefficient = optionalNumber(input, 'backoffCoefficient', at, backoffCoefficient, false);
-  if (coefficient !== undefined) out.backoffCoefficient = coefficient;
-  const maximum = optionalNumber(input, 'maximumIntervalMs', at, intervalMs, true);
-  if (maximum !== undefined) out.maximumIntervalMs = maximum;
-  const attempts = optionalNumber(input, 'maximumAttempts', at, maximumAttempts, true);
-  if (attempts !== undefined) out.maximumAttempts = attempts;
-  const window = optionalNumber(input, 'retryWindowMs', at, retryWindowMs, true);
-  if (window !== undefined) out.retryWindowMs = window;
-  const jitter = optionalNumber(input, 'jitterPercent', at, jitterPercent, false);
-  if (jitter !== undefined) out.jitterPercent = jitter;
-  const codes = optionalStatusCodes(input.permanentStatusCodes, at);
-  if (codes !== undefined) out.permanentStatusCodes = codes;
-
-  // Temporal rejects a retry policy whose maximum is below its initial interval, at schedule time.
-  if (initial !== undefined && maximum !== undefined && maximum < initial) {
-    throw new ValidationError(
-      `${at('maximumIntervalMs')}: must not be less than initialIntervalMs (${initial})`,
-      at('maximumIntervalMs'),
-    );
-  }
-  return out;
-}
-
-function optionalNumber(
-  input: Record<string, unknown>,
-  key: keyof RetryPolicySpec,
-  at: (key: string) => string,
-  bounds: { readonly min: number; readonly max: number },
-  integer: boolean,
-): number | undefined {
-  const value = input[key];
-  if (value === undefined) return undefined;
-  const kind = integer ? 'an integer' : 'a number';
-  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new ValidationError(`${at(key)}: must be ${kind}`, at(key));
-  }
-  if (value < bounds.min || value > bounds.max) {
-    throw new ValidationError(`${at(key)}: must be ${kind} from ${bounds.min} to ${bounds.max}`, at(key));
-  }
-  return value;
-}
-
-function optionalStatusCodes(value: unknown, at: (key: string) => string): number[] | undefined {
-  if (value === undefined) return undefined;
-  const field = at('permanentStatusCodes');
-  if (!Array.isArray(value)) throw new ValidationError(`${field}: must be an array of status codes`, field);
-  const { statusCode, permanentStatusCodesLength } = RETRY_POLICY_LIMITS;
-  if (value.length > permanentStatusCodesLength) {
-    throw new ValidationError(`${field}: at most ${permanentStatusCodesLength} status codes`, field);
-  }
-  return value.map((code: unknown, index) => {
-    // Only 4xx and 5xx: a 2xx is success, and 1xx/3xx are never final answers worth giving up on.
-    if (typeof code !== 'number' || !Number.isInteger(code) || code < statusCode.min || code > statusCode.max) {
-      const item = `${field}.${index}`;
-      throw new ValidationError(
-        `${item}: must be an HTTP status code from ${statusCode.min} to ${statusCode.max}`,
-        item,
-      );
-    }
-    return code;
-  });
+  // An explicit `undefined` is "not set", as in JSON, where it cannot be written at all.
+  const defined = Object.fromEntries(Object.entries(spec).filter(([, value]) => value !== undefined));
+  const parsed = schema.safeParse(defined);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const segments =
+    issue === undefined ? [] : issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+  const field = [path, ...segments.map(String)].filter((part) => part !== '').join('.');
+  const message = issue?.code === 'unrecognized_keys' ? 'unknown field' : (issue?.message ?? 'is not valid');
+  throw new ValidationError(`${field || 'retry policy'}: ${message}`, field || undefined);
 }
 
 /**
@@ -254,34 +272,14 @@ function nominalDelayMs(policy: ResolvedRetryPolicy, attempt: number): number {
 }
 
 /**
- * Failure types Temporal must never retry, whatever the activity's `nonRetryable` flag says.
+ * Failure types Temporal must never retry, whatever the activity's `nonRetryable` flag says: derived from the
+ * error registry (`errors.ts`), so a new permanent code is covered the day it is registered.
  *
- * The first group is what the delivery activity throws for final outcomes. The rest are the permanent
- * `WssError` subclasses twice over: by `code`, for failures built with `type: err.code`, and by class
- * name, because Temporal names an uncaught plain error's failure type after its class.
+ * Codes only, not class names: the activity turns every error into an `ApplicationFailure` whose type is a
+ * registered code (a permanent `WssError` by its own code, anything unexpected as `unprocessable_event`,
+ * `internal_error` or `transient_error`), so no `WssError` reaches Temporal under its class name.
  */
-export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = Object.freeze([
-  'endpoint_gone',
-  'delivery_permanent_failure',
-  'destination_not_allowed',
-  'retries_exhausted',
-  'validation_failed',
-  'not_found',
-  'unauthorized',
-  'conflict',
-  'malformed_event',
-  'payload_too_large',
-  'secret_unavailable',
-  'ValidationError',
-  'NotFoundError',
-  'UnauthorizedError',
-  'ConflictError',
-  'DestinationNotAllowedError',
-  'EndpointGoneError',
-  'MalformedEventError',
-  'PayloadTooLargeError',
-  'SecretUnavailableError',
-]);
+export const NON_RETRYABLE_ERROR_TYPES: readonly string[] = Object.freeze(nonRetryableFailureTypes());
 
 /** Temporal's `RetryPolicy`, with durations as ms numbers (which the TS SDK accepts as `Duration`). */
 export interface TemporalRetryPolicy {

@@ -1,3 +1,4 @@
+import type { DeadLetterReasonCode } from './errors';
 import { isValidEventType } from './event-type';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN, eventIdFromEntryId } from './ids';
 import { jsonNestingDepth } from './json-text';
@@ -16,18 +17,9 @@ export interface AcceptedEntry {
 
 /**
  * Why an entry was refused: a stable word, written to the dead-letter entry as `wss_reason_code` next to the
- * human-readable `wss_reason`.
+ * human-readable `wss_reason`. The words are the registry's dead-letter codes (`errors.ts`).
  */
-export type EntryRejectionCode =
-  | 'malformed_entry'
-  | 'invalid_utf8'
-  | 'reserved_field'
-  | 'duplicate_field'
-  | 'missing_field'
-  | 'invalid_field'
-  | 'too_large'
-  | 'too_deep'
-  | 'invalid_json';
+export type EntryRejectionCode = DeadLetterReasonCode;
 
 export type ParsedEntry =
   | { readonly ok: true; readonly entry: AcceptedEntry }

@@ -1,6 +1,9 @@
 import os from 'node:os';
 import { z } from 'zod';
+import { ValidationError } from '../domain/errors';
 import { DEFAULT_MAX_JSON_DEPTH } from '../domain/json-text';
+import type { RetryPolicySpec } from '../domain/endpoint';
+import { SERVICE_RETRY_POLICY_LIMITS, validateRetryPolicySpec } from '../domain/retry-policy';
 
 /**
  * The service's whole configuration: one schema, read from the environment once at start-up.
@@ -11,6 +14,7 @@ import { DEFAULT_MAX_JSON_DEPTH } from '../domain/json-text';
 
 const bool = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const retryNumber = z.coerce.number().optional();
 const csv = z.string().transform((s) =>
   s
     .split(',')
@@ -92,16 +96,17 @@ export const configSchema = z.object({
     .describe('Comma-separated CIDRs exempt from the SSRF guard (e.g. `127.0.0.0/8` for local runs).'),
   WSS_EGRESS_HTTPS_ONLY: bool.default(false).describe('Reject `http://` endpoint URLs.'),
   WSS_EGRESS_PROXY: z.string().url().optional().describe('Forward proxy URL for all deliveries.'),
-  WSS_RETRY_INITIAL_MS: int(1)
-    .optional()
-    .describe(
-      'Service default retry policy: first retry delay. Setting it or WSS_RETRY_BACKOFF replaces the built-in schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with an exponential curve; the other WSS_RETRY_* fields adjust either shape.',
-    ),
-  WSS_RETRY_BACKOFF: z.coerce.number().min(1).max(100).optional().describe('Service default: backoff coefficient.'),
-  WSS_RETRY_MAX_INTERVAL_MS: int(1).optional().describe('Service default: longest delay between attempts.'),
-  WSS_RETRY_MAX_ATTEMPTS: int(1, 1000).optional().describe('Service default: attempts including the first.'),
-  WSS_RETRY_WINDOW_MS: int(1).optional().describe('Service default: total time after which no retry starts.'),
-  WSS_RETRY_JITTER_PERCENT: int(0, 100).optional().describe('Service default: ± random spread of each delay.'),
+  // Bounds and the maximum ≥ initial rule are the domain's (SERVICE_RETRY_POLICY_LIMITS), checked in loadConfig.
+  WSS_RETRY_INITIAL_MS: retryNumber.describe(
+    'Service default retry policy: first retry delay. Setting it or WSS_RETRY_BACKOFF replaces the built-in schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with an exponential curve; the other WSS_RETRY_* fields adjust either shape.',
+  ),
+  WSS_RETRY_BACKOFF: retryNumber.describe('Service default: backoff coefficient.'),
+  WSS_RETRY_MAX_INTERVAL_MS: retryNumber.describe(
+    'Service default: longest delay between attempts; at least WSS_RETRY_INITIAL_MS when both are set.',
+  ),
+  WSS_RETRY_MAX_ATTEMPTS: retryNumber.describe('Service default: attempts including the first.'),
+  WSS_RETRY_WINDOW_MS: retryNumber.describe('Service default: total time after which no retry starts.'),
+  WSS_RETRY_JITTER_PERCENT: retryNumber.describe('Service default: ± random spread of each delay.'),
   WSS_ENDPOINT_DISABLE_AFTER_FAILURES: int(0)
     .default(50)
     .describe('Consecutive failed deliveries after which an endpoint is disabled (0 = never).'),
@@ -182,10 +187,41 @@ export function loadConfig(
       `WSS_DEDUPE_WINDOW_SECONDS: must be at least WSS_PAYLOAD_TTL_SECONDS (${parsed.data.WSS_PAYLOAD_TTL_SECONDS})`,
     ]);
   }
+  checkServiceRetryPolicy(parsed.data);
   return {
     ...parsed.data,
     WSS_DEAD_LETTER_STREAM: parsed.data.WSS_DEAD_LETTER_STREAM ?? `${parsed.data.WSS_STREAM}:dead`,
   };
+}
+
+const RETRY_VARIABLES = {
+  initialIntervalMs: 'WSS_RETRY_INITIAL_MS',
+  backoffCoefficient: 'WSS_RETRY_BACKOFF',
+  maximumIntervalMs: 'WSS_RETRY_MAX_INTERVAL_MS',
+  maximumAttempts: 'WSS_RETRY_MAX_ATTEMPTS',
+  retryWindowMs: 'WSS_RETRY_WINDOW_MS',
+  jitterPercent: 'WSS_RETRY_JITTER_PERCENT',
+} as const satisfies Partial<Record<keyof RetryPolicySpec, keyof z.infer<typeof configSchema>>>;
+
+/** The service's retry policy goes through the domain's one retry-policy validator, with the service's bounds. */
+function checkServiceRetryPolicy(config: z.infer<typeof configSchema>): void {
+  const spec = Object.fromEntries(
+    Object.entries(RETRY_VARIABLES).map(([field, variable]) => [field, config[variable]]),
+  );
+  try {
+    validateRetryPolicySpec(spec, '', SERVICE_RETRY_POLICY_LIMITS);
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    const variable = RETRY_VARIABLES[err.field as keyof typeof RETRY_VARIABLES] ?? 'WSS_RETRY_*';
+    // The domain speaks of policy fields (`initialIntervalMs`); an operator set variables.
+    const problem = err.message
+      .slice(err.message.indexOf(':') + 1)
+      .trim()
+      .replace(/\w+/g, (word) =>
+        Object.hasOwn(RETRY_VARIABLES, word) ? RETRY_VARIABLES[word as keyof typeof RETRY_VARIABLES] : word,
+      );
+    throw new ConfigError([`${variable}: ${problem}`]);
+  }
 }
 
 /** Asserts that a field the calling process needs is set, with a message that names the variable. */

@@ -16,7 +16,7 @@ export class SecretBox {
   /** @param masterKeyBase64 32 random bytes, base64-encoded (`WSS_MASTER_KEY`). */
   constructor(masterKeyBase64: string) {
     const key = Buffer.from(masterKeyBase64, 'base64');
-    if (key.length !== 32) throw new Error('master key must be 32 bytes (base64-encoded)');
+    if (key.length !== 32) throw new SecretUnavailableError('master key must be 32 bytes (base64-encoded)');
     this.key = key;
   }
 

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { SignatureScheme } from '../domain/endpoint';
+import { InternalError } from '../domain/errors';
 
 // Signing runs in the delivery activity at attempt time and needs node:crypto, so this module lives outside the
 // workflow-safe domain/ on purpose. The signing functions are pure (clock and secrets are arguments); only the
@@ -19,6 +20,14 @@ export const WSS_SIGNATURE_HEADER = 'X-WSS-Signature';
 const MIN_STANDARD_WEBHOOKS_KEY_BYTES = 24;
 const MAX_STANDARD_WEBHOOKS_KEY_BYTES = 64;
 const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Signing was asked for something it cannot do: no secret, a secret unusable for the scheme, a timestamp that does
+ * not render as digits. The same input fails the same way every time and the receiver has no part in it, so a
+ * delivery fails at once as `internal_error` (a stored setting the service cannot use, or a bug). Messages name a
+ * secret by its position, never by its value.
+ */
+export class SigningError extends InternalError {}
 
 /** A request body as signed: strings are encoded as UTF-8, bytes are signed exactly as given. */
 export type SignableBody = Uint8Array | string;
@@ -46,10 +55,10 @@ export interface SignatureHeadersInput {
  *
  * @param secret the shared secret, used verbatim (a `whsec_` secret is NOT base64-decoded here).
  * @param timestamp Unix seconds; must be a non-negative safe integer so it renders as plain digits.
- * @throws Error if the secret is empty or the timestamp is not a non-negative integer.
+ * @throws SigningError if the secret is empty or the timestamp is not a non-negative integer.
  */
 export function signWss(secret: string, timestamp: number, body: SignableBody): string {
-  if (secret.length === 0) throw new Error('wss signing secret must not be empty');
+  if (secret.length === 0) throw new SigningError('wss signing secret must not be empty');
   return createHmac('sha256', Buffer.from(secret, 'utf8'))
     .update(formatTimestamp(timestamp), 'utf8')
     .update(toBytes(body))
@@ -59,7 +68,7 @@ export function signWss(secret: string, timestamp: number, body: SignableBody): 
 /**
  * The `X-WSS-Signature` value: one signature per secret, comma-joined in the given order (newest first).
  *
- * @throws Error if `secrets` is empty, or as {@link signWss}.
+ * @throws SigningError if `secrets` is empty, or as {@link signWss}.
  */
 export function wssSignatureHeader(secrets: readonly string[], timestamp: number, body: SignableBody): string {
   requireSecrets(secrets);
@@ -70,7 +79,7 @@ export function wssSignatureHeader(secrets: readonly string[], timestamp: number
  * Signs a request per Standard Webhooks: `v1,<base64 HMAC-SHA256>` over `${msgId}.${timestamp}.${body}`, keyed
  * with the base64-decoded part of a `whsec_` secret. Bytes bodies are signed as bytes (not re-decoded as text).
  *
- * @throws Error if the secret is not a valid `whsec_` secret (see {@link isStandardWebhooksSecret}).
+ * @throws SigningError if the secret is not a valid `whsec_` secret (see {@link isStandardWebhooksSecret}).
  */
 export function signStandardWebhooks(
   whsecSecret: string,
@@ -89,7 +98,7 @@ export function signStandardWebhooks(
 /**
  * The `webhook-signature` value: one `v1,...` entry per secret, space-joined in the given order (newest first).
  *
- * @throws Error if `secrets` is empty, or as {@link signStandardWebhooks}.
+ * @throws SigningError if `secrets` is empty, or as {@link signStandardWebhooks}.
  */
 export function standardWebhooksSignatureHeader(
   secrets: readonly string[],
@@ -130,7 +139,7 @@ export function isStandardWebhooksSecret(s: string): boolean {
  * - `both`: all five. The wss signature is keyed with the whole `whsec_...` string's UTF-8 bytes (not the decoded
  *   key), so a wss receiver configures the same secret string it was shown.
  *
- * @throws Error if `secrets` is empty, any secret is unusable for the scheme (e.g. not `whsec_` for
+ * @throws SigningError if `secrets` is empty, any secret is unusable for the scheme (e.g. not `whsec_` for
  * `standard-webhooks`/`both`), or the timestamp is not a non-negative integer. Nothing is signed in that case.
  */
 export function buildSignatureHeaders(input: SignatureHeadersInput): Record<string, string> {
@@ -141,7 +150,7 @@ export function buildSignatureHeaders(input: SignatureHeadersInput): Record<stri
     // Validate every secret up front so a bad old secret cannot yield a half-signed request.
     secrets.forEach((secret, index) => {
       if (!isStandardWebhooksSecret(secret)) {
-        throw new Error(
+        throw new SigningError(
           `signature scheme "${scheme}" needs "whsec_" secrets, but secret #${index} (newest first) is not one`,
         );
       }
@@ -159,7 +168,7 @@ export function buildSignatureHeaders(input: SignatureHeadersInput): Record<stri
       };
     default: {
       const unknown: never = scheme;
-      throw new Error(`unknown signature scheme ${String(unknown)}`);
+      throw new SigningError(`unknown signature scheme ${String(unknown)}`);
     }
   }
 }
@@ -189,19 +198,19 @@ function standardWebhooksHeaders(
 
 function decodeStandardWebhooksSecret(secret: string): Buffer {
   if (!isStandardWebhooksSecret(secret)) {
-    throw new Error('Standard Webhooks signing needs a "whsec_" secret holding base64 of a 24 to 64 byte key');
+    throw new SigningError('Standard Webhooks signing needs a "whsec_" secret holding base64 of a 24 to 64 byte key');
   }
   return Buffer.from(secret.slice(STANDARD_WEBHOOKS_SECRET_PREFIX.length), 'base64');
 }
 
 function requireSecrets(secrets: readonly string[]): void {
-  if (secrets.length === 0) throw new Error('at least one signing secret is required');
+  if (secrets.length === 0) throw new SigningError('at least one signing secret is required');
 }
 
 // Receivers accept only ASCII digits, so anything that would render otherwise (1.5, -1, 1e21) must not be signed.
 function formatTimestamp(timestamp: number): string {
   if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-    throw new Error(`signature timestamp must be a non-negative integer of Unix seconds, got ${timestamp}`);
+    throw new SigningError(`signature timestamp must be a non-negative integer of Unix seconds, got ${timestamp}`);
   }
   return String(timestamp);
 }

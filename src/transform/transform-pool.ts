@@ -70,7 +70,11 @@ export function transformPoolOptionsFromConfig(
 /** Too many of one tenant's transforms are already waiting for a child process. Retrying later can succeed. */
 export class TransformBusyError extends WssError {
   readonly code = 'transform_busy';
-  override readonly httpStatus = 503;
+}
+
+/** The pool is closing, or its child processes failed to start or stopped mid-run. Retrying later can succeed. */
+export class TransformUnavailableError extends WssError {
+  readonly code = 'transform_unavailable';
 }
 
 /** Children that fail before they are ready this many times in a row stop the respawning (until the next run). */
@@ -141,11 +145,11 @@ export class TransformPool {
    * Evaluates `expression` (already accepted by `compileTransform`) against `event` in a child process.
    *
    * @throws TransformFailedError (permanent) for everything the transform itself causes, the time and memory
-   *   limits included. TransformBusyError when too many of the tenant's transforms are waiting, and a plain
-   *   Error when the pool is closed or its children cannot start or crash: all three retryable.
+   *   limits included. TransformBusyError when too many of the tenant's transforms are waiting, and
+   *   TransformUnavailableError when the pool is closed or its children cannot start or crash: both retryable.
    */
   run(tenantId: string, expression: string, event: EventText): Promise<TransformResult> {
-    if (this.closed) return Promise.reject(new Error('transform pool is closed'));
+    if (this.closed) return Promise.reject(new TransformUnavailableError('transform pool is closed'));
     const queue = this.waiting.get(tenantId) ?? [];
     if (queue.length >= this.maxQueuedPerTenant) {
       return Promise.reject(
@@ -181,11 +185,11 @@ export class TransformPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const queue of this.waiting.values())
-      for (const job of queue) job.reject(new Error('transform pool is closed'));
+      for (const job of queue) job.reject(new TransformUnavailableError('transform pool is closed'));
     this.waiting.clear();
     const exits: Promise<void>[] = [];
     for (const slot of this.slots) {
-      this.settle(slot, new Error('transform pool is closed'));
+      this.settle(slot, new TransformUnavailableError('transform pool is closed'));
       if (slot.child.exitCode === null && slot.child.signalCode === null) {
         exits.push(new Promise((resolve) => slot.child.once('exit', () => resolve())));
         slot.child.kill('SIGKILL');
@@ -237,14 +241,14 @@ export class TransformPool {
       slot,
       OUT_OF_MEMORY.test(slot.stderrTail)
         ? new TransformFailedError(`transform: evaluation exceeded the memory limit of ${this.maxMemoryMb} MB`)
-        : new Error('transform process stopped unexpectedly'),
+        : new TransformUnavailableError('transform process stopped unexpectedly'),
     );
     if (this.closed) return;
     this.replacedCount++;
     if (!slot.booted && ++this.bootFailures >= MAX_BOOT_FAILURES) {
       if (this.slots.size === 0) {
         for (const queue of this.waiting.values())
-          for (const job of queue) job.reject(new Error('transform processes fail to start'));
+          for (const job of queue) job.reject(new TransformUnavailableError('transform processes fail to start'));
         this.waiting.clear();
       }
       return;
@@ -294,7 +298,7 @@ export class TransformPool {
     const task: ChildTask = { id, expression: job.expression, event: job.event };
     slot.child.send(task, (err) => {
       if (err && slot.running?.id === id) {
-        this.settle(slot, new Error('transform process stopped unexpectedly'));
+        this.settle(slot, new TransformUnavailableError('transform process stopped unexpectedly'));
         this.condemn(slot);
       }
     });

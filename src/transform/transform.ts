@@ -79,16 +79,16 @@ export interface TransformResult {
  */
 export class TransformFailedError extends WssError {
   readonly code = 'transform_failed';
-  override readonly httpStatus = 422;
-  override readonly permanent = true;
   constructor(
     message: string,
     /** JSONata's error code (`D1012`, `T2001`, ...) when the failure came from JSONata. */
     readonly jsonataCode?: string,
     /** Character offset in the expression where JSONata failed. */
     readonly position?: number,
+    /** Never JSONata's own error as the cause: its fields quote payload values. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -353,9 +353,19 @@ function serializeBody(body: unknown, spellings: NumberSpellings | undefined): s
 /** A RangeError from V8 is either the stack or a string/array over V8's length limits. */
 function tooLarge(err: RangeError): TransformFailedError {
   if (/call stack/i.test(err.message)) {
-    return new TransformFailedError('transform: evaluation overflowed the stack; check for runaway recursion');
+    return new TransformFailedError(
+      'transform: evaluation overflowed the stack; check for runaway recursion',
+      undefined,
+      undefined,
+      { cause: err },
+    );
   }
-  return new TransformFailedError('transform: evaluation built a string or array over the length limit');
+  return new TransformFailedError(
+    'transform: evaluation built a string or array over the length limit',
+    undefined,
+    undefined,
+    { cause: err },
+  );
 }
 
 /** RFC 9110 token characters. */

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { z } from 'zod';
 import type { RetryPolicySpec } from '../../src/domain/endpoint';
 import { ValidationError } from '../../src/domain/errors';
 import {
   DEFAULT_RETRY_POLICY,
   NON_RETRYABLE_ERROR_TYPES,
+  RETRY_POLICY_LIMITS,
+  SERVICE_RETRY_POLICY_LIMITS,
   nextRetryDelayMs,
+  retryPolicySchema,
   resolveRetryPolicy,
   scheduleToCloseMs,
   toTemporalRetryPolicy,
@@ -272,6 +276,62 @@ describe('validateRetryPolicySpec', () => {
       );
     });
   }
+
+  it('accepts a maximum interval equal to or above the initial one, and either alone', () => {
+    for (const spec of [
+      { initialIntervalMs: 5_000, maximumIntervalMs: 5_000 },
+      { initialIntervalMs: 5_000, maximumIntervalMs: 5_001 },
+      { initialIntervalMs: 7 * DAY },
+      { maximumIntervalMs: 100 },
+    ]) {
+      assert.deepEqual(validateRetryPolicySpec(spec), spec);
+    }
+  });
+
+  // The API validates bodies with this same schema, so the API and the domain cannot disagree.
+  for (const [name, spec, field] of invalid) {
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) continue;
+    it(`the schema the API uses refuses ${name} at the same field`, () => {
+      const parsed = retryPolicySchema.safeParse(spec);
+      assert.equal(parsed.success, false);
+      const issue = parsed.error!.issues[0]!;
+      const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+      assert.equal(['retryPolicy', ...path].join('.'), field);
+    });
+  }
+
+  it('the schema the API uses holds the maximum >= initial rule inside a request body', () => {
+    const body = z.object({ retryPolicy: retryPolicySchema.optional() }).strict();
+    const parsed = body.safeParse({ retryPolicy: { initialIntervalMs: 60_000, maximumIntervalMs: 1_000 } });
+    assert.equal(parsed.success, false);
+    assert.deepEqual(
+      parsed.error!.issues.map((i) => i.path.join('.')),
+      ['retryPolicy.maximumIntervalMs'],
+    );
+    assert.match(parsed.error!.issues[0]!.message, /must not be less than initialIntervalMs \(60000\)/);
+    assert.equal(body.safeParse({ retryPolicy: { initialIntervalMs: 1_000, maximumIntervalMs: 1_000 } }).success, true);
+  });
+
+  it('documents the bounds in the JSON Schema that OpenAPI is generated from', () => {
+    const schema = z.toJSONSchema(retryPolicySchema, { io: 'input', unrepresentable: 'any' }) as any;
+    assert.equal(schema.additionalProperties, false);
+    assert.equal(schema.properties.initialIntervalMs.minimum, RETRY_POLICY_LIMITS.intervalMs.min);
+    assert.equal(schema.properties.maximumIntervalMs.maximum, RETRY_POLICY_LIMITS.intervalMs.max);
+    assert.equal(schema.properties.maximumAttempts.maximum, RETRY_POLICY_LIMITS.maximumAttempts.max);
+    assert.equal(schema.properties.permanentStatusCodes.maxItems, RETRY_POLICY_LIMITS.permanentStatusCodesLength);
+  });
+
+  it("checks the service's own policy against the wider service bounds, with the same rules", () => {
+    const service = (spec: unknown) => validateRetryPolicySpec(spec, '', SERVICE_RETRY_POLICY_LIMITS);
+    assert.deepEqual(service({ initialIntervalMs: 1, maximumAttempts: 1000, jitterPercent: 100 }), {
+      initialIntervalMs: 1,
+      maximumAttempts: 1000,
+      jitterPercent: 100,
+    });
+    assert.throws(() => service({ maximumAttempts: 1001 }), { field: 'maximumAttempts' });
+    assert.throws(() => service({ initialIntervalMs: 0 }), { field: 'initialIntervalMs' });
+    assert.throws(() => service({ initialIntervalMs: 10, maximumIntervalMs: 9 }), { field: 'maximumIntervalMs' });
+  });
 
   it('prefixes field paths with the given path', () => {
     assert.throws(() => validateRetryPolicySpec({ maximumAttempts: 0 }, 'endpoints.3.retryPolicy'), {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { SecretUnavailableError } from '../../src/domain/errors';
 import { SecretBox, generateMasterKey } from '../../src/security/secret-box';
 
 describe('SecretBox', () => {
@@ -13,6 +14,15 @@ describe('SecretBox', () => {
 
   it('uses a fresh IV each time', () => {
     assert.notEqual(box.seal('same', 'o'), box.seal('same', 'o'));
+  });
+
+  it('refuses a master key that is not 32 bytes with a typed error', () => {
+    for (const key of ['', Buffer.alloc(16).toString('base64'), Buffer.alloc(33).toString('base64')]) {
+      assert.throws(
+        () => new SecretBox(key),
+        (err: unknown) => err instanceof SecretUnavailableError && /32 bytes/.test(err.message),
+      );
+    }
   });
 
   it('refuses a ciphertext moved to another owner', () => {

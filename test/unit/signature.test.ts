@@ -9,6 +9,7 @@ import {
   generateWssSecret,
   isStandardWebhooksSecret,
   signStandardWebhooks,
+  SigningError,
   signWss,
   standardWebhooksSignatureHeader,
   wssSignatureHeader,
@@ -175,5 +176,30 @@ describe('buildSignatureHeaders', () => {
 
   it('throws with no secrets', () => {
     assert.throws(() => buildSignatureHeaders({ ...base, scheme: 'wss', secrets: [] }), /at least one/);
+  });
+
+  it('throws a typed SigningError (internal_error, permanent) for every input it cannot sign', () => {
+    const cases: [string, () => unknown][] = [
+      ['no secrets', () => buildSignatureHeaders({ ...base, scheme: 'wss', secrets: [] })],
+      ['a non-whsec secret', () => buildSignatureHeaders({ ...base, scheme: 'both', secrets: ['wss_old_secret'] })],
+      [
+        'a fractional timestamp',
+        () => buildSignatureHeaders({ ...base, scheme: 'wss', secrets: [WHSEC_A], timestamp: 1.5 }),
+      ],
+      ['an empty wss secret', () => signWss('', 1, '')],
+      ['a bad whsec secret', () => signStandardWebhooks('whsec_!!', 'm', 1, '')],
+      ['an unknown scheme', () => buildSignatureHeaders({ ...base, scheme: 'md5' as never, secrets: [WHSEC_A] })],
+    ];
+    for (const [name, sign] of cases) {
+      assert.throws(
+        sign,
+        (err: unknown) =>
+          err instanceof SigningError &&
+          err.code === 'internal_error' &&
+          err.permanent &&
+          !err.message.includes('wss_old_secret'),
+        name,
+      );
+    }
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { TransformFailedError } from '../../src/transform/transform';
 import type { EventText, TransformResult } from '../../src/transform/transform';
-import { TransformBusyError, TransformPool } from '../../src/transform/transform-pool';
+import { TransformBusyError, TransformPool, TransformUnavailableError } from '../../src/transform/transform-pool';
 import type { TransformPoolOptions } from '../../src/transform/transform-pool';
 
 /**
@@ -213,6 +213,13 @@ describe('transform pool: lifecycle', () => {
       assert.ok(outcome instanceof Error && !(outcome instanceof TransformFailedError), String(outcome));
     }
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is still alive`);
-    await assert.rejects(p.run('a', '1', event()), /closed/);
+    await assert.rejects(p.run('a', '1', event()), (err: unknown) => {
+      assert.ok(err instanceof TransformUnavailableError, String(err));
+      assert.match(err.message, /closed/);
+      return err.code === 'transform_unavailable' && !err.permanent && err.httpStatus === 503;
+    });
+    for (const outcome of [await running, await waiting]) {
+      assert.ok(outcome instanceof TransformUnavailableError, String(outcome));
+    }
   });
 });
