@@ -29,11 +29,8 @@ export interface UnsignedRequest {
   readonly eventType: string;
 }
 
-/** A request exactly as sent: the body and every header, names and order as on the wire. */
-export interface SignedRequest extends UnsignedRequest {
-  /** The Unix seconds the signature covers; `undefined` when nothing was signed. */
-  readonly timestamp?: number;
-}
+/** A request exactly as sent: the body and every header, signature included, names and order as on the wire. */
+export type SignedRequest = UnsignedRequest;
 
 /** How to sign: the scheme, the active secrets (newest first) and the moment of signing. */
 export interface RequestSigning {
@@ -142,7 +139,7 @@ export function signRequest(request: UnsignedRequest, signing: RequestSigning): 
     timestamp: signing.timestamp,
     body: request.body,
   });
-  return { ...request, headers: { ...request.headers, ...lowercaseKeys(signature) }, timestamp: signing.timestamp };
+  return { ...request, headers: { ...request.headers, ...lowercaseKeys(signature) } };
 }
 
 /** Unix seconds of a millisecond clock reading, as signatures carry them. */
