@@ -1,7 +1,12 @@
-// Lint rules that enforce the architecture, not just style:
-// - workflow and domain code stays deterministic (no Node built-ins, no I/O packages, activities by type only);
+// Lint rules that enforce the architecture, not just style (ARCHITECTURE.md lists the walls):
+// - workflow, domain and delivery-contract code stays deterministic (no Node built-ins, no I/O packages,
+//   activities by type only);
+// - api/ imports neither consumer/ nor activities/; infra/ imports only domain/ and delivery/ contracts;
+//   activities/ take ports, never store/ classes;
 // - process.env is read in one place (src/infra/config.ts);
 // - promises are awaited or explicitly voided.
+// test/unit/lint-walls.test.ts lints a bad and a good fixture per wall (test/lint-fixtures/), so a wall that
+// stops holding fails a test.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
@@ -16,6 +21,26 @@ const ioPackages = [
   '@temporalio/client',
   '@temporalio/activity',
 ];
+const sandboxPaths = [...nodeBuiltins, ...ioPackages].map((name) => ({
+  name,
+  message: 'Workflow, domain and delivery-contract code must stay deterministic and free of I/O.',
+}));
+const sandboxGlobals = [
+  { name: 'setTimeout', message: 'Use workflow sleep().' },
+  { name: 'process', message: 'No process access in deterministic code.' },
+];
+// The delivery/ modules that are not contracts: they sign (node:crypto) and start workflows (the Temporal client),
+// in the worker, the consumer and the API. Every other file in delivery/ is a sandbox-safe contract.
+const deliveryRuntimeFiles = ['src/delivery/signed-request.ts', 'src/delivery/start-delivery.ts'];
+const deliveryRuntimeImport = {
+  regex: '(^|/)delivery/(signed-request|start-delivery)$',
+  message: 'Only delivery/ contracts (types, search attributes) are sandbox-safe; this module signs or starts.',
+};
+// An import that leaves infra/ for anything but domain/ or a delivery/ contract, from `depth` folders deep.
+const leavesInfra = (depth) => ({
+  regex: `^(\\.\\./){${depth}}(?!domain/|delivery/(?!signed-request$|start-delivery$))`,
+  message: 'infra/ is plumbing: it imports only domain/ and delivery/ contracts.',
+});
 
 export default tseslint.config(
   {
@@ -28,6 +53,8 @@ export default tseslint.config(
       'bench/results/**',
       'scripts/**',
       'bin/**',
+      // Linted by test/unit/lint-walls.test.ts, each as the file it stands for.
+      'test/lint-fixtures/**',
     ],
   },
   js.configs.recommended,
@@ -70,15 +97,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
+    files: ['src/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [...nodeBuiltins, ...ioPackages].map((name) => ({
-            name,
-            message: 'Workflow and domain code must stay deterministic and free of I/O.',
-          })),
+          paths: sandboxPaths,
           patterns: [
             {
               group: ['**/activities', '**/activities/*'],
@@ -94,18 +118,79 @@ export default tseslint.config(
                 '**/main/*',
                 '**/security/*',
                 '**/transform/*',
+                '**/notifications/*',
+                '**/cli/*',
               ],
-              message: 'Workflow and domain code may import only domain modules.',
+              message: 'Workflow code may import only domain/ and delivery/ contracts (activities by type).',
+            },
+            deliveryRuntimeImport,
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', ...sandboxGlobals],
+    },
+  },
+  {
+    files: ['src/delivery/**/*.ts'],
+    ignores: deliveryRuntimeFiles,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: sandboxPaths,
+          patterns: [
+            {
+              regex: '^\\.\\./(?!domain/)',
+              message: 'A delivery/ contract imports only domain/ and other contracts: the workflow bundle loads it.',
+            },
+            { ...deliveryRuntimeImport, regex: '^\\./(signed-request|start-delivery)$' },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', ...sandboxGlobals],
+    },
+  },
+  {
+    files: ['src/api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/consumer', '**/consumer/*', '**/activities', '**/activities/*'],
+              message:
+                'api/ reaches deliveries through delivery/ (startDelivery, signed-request), never consumer/ or activities/.',
             },
           ],
         },
       ],
-      'no-restricted-globals': [
+    },
+  },
+  {
+    files: ['src/activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
         'error',
-        { name: 'setTimeout', message: 'Use workflow sleep().' },
-        { name: 'process', message: 'No process access in deterministic code.' },
+        {
+          patterns: [
+            {
+              group: ['**/store', '**/store/*'],
+              message:
+                'Activities take ports (interfaces; value types from domain/), never store/ classes: the entry points wire the stores in.',
+            },
+          ],
+        },
       ],
     },
+  },
+  {
+    files: ['src/infra/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [leavesInfra(1)] }] },
+  },
+  {
+    files: ['src/infra/*/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [leavesInfra(2)] }] },
   },
   {
     files: ['src/domain/**/*.ts'],

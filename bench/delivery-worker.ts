@@ -5,7 +5,7 @@
  */
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../src/activities/deliver-webhook';
-import { RequestBuilder } from '../src/activities/request-builder';
+import { RequestBuilder } from '../src/delivery/signed-request';
 import { createTransformRunner } from '../src/activities/transform-runner';
 import { loadConfig } from '../src/infra/config';
 import { DestinationPolicy } from '../src/infra/egress/destination-policy';
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() }),
     http,
     deliveryLog: stores.deliveryLog,
-    operationalEvents: new OperationalEvents(stores.redis, stores.keys.operationalEvents(), activityLog, undefined),
+    operationalEvents: new OperationalEvents(stores.redis, stores.keys, activityLog, undefined),
     health: {
       disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
       disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,

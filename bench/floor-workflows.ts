@@ -1,5 +1,5 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import { DeliveryStatusKey } from '../src/workflows/search-attributes';
+import { DeliveryStatusKey } from '../src/delivery/search-attributes';
 
 /** The floor's only activity: does nothing but note when it ran. */
 export interface FloorActivities {

@@ -31,7 +31,7 @@ import {
   EventIdKey,
   EventTypeKey,
   TenantIdKey,
-} from '../src/workflows/search-attributes';
+} from '../src/delivery/search-attributes';
 import type { BenchChild } from './children';
 import { startChild } from './children';
 import { runFilterTransformBench } from './filter-transform';

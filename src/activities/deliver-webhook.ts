@@ -1,22 +1,21 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { RequestBuilder, SignedRequest } from '../delivery/signed-request';
+import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
 import { classifyResponse } from '../domain/classify-response';
+import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
 import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
-import { matchesEventType } from '../domain/event-type';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
-import { ContentMatcherCache } from '../domain/routing';
+import type { OperationalEvent } from '../domain/operational-event';
+import { ContentMatcherCache, findRoutingMiss } from '../domain/routing';
 import type { HttpClient, HttpResponseSummary } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
-import { buildSignatureHeaders } from '../security/signature';
-import type { AttemptLogEntry, DeadLetter } from '../store/delivery-log-store';
-import type { OperationalEvent } from '../store/operational-events';
-import type { RequestBuilder } from './request-builder';
 
 export interface DeliverWebhookInput {
   readonly event: EventRef;
@@ -306,7 +305,7 @@ export function createActivities(deps: DeliveryDependencies) {
       });
     };
 
-    let prepared: { endpoint: Endpoint; body: string; headers: Record<string, string> } | { skipped: string };
+    let prepared: { endpoint: Endpoint; request: SignedRequest } | { skipped: string };
     try {
       prepared = await prepare(event, endpointId);
     } catch (err) {
@@ -314,12 +313,12 @@ export function createActivities(deps: DeliveryDependencies) {
       throw err;
     }
     if ('skipped' in prepared) return skip(prepared.skipped);
-    const { endpoint, body, headers } = prepared;
+    const { endpoint, request } = prepared;
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
     try {
-      response = await deps.http.post(endpoint.url, headers, body, { endpointId });
+      response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, { endpointId });
       const retryAfter = response.headers['retry-after'];
       classification = classifyResponse({
         input: {
@@ -387,52 +386,54 @@ export function createActivities(deps: DeliveryDependencies) {
   }
 
   /**
-   * Everything before sending: the endpoint as it is now, its subscription, the request and its signature.
-   * Permanent `WssError`s from building (a failed transform, an expired payload) and every unexpected error come
-   * out as an {@link AttemptStepError} naming the step.
+   * Everything before sending: the endpoint as it is now, its subscription, the request and its signature, the
+   * last three through the same code as the API's dry run. Permanent `WssError`s from building (a failed
+   * transform, an expired payload) and every unexpected error come out as an {@link AttemptStepError} naming the
+   * step.
    */
   async function prepare(
     event: EventRef,
     endpointId: string,
-  ): Promise<{ endpoint: Endpoint; body: string; headers: Record<string, string> } | { skipped: string }> {
+  ): Promise<{ endpoint: Endpoint; request: SignedRequest } | { skipped: string }> {
     const loaded = await step('load_endpoint', () => deps.endpoints.getForDelivery(event.tenantId, endpointId));
     const endpoint = loaded?.endpoint;
     if (!loaded || !endpoint) return { skipped: 'endpoint_deleted' };
-    if (!endpoint.enabled) return { skipped: 'endpoint_disabled' };
-    if (!(await step('check_subscription', () => stillSubscribed(event, endpoint)))) return { skipped: 'unsubscribed' };
-    const request = await step('build_request', () => deps.requests.build(event, endpoint));
-    const headers = await step('sign', () => ({
-      ...request.headers,
-      ...buildSignatureHeaders({
+    const miss = await step('check_subscription', () =>
+      findRoutingMiss(
+        endpoint,
+        event.eventType,
+        (e) => matchers.matcherFor(e),
+        () => storedEnvelope(event),
+      ),
+    );
+    if (miss === 'endpoint_disabled') return { skipped: 'endpoint_disabled' };
+    if (miss !== undefined) return { skipped: 'unsubscribed' };
+    const unsigned = await step('build_request', () => deps.requests.build(event, endpoint));
+    const request = await step('sign', () =>
+      signRequest(unsigned, {
         scheme: endpoint.signatureScheme,
         secrets: loaded.signingSecrets(),
-        eventId: event.eventId,
         // Taken now, per attempt: a retry hours later must not be rejected by the receiver's timestamp window.
-        timestamp: Math.floor(now() / 1000),
-        body: request.body,
+        timestamp: unixSeconds(now()),
       }),
-    }));
-    return { endpoint, body: request.body, headers };
+    );
+    return { endpoint, request };
   }
 
   /**
-   * Whether the endpoint's current event types and filter still cover the event. The data is loaded only for an
-   * endpoint with a filter; when it is no longer stored, the build step reports that (permanently).
+   * The stored event, for a content filter to check again. Loaded only for an endpoint with a filter; when it is
+   * no longer stored, the build step reports that (permanently).
    */
-  async function stillSubscribed(event: EventRef, endpoint: Endpoint): Promise<boolean> {
-    if (!matchesEventType(endpoint.eventTypes, event.eventType)) return false;
-    const matcher = matchers.matcherFor(endpoint);
-    if (matcher === undefined || deps.payloads === undefined) return true;
-    const dataJson = await deps.payloads.get(event.tenantId, event.eventId);
-    if (dataJson === undefined) return true;
-    const envelope: EventEnvelope = {
+  async function storedEnvelope(event: EventRef): Promise<EventEnvelope | undefined> {
+    const dataJson = await deps.payloads?.get(event.tenantId, event.eventId);
+    if (dataJson === undefined) return undefined;
+    return {
       id: event.eventId,
       type: event.eventType,
       tenant: event.tenantId,
       occurredAt: event.occurredAt,
       data: JSON.parse(dataJson) as unknown,
     };
-    return matcher.matches(envelope);
   }
 
   /** Disables an endpoint that answered 410, or whose failure streak crossed the health policy. */

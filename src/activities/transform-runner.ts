@@ -1,6 +1,7 @@
 import type { Endpoint } from '../domain/endpoint';
 import { TransformPool } from '../transform/transform-pool';
-import type { EventText, TransformResult } from '../transform/transform';
+import type { EventText } from '../domain/event';
+import type { TransformResult } from '../transform/transform';
 
 /** Applies an endpoint's transform to one event; `undefined` when the endpoint has none. */
 export type TransformRunner = (endpoint: Endpoint, event: EventText) => Promise<TransformResult | undefined>;

@@ -1,21 +1,23 @@
-import type { Client, WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { DeliveryStatusKey } from '../delivery/search-attributes';
+import type { DeliveryTarget } from '../delivery/start-delivery';
+import { startDelivery } from '../delivery/start-delivery';
+import type { DeliverEventInput, DeliverEventResult } from '../delivery/workflow-contract';
+import type { DeadLetter } from '../domain/delivery-log';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import type { EventRef } from '../domain/event';
 import { deliveryWorkflowId } from '../domain/ids';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
-import { startDeliveryWorkflow } from '../consumer/start-delivery';
-import type { DeliveryLogStore, DeadLetter } from '../store/delivery-log-store';
+import type { DeliveryLogStore } from '../store/delivery-log-store';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { PayloadStore } from '../store/payload-store';
 import type { TenantStore } from '../store/tenant-store';
-import type { DeliverEventInput, DeliverEventResult } from '../workflows/deliver-event';
-import { DeliveryStatusKey } from '../workflows/search-attributes';
 
 export interface DeliveryOperationsDependencies {
-  readonly temporal: Client;
-  readonly taskQueue: string;
+  /** Where redeliveries start; its client also answers every question about a delivery. */
+  readonly delivery: DeliveryTarget;
   readonly namespace: string;
   readonly webUiUrl?: string;
   readonly endpoints: EndpointStore;
@@ -61,7 +63,7 @@ export class DeliveryOperations {
 
   async get(tenantId: string, eventId: string): Promise<DeliveryView> {
     const workflowId = deliveryWorkflowId(tenantId, eventId);
-    const handle = this.deps.temporal.workflow.getHandle(workflowId);
+    const handle = this.deps.delivery.client.workflow.getHandle(workflowId);
     const description = await describeDelivery(handle, eventId);
     const input = await this.runInput(workflowId, description.runId);
     const workflowStatus = description.status.name;
@@ -104,7 +106,7 @@ export class DeliveryOperations {
 
   /** Cancels a running delivery. The workflow records `cancelled` itself, exactly as for a Web UI cancel. */
   async cancel(tenantId: string, eventId: string): Promise<{ cancelled: true }> {
-    const handle = this.deps.temporal.workflow.getHandle(deliveryWorkflowId(tenantId, eventId));
+    const handle = this.deps.delivery.client.workflow.getHandle(deliveryWorkflowId(tenantId, eventId));
     const description = await describeDelivery(handle, eventId);
     if (description.status.name !== 'RUNNING')
       throw new ConflictError(`delivery of event ${eventId} is ${description.status.name.toLowerCase()}, not running`);
@@ -156,8 +158,8 @@ export class DeliveryOperations {
   async cancelTenant(tenantId: string): Promise<number> {
     let cancelled = 0;
     const query = `TenantId = '${tenantId}' AND ExecutionStatus = 'Running'`;
-    for await (const execution of this.deps.temporal.workflow.list({ query })) {
-      await this.deps.temporal.workflow
+    for await (const execution of this.deps.delivery.client.workflow.list({ query })) {
+      await this.deps.delivery.client.workflow
         .getHandle(execution.workflowId, execution.runId)
         .cancel()
         .catch(() => undefined);
@@ -195,27 +197,24 @@ export class DeliveryOperations {
       occurredAt: first.occurredAt,
     };
     const input: DeliverEventInput = { event, deliveries };
-    const { started, workflowId } = await startDeliveryWorkflow(
-      this.deps.temporal,
-      this.deps.taskQueue,
-      input,
-      'ALLOW_DUPLICATE',
-    );
+    const { started, workflowId } = await startDelivery(this.deps.delivery, input, 'ALLOW_DUPLICATE');
     if (!started) throw new ConflictError(`delivery of event ${first.eventId} is already running`);
     return { workflowId, endpoints: deliveries.map((d) => d.endpointId) };
   }
 
   private async runInput(workflowId: string, runId: string): Promise<DeliverEventInput | undefined> {
-    const history = await this.deps.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history = await this.deps.delivery.client.workflow.getHandle(workflowId, runId).fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const payload = started?.input?.payloads?.[0];
     if (!payload) return undefined;
-    return this.deps.temporal.options.loadedDataConverter.payloadConverter.fromPayload(payload) as DeliverEventInput;
+    return this.deps.delivery.client.options.loadedDataConverter.payloadConverter.fromPayload(
+      payload,
+    ) as DeliverEventInput;
   }
 
   private async countRuns(workflowId: string): Promise<number> {
     let runs = 0;
-    for await (const _ of this.deps.temporal.workflow.list({
+    for await (const _ of this.deps.delivery.client.workflow.list({
       query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'`,
     }))
       runs++;

@@ -1,28 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import type { RequestBuilder } from '../activities/request-builder';
-import { lowercaseKeys, toEventText } from '../activities/request-builder';
+import type { RequestBuilder } from '../delivery/signed-request';
+import { signRequest, toEventText, unixSeconds } from '../delivery/signed-request';
 import type { Endpoint } from '../domain/endpoint';
-import type { EventEnvelope } from '../domain/event';
+import type { EventEnvelope, EventText } from '../domain/event';
 import { ValidationError } from '../domain/errors';
-import { matchesEventType } from '../domain/event-type';
-import { compileFilter } from '../domain/filter';
-import { buildSignatureHeaders } from '../security/signature';
-import type { EventText } from '../transform/transform';
+import type { RoutingMiss } from '../domain/routing';
+import { ContentMatcherCache, findRoutingMiss } from '../domain/routing';
 
 export type DryRunResult =
-  | { readonly matches: false; readonly reason: 'endpoint_disabled' | 'event_type' | 'filter' }
+  | { readonly matches: false; readonly reason: RoutingMiss }
   | {
       readonly matches: true;
       readonly eventType: string;
+      /** Every header a delivery sends, names and order as sent (the HTTP client adds only host and framing). */
       readonly headers: Record<string, string>;
       /** The exact body bytes that would be sent (as text). */
       readonly body: string;
     };
 
 /**
- * What a delivery of `event` to `endpoint` would look like: routing decision, transformed body and every header
- * including the signature, computed by the same code the delivery activity uses (the same request builder, and
- * the same isolated transform pool). Nothing is sent.
+ * What a delivery of `event` to `endpoint` would look like: the routing decision, the transformed body and every
+ * header including the signature, through the same code the delivery activity runs (`findRoutingMiss`, the
+ * request builder with the same isolated transform pool, and `signRequest`). Nothing is sent. Signed at `now`:
+ * at the same clock reading a delivery sends exactly these headers.
  *
  * Pass the sample's data as its JSON text ({@link EventText}) to see byte for byte what a delivery of that text
  * sends; an {@link EventEnvelope} with parsed `data` still works, its data serialised once with `JSON.stringify`.
@@ -33,29 +33,27 @@ export async function dryRunDelivery(
   deps: {
     requests: Pick<RequestBuilder, 'buildFromEnvelope'>;
     loadSecrets: () => Promise<string[]>;
+    /** The clock the signature's timestamp is read from. Default: `Date.now`. */
     now?: () => number;
   },
 ): Promise<DryRunResult> {
   const text = toEventText(event);
-  if (!endpoint.enabled) return { matches: false, reason: 'endpoint_disabled' };
-  if (!matchesEventType(endpoint.eventTypes, text.type)) return { matches: false, reason: 'event_type' };
-  if (endpoint.filter !== undefined && !compileFilter(endpoint.filter).matches(filterInput(event, text)))
-    return { matches: false, reason: 'filter' };
-  const request = await deps.requests.buildFromEnvelope(text, endpoint);
-  const timestamp = Math.floor((deps.now ?? Date.now)() / 1000);
-  const signature = buildSignatureHeaders({
+  // A stored filter that no longer compiles matches nothing, as in routing and in the activity.
+  const matchers = new ContentMatcherCache(() => undefined);
+  const miss = await findRoutingMiss(
+    endpoint,
+    text.type,
+    (e) => matchers.matcherFor(e),
+    () => filterInput(event, text),
+  );
+  if (miss !== undefined) return { matches: false, reason: miss };
+  const unsigned = await deps.requests.buildFromEnvelope(text, endpoint);
+  const signed = signRequest(unsigned, {
     scheme: endpoint.signatureScheme,
     secrets: await deps.loadSecrets(),
-    eventId: text.id,
-    timestamp,
-    body: request.body,
+    timestamp: unixSeconds((deps.now ?? Date.now)()),
   });
-  return {
-    matches: true,
-    eventType: request.eventType,
-    headers: { ...request.headers, ...lowercaseKeys(signature) },
-    body: request.body,
-  };
+  return { matches: true, eventType: signed.eventType, headers: { ...signed.headers }, body: signed.body };
 }
 
 /** Filters see parsed data, as the workflow's routing does. */

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestBuilder } from '../activities/request-builder';
+import type { RequestBuilder } from '../delivery/signed-request';
 import type { Endpoint } from '../domain/endpoint';
-import type { EventText } from '../transform/transform';
+import type { EventText } from '../domain/event';
 import { compileFilter } from '../domain/filter';
 import { compileTransform } from '../transform/transform';
 import { dryRunDelivery, dryRunEventId } from './dry-run';

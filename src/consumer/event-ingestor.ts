@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Endpoint, RetryPolicySpec } from '../domain/endpoint';
 import type { EventEnvelope, EventRef } from '../domain/event';
@@ -10,8 +9,9 @@ import type { AcceptedEntry, EntryLimits, EntryRejectionCode } from '../domain/s
 import { parseStreamEntry } from '../domain/stream-entry';
 import type { Logger } from '../infra/logger';
 import type { EventClaim } from '../store/payload-store';
-import type { DeliverEventInput } from '../workflows/deliver-event';
-import { STREAM_ENTRY_MEMO, startDeliveryWorkflow } from './start-delivery';
+import type { DeliveryTarget } from '../delivery/start-delivery';
+import { STREAM_ENTRY_MEMO, startDelivery } from '../delivery/start-delivery';
+import type { DeliverEventInput } from '../delivery/workflow-contract';
 
 /** What became of one stream entry. */
 export type IngestResult =
@@ -23,8 +23,8 @@ export type IngestResult =
   | { readonly kind: 'dead_letter'; readonly code: EntryRejectionCode; readonly reason: string };
 
 export interface EventIngestorDependencies {
-  readonly temporal: Client;
-  readonly taskQueue: string;
+  /** Where deliveries start; its client also answers whether an entry's workflow already started. */
+  readonly delivery: DeliveryTarget;
   readonly limits: EntryLimits;
   readonly payloads: {
     claim(tenantId: string, eventId: string, entryId: string, dataJson: string): Promise<EventClaim>;
@@ -107,13 +107,7 @@ export class EventIngestor {
       })),
     };
 
-    const { started } = await startDeliveryWorkflow(
-      this.deps.temporal,
-      this.deps.taskQueue,
-      input,
-      'ALLOW_DUPLICATE',
-      entryId,
-    );
+    const { started } = await startDelivery(this.deps.delivery, input, 'ALLOW_DUPLICATE', entryId);
     if (!started) {
       // The dedupe window is over, but a delivery of the earlier event with this id is still running.
       this.deps.log.warn(
@@ -129,7 +123,7 @@ export class EventIngestor {
   /** Whether the latest run of `workflowId` was started for this stream entry (its memo says so). */
   private async startedFor(workflowId: string, entryId: string): Promise<boolean> {
     try {
-      const description = await this.deps.temporal.workflow.getHandle(workflowId).describe();
+      const description = await this.deps.delivery.client.workflow.getHandle(workflowId).describe();
       return description.memo?.[STREAM_ENTRY_MEMO] === entryId;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;

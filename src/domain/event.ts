@@ -18,3 +18,15 @@ export interface EventRef {
   readonly eventType: string;
   readonly occurredAt: string;
 }
+
+/**
+ * An event as stored: the envelope's fields, and `data` as the exact JSON text the producer published. A
+ * transform reads it through a lossless parse (see `transform/transform.ts` on numbers).
+ */
+export interface EventText {
+  readonly id: string;
+  readonly type: string;
+  readonly tenant: string;
+  readonly occurredAt: string;
+  readonly dataJson: string;
+}

@@ -39,6 +39,32 @@ export function isSubscribed(
   return matcher === undefined || matcher.matches(envelope);
 }
 
+/** Why an endpoint would not get an event now. */
+export type RoutingMiss = 'endpoint_disabled' | 'event_type' | 'filter';
+
+/**
+ * The first reason the endpoint would not get the event now, or undefined when it would: its enabled state, then
+ * {@link isSubscribed}'s event types and content filter. The delivery activity asks before every attempt and the
+ * API's dry run once, so the two decide alike.
+ *
+ * @param envelope called only when a content filter needs the data; when it yields undefined (the data is no
+ *   longer stored) the filter is passed, and building the request then reports the missing data.
+ */
+export async function findRoutingMiss(
+  endpoint: Endpoint,
+  eventType: string,
+  matcherFor: (endpoint: Endpoint) => ContentMatcher | undefined,
+  envelope: () => Promise<EventEnvelope | undefined> | EventEnvelope | undefined,
+): Promise<RoutingMiss | undefined> {
+  if (!endpoint.enabled) return 'endpoint_disabled';
+  if (!matchesEventType(endpoint.eventTypes, eventType)) return 'event_type';
+  const matcher = matcherFor(endpoint);
+  if (matcher === undefined) return undefined;
+  const data = await envelope();
+  if (data === undefined) return undefined;
+  return matcher.matches(data) ? undefined : 'filter';
+}
+
 /**
  * Compiled content filters, one per endpoint, recompiled when the endpoint's `updatedAt` changes. Holds at most
  * `maxEntries` endpoints and starts afresh beyond that. A stored filter that no longer compiles matches nothing:

@@ -122,7 +122,9 @@ export const configSchema = z.object({
     .string()
     .min(24)
     .optional()
-    .describe('Signs operator webhook requests like deliveries (X-WSS-Signature).'),
+    .describe(
+      'Signs operator webhook requests like deliveries (X-WSS-Signature); a whsec_ secret adds the Standard Webhooks headers.',
+    ),
   WSS_SECRET_GRACE_MS: int(0)
     .default(24 * 3600 * 1000)
     .describe('How long a rotated-out secret keeps signing (both signatures are sent).'),

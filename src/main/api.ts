@@ -1,10 +1,10 @@
 import type { Server } from 'node:http';
 import { once } from 'node:events';
-import { RequestBuilder } from '../activities/request-builder';
 import { createTransformRunner } from '../activities/transform-runner';
 import { DeliveryOperations } from '../api/delivery-operations';
 import { registerDeliveryRoutes } from '../api/delivery-routes';
 import { registerPublicRoutes, registerRoutes } from '../api/routes';
+import { RequestBuilder } from '../delivery/signed-request';
 import { connectTemporalClient } from '../infra/temporal';
 import { createApiServer } from '../api/server';
 import type { Config } from '../infra/config';
@@ -15,6 +15,7 @@ import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
+import { deliverEvent } from '../workflows/deliver-event';
 import type { Stores } from './services';
 import { consumerGroupHealth, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
@@ -41,8 +42,7 @@ export async function startApi(
     config.TEMPORAL_NAMESPACE,
   );
   const operations = new DeliveryOperations({
-    temporal,
-    taskQueue: config.WSS_TASK_QUEUE,
+    delivery: { client: temporal, taskQueue: config.WSS_TASK_QUEUE, workflow: deliverEvent },
     namespace: config.TEMPORAL_NAMESPACE,
     ...(config.WSS_TEMPORAL_UI_URL !== undefined ? { webUiUrl: config.WSS_TEMPORAL_UI_URL } : {}),
     endpoints: stores.endpoints,
@@ -75,7 +75,7 @@ export async function startApi(
         endpoints: stores.endpoints,
         tenants: stores.tenants,
         apiKeys: stores.apiKeys,
-        publisher: new EventPublisher(stores.redis, config.WSS_STREAM),
+        publisher: new EventPublisher(stores.redis, stores.keys),
         requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
         destinations,
         maxEventBytes: config.WSS_MAX_EVENT_BYTES,

@@ -8,9 +8,10 @@ import { DestinationPolicy } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
-import { createOperatorWebhook } from '../infra/operator-webhook';
 import { connectTemporalClient } from '../infra/temporal';
+import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
+import { deliverEvent } from '../workflows/deliver-event';
 import type { Stores } from './services';
 import {
   consumerGroupHealth,
@@ -31,8 +32,7 @@ export interface RunningConsumer {
 /** The ingestor the consumer (and the tests' crash simulation) hands entries to. */
 export function createIngestor(config: Config, log: Logger, stores: Stores, temporal: Client): EventIngestor {
   return new EventIngestor({
-    temporal,
-    taskQueue: config.WSS_TASK_QUEUE,
+    delivery: { client: temporal, taskQueue: config.WSS_TASK_QUEUE, workflow: deliverEvent },
     limits: { maxDataBytes: config.WSS_MAX_EVENT_BYTES, maxDepth: config.WSS_MAX_EVENT_DEPTH },
     payloads: stores.payloads,
     endpoints: stores.endpoints,
@@ -67,7 +67,7 @@ export async function startConsumer(
       : undefined;
   const operationalEvents = new OperationalEvents(
     stores.redis,
-    stores.keys.operationalEvents(),
+    stores.keys,
     log,
     operatorHttp && config.WSS_OPERATOR_WEBHOOK_URL !== undefined
       ? createOperatorWebhook(config.WSS_OPERATOR_WEBHOOK_URL, config.WSS_OPERATOR_WEBHOOK_SECRET, operatorHttp)
@@ -88,8 +88,8 @@ export async function startConsumer(
   const consumer = new StreamConsumer({
     reader,
     writer: stores.redis,
-    stream: config.WSS_STREAM,
-    deadLetterStream: config.WSS_DEAD_LETTER_STREAM,
+    stream: stores.keys.eventStream(),
+    deadLetterStream: stores.keys.rejectedEntryStream(),
     group: config.WSS_CONSUMER_GROUP,
     consumer: overrides.consumerName ?? config.WSS_CONSUMER_NAME,
     batchSize: config.WSS_CONSUMER_BATCH,

@@ -2,14 +2,14 @@ import { Redis } from 'ioredis';
 import type { Config } from '../infra/config';
 import { requireConfig } from '../infra/config';
 import type { Logger } from '../infra/logger';
-import { createRedisKeys } from '../infra/redis-keys';
-import type { RedisKeys } from '../infra/redis-keys';
 import { SecretBox } from '../security/secret-box';
 import { ApiKeyStore } from '../store/api-key-store';
 import { ConsumerGroupHealth } from '../store/consumer-group-health';
 import { DeliveryLogStore } from '../store/delivery-log-store';
 import { EndpointStore } from '../store/endpoint-store';
 import { PayloadStore } from '../store/payload-store';
+import { createRedisKeys } from '../store/redis-keys';
+import type { RedisKeys } from '../store/redis-keys';
 import { TenantStore } from '../store/tenant-store';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../domain/retry-policy';
@@ -37,7 +37,10 @@ export function createRedis(config: Config, name: string): Redis {
 
 export function createStores(config: Config, name: string): Stores {
   const redis = createRedis(config, name);
-  const keys = createRedisKeys(config.WSS_KEY_PREFIX);
+  const keys = createRedisKeys(config.WSS_KEY_PREFIX, {
+    events: config.WSS_STREAM,
+    rejectedEntries: config.WSS_DEAD_LETTER_STREAM,
+  });
   const secretBox = new SecretBox(requireConfig(config, 'WSS_MASTER_KEY'));
   return {
     redis,
@@ -55,7 +58,7 @@ export function createStores(config: Config, name: string): Stores {
 
 /** The consumer group's health as every process sees it (the API's /healthz reports it). */
 export function consumerGroupHealth(config: Config, stores: Stores): ConsumerGroupHealth {
-  return new ConsumerGroupHealth(stores.redis, stores.keys, config.WSS_STREAM, config.WSS_CONSUMER_GROUP);
+  return new ConsumerGroupHealth(stores.redis, stores.keys, config.WSS_CONSUMER_GROUP);
 }
 
 /** The service-wide default retry policy: the built-in schedule, unless the environment overrides its shape. */

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/deliver-webhook';
-import { RequestBuilder } from '../activities/request-builder';
 import { createTransformRunner } from '../activities/transform-runner';
 import type { Config } from '../infra/config';
 import { loadConfig } from '../infra/config';
@@ -12,7 +11,8 @@ import type { Resolver } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
-import { createOperatorWebhook } from '../infra/operator-webhook';
+import { RequestBuilder } from '../delivery/signed-request';
+import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { registerSearchAttributes } from '../infra/temporal';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
@@ -74,12 +74,7 @@ export async function createDeliveryWorker(
     requests,
     http,
     deliveryLog: stores.deliveryLog,
-    operationalEvents: new OperationalEvents(
-      stores.redis,
-      stores.keys.operationalEvents(),
-      activityLog,
-      operatorWebhook,
-    ),
+    operationalEvents: new OperationalEvents(stores.redis, stores.keys, activityLog, operatorWebhook),
     health: {
       disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
       disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,

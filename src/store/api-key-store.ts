@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../domain/errors';
-import type { RedisKeys } from '../infra/redis-keys';
+import type { RedisKeys } from './redis-keys';
 
 /** What is kept and listed about a key. The key itself is shown once, at creation. */
 export interface ApiKeyRecord {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../infra/redis-keys';
+import type { RedisKeys } from './redis-keys';
 
 /**
  * How long health mentions a recreated consumer group after the recreation. It is a notice, not a failed check:
@@ -22,7 +22,6 @@ export class ConsumerGroupHealth {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-    private readonly stream: string,
     private readonly group: string,
   ) {}
 
@@ -39,7 +38,7 @@ export class ConsumerGroupHealth {
   async check(): Promise<'ok' | string> {
     let groups: unknown[];
     try {
-      groups = (await this.redis.xinfo('GROUPS', this.stream)) as unknown[];
+      groups = (await this.redis.xinfo('GROUPS', this.keys.eventStream())) as unknown[];
     } catch (err) {
       if (err instanceof Error && /no such key/i.test(err.message)) return 'missing: the stream does not exist';
       throw err;

@@ -1,31 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../infra/redis-keys';
-
-/** One HTTP attempt, as the activity saw it. */
-export interface AttemptLogEntry {
-  readonly endpointId: string;
-  readonly attempt: number;
-  /** ISO time the attempt finished. */
-  readonly at: string;
-  readonly outcome: 'delivered' | 'retry' | 'failed' | 'skipped';
-  readonly statusCode?: number;
-  readonly durationMs: number;
-  /** Short reason (`http_503`, `timeout`, ...); never a payload or a secret. */
-  readonly error?: string;
-}
-
-/** A delivery that failed for good: kept until it is retried, replayed or expires. */
-export interface DeadLetter {
-  readonly tenantId: string;
-  readonly eventId: string;
-  readonly eventType: string;
-  readonly occurredAt: string;
-  readonly endpointId: string;
-  readonly failedAt: string;
-  readonly attempts: number;
-  readonly lastStatusCode?: number;
-  readonly lastError: string;
-}
+import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
+import type { RedisKeys } from './redis-keys';
 
 const MAX_ATTEMPTS_LOGGED = 200;
 

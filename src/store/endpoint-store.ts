@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Endpoint, RetryPolicySpec, SignatureScheme } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
-import type { RedisKeys } from '../infra/redis-keys';
+import type { RedisKeys } from './redis-keys';
 import type { SecretBox } from '../security/secret-box';
 
 /** Fields a caller may set on an endpoint. */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisKeys } from './redis-keys';
 
 /**
  * Appends events to the stream exactly as an external producer would (`XADD <stream> * tenant .. type .. data ..
@@ -7,14 +8,14 @@ import type { Redis } from 'ioredis';
 export class EventPublisher {
   constructor(
     private readonly redis: Redis,
-    private readonly stream: string,
+    private readonly keys: Pick<RedisKeys, 'eventStream'>,
   ) {}
 
   /** Returns the stream entry id. */
   async publish(event: { tenantId: string; type: string; dataJson: string; id?: string }): Promise<string> {
     const fields = ['tenant', event.tenantId, 'type', event.type, 'data', event.dataJson];
     if (event.id !== undefined) fields.push('id', event.id);
-    const entryId = await this.redis.xadd(this.stream, '*', ...fields);
+    const entryId = await this.redis.xadd(this.keys.eventStream(), '*', ...fields);
     if (entryId === null) throw new Error('XADD returned no id');
     return entryId;
   }

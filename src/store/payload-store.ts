@@ -1,5 +1,5 @@
 import type { Redis, Result } from 'ioredis';
-import type { RedisKeys } from '../infra/redis-keys';
+import type { RedisKeys } from './redis-keys';
 
 /** What claiming an event id for a stream entry found. */
 export type EventClaim =

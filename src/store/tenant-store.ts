@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RetryPolicySpec } from '../domain/endpoint';
 import { ConflictError, NotFoundError } from '../domain/errors';
-import type { RedisKeys } from '../infra/redis-keys';
+import type { RedisKeys } from './redis-keys';
 
 export interface Tenant {
   readonly id: string;

@@ -1,4 +1,5 @@
-import type { EventText, TransformResult, TransformRunLimits } from './transform';
+import type { EventText } from '../domain/event';
+import type { TransformResult, TransformRunLimits } from './transform';
 
 /** Messages between {@link TransformPool} and its child processes (`transform-child.ts`), over the IPC channel. */
 

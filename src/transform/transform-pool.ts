@@ -5,7 +5,8 @@ import { WssError } from '../domain/errors';
 import type { Config } from '../infra/config';
 import type { ChildReply, ChildSetup, ChildTask } from './child-protocol';
 import { CHILD_READY } from './child-protocol';
-import type { EventText, TransformResult, TransformRunLimits } from './transform';
+import type { EventText } from '../domain/event';
+import type { TransformResult, TransformRunLimits } from './transform';
 import { TransformFailedError } from './transform';
 
 /**

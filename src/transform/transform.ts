@@ -2,7 +2,7 @@ import jsonata from 'jsonata';
 import { isSafeNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { RE2JS } from 're2js';
 import { ValidationError, WssError } from '../domain/errors';
-import type { EventEnvelope } from '../domain/event';
+import type { EventEnvelope, EventText } from '../domain/event';
 
 /**
  * Per-endpoint JSONata transforms, run inside the delivery activity.
@@ -38,18 +38,6 @@ const MAX_HEADER_VALUE_LENGTH = 8 * 1024;
 export interface CompiledTransform {
   /** The source text, for logs and the API. */
   readonly expression: string;
-}
-
-/**
- * An event as stored: the envelope's fields, and `data` as the exact JSON text the producer published. A
- * transform reads it through a lossless parse (see the module comment on numbers).
- */
-export interface EventText {
-  readonly id: string;
-  readonly type: string;
-  readonly tenant: string;
-  readonly occurredAt: string;
-  readonly dataJson: string;
 }
 
 /** Bounds on one evaluation. The delivery activity supplies them from config. */

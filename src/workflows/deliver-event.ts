@@ -7,32 +7,13 @@ import {
   proxyActivities,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { DeliveryResult, DeliveryStatus } from '../domain/delivery-outcome';
+import type { DeliveryResult } from '../domain/delivery-outcome';
 import { summarizeDeliveries, truncateError } from '../domain/delivery-outcome';
 import type { EventRef } from '../domain/event';
-import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { scheduleToCloseMs, toTemporalRetryPolicy } from '../domain/retry-policy';
 import type { Activities, DeliveryAttemptFailureDetails } from '../activities/deliver-webhook';
-import { DeliveryStatusKey } from './search-attributes';
-
-/** One endpoint the event is routed to, with the retry policy resolved when the event was accepted. */
-export interface PlannedDelivery {
-  readonly endpointId: string;
-  readonly retryPolicy: ResolvedRetryPolicy;
-  /** An operator retry or replay of a delivery that failed before. */
-  readonly redelivery?: boolean;
-}
-
-/** Workflow input: ids and policies only. Payloads and secrets are loaded by the activity at attempt time. */
-export interface DeliverEventInput {
-  readonly event: EventRef;
-  readonly deliveries: readonly PlannedDelivery[];
-}
-
-export interface DeliverEventResult {
-  readonly status: DeliveryStatus;
-  readonly deliveries: readonly DeliveryResult[];
-}
+import { DeliveryStatusKey } from '../delivery/search-attributes';
+import type { DeliverEventInput, DeliverEventResult, PlannedDelivery } from '../delivery/workflow-contract';
 
 /** Time one attempt may take, above the HTTP client's own total deadline. */
 const ATTEMPT_TIMEOUT = '60 seconds';

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities/deliver-webhook';
 import type { DeliveryAttemptResult, DeliveryDependencies } from '../../src/activities/deliver-webhook';
-import { RequestBuilder } from '../../src/activities/request-builder';
+import { RequestBuilder } from '../../src/delivery/signed-request';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventRef } from '../../src/domain/event';
 import { DEFAULT_RETRY_POLICY } from '../../src/domain/retry-policy';
@@ -16,7 +16,7 @@ import { DestinationPolicy } from '../../src/infra/egress/destination-policy';
 import { createHttpClient } from '../../src/infra/http-client';
 import type { HttpClient } from '../../src/infra/http-client';
 import { createLogger } from '../../src/infra/logger';
-import type { AttemptLogEntry, DeadLetter } from '../../src/store/delivery-log-store';
+import type { AttemptLogEntry, DeadLetter } from '../../src/domain/delivery-log';
 import type { ReceiverReply } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
 

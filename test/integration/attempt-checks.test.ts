@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startDeliveryWorkflow } from '../../src/consumer/start-delivery';
+import { startDelivery } from '../../src/delivery/start-delivery';
+import { deliverEvent } from '../../src/workflows/deliver-event';
 import { deliveryWorkflowId } from '../../src/domain/ids';
 import { resolveRetryPolicy } from '../../src/domain/retry-policy';
 import { serviceRetryPolicy } from '../../src/main/services';
@@ -163,9 +164,8 @@ describe('every attempt: the current subscription, the answer that arrived, an u
     const eventId = 'deep-1';
     // Stored directly, as by a version without a depth check at acceptance: the attempt itself must cope.
     await stack.stores.payloads.claim(tenant, eventId, '0-1', '['.repeat(100_000) + ']'.repeat(100_000));
-    await startDeliveryWorkflow(
-      stack.temporal,
-      stack.config.WSS_TASK_QUEUE,
+    await startDelivery(
+      { client: stack.temporal, taskQueue: stack.config.WSS_TASK_QUEUE, workflow: deliverEvent },
       {
         event: { tenantId: tenant, eventId, eventType: 'unsub.order', occurredAt: new Date().toISOString() },
         deliveries: [

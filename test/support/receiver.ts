@@ -6,6 +6,8 @@ export interface ReceivedRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
+  /** Header names and values exactly as they arrived, in order: `[name, value, name, value, ...]`. */
+  readonly rawHeaders: readonly string[];
   readonly body: Buffer;
   readonly receivedAt: number;
 }
@@ -39,6 +41,7 @@ export async function startReceiver(
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
+        rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks),
         receivedAt: Date.now(),
       };

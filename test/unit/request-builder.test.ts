@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RequestBuilder } from '../../src/activities/request-builder';
+import { RequestBuilder } from '../../src/delivery/signed-request';
 import { dryRunDelivery } from '../../src/api/dry-run';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventRef } from '../../src/domain/event';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { TransformFailedError } from '../../src/transform/transform';
-import type { EventText, TransformResult } from '../../src/transform/transform';
+import type { EventText } from '../../src/domain/event';
+import type { TransformResult } from '../../src/transform/transform';
 import { TransformBusyError, TransformPool, TransformUnavailableError } from '../../src/transform/transform-pool';
 import type { TransformPoolOptions } from '../../src/transform/transform-pool';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/domain/errors';
 import type { EventEnvelope } from '../../src/domain/event';
-import type { EventText, TransformRunLimits } from '../../src/transform/transform';
+import type { EventText } from '../../src/domain/event';
+import type { TransformRunLimits } from '../../src/transform/transform';
 import {
   compileTransform,
   MAX_TRANSFORM_BYTES,

@@ -1,17 +1,22 @@
 import type { Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { deliveryWorkflowId } from '../domain/ids';
-import type { DeliverEventInput } from '../workflows/deliver-event';
-import {
-  DeliveryStatusKey,
-  EndpointIdKey,
-  EventIdKey,
-  EventTypeKey,
-  TenantIdKey,
-} from '../workflows/search-attributes';
+import { DeliveryStatusKey, EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from './search-attributes';
+import type { DeliverEventInput, DeliverEventWorkflow } from './workflow-contract';
 
 /** Memo field holding the stream entry id a delivery was started for. */
 export const STREAM_ENTRY_MEMO = 'streamEntryId';
+
+/**
+ * Where and how deliveries start: the Temporal client, the worker's task queue, and the workflow function itself.
+ * The entry points pass the function the worker registers (`workflows/deliver-event.ts`), so a renamed workflow
+ * is a compile error here, not a start that no worker picks up.
+ */
+export interface DeliveryTarget {
+  readonly client: Client;
+  readonly taskQueue: string;
+  readonly workflow: DeliverEventWorkflow;
+}
 
 /**
  * Starts the delivery workflow of one event. The workflow id is derived from tenant and event id, so the same
@@ -20,9 +25,8 @@ export const STREAM_ENTRY_MEMO = 'streamEntryId';
  *
  * Search attributes are set at start, which costs no history event; only DeliveryStatus changes later.
  */
-export async function startDeliveryWorkflow(
-  client: Client,
-  taskQueue: string,
+export async function startDelivery(
+  target: DeliveryTarget,
   input: DeliverEventInput,
   reuse: Extract<WorkflowIdReusePolicy, 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE'>,
   /** The stream entry that accepted the event, kept in the memo so a re-read of it can tell its own run. */
@@ -30,8 +34,8 @@ export async function startDeliveryWorkflow(
 ): Promise<{ started: boolean; workflowId: string; runId?: string }> {
   const workflowId = deliveryWorkflowId(input.event.tenantId, input.event.eventId);
   try {
-    const handle = await client.workflow.start('deliverEvent', {
-      taskQueue,
+    const handle = await target.client.workflow.start(target.workflow, {
+      taskQueue: target.taskQueue,
       workflowId,
       args: [input],
       workflowIdReusePolicy: reuse,

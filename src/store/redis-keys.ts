@@ -1,10 +1,15 @@
 /**
- * Every Redis key name the service uses, in one place. Nothing else builds key strings.
+ * Every Redis key name the service uses, in one place, streams included. Nothing else builds key strings; the
+ * stores and the entry points ask this module for them.
  *
  * Ids that appear in keys are validated against closed alphabets (see domain/ids.ts), so a tenant or endpoint id
  * can never smuggle a `:` and reach another tenant's keys.
  */
 export interface RedisKeys {
+  /** The stream producers XADD events to (`WSS_STREAM`, configured as a whole name, not under the prefix). */
+  eventStream(): string;
+  /** The stream of entries the consumer could not accept (`WSS_DEAD_LETTER_STREAM`). */
+  rejectedEntryStream(): string;
   /** Set of all tenant ids. */
   tenants(): string;
   /** JSON record of one tenant. */
@@ -40,8 +45,20 @@ export interface RedisKeys {
   endpointDeadLetters(tenantId: string, endpointId: string): string;
 }
 
-export function createRedisKeys(prefix: string): RedisKeys {
+/** Names of the streams, which are configured whole (producers and operators know them), not derived. */
+export interface StreamNames {
+  readonly events: string;
+  readonly rejectedEntries: string;
+}
+
+/**
+ * @param prefix `WSS_KEY_PREFIX`, in front of every key but the configured streams.
+ * @param streams `WSS_STREAM` and `WSS_DEAD_LETTER_STREAM`.
+ */
+export function createRedisKeys(prefix: string, streams: StreamNames): RedisKeys {
   return {
+    eventStream: () => streams.events,
+    rejectedEntryStream: () => streams.rejectedEntries,
     tenants: () => `${prefix}:tenants`,
     tenant: (tenantId) => `${prefix}:tenant:${tenantId}`,
     tenantEndpoints: (tenantId) => `${prefix}:tenant:${tenantId}:endpoints`,
