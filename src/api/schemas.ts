@@ -186,3 +186,14 @@ export const rotateSecretSchema = z.object({ secret: secretSchema.optional() }).
 export type CreateEndpointBody = z.infer<typeof createEndpointSchema>;
 export type UpdateEndpointBody = z.infer<typeof updateEndpointSchema>;
 export type PublishEventBody = z.infer<typeof publishEventSchema>;
+
+const resourceId = (description: string) =>
+  z.string().regex(RESOURCE_ID_PATTERN, `must match ${RESOURCE_ID_PATTERN.source}`).describe(description);
+
+/** Path parameters. The auth hook checks `tenantId` first, so that a malformed one is a 400 before any 404. */
+export const tenantParams = z.object({ tenantId: resourceId('Tenant id.') });
+export const endpointParams = tenantParams.extend({ endpointId: resourceId('Endpoint id.') });
+export const apiKeyParams = tenantParams.extend({ keyId: resourceId('API key id.') });
+export const eventParams = tenantParams.extend({
+  eventId: z.string().regex(EVENT_ID_PATTERN, `must match ${EVENT_ID_PATTERN.source}`).describe('Event id.'),
+});

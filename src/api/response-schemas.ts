@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { API_ERROR_CODES } from './errors';
+import type { ApiErrorCode } from './errors';
+import { metadataSchema, retryPolicySchema, signatureSchemeSchema } from './schemas';
+
+/**
+ * What the API answers, for clients and for the OpenAPI document. Responses are sent as the handlers build them
+ * (they are not re-validated at run time); the schemathesis run in `npm test` checks that they conform.
+ * Each has a name (an `id` in zod's global registry, which also holds the `.describe()` texts), so the document
+ * refers to it once, as a component.
+ */
+function named<T extends z.ZodType>(id: string, schema: T): T {
+  z.globalRegistry.add(schema, { ...z.globalRegistry.get(schema), id });
+  return schema;
+}
+
+const timestamp = z.string().describe('ISO-8601 time.');
+// Stored records hold read-only arrays.
+const storedRetryPolicy = retryPolicySchema.extend({
+  permanentStatusCodes: retryPolicySchema.shape.permanentStatusCodes.unwrap().readonly().optional(),
+});
+
+export const errorResponse = named(
+  'Error',
+  z
+    .object({
+      error: z.object({
+        code: z.enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]]),
+        message: z.string().describe('Human-readable; never contains secrets.'),
+        field: z.string().optional().describe('Dotted path of the offending field, e.g. `eventTypes.0`.'),
+        details: z
+          .array(z.object({ field: z.string(), message: z.string() }))
+          .optional()
+          .describe('Every validation issue, when there is more than one.'),
+      }),
+    })
+    .describe('The body of every 4xx and 5xx answer.'),
+);
+
+export const healthResponse = named(
+  'Health',
+  z.object({
+    status: z.enum(['ok', 'degraded']),
+    checks: z.record(z.string(), z.string()).describe('`ok`, or what is wrong; any value other than `ok` answers 503.'),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe('Recent events that did not make the service unhealthy, e.g. a recreated consumer group.'),
+  }),
+);
+
+export const tenantResponse = named(
+  'Tenant',
+  z.object({
+    id: z.string(),
+    name: z.string().optional(),
+    retryPolicy: storedRetryPolicy.optional(),
+    metadata: metadataSchema.optional(),
+    createdAt: timestamp,
+  }),
+);
+
+export const apiKeyResponse = named(
+  'ApiKey',
+  z.object({
+    id: z.string(),
+    tenantId: z.string(),
+    name: z.string().optional(),
+    prefix: z.string().describe('First characters of the key, to tell keys apart.'),
+    createdAt: timestamp,
+  }),
+);
+
+export const endpointResponse = named(
+  'Endpoint',
+  z.object({
+    id: z.string(),
+    tenantId: z.string(),
+    url: z.string(),
+    description: z.string().optional(),
+    eventTypes: z.array(z.string()).readonly(),
+    enabled: z.boolean(),
+    disabledReason: z.string().optional().describe('Why the service disabled the endpoint, e.g. `gone` or `failing`.'),
+    headers: z.record(z.string(), z.string()).optional(),
+    metadata: metadataSchema.optional(),
+    rateLimit: z.number().optional(),
+    retryPolicy: storedRetryPolicy.optional(),
+    filter: z.unknown().optional().describe('Mongo-style content filter over the event envelope (an object).'),
+    transform: z.string().optional(),
+    signatureScheme: signatureSchemeSchema,
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  }),
+);
+
+export const replayResponse = named(
+  'ReplayResult',
+  z.object({ replayed: z.number().int(), skipped: z.number().int() }),
+);
+
+export const dryRunResponse = named(
+  'DryRun',
+  z.union([
+    z.object({ matches: z.literal(false), reason: z.enum(['endpoint_disabled', 'event_type', 'filter']) }),
+    z.object({
+      matches: z.literal(true),
+      eventType: z.string(),
+      headers: z.record(z.string(), z.string()),
+      body: z.string().describe('The exact body that would be sent.'),
+    }),
+  ]),
+);
+
+const attemptResponse = z.object({
+  attempt: z.number().int(),
+  at: timestamp,
+  outcome: z.string(),
+  statusCode: z.number().int().optional(),
+  durationMs: z.number(),
+  error: z.string().optional(),
+});
+
+export const deliveryResponse = named(
+  'Delivery',
+  z.object({
+    tenantId: z.string(),
+    eventId: z.string(),
+    eventType: z.string().optional(),
+    workflowId: z.string(),
+    status: z.string().describe('pending, delivered, failed, cancelled, skipped or no_subscribers.'),
+    workflowStatus: z.string(),
+    runs: z.number().int(),
+    webUiUrl: z.string().optional(),
+    endpoints: z.array(
+      z.object({
+        endpointId: z.string(),
+        status: z.string(),
+        attempts: z.array(attemptResponse),
+        lastError: z.string().optional(),
+      }),
+    ),
+  }),
+);
+
+export const deadLetterResponse = named(
+  'DeadLetter',
+  z.object({
+    tenantId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    occurredAt: timestamp,
+    endpointId: z.string(),
+    failedAt: timestamp,
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().optional(),
+    lastError: z.string(),
+  }),
+);
+
+/** A documented success answer: what it means, and the JSON it carries. */
+export function answer<T extends z.ZodType>(description: string, schema: T) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A documented answer without a body. */
+export const noContent = (description: string) => z.undefined().describe(description);
