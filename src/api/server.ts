@@ -176,8 +176,11 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
       authenticate({ adminToken: options.adminToken, resolveApiKey: (k) => deps.apiKeys.resolve(k) }),
     );
     v1.addHook('preParsing', async (request) => {
-      const type = request.headers['content-type'];
-      if (type !== undefined && !isJsonContentType(type)) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
+      const { 'content-type': type, 'content-length': length, 'transfer-encoding': chunked } = request.headers;
+      const hasBody = (length !== undefined && length !== '0') || chunked !== undefined;
+      if (type !== undefined && hasBody && !isJsonContentType(type)) {
+        throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
+      }
     });
     tenantRoutes(v1, deps);
     apiKeyRoutes(v1, deps);
