@@ -24,7 +24,7 @@ declare module 'fastify' {
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 function codesWithStatus(status: number): ApiErrorCode[] {
-  return (Object.keys(API_ERROR_CODES) as ApiErrorCode[]).filter((code) => API_ERROR_CODES[code].status === status);
+  return (Object.keys(API_ERROR_CODES) as ApiErrorCode[]).filter((code) => API_ERROR_CODES[code][0] === status);
 }
 
 /** The error statuses a route can answer, from what it takes and who may call it. */
@@ -93,7 +93,7 @@ export function swaggerOptions(): SwaggerOptions {
           'bodies are `application/json` in UTF-8, at most 1 MiB. Errors are ' +
           '`{"error": {"code", "message", "field"?, "details"?}}`; the codes are stable:\n\n' +
           Object.entries(API_ERROR_CODES)
-            .map(([code, { status, description }]) => `- \`${code}\` (${status}): ${description}`)
+            .map(([code, [status, description]]) => `- \`${code}\` (${status}): ${description}`)
             .join('\n'),
       },
       security: [{ bearerAuth: [] }],

@@ -6,13 +6,8 @@ import { metadataSchema, retryPolicySchema, signatureSchemeSchema } from './sche
 /**
  * What the API answers, for clients and for the OpenAPI document. Responses are sent as the handlers build them
  * (they are not re-validated at run time); the schemathesis run in `npm test` checks that they conform.
- * Each has a name (an `id` in zod's global registry, which also holds the `.describe()` texts), so the document
- * refers to it once, as a component.
+ * Each has a name (`.meta({ id })`), so the document refers to it once, as a component.
  */
-function named<T extends z.ZodType>(id: string, schema: T): T {
-  z.globalRegistry.add(schema, { ...z.globalRegistry.get(schema), id });
-  return schema;
-}
 
 const timestamp = z.string().describe('ISO-8601 time.');
 // Stored records hold read-only arrays.
@@ -20,60 +15,54 @@ const storedRetryPolicy = retryPolicySchema.extend({
   permanentStatusCodes: retryPolicySchema.shape.permanentStatusCodes.unwrap().readonly().optional(),
 });
 
-export const errorResponse = named(
-  'Error',
-  z
-    .object({
-      error: z.object({
-        code: z.enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]]),
-        message: z.string().describe('Human-readable; never contains secrets.'),
-        field: z.string().optional().describe('Dotted path of the offending field, e.g. `eventTypes.0`.'),
-        details: z
-          .array(z.object({ field: z.string(), message: z.string() }))
-          .optional()
-          .describe('Every validation issue, when there is more than one.'),
-      }),
-    })
-    .describe('The body of every 4xx and 5xx answer.'),
-);
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]]),
+      message: z.string().describe('Human-readable; never contains secrets.'),
+      field: z.string().optional().describe('Dotted path of the offending field, e.g. `eventTypes.0`.'),
+      details: z
+        .array(z.object({ field: z.string(), message: z.string() }))
+        .optional()
+        .describe('Every validation issue, when there is more than one.'),
+    }),
+  })
+  .describe('The body of every 4xx and 5xx answer.')
+  .meta({ id: 'Error' });
 
-export const healthResponse = named(
-  'Health',
-  z.object({
+export const healthResponse = z
+  .object({
     status: z.enum(['ok', 'degraded']),
     checks: z.record(z.string(), z.string()).describe('`ok`, or what is wrong; any value other than `ok` answers 503.'),
     notices: z
       .array(z.string())
       .optional()
       .describe('Recent events that did not make the service unhealthy, e.g. a recreated consumer group.'),
-  }),
-);
+  })
+  .meta({ id: 'Health' });
 
-export const tenantResponse = named(
-  'Tenant',
-  z.object({
+export const tenantResponse = z
+  .object({
     id: z.string(),
     name: z.string().optional(),
     retryPolicy: storedRetryPolicy.optional(),
     metadata: metadataSchema.optional(),
     createdAt: timestamp,
-  }),
-);
+  })
+  .meta({ id: 'Tenant' });
 
-export const apiKeyResponse = named(
-  'ApiKey',
-  z.object({
+export const apiKeyResponse = z
+  .object({
     id: z.string(),
     tenantId: z.string(),
     name: z.string().optional(),
     prefix: z.string().describe('First characters of the key, to tell keys apart.'),
     createdAt: timestamp,
-  }),
-);
+  })
+  .meta({ id: 'ApiKey' });
 
-export const endpointResponse = named(
-  'Endpoint',
-  z.object({
+export const endpointResponse = z
+  .object({
     id: z.string(),
     tenantId: z.string(),
     url: z.string(),
@@ -90,17 +79,15 @@ export const endpointResponse = named(
     signatureScheme: signatureSchemeSchema,
     createdAt: timestamp,
     updatedAt: timestamp,
-  }),
-);
+  })
+  .meta({ id: 'Endpoint' });
 
-export const replayResponse = named(
-  'ReplayResult',
-  z.object({ replayed: z.number().int(), skipped: z.number().int() }),
-);
+export const replayResponse = z
+  .object({ replayed: z.number().int(), skipped: z.number().int() })
+  .meta({ id: 'ReplayResult' });
 
-export const dryRunResponse = named(
-  'DryRun',
-  z.union([
+export const dryRunResponse = z
+  .union([
     z.object({ matches: z.literal(false), reason: z.enum(['endpoint_disabled', 'event_type', 'filter']) }),
     z.object({
       matches: z.literal(true),
@@ -108,8 +95,8 @@ export const dryRunResponse = named(
       headers: z.record(z.string(), z.string()),
       body: z.string().describe('The exact body that would be sent.'),
     }),
-  ]),
-);
+  ])
+  .meta({ id: 'DryRun' });
 
 const attemptResponse = z.object({
   attempt: z.number().int(),
@@ -120,9 +107,8 @@ const attemptResponse = z.object({
   error: z.string().optional(),
 });
 
-export const deliveryResponse = named(
-  'Delivery',
-  z.object({
+export const deliveryResponse = z
+  .object({
     tenantId: z.string(),
     eventId: z.string(),
     eventType: z.string().optional(),
@@ -139,12 +125,11 @@ export const deliveryResponse = named(
         lastError: z.string().optional(),
       }),
     ),
-  }),
-);
+  })
+  .meta({ id: 'Delivery' });
 
-export const deadLetterResponse = named(
-  'DeadLetter',
-  z.object({
+export const deadLetterResponse = z
+  .object({
     tenantId: z.string(),
     eventId: z.string(),
     eventType: z.string(),
@@ -154,8 +139,8 @@ export const deadLetterResponse = named(
     attempts: z.number().int(),
     lastStatusCode: z.number().int().optional(),
     lastError: z.string(),
-  }),
-);
+  })
+  .meta({ id: 'DeadLetter' });
 
 /** A documented success answer: what it means, and the JSON it carries. */
 export function answer<T extends z.ZodType>(description: string, schema: T) {

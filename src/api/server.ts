@@ -1,9 +1,9 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { errorCodes } from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from '../infra/logger';
 import type { EndpointStore } from '../store/endpoint-store';
@@ -27,13 +27,7 @@ import { serviceRoutes } from './routes/service';
 import { tenantRoutes } from './routes/tenants';
 
 /** The Fastify instance the route modules register on: zod schemas type the requests and replies. */
-export type ApiInstance = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  ZodTypeProvider
->;
+export type ApiInstance = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -82,6 +76,9 @@ function isJsonContentType(header: string): boolean {
 }
 
 const pathOf = (request: FastifyRequest): string => request.url.split('?')[0] ?? '/';
+const notARoute = (request: FastifyRequest, code: 'route_not_found' | 'method_not_allowed') => ({
+  error: { code, message: `${request.method} ${pathOf(request)} is not a route` },
+});
 
 /**
  * Builds the management API. Every error becomes `{"error": {"code", "message", "field"?}}` with its status (see
@@ -92,7 +89,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const { deps, log } = options;
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
-    const answer = toErrorAnswer(err, { maxBodyBytes });
+    const answer = toErrorAnswer(err, maxBodyBytes);
     if (answer.internal) {
       log.error(
         { err: err instanceof Error ? err.message : String(err), method: request.method, path: pathOf(request) },
@@ -134,10 +131,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   // Answers are sent as built; their conformance to the documented schemas is tested, not re-checked per request.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
-  app.setNotFoundHandler(async (request, reply) => {
-    reply.code(404);
-    return { error: { code: 'route_not_found', message: `${request.method} ${pathOf(request)} is not a route` } };
-  });
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send(notARoute(request, 'route_not_found')));
 
   // Request bodies: strict UTF-8, bounded depth, strict JSON, no `__proto__` (see request-body.ts). A body with no
   // Content-Type is read as JSON, as before; any other type is refused before the body is read.
@@ -195,18 +189,12 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     other.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
     for (const [url, methods] of [...methodsByPath].map(([u, m]) => [u, new Set(m)] as const)) {
       const allow = [...methods].join(', ');
-      const missing = app.supportedMethods.filter((m) => !methods.has(m));
       other.route({
-        method: missing,
+        method: app.supportedMethods.filter((m) => !methods.has(m)),
         url,
-        config: { access: 'public' },
         schema: { hide: true },
-        handler: async (request, reply) => {
-          reply.header('allow', allow).code(405);
-          return {
-            error: { code: 'method_not_allowed', message: `${request.method} ${pathOf(request)} is not a route` },
-          };
-        },
+        handler: async (request, reply) =>
+          reply.code(405).header('allow', allow).send(notARoute(request, 'method_not_allowed')),
       });
     }
   });
