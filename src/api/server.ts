@@ -106,6 +106,8 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     requestTimeout: 30_000,
     // HEAD and OPTIONS are not routes of this API: they answer 405 like any other method a path lacks.
     exposeHeadRoutes: false,
+    // Requests on connections that are open when the API closes are still answered, as before (not a bare 503).
+    return503OnClosing: false,
     // Longer than any valid id, so that an over-long one is refused by its pattern, with its name.
     routerOptions: { maxParamLength: 256 },
     // A malformed percent-escape in the path (or an over-long parameter) is the caller's mistake: 400.
