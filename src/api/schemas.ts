@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { assertEventTypePattern, isValidEventType } from '../domain/event-type';
+import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH, assertEventTypePattern } from '../domain/event-type';
 import { checkStaticHeaders } from '../domain/http-headers';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
+import { retryPolicySchema as domainRetryPolicySchema } from '../domain/retry-policy';
 
 /**
  * Request bodies of the management API. The same schemas validate requests and generate `/openapi.json`, so the
@@ -21,6 +22,7 @@ export const eventTypePatternSchema = z
       });
     }
   })
+  .meta({ pattern: `^(?:\\*|${EVENT_TYPE_PATTERN.source.slice(1, -1)}(?:\\.\\*)?)$` })
   .describe('An exact event type (`order.created`), a prefix wildcard (`order.*`) or `*`.');
 
 export const urlSchema = z
@@ -80,33 +82,10 @@ export const metadataSchema = z
   .refine((m) => Object.keys(m).length <= 32, 'at most 32 keys')
   .describe('Free-form labels, returned as given.');
 
-export const retryPolicySchema = z
-  .object({
-    initialIntervalMs: z
-      .number()
-      .int()
-      .min(100)
-      .max(7 * 86_400_000)
-      .optional(),
-    backoffCoefficient: z.number().min(1).max(10).optional(),
-    maximumIntervalMs: z
-      .number()
-      .int()
-      .min(100)
-      .max(7 * 86_400_000)
-      .optional(),
-    maximumAttempts: z.number().int().min(1).max(100).optional(),
-    retryWindowMs: z
-      .number()
-      .int()
-      .min(1000)
-      .max(30 * 86_400_000)
-      .optional(),
-    jitterPercent: z.number().min(0).max(50).optional(),
-    permanentStatusCodes: z.array(z.number().int().min(400).max(599)).max(50).optional(),
-  })
-  .strict()
-  .describe('Retry policy; unset fields fall back to the tenant and service defaults.');
+/** The domain's one retry-policy validator: the same bounds, and maximum interval >= initial interval. */
+export const retryPolicySchema = domainRetryPolicySchema.describe(
+  'Retry policy; unset fields fall back to the tenant and service defaults.',
+);
 
 export const signatureSchemeSchema = z.enum(['wss', 'standard-webhooks', 'both']);
 
@@ -159,7 +138,10 @@ export const createTenantSchema = z
 
 export const publishEventSchema = z
   .object({
-    type: z.string().refine(isValidEventType, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
+    type: z
+      .string()
+      .max(MAX_EVENT_TYPE_LENGTH)
+      .regex(EVENT_TYPE_PATTERN, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
     data: z
       .unknown()
       .refine((v) => v !== undefined, 'is required')
@@ -186,3 +168,14 @@ export const rotateSecretSchema = z.object({ secret: secretSchema.optional() }).
 export type CreateEndpointBody = z.infer<typeof createEndpointSchema>;
 export type UpdateEndpointBody = z.infer<typeof updateEndpointSchema>;
 export type PublishEventBody = z.infer<typeof publishEventSchema>;
+
+const resourceId = (description: string) =>
+  z.string().regex(RESOURCE_ID_PATTERN, `must match ${RESOURCE_ID_PATTERN.source}`).describe(description);
+
+/** Path parameters. The auth hook checks `tenantId` first, so that a malformed one is a 400 before any 404. */
+export const tenantParams = z.object({ tenantId: resourceId('Tenant id.') });
+export const endpointParams = tenantParams.extend({ endpointId: resourceId('Endpoint id.') });
+export const apiKeyParams = tenantParams.extend({ keyId: resourceId('API key id.') });
+export const eventParams = tenantParams.extend({
+  eventId: z.string().regex(EVENT_ID_PATTERN, `must match ${EVENT_ID_PATTERN.source}`).describe('Event id.'),
+});

@@ -1,154 +1,204 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
-import { createServer } from 'node:http';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { errorCodes } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { NotFoundError, UnauthorizedError, WssError } from '../domain/errors';
-import { assertResourceId } from '../domain/ids';
+import type { z } from 'zod';
 import type { Logger } from '../infra/logger';
-import type { ApiRequest, ApiResponse } from './http-kit';
-import { Router, decodeBody, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
+import type { EndpointStore } from '../store/endpoint-store';
+import type { EventPublisher } from '../store/event-publisher';
+import type { TenantStore } from '../store/tenant-store';
+import type { ApiKeyStore } from '../store/api-key-store';
+import type { DestinationPolicy } from '../infra/egress/destination-policy';
+import type { DeliveryOperations } from './delivery-operations';
+import type { dryRunDelivery } from './dry-run';
+import { authenticate } from './auth';
+import { toErrorAnswer } from './errors';
+import { swaggerOptions } from './openapi';
+import { decodeBody, parseJson, validate } from './request-body';
+import { ValidationError } from '../domain/errors';
+import { apiKeyRoutes } from './routes/api-keys';
+import { deadLetterRoutes } from './routes/dead-letters';
+import { deliveryRoutes } from './routes/deliveries';
+import { endpointRoutes } from './routes/endpoints';
+import { eventRoutes } from './routes/events';
+import { serviceRoutes } from './routes/service';
+import { tenantRoutes } from './routes/tenants';
 
-/** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
-export type Principal =
-  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
+/** The Fastify instance the route modules register on: zod schemas type the requests and replies. */
+export type ApiInstance = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
 
-export interface AuthenticatedRequest extends ApiRequest {
-  readonly principal: Principal;
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The handler gets the body as its exact text (strict UTF-8), for routes that keep the caller's bytes. */
+    rawBody?: boolean;
+  }
+}
+
+export interface ApiDependencies {
+  readonly endpoints: EndpointStore;
+  readonly tenants: TenantStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly publisher: EventPublisher;
+  /** Builds request bodies and headers exactly as deliveries do (for the dry run). */
+  readonly requests: Parameters<typeof dryRunDelivery>[2]['requests'];
+  readonly destinations: Pick<DestinationPolicy, 'checkUrl'>;
+  readonly operations: Pick<
+    DeliveryOperations,
+    'get' | 'cancel' | 'retry' | 'replay' | 'listDeadLetters' | 'cancelTenant'
+  >;
+  readonly maxEventBytes: number;
+  /** Deepest nesting accepted in an event's `data` (WSS_MAX_EVENT_DEPTH). */
+  readonly maxEventDepth: number;
+  readonly secretGraceMs: number;
+  /**
+   * Dependency checks (`ok` or what is wrong; any other value answers 503) and notices: recent events an
+   * operator should know of that do not make the service unhealthy, such as a recreated consumer group.
+   */
+  readonly health: () => Promise<{ checks: Record<string, 'ok' | string>; notices?: string[] }>;
 }
 
 export interface ApiServerOptions {
   readonly adminToken: string;
-  /** Resolves a tenant API key to its tenant, or undefined. */
-  readonly resolveApiKey: (key: string) => Promise<{ tenantId: string; keyId: string } | undefined>;
-  readonly routes: (router: AuthedRouter) => void;
-  /** Unauthenticated routes such as /healthz and /openapi.json. */
-  readonly publicRoutes: (router: Router) => void;
+  readonly deps: ApiDependencies;
   readonly log: Logger;
   /** Largest accepted request body. Default 1 MiB. */
   readonly maxBodyBytes?: number;
 }
 
-export type AuthedHandler = (req: AuthenticatedRequest) => Promise<ApiResponse>;
-
-/** Route registration for authenticated routes. */
-export interface AuthedRouter {
-  add(method: string, path: string, handler: AuthedHandler): AuthedRouter;
+/** `application/json` or `application/<x>+json`, in UTF-8 when a charset is named. */
+function isJsonContentType(header: string): boolean {
+  const [type = '', ...params] = header.toLowerCase().split(';');
+  if (!/^application\/(?:[a-z0-9.+-]+\+)?json$/.test(type.trim())) return false;
+  const charset = params.map((p) => p.trim()).find((p) => p.startsWith('charset='));
+  return charset === undefined || /^charset="?utf-8"?$/.test(charset);
 }
+
+const pathOf = (request: FastifyRequest): string => request.url.split('?')[0] ?? '/';
+const notARoute = (request: FastifyRequest, code: 'route_not_found' | 'method_not_allowed') => ({
+  error: { code, message: `${request.method} ${pathOf(request)} is not a route` },
+});
 
 /**
- * A tenant principal may only touch its own tenant. Any other tenant id is 404, never 403, so a key cannot probe
- * which tenants exist.
+ * Builds the management API. Every error becomes `{"error": {"code", "message", "field"?}}` with its status (see
+ * `errors.ts`); an unknown path is 404 `route_not_found` and a known path with another method 405
+ * `method_not_allowed`. Call `ready()` (or `listen`) before use.
  */
-export function authorizeTenant(principal: Principal, tenantId: string): void {
-  if (principal.kind === 'tenant' && principal.tenantId !== tenantId) {
-    throw new NotFoundError(`tenant ${tenantId} not found`);
-  }
-}
-
-/** The request's `:tenantId`, validated and visible to the caller (else 404, see {@link authorizeTenant}). */
-export function tenantOf(req: AuthenticatedRequest): string {
-  const tenantId = assertResourceId(req.params['tenantId'] ?? '', 'tenantId');
-  authorizeTenant(req.principal, tenantId);
-  return tenantId;
-}
-
-export function requireAdmin(principal: Principal): void {
-  if (principal.kind !== 'admin') throw new NotFoundError('not found');
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
-/** Builds the management API's HTTP server. Errors become `{"error": {"code", "message"}}` with a 4xx/5xx. */
-export function createApiServer(options: ApiServerOptions): Server {
+export function createApiServer(options: ApiServerOptions): ApiInstance {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const adminDigest = digest(options.adminToken);
-  const publicRouter = new Router();
-  options.publicRoutes(publicRouter);
-  const authedRouter = new Router();
-  const authed: AuthedRouter = {
-    add(method, path, handler) {
-      // handle() attaches the principal to every request it routes here (see below).
-      authedRouter.add(method, path, (req) => handler(req as AuthenticatedRequest));
-      return authed;
-    },
-  };
-  options.routes(authed);
-
-  async function authenticate(req: IncomingMessage): Promise<Principal> {
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer (\S+)$/.exec(header);
-    if (!match?.[1]) throw new UnauthorizedError('missing "Authorization: Bearer <token>" header');
-    const token = match[1];
-    // Compare digests so the comparison is constant-time regardless of the token's length.
-    if (timingSafeEqual(digest(token), adminDigest)) return { kind: 'admin' };
-    const key = await options.resolveApiKey(token);
-    if (key) return { kind: 'tenant', ...key };
-    throw new UnauthorizedError('invalid token');
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = Date.now();
-    const url = new URL(req.url ?? '/', 'http://api.invalid');
-    const method = req.method ?? 'GET';
-    let status = 500;
-    try {
-      let rawBody: Promise<Buffer> | undefined;
-      const body = (): Promise<Buffer> => (rawBody ??= readBody(req, maxBodyBytes));
-      const apiReq: ApiRequest = {
-        method,
-        path: url.pathname,
-        params: {},
-        query: url.searchParams,
-        headers: req.headers,
-        json: async () => parseJson(await body()),
-        text: async () => decodeBody(await body()),
-      };
-      const publicMatch = publicRouter.match(method, url.pathname);
-      const isPublic = publicMatch !== undefined && publicMatch !== 'method_not_allowed';
-      // A path that only public routes know, with the wrong method, is still a 405 rather than a 404.
-      const match = isPublic ? publicMatch : (authedRouter.match(method, url.pathname) ?? publicMatch);
-      if (match === undefined || match === 'method_not_allowed') {
-        status = match === undefined ? 404 : 405;
-        sendJson(res, status, {
-          error: {
-            code: status === 404 ? 'route_not_found' : 'method_not_allowed',
-            message: `${method} ${url.pathname} is not a route`,
-          },
-        });
-        return;
-      }
-      const routed: ApiRequest = { ...apiReq, params: match.params };
-      const authenticated: ApiRequest = isPublic
-        ? routed
-        : ({ ...routed, principal: await authenticate(req) } as AuthenticatedRequest);
-      const result = await match.handler(authenticated);
-      status = result.status;
-      if (result.contentType !== undefined && typeof result.body === 'string')
-        sendText(res, status, result.contentType, result.body);
-      else sendJson(res, result.status, result.body);
-    } catch (err) {
-      if (err instanceof WssError) {
-        status = err.httpStatus;
-        sendJson(res, status, errorBody(err));
-      } else {
-        status = 500;
-        options.log.error(
-          { err: err instanceof Error ? err.message : String(err), method, path: url.pathname },
-          'api request failed',
-        );
-        sendJson(res, 500, { error: { code: 'internal_error', message: 'internal error' } });
-      }
-    } finally {
-      options.log.debug({ method, path: url.pathname, status, durationMs: Date.now() - started }, 'api request');
+  const { deps, log } = options;
+  const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const answer = toErrorAnswer(err, maxBodyBytes);
+    if (answer.internal) {
+      log.error(
+        { err: err instanceof Error ? err.message : String(err), method: request.method, path: pathOf(request) },
+        'api request failed',
+      );
     }
-  }
+    void reply.code(answer.status).send(answer.body);
+  };
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    // Bound slow clients: a management API has no reason to hold a connection open for long.
+    requestTimeout: 30_000,
+    // HEAD and OPTIONS are not routes of this API: they answer 405 like any other method a path lacks.
+    exposeHeadRoutes: false,
+    // Requests on connections that are open when the API closes are still answered, as before (not a bare 503).
+    return503OnClosing: false,
+    // Longer than any valid id, so that an over-long one is refused by its pattern, with its name.
+    routerOptions: { maxParamLength: 256 },
+    // A malformed percent-escape in the path (or an over-long parameter) is the caller's mistake: 400.
+    frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.server.headersTimeout = 10_000;
+
+  // Requests are validated with the zod schemas the routes declare, reporting every issue with its field.
+  app.setValidatorCompiler<z.ZodType>(({ schema, httpPart }) => (data) => {
+    try {
+      return { value: validate(schema, data) };
+    } catch (err) {
+      // Fastify hands a missing body over as null.
+      if (httpPart === 'body' && data === null)
+        return { error: new ValidationError('request body must be a JSON object') };
+      return { error: err as Error };
+    }
   });
-  // Bound slow clients: a management API has no reason to hold a connection open for long.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  return server;
+  // An action route's body is optional: an empty POST means "all defaults".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.config.optionalBody) request.body = {};
+  });
+  // Answers are sent as built; their conformance to the documented schemas is tested, not re-checked per request.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send(notARoute(request, 'route_not_found')));
+
+  // Request bodies: strict UTF-8, bounded depth, strict JSON, no `__proto__` (see request-body.ts). A body with no
+  // Content-Type is read as JSON, as before; any other type is refused before the body is read.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    try {
+      if (request.is404 || body.length === 0) done(null, undefined);
+      else done(null, request.routeOptions.config.rawBody ? decodeBody(body) : parseJson(body));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug(
+      { method: request.method, path: pathOf(request), status: reply.statusCode, durationMs: reply.elapsedTime },
+      'api request',
+    );
+  });
+
+  // Every route's methods, for the 405 answers registered last.
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = methodsByPath.get(route.url) ?? new Set<string>();
+    for (const method of ([] as string[]).concat(route.method)) methods.add(method);
+    methodsByPath.set(route.url, methods);
+  });
+
+  void app.register(fastifySwagger, swaggerOptions());
+  // Swagger UI ships its assets with the package: /docs works without internet access.
+  void app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  void app.register(async (service) => serviceRoutes(service, deps));
+  void app.register(async (v1) => {
+    v1.decorateRequest('principal', null as never);
+    v1.addHook(
+      'onRequest',
+      authenticate({ adminToken: options.adminToken, resolveApiKey: (k) => deps.apiKeys.resolve(k) }),
+    );
+    v1.addHook('preParsing', async (request) => {
+      const { 'content-type': type, 'content-length': length, 'transfer-encoding': chunked } = request.headers;
+      const hasBody = (length !== undefined && length !== '0') || chunked !== undefined;
+      if (type !== undefined && hasBody && !isJsonContentType(type)) {
+        throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE();
+      }
+    });
+    tenantRoutes(v1, deps);
+    apiKeyRoutes(v1, deps);
+    endpointRoutes(v1, deps);
+    eventRoutes(v1, deps);
+    deliveryRoutes(v1, deps);
+    deadLetterRoutes(v1, deps);
+  });
+  void app.register(async (other) => {
+    // The body of a request to a method a path lacks is never read.
+    other.removeAllContentTypeParsers();
+    other.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    for (const [url, methods] of [...methodsByPath].map(([u, m]) => [u, new Set(m)] as const)) {
+      const allow = [...methods].join(', ');
+      other.route({
+        method: app.supportedMethods.filter((m) => !methods.has(m)),
+        url,
+        schema: { hide: true },
+        handler: async (request, reply) =>
+          reply.code(405).header('allow', allow).send(notARoute(request, 'method_not_allowed')),
+      });
+    }
+  });
+  return app;
 }

@@ -75,7 +75,7 @@ export const ERROR_CODES = {
     surfaces: ['api'],
     retryable: false,
     httpStatus: 405,
-    description: 'The path exists, but not with this method.',
+    description: 'The path exists, but not with this method (see the `Allow` header).',
   },
   conflict: {
     surfaces: ['api'],
@@ -88,6 +88,12 @@ export const ERROR_CODES = {
     retryable: false,
     httpStatus: 413,
     description: 'The request body is over 1 MiB, or the event `data` is over `WSS_MAX_EVENT_BYTES`.',
+  },
+  unsupported_media_type: {
+    surfaces: ['api'],
+    retryable: false,
+    httpStatus: 415,
+    description: 'A request body whose `Content-Type` is not `application/json` (UTF-8).',
   },
   transform_failed: {
     surfaces: ['api', 'activity'],

@@ -1,11 +1,11 @@
 import { ValidationError } from './errors';
 
 /** `order.created`, `invoice.payment_failed`: dot-separated segments of letters, digits, `_` and `-`. */
-const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 export const MAX_EVENT_TYPE_LENGTH = 128;
 
 export function isValidEventType(type: string): boolean {
-  return type.length <= MAX_EVENT_TYPE_LENGTH && EVENT_TYPE.test(type);
+  return type.length <= MAX_EVENT_TYPE_LENGTH && EVENT_TYPE_PATTERN.test(type);
 }
 
 /**

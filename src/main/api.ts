@@ -1,9 +1,6 @@
 import type { Server } from 'node:http';
-import { once } from 'node:events';
 import { createTransformRunner } from '../activities/transform-runner';
 import { DeliveryOperations } from '../api/delivery-operations';
-import { registerDeliveryRoutes } from '../api/delivery-routes';
-import { registerPublicRoutes, registerRoutes } from '../api/routes';
 import { RequestBuilder } from '../delivery/signed-request';
 import { connectTemporalClient } from '../infra/temporal';
 import { createApiServer } from '../api/server';
@@ -54,52 +51,40 @@ export async function startApi(
   // The dry run evaluates tenants' transforms in child processes with a deadline and a heap cap, like deliveries.
   const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
   const groupHealth = consumerGroupHealth(config, stores);
-  const server = createApiServer({
+  const app = createApiServer({
     adminToken: requireConfig(config, 'WSS_ADMIN_TOKEN'),
-    resolveApiKey: (key) => stores.apiKeys.resolve(key),
     log,
-    publicRoutes: (router) =>
-      registerPublicRoutes(router, {
-        health: async () => {
-          const redis = (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable';
-          if (redis !== 'ok') return { checks: { redis, consumerGroup: 'unknown: Redis unreachable' } };
-          const [consumerGroup, recovery] = await Promise.all([
-            groupHealth.check().catch(() => 'unknown'),
-            groupHealth.recentRecovery().catch(() => undefined),
-          ]);
-          return { checks: { redis, consumerGroup }, ...(recovery !== undefined ? { notices: [recovery] } : {}) };
-        },
-      }),
-    routes: (router) => {
-      registerRoutes(router, {
-        endpoints: stores.endpoints,
-        tenants: stores.tenants,
-        apiKeys: stores.apiKeys,
-        publisher: new EventPublisher(stores.redis, stores.keys),
-        requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
-        destinations,
-        maxEventBytes: config.WSS_MAX_EVENT_BYTES,
-        maxEventDepth: config.WSS_MAX_EVENT_DEPTH,
-        secretGraceMs: config.WSS_SECRET_GRACE_MS,
-        health: async () => ({ checks: {} }),
-        replay: (tenantId, endpointId, sinceMs) => operations.replay(tenantId, endpointId, sinceMs),
-        cancelTenantDeliveries: (tenantId) => operations.cancelTenant(tenantId),
-      });
-      registerDeliveryRoutes(router, { operations, endpoints: stores.endpoints });
+    deps: {
+      endpoints: stores.endpoints,
+      tenants: stores.tenants,
+      apiKeys: stores.apiKeys,
+      publisher: new EventPublisher(stores.redis, stores.keys),
+      requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
+      destinations,
+      operations,
+      maxEventBytes: config.WSS_MAX_EVENT_BYTES,
+      maxEventDepth: config.WSS_MAX_EVENT_DEPTH,
+      secretGraceMs: config.WSS_SECRET_GRACE_MS,
+      health: async () => {
+        const redis = (await stores.redis.ping().catch((e: Error) => e.message)) === 'PONG' ? 'ok' : 'unreachable';
+        if (redis !== 'ok') return { checks: { redis, consumerGroup: 'unknown: Redis unreachable' } };
+        const [consumerGroup, recovery] = await Promise.all([
+          groupHealth.check().catch(() => 'unknown'),
+          groupHealth.recentRecovery().catch(() => undefined),
+        ]);
+        return { checks: { redis, consumerGroup }, ...(recovery !== undefined ? { notices: [recovery] } : {}) };
+      },
     },
   });
-  server.listen(config.WSS_API_PORT, config.WSS_API_HOST);
-  await once(server, 'listening');
-  const address = server.address();
+  await app.listen({ port: config.WSS_API_PORT, host: config.WSS_API_HOST });
+  const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.WSS_API_PORT;
   return {
-    server,
+    server: app.server,
     port,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      // Stops accepting connections, closes idle ones and waits for open requests to finish.
+      await app.close();
       await transforms.close();
       await connection.close();
     },

@@ -96,8 +96,17 @@ describe('management API against real Redis and Temporal', () => {
       const res = await raw('GET', '/docs');
       assert.equal(res.status, 200, res.text);
       assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
-      assert.match(res.text, /^<!doctype html>/);
-      assert.ok(res.text.includes('/v1/tenants/{tenantId}/endpoints'));
+      assert.match(res.text, /<!doctype html>/i);
+      // Swagger UI renders the document in the browser; every asset it loads comes from the API itself.
+      const assets = [...res.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+      assert.ok(assets.length >= 3, res.text);
+      for (const asset of assets) {
+        assert.match(asset, /^\/docs\//);
+        assert.equal((await raw('GET', asset)).status, 200, asset);
+      }
+      const rendered = await raw('GET', '/docs/json');
+      assert.deepEqual(rendered.body, (await raw('GET', '/openapi.json')).body);
+      assert.ok(rendered.body.paths['/v1/tenants/{tenantId}/endpoints']);
     });
   });
 
@@ -767,6 +776,12 @@ describe('management API against real Redis and Temporal', () => {
         field: 'retryPolicy.retryWindowMs',
       },
       {
+        name: 'a maximum retry interval below the initial one',
+        body: { retryPolicy: { initialIntervalMs: 5_000, maximumIntervalMs: 1_000 } },
+        code: 'validation_failed',
+        field: 'retryPolicy.maximumIntervalMs',
+      },
+      {
         name: 'an unknown signature scheme',
         body: { signatureScheme: 'md5' },
         code: 'validation_failed',
@@ -813,6 +828,12 @@ describe('management API against real Redis and Temporal', () => {
         400,
         'validation_failed',
         'retryPolicy.maximumAttempts',
+      );
+      assertError(
+        await stack.api('PATCH', base, { retryPolicy: { initialIntervalMs: 60_000, maximumIntervalMs: 1_000 } }),
+        400,
+        'validation_failed',
+        'retryPolicy.maximumIntervalMs',
       );
       assertError(await stack.api('PATCH', base, { secret: 'x'.repeat(32) }), 400, 'validation_failed');
       assertError(await stack.api('PATCH', base, { id: 'ep_other' }), 400, 'validation_failed');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEventBody, topLevelMembers } from '../../src/api/event-body';
-import { MAX_REQUEST_BODY_DEPTH, decodeBody, parseJson } from '../../src/api/http-kit';
+import { MAX_REQUEST_BODY_DEPTH, decodeBody, parseJson } from '../../src/api/request-body';
 import { ValidationError } from '../../src/domain/errors';
 
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { API_ERROR_CODES } from './errors';
+import type { ApiErrorCode } from './errors';
+import { metadataSchema, retryPolicySchema, signatureSchemeSchema } from './schemas';
+
+/**
+ * What the API answers, for clients and for the OpenAPI document. Responses are sent as the handlers build them
+ * (they are not re-validated at run time); the schemathesis run in `npm test` checks that they conform.
+ * Each has a name (`.meta({ id })`), so the document refers to it once, as a component.
+ */
+
+const timestamp = z.string().describe('ISO-8601 time.');
+// Stored records hold read-only arrays.
+const storedRetryPolicy = retryPolicySchema.extend({
+  permanentStatusCodes: retryPolicySchema.shape.permanentStatusCodes.unwrap().readonly().optional(),
+});
+
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]]),
+      message: z.string().describe('Human-readable; never contains secrets.'),
+      field: z.string().optional().describe('Dotted path of the offending field, e.g. `eventTypes.0`.'),
+      details: z
+        .array(z.object({ field: z.string(), message: z.string() }))
+        .optional()
+        .describe('Every validation issue, when there is more than one.'),
+    }),
+  })
+  .describe('The body of every 4xx and 5xx answer.')
+  .meta({ id: 'Error' });
+
+export const healthResponse = z
+  .object({
+    status: z.enum(['ok', 'degraded']),
+    checks: z.record(z.string(), z.string()).describe('`ok`, or what is wrong; any value other than `ok` answers 503.'),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe('Recent events that did not make the service unhealthy, e.g. a recreated consumer group.'),
+  })
+  .meta({ id: 'Health' });
+
+export const tenantResponse = z
+  .object({
+    id: z.string(),
+    name: z.string().optional(),
+    retryPolicy: storedRetryPolicy.optional(),
+    metadata: metadataSchema.optional(),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'Tenant' });
+
+export const apiKeyResponse = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    name: z.string().optional(),
+    prefix: z.string().describe('First characters of the key, to tell keys apart.'),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'ApiKey' });
+
+export const endpointResponse = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    url: z.string(),
+    description: z.string().optional(),
+    eventTypes: z.array(z.string()).readonly(),
+    enabled: z.boolean(),
+    disabledReason: z.string().optional().describe('Why the service disabled the endpoint, e.g. `gone` or `failing`.'),
+    headers: z.record(z.string(), z.string()).optional(),
+    metadata: metadataSchema.optional(),
+    rateLimit: z.number().optional(),
+    retryPolicy: storedRetryPolicy.optional(),
+    filter: z.unknown().optional().describe('Mongo-style content filter over the event envelope (an object).'),
+    transform: z.string().optional(),
+    signatureScheme: signatureSchemeSchema,
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Endpoint' });
+
+export const replayResponse = z
+  .object({ replayed: z.number().int(), skipped: z.number().int() })
+  .meta({ id: 'ReplayResult' });
+
+export const dryRunResponse = z
+  .union([
+    z.object({ matches: z.literal(false), reason: z.enum(['endpoint_disabled', 'event_type', 'filter']) }),
+    z.object({
+      matches: z.literal(true),
+      eventType: z.string(),
+      headers: z.record(z.string(), z.string()),
+      body: z.string().describe('The exact body that would be sent.'),
+    }),
+  ])
+  .meta({ id: 'DryRun' });
+
+const attemptResponse = z.object({
+  attempt: z.number().int(),
+  at: timestamp,
+  outcome: z.string(),
+  statusCode: z.number().int().optional(),
+  durationMs: z.number(),
+  error: z.string().optional(),
+});
+
+export const deliveryResponse = z
+  .object({
+    tenantId: z.string(),
+    eventId: z.string(),
+    eventType: z.string().optional(),
+    workflowId: z.string(),
+    status: z.string().describe('pending, delivered, failed, cancelled, skipped or no_subscribers.'),
+    workflowStatus: z.string(),
+    runs: z.number().int(),
+    webUiUrl: z.string().optional(),
+    endpoints: z.array(
+      z.object({
+        endpointId: z.string(),
+        status: z.string(),
+        attempts: z.array(attemptResponse),
+        lastError: z.string().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'Delivery' });
+
+export const deadLetterResponse = z
+  .object({
+    tenantId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    occurredAt: timestamp,
+    endpointId: z.string(),
+    failedAt: timestamp,
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().optional(),
+    lastError: z.string(),
+  })
+  .meta({ id: 'DeadLetter' });
+
+/** A documented success answer: what it means, and the JSON it carries. */
+export function answer<T extends z.ZodType>(description: string, schema: T) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A documented answer without a body. */
+export const noContent = (description: string) => z.undefined().describe(description);

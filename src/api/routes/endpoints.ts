@@ -1,0 +1,278 @@
+import { z } from 'zod';
+import type { Endpoint } from '../../domain/endpoint';
+import { NotFoundError, ValidationError } from '../../domain/errors';
+import { compileFilter } from '../../domain/filter';
+import type { SignatureScheme } from '../../domain/endpoint';
+import { generateStandardWebhooksSecret, generateWssSecret, isStandardWebhooksSecret } from '../../security/signature';
+import { compileTransform } from '../../transform/transform';
+import type { EventText } from '../../domain/event';
+import { dryRunDelivery, dryRunEventId } from '../dry-run';
+import type { ApiDependencies, ApiInstance } from '../server';
+import { answer, dryRunResponse, endpointResponse, noContent, replayResponse } from '../response-schemas';
+import {
+  createEndpointSchema,
+  enableEndpointSchema,
+  endpointParams,
+  publishEventSchema,
+  rotateSecretSchema,
+  tenantParams,
+  updateEndpointSchema,
+} from '../schemas';
+import { eventBodyRoute } from './events';
+
+const tags = ['Endpoints'];
+const endpointAnswer = (description: string) => answer(description, endpointResponse);
+
+export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
+  async function load(params: { tenantId: string; endpointId: string }): Promise<Endpoint> {
+    const endpoint = await deps.endpoints.get(params.tenantId, params.endpointId);
+    if (!endpoint) throw new NotFoundError(`endpoint ${params.endpointId} not found`);
+    return endpoint;
+  }
+
+  app.route({
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/endpoints',
+    config: { access: 'tenant', errors: [409] },
+    schema: {
+      operationId: 'createEndpoint',
+      summary: 'Register an endpoint (the secret is shown once)',
+      tags,
+      params: tenantParams,
+      body: createEndpointSchema,
+      response: {
+        201: answer(
+          'Created; `secret` is shown only here',
+          endpointResponse.extend({ secret: z.string().describe('The signing secret. Shown once, never again.') }),
+        ),
+      },
+    },
+    handler: async (req, reply) => {
+      const { tenantId } = req.params;
+      const { secret: given, ...input } = req.body;
+      validateProgrammableFields(input);
+      await deps.destinations.checkUrl(input.url);
+      const secret = signingSecret(input.signatureScheme ?? 'wss', given);
+      // The admin may create a tenant's first endpoint directly; a tenant key implies the tenant exists.
+      if (req.principal.kind === 'admin') await deps.tenants.ensure(tenantId);
+      const created = await deps.endpoints.create(tenantId, input, secret);
+      return reply.code(201).send({ ...created.endpoint, secret: created.secret });
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/v1/tenants/:tenantId/endpoints',
+    config: { access: 'tenant' },
+    schema: {
+      operationId: 'listEndpoints',
+      summary: "List a tenant's endpoints, oldest first",
+      tags,
+      params: tenantParams,
+      querystring: z.object({
+        limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size.'),
+        cursor: z.string().optional().describe('`nextCursor` of the previous page.'),
+      }),
+      response: {
+        200: answer(
+          'One page',
+          z.object({
+            items: z.array(endpointResponse),
+            nextCursor: z.string().optional().describe('Pass as `cursor` for the next page; absent on the last page.'),
+          }),
+        ),
+      },
+    },
+    handler: async (req) => {
+      const { tenantId } = req.params;
+      await deps.tenants.require(tenantId);
+      const { limit, cursor } = req.query;
+      return deps.endpoints.list(tenantId, { limit, ...(cursor !== undefined ? { cursor } : {}) });
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId',
+    config: { access: 'tenant' },
+    schema: {
+      operationId: 'getEndpoint',
+      summary: 'Get an endpoint',
+      tags,
+      params: endpointParams,
+      response: { 200: endpointAnswer('The endpoint') },
+    },
+    handler: async (req) => load(req.params),
+  });
+
+  app.route({
+    method: 'PATCH',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId',
+    config: { access: 'tenant', errors: [409] },
+    schema: {
+      operationId: 'updateEndpoint',
+      summary: 'Change an endpoint (`null` clears description, filter and transform)',
+      tags,
+      params: endpointParams,
+      body: updateEndpointSchema,
+      response: { 200: endpointAnswer('Updated') },
+    },
+    handler: async (req) => {
+      const endpoint = await load(req.params);
+      const patch = req.body;
+      validateProgrammableFields(patch);
+      if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
+      const scheme = patch.signatureScheme;
+      if (scheme !== undefined && scheme !== 'wss' && scheme !== endpoint.signatureScheme) {
+        // Every secret that still signs (the current one, and the previous one during its grace period) must
+        // suit the new scheme, or every delivery would fail at signing.
+        const secrets = await deps.endpoints.loadSigningSecrets(endpoint.tenantId, endpoint.id);
+        if (!secrets.every(isStandardWebhooksSecret)) {
+          throw new ValidationError(
+            `signatureScheme: "${scheme}" signs with "whsec_" secrets only; rotate to one and let the previous ` +
+              'secret expire first',
+            'signatureScheme',
+          );
+        }
+      }
+      const { description, filter, transform, ...rest } = patch;
+      return deps.endpoints.update(endpoint.tenantId, endpoint.id, {
+        ...rest,
+        ...(description !== undefined ? { description: description ?? undefined } : {}),
+        ...(filter !== undefined ? { filter: filter ?? undefined } : {}),
+        ...(transform !== undefined ? { transform: transform ?? undefined } : {}),
+      });
+    },
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId',
+    config: { access: 'tenant' },
+    schema: {
+      operationId: 'deleteEndpoint',
+      summary: 'Delete an endpoint',
+      tags,
+      params: endpointParams,
+      response: { 204: noContent('Deleted') },
+    },
+    handler: async (req, reply) => {
+      const endpoint = await load(req.params);
+      await deps.endpoints.delete(endpoint.tenantId, endpoint.id);
+      return reply.code(204).send();
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId/disable',
+    config: { access: 'tenant', errors: [409] },
+    schema: {
+      operationId: 'disableEndpoint',
+      summary: 'Stop delivering to an endpoint',
+      tags,
+      params: endpointParams,
+      response: { 200: endpointAnswer('Disabled') },
+    },
+    handler: async (req) => {
+      const endpoint = await load(req.params);
+      return deps.endpoints.setEnabled(endpoint.tenantId, endpoint.id, false, 'manual');
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId/enable',
+    config: { access: 'tenant', errors: [409], optionalBody: true },
+    schema: {
+      operationId: 'enableEndpoint',
+      summary: 'Resume delivering, optionally replaying what failed meanwhile',
+      tags,
+      params: endpointParams,
+      body: enableEndpointSchema,
+      response: { 200: answer('Enabled', endpointResponse.extend({ replay: replayResponse.optional() })) },
+    },
+    handler: async (req) => {
+      const endpoint = await load(req.params);
+      const enabled = await deps.endpoints.setEnabled(endpoint.tenantId, endpoint.id, true);
+      const since = req.body.replayFailedSince;
+      if (since === undefined) return enabled;
+      const replay = await deps.operations.replay(endpoint.tenantId, endpoint.id, Date.parse(since));
+      return { ...enabled, replay };
+    },
+  });
+
+  app.route({
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId/secret/rotate',
+    config: { access: 'tenant', errors: [409], optionalBody: true },
+    schema: {
+      operationId: 'rotateEndpointSecret',
+      summary: 'Rotate the signing secret; the old one keeps signing for WSS_SECRET_GRACE_MS',
+      tags,
+      params: endpointParams,
+      body: rotateSecretSchema,
+      response: {
+        200: answer(
+          'Rotated; `secret` is shown only here',
+          z.object({
+            secret: z.string().describe('The new signing secret. Shown once, never again.'),
+            previousSecretValidUntil: z.string().describe('ISO-8601 time until which requests carry both signatures.'),
+          }),
+        ),
+      },
+    },
+    handler: async (req) => {
+      const endpoint = await load(req.params);
+      const secret = signingSecret(endpoint.signatureScheme, req.body.secret);
+      await deps.endpoints.rotateSecret(endpoint.tenantId, endpoint.id, secret, deps.secretGraceMs);
+      return { secret, previousSecretValidUntil: new Date(Date.now() + deps.secretGraceMs).toISOString() };
+    },
+  });
+
+  const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth);
+  app.route({
+    method: 'POST',
+    url: '/v1/tenants/:tenantId/endpoints/:endpointId/test',
+    config: { ...config, access: 'tenant', errors: [422, 503] },
+    preValidation,
+    schema: {
+      operationId: 'testEndpoint',
+      summary: 'Dry run: routing decision, body and headers of a delivery; sends nothing',
+      tags,
+      params: endpointParams,
+      body: publishEventSchema,
+      response: { 200: answer('What would be sent', dryRunResponse) },
+    },
+    handler: async (req) => {
+      const endpoint = await load(req.params);
+      // The sample's data as written, so the dry run shows byte for byte what a delivery of it sends.
+      const event: EventText = {
+        id: req.body.id ?? dryRunEventId(),
+        type: req.body.type,
+        tenant: endpoint.tenantId,
+        occurredAt: new Date().toISOString(),
+        dataJson: dataJson(req),
+      };
+      return dryRunDelivery(endpoint, event, {
+        requests: deps.requests,
+        loadSecrets: () => deps.endpoints.loadSigningSecrets(endpoint.tenantId, endpoint.id),
+      });
+    },
+  });
+}
+
+/** The given signing secret, or a new one; Standard Webhooks schemes need a `whsec_` secret. */
+function signingSecret(scheme: SignatureScheme, given: string | undefined): string {
+  const secret = given ?? (scheme === 'wss' ? generateWssSecret() : generateStandardWebhooksSecret());
+  if (scheme !== 'wss' && !isStandardWebhooksSecret(secret)) {
+    throw new ValidationError(`secret: must be a "whsec_" base64 secret for signatureScheme "${scheme}"`, 'secret');
+  }
+  return secret;
+}
+
+/** Filters and transforms are compiled at registration, so a bad one is a 400 now rather than a failure later. */
+function validateProgrammableFields(body: { filter?: unknown; transform?: string | null }): void {
+  if (body.filter !== undefined && body.filter !== null) compileFilter(body.filter);
+  if (body.transform !== undefined && body.transform !== null) compileTransform(body.transform);
+}

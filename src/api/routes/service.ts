@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import type { ApiDependencies, ApiInstance } from '../server';
+import { answer, healthResponse } from '../response-schemas';
+
+const tags = ['Service'];
+
+/** Unauthenticated routes: health and the OpenAPI document (Swagger UI at /docs is registered with it). */
+export function serviceRoutes(app: ApiInstance, deps: Pick<ApiDependencies, 'health'>): void {
+  app.route({
+    method: 'GET',
+    url: '/healthz',
+    config: { access: 'public' },
+    schema: {
+      operationId: 'getHealth',
+      summary: 'Liveness and dependency checks',
+      tags,
+      response: { 200: answer('Healthy', healthResponse), 503: answer('A dependency is down', healthResponse) },
+    },
+    handler: async (_req, reply) => {
+      const { checks, notices } = await deps.health();
+      const healthy = Object.values(checks).every((v) => v === 'ok');
+      return reply
+        .code(healthy ? 200 : 503)
+        .send({ status: healthy ? 'ok' : 'degraded', checks, ...(notices?.length ? { notices } : {}) });
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/openapi.json',
+    config: { access: 'public' },
+    schema: {
+      operationId: 'getOpenApi',
+      summary: 'This OpenAPI document (Swagger UI renders it at /docs)',
+      tags,
+      response: { 200: answer('OpenAPI 3.1 document', z.record(z.string(), z.unknown())) },
+    },
+    handler: async () => app.swagger() as unknown as Record<string, unknown>,
+  });
+}
