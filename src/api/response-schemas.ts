@@ -11,9 +11,13 @@ import { metadataSchema, retryPolicySchema, signatureSchemeSchema } from './sche
 
 const timestamp = z.string().describe('ISO-8601 time.');
 // Stored records hold read-only arrays.
-const storedRetryPolicy = retryPolicySchema.extend({
-  permanentStatusCodes: retryPolicySchema.shape.permanentStatusCodes.unwrap().readonly().optional(),
-});
+const storedRetryPolicy = z
+  .object({
+    ...retryPolicySchema.shape,
+    permanentStatusCodes: retryPolicySchema.shape.permanentStatusCodes.unwrap().readonly().optional(),
+  })
+  .strict()
+  .describe(retryPolicySchema.description ?? '');
 
 export const errorResponse = z
   .object({
