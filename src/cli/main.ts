@@ -280,11 +280,25 @@ function jsonArg(value: string | boolean | undefined, flag: string): RawJson {
   const source = String(value);
   let text = source;
   if (source.startsWith('@')) {
+    let bytes: Buffer;
     try {
-      text = readFileSync(source.slice(1), 'utf8');
+      bytes = readFileSync(source.slice(1));
     } catch (err) {
       throw new UsageError(`cannot read --${flag} file ${source.slice(1)}: ${(err as Error).message}`);
     }
+    try {
+      // Strict: a lenient decode would replace invalid bytes with U+FFFD and publish text nobody wrote.
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      throw new UsageError(`--${flag} file ${source.slice(1)} is not valid UTF-8`);
+    }
+  } else if (text.includes('\uFFFD')) {
+    // Node has already replaced invalid bytes in the command line with U+FFFD, so the original is lost. Refuse
+    // rather than publish a rewrite; U+FFFD written on purpose can be sent escaped or from a file.
+    throw new UsageError(
+      `--${flag} contains U+FFFD, which is what invalid UTF-8 on the command line turns into; ` +
+        'write it as \\ufffd inside a JSON string, or pass @file',
+    );
   }
   try {
     JSON.parse(text);

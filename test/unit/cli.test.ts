@@ -218,6 +218,41 @@ describe('wss CLI', () => {
       assert.deepEqual(JSON.parse(seen[0]!.body).data.s, 'café');
     });
 
+    it('refuses a --data @file that is not valid UTF-8, for every command that takes data, and sends nothing', async () => {
+      const invalid: [string, Buffer][] = [
+        ['a Latin-1 byte', Buffer.from('{"a":"caf\xe9"}', 'latin1')],
+        [
+          'an encoded surrogate',
+          Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+        ],
+        ['a truncated sequence', Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')])],
+        ['an overlong encoding', Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')])],
+      ];
+      for (const [name, bytes] of invalid) {
+        const full = path.join(scratch, 'bad.json');
+        writeFileSync(full, bytes);
+        for (const argv of [
+          ['events', 'publish', 'acme', '--type', 'a.b', '--data', `@${full}`],
+          ['endpoints', 'test', 'acme', 'ep_1', '--type', 'a.b', '--data', `@${full}`],
+        ]) {
+          const res = await wss(argv);
+          assert.equal(res.code, 2, `${name}: ${res.stderr}`);
+          assert.match(res.stderr, /not valid UTF-8/, name);
+        }
+      }
+      assert.equal(seen.length, 0);
+    });
+
+    it('refuses inline --data holding U+FFFD, the trace of invalid UTF-8 on the command line', async () => {
+      const res = await wss(['events', 'publish', 'acme', '--type', 'a.b', '--data', '{"a":"caf\uFFFD"}']);
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /U\+FFFD/);
+      // Written as an escape, the same character is accepted and sent as written.
+      const escaped = await wss(['events', 'publish', 'acme', '--type', 'a.b', '--data', '{"a":"caf\\ufffd"}']);
+      assert.equal(escaped.code, 0, escaped.stderr);
+      assert.equal(seen[0]?.body, '{"type":"a.b","data":{"a":"caf\\ufffd"}}');
+    });
+
     it('keeps a big integer in a dry run (endpoints test)', async () => {
       const res = await wss(['endpoints', 'test', 'acme', 'ep_1', '--type', 'a.b', '--data', big, '--json']);
       assert.equal(res.code, 0, res.stderr);
