@@ -5,6 +5,7 @@ import type { DeliveryTarget } from '../delivery/start-delivery';
 import { startDelivery } from '../delivery/start-delivery';
 import type { DeliverEventInput, DeliverEventResult } from '../delivery/workflow-contract';
 import type { DeadLetter } from '../domain/delivery-log';
+import { endpointStatusFromAttempts } from '../domain/delivery-outcome';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import type { EventRef } from '../domain/event';
 import { deliveryWorkflowId } from '../domain/ids';
@@ -94,9 +95,7 @@ export class DeliveryOperations {
         const last = mine[mine.length - 1];
         return {
           endpointId,
-          status:
-            final?.status ??
-            (workflowStatus === 'CANCELLED' ? 'cancelled' : last?.outcome === 'failed' ? 'failed' : 'pending'),
+          status: final?.status ?? endpointStatusFromAttempts(last?.outcome, workflowStatus),
           attempts: mine.map(({ endpointId: _e, ...a }) => a),
           ...(final?.lastError ? { lastError: final.lastError } : {}),
         };

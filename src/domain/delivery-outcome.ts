@@ -53,6 +53,36 @@ export function summarizeDeliveries(results: readonly DeliveryResult[]): Deliver
   return 'failed';
 }
 
+/**
+ * One endpoint's status when the latest run has no final result for it: while that run is still going, or when
+ * the endpoint was settled in an earlier run (a retry run covers only the endpoints that failed). Its last
+ * recorded attempt decides; an attempt that will be retried is `pending` only while the workflow runs.
+ *
+ * @param lastOutcome the outcome of the endpoint's last recorded attempt, if any.
+ */
+export function endpointStatusFromAttempts(
+  lastOutcome: 'delivered' | 'retry' | 'failed' | 'skipped' | undefined,
+  /** Temporal's execution status name of the latest run (`RUNNING`, `CANCELLED`, `COMPLETED`, ...). */
+  workflowStatus: string,
+): EndpointDeliveryStatus {
+  switch (lastOutcome) {
+    case 'delivered':
+    case 'failed':
+    case 'skipped':
+      return lastOutcome;
+    case 'retry':
+    case undefined:
+      if (workflowStatus === 'RUNNING') return 'pending';
+      if (workflowStatus === 'CANCELLED') return 'cancelled';
+      // The run ended (terminated, timed out) with this endpoint's delivery unfinished: it never got the event.
+      return 'failed';
+    default: {
+      const unreachable: never = lastOutcome;
+      return unreachable;
+    }
+  }
+}
+
 /** Default length limit of {@link truncateError}, in UTF-16 code units. */
 export const MAX_ERROR_LENGTH = 1024;
 

@@ -159,6 +159,44 @@ describe('failure handling: classification, dead letters, operations', () => {
     assert.equal(view.body.status, 'delivered');
   });
 
+  it('shows each endpoint by its own last outcome, across a retry run and while a run is in progress', async () => {
+    const tenant = uniqueName('t');
+    let healthy = false;
+    const failing = await receiver(() => ({ status: healthy ? 200 : 503 }));
+    const fine = await receiver(() => ({ status: 200 }));
+    const slow = await receiver(() => ({ status: 200, delayMs: 1500 }));
+    const f = await endpoint(tenant, failing.url, { ...FAST, maximumAttempts: 1 });
+    const g = await endpoint(tenant, fine.url);
+    const s = await endpoint(tenant, slow.url);
+    const handle = await publish(tenant, 'evt-mixed');
+    // While the slow endpoint's attempt runs, the fine one is already delivered and says so.
+    await waitFor('the fine endpoint answered', () => fine.requests.length === 1);
+    await waitFor('its attempt recorded', async () => {
+      const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/evt-mixed`);
+      return view.body.endpoints.find((e: any) => e.endpointId === g.id)?.attempts.length === 1;
+    });
+    const during = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/evt-mixed`);
+    if (during.body.workflowStatus === 'RUNNING') {
+      assert.equal(during.body.endpoints.find((e: any) => e.endpointId === g.id).status, 'delivered');
+    }
+    assert.equal((await waitFor('result', () => handle.result())).status, 'failed');
+
+    healthy = true;
+    const res = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/evt-mixed/retry`);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await waitFor('the retry run', async () => {
+      const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/evt-mixed`);
+      return view.body.runs === 2 && view.body.workflowStatus === 'COMPLETED';
+    });
+    const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/evt-mixed`);
+    const statusOf = (id: string) => view.body.endpoints.find((e: any) => e.endpointId === id)?.status;
+    assert.equal(view.body.status, 'delivered');
+    assert.equal(statusOf(f.id), 'delivered');
+    // Delivered in the first run, not part of the retry run: still delivered, not pending.
+    assert.equal(statusOf(g.id), 'delivered');
+    assert.equal(statusOf(s.id), 'delivered');
+  });
+
   it('replays exactly the failed deliveries of a time range', async () => {
     const tenant = uniqueName('t');
     let healthy = false;

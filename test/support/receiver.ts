@@ -16,6 +16,8 @@ export interface ReceiverReply {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Answer only after this long, in ms (a slow receiver). */
+  delayMs?: number;
 }
 
 export interface Receiver {
@@ -48,8 +50,12 @@ export async function startReceiver(
       const index = requests.length;
       requests.push(received);
       const answer = reply(received, index);
-      res.writeHead(answer.status, answer.headers);
-      res.end(answer.body ?? '');
+      const send = (): void => {
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body ?? '');
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
     });
   });
   server.listen(0, '127.0.0.1');

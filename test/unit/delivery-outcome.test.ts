@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_ERROR_LENGTH, summarizeDeliveries, truncateError } from '../../src/domain/delivery-outcome';
+import {
+  MAX_ERROR_LENGTH,
+  endpointStatusFromAttempts,
+  summarizeDeliveries,
+  truncateError,
+} from '../../src/domain/delivery-outcome';
 import type { DeliveryResult, DeliveryStatus, EndpointDeliveryStatus } from '../../src/domain/delivery-outcome';
 
 const result = (status: EndpointDeliveryStatus, index = 0): DeliveryResult => ({
@@ -55,4 +60,25 @@ describe('truncateError', () => {
     assert.ok(cut.endsWith('…'));
     assert.equal(truncateError('y'.repeat(MAX_ERROR_LENGTH)), 'y'.repeat(MAX_ERROR_LENGTH));
   });
+});
+
+describe('endpointStatusFromAttempts', () => {
+  const cases: [Parameters<typeof endpointStatusFromAttempts>[0], string, string][] = [
+    ['delivered', 'RUNNING', 'delivered'],
+    ['delivered', 'COMPLETED', 'delivered'],
+    ['skipped', 'COMPLETED', 'skipped'],
+    ['failed', 'RUNNING', 'failed'],
+    ['retry', 'RUNNING', 'pending'],
+    [undefined, 'RUNNING', 'pending'],
+    ['retry', 'CANCELLED', 'cancelled'],
+    [undefined, 'CANCELLED', 'cancelled'],
+    ['retry', 'TERMINATED', 'failed'],
+    ['retry', 'TIMED_OUT', 'failed'],
+    [undefined, 'TERMINATED', 'failed'],
+  ];
+  for (const [outcome, workflowStatus, expected] of cases) {
+    it(`is ${expected} after a last attempt of ${outcome ?? 'none'} in a ${workflowStatus} workflow`, () => {
+      assert.equal(endpointStatusFromAttempts(outcome, workflowStatus), expected);
+    });
+  }
 });
