@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { SyntaxKind, createScanner } from 'jsonc-parser';
 import { ValidationError } from '../domain/errors';
 import { jsonNestingDepth } from '../domain/json-text';
@@ -138,4 +139,22 @@ function checkMembers(
     if (member.name === 'data') dataJson = source;
   }
   return dataJson;
+}
+
+/**
+ * Route options for the routes that take an event (publish, dry run): the body arrives as its text, and
+ * {@link parseEventBody} cuts the source of `data` out of it before the schema sees the parsed rest, so the
+ * producer's bytes are never re-serialised. `dataJson(req)` is that source.
+ */
+export function eventBodyRoute(maxDataDepth: number) {
+  const sources = new WeakMap<FastifyRequest, string>();
+  return {
+    config: { rawBody: true },
+    preValidation: async (req: FastifyRequest) => {
+      const { body, dataJson } = parseEventBody(typeof req.body === 'string' ? req.body : '', { maxDataDepth });
+      sources.set(req, dataJson);
+      req.body = body;
+    },
+    dataJson: (req: FastifyRequest): string => sources.get(req) ?? '',
+  };
 }

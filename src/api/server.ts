@@ -1,18 +1,11 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { errorCodes } from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from '../infra/logger';
-import type { EndpointStore } from '../store/endpoint-store';
-import type { EventPublisher } from '../store/event-publisher';
-import type { TenantStore } from '../store/tenant-store';
-import type { ApiKeyStore } from '../store/api-key-store';
-import type { DestinationPolicy } from '../infra/egress/destination-policy';
-import type { DeliveryOperations } from './delivery-operations';
-import type { dryRunDelivery } from './dry-run';
+import type { ApiDependencies, ApiInstance } from './api-context';
 import { authenticate } from './auth';
 import { toErrorAnswer } from './errors';
 import { swaggerOptions } from './openapi';
@@ -26,38 +19,7 @@ import { eventRoutes } from './routes/events';
 import { serviceRoutes } from './routes/service';
 import { tenantRoutes } from './routes/tenants';
 
-/** The Fastify instance the route modules register on: zod schemas type the requests and replies. */
-export type ApiInstance = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, ZodTypeProvider>;
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The handler gets the body as its exact text (strict UTF-8), for routes that keep the caller's bytes. */
-    rawBody?: boolean;
-  }
-}
-
-export interface ApiDependencies {
-  readonly endpoints: EndpointStore;
-  readonly tenants: TenantStore;
-  readonly apiKeys: ApiKeyStore;
-  readonly publisher: EventPublisher;
-  /** Builds request bodies and headers exactly as deliveries do (for the dry run). */
-  readonly requests: Parameters<typeof dryRunDelivery>[2]['requests'];
-  readonly destinations: Pick<DestinationPolicy, 'checkUrl'>;
-  readonly operations: Pick<
-    DeliveryOperations,
-    'get' | 'cancel' | 'retry' | 'replay' | 'listDeadLetters' | 'cancelTenant'
-  >;
-  readonly maxEventBytes: number;
-  /** Deepest nesting accepted in an event's `data` (WSS_MAX_EVENT_DEPTH). */
-  readonly maxEventDepth: number;
-  readonly secretGraceMs: number;
-  /**
-   * Dependency checks (`ok` or what is wrong; any other value answers 503) and notices: recent events an
-   * operator should know of that do not make the service unhealthy, such as a recreated consumer group.
-   */
-  readonly health: () => Promise<{ checks: Record<string, 'ok' | string>; notices?: string[] }>;
-}
+export type { ApiDependencies, ApiInstance };
 
 export interface ApiServerOptions {
   readonly adminToken: string;

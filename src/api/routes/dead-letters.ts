@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors';
 import { RESOURCE_ID_PATTERN } from '../../domain/ids';
-import type { ApiDependencies, ApiInstance } from '../server';
+import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer, deadLetterResponse, replayResponse } from '../response-schemas';
 import { endpointParams, tenantParams } from '../schemas';
 

@@ -7,7 +7,7 @@ import { generateStandardWebhooksSecret, generateWssSecret, isStandardWebhooksSe
 import { compileTransform } from '../../transform/transform';
 import type { EventText } from '../../domain/event';
 import { dryRunDelivery, dryRunEventId } from '../dry-run';
-import type { ApiDependencies, ApiInstance } from '../server';
+import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer, dryRunResponse, endpointResponse, noContent, replayResponse } from '../response-schemas';
 import {
   createEndpointSchema,
@@ -18,7 +18,7 @@ import {
   tenantParams,
   updateEndpointSchema,
 } from '../schemas';
-import { eventBodyRoute } from './events';
+import { eventBodyRoute } from '../event-body';
 
 const tags = ['Endpoints'];
 const endpointAnswer = (description: string) => answer(description, endpointResponse);

@@ -1,30 +1,11 @@
-import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PayloadTooLargeError } from '../../domain/errors';
 import { eventIdFromEntryId } from '../../domain/ids';
 import { utf8Length } from '../../domain/stream-entry';
-import { parseEventBody } from '../event-body';
-import type { ApiDependencies, ApiInstance } from '../server';
+import { eventBodyRoute } from '../event-body';
+import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer } from '../response-schemas';
 import { publishEventSchema, tenantParams } from '../schemas';
-
-/**
- * Route options for the routes that take an event (publish, dry run): the body arrives as its text, and
- * {@link parseEventBody} cuts the source of `data` out of it before the schema sees the parsed rest, so the
- * producer's bytes are never re-serialised. `dataJson(req)` is that source.
- */
-export function eventBodyRoute(maxDataDepth: number) {
-  const sources = new WeakMap<FastifyRequest, string>();
-  return {
-    config: { rawBody: true },
-    preValidation: async (req: FastifyRequest) => {
-      const { body, dataJson } = parseEventBody(typeof req.body === 'string' ? req.body : '', { maxDataDepth });
-      sources.set(req, dataJson);
-      req.body = body;
-    },
-    dataJson: (req: FastifyRequest): string => sources.get(req) ?? '',
-  };
-}
 
 export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
   const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiDependencies, ApiInstance } from '../server';
+import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer, healthResponse } from '../response-schemas';
 
 const tags = ['Service'];

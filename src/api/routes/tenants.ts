@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiDependencies, ApiInstance } from '../server';
+import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer, tenantResponse } from '../response-schemas';
 import { createTenantSchema, tenantParams } from '../schemas';
 
