@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../domain/errors';
-import { EVENT_ID_PATTERN, assertResourceId } from '../domain/ids';
+import { parseEndpointId, parseEventId } from '../domain/ids';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { DeliveryOperations } from './delivery-operations';
 import { validate } from './http-kit';
@@ -21,8 +21,7 @@ export function registerDeliveryRoutes(
 ): void {
   const ids = (req: AuthenticatedRequest) => {
     const tenantId = tenantOf(req);
-    const eventId = req.params['eventId'] ?? '';
-    if (!EVENT_ID_PATTERN.test(eventId)) throw new ValidationError('eventId: not a valid event id', 'eventId');
+    const eventId = parseEventId(req.params['eventId'] ?? '');
     return { tenantId, eventId };
   };
 
@@ -44,7 +43,7 @@ export function registerDeliveryRoutes(
     const since = parseTime(req.query.get('since'), 'since');
     const until = parseTime(req.query.get('until'), 'until');
     const items = await deps.operations.listDeadLetters(tenantId, {
-      ...(endpointId ? { endpointId: assertResourceId(endpointId, 'endpointId') } : {}),
+      ...(endpointId ? { endpointId: parseEndpointId(endpointId) } : {}),
       ...(since !== undefined ? { sinceMs: since } : {}),
       ...(until !== undefined ? { untilMs: until } : {}),
     });
@@ -52,7 +51,7 @@ export function registerDeliveryRoutes(
   });
   router.add('POST', '/v1/tenants/:tenantId/endpoints/:endpointId/replay', async (req) => {
     const tenantId = tenantOf(req);
-    const endpointId = assertResourceId(req.params['endpointId'] ?? '', 'endpointId');
+    const endpointId = parseEndpointId(req.params['endpointId'] ?? '');
     const body = validate(replaySchema, await req.json());
     if (!(await deps.endpoints.get(tenantId, endpointId))) throw new NotFoundError(`endpoint ${endpointId} not found`);
     const result = await deps.operations.replay(

@@ -6,7 +6,8 @@ import { compileFilter } from '../domain/filter';
 import { compileTransform } from '../transform/transform';
 import { dryRunDelivery, dryRunEventId } from './dry-run';
 import { NotFoundError, PayloadTooLargeError, ValidationError } from '../domain/errors';
-import { assertResourceId, eventIdFromEntryId } from '../domain/ids';
+import type { EndpointId, TenantId } from '../domain/ids';
+import { eventIdFromEntryId, parseApiKeyId, parseEndpointId, parseEventId, parseTenantId } from '../domain/ids';
 import { utf8Length } from '../domain/stream-entry';
 import type { DestinationPolicy } from '../infra/egress/destination-policy';
 import { generateWssSecret, generateStandardWebhooksSecret, isStandardWebhooksSecret } from '../security/signature';
@@ -48,12 +49,12 @@ export interface RouteDependencies {
   readonly health: () => Promise<{ checks: Record<string, 'ok' | string>; notices?: string[] }>;
   /** Replays an endpoint's dead letters since a time (re-enable with replay). */
   readonly replay?: (
-    tenantId: string,
-    endpointId: string,
+    tenantId: TenantId,
+    endpointId: EndpointId,
     sinceMs: number,
   ) => Promise<{ replayed: number; skipped: number }>;
   /** Stops a tenant's in-flight deliveries when the tenant is deleted. */
-  readonly cancelTenantDeliveries?: (tenantId: string) => Promise<number>;
+  readonly cancelTenantDeliveries?: (tenantId: TenantId) => Promise<number>;
 }
 
 const DEFAULT_PAGE = 50;
@@ -72,15 +73,14 @@ export function registerPublicRoutes(router: Router, deps: Pick<RouteDependencie
 }
 
 export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): void {
-  const tenantParam = (params: Readonly<Record<string, string>>): string =>
-    assertResourceId(params['tenantId'] ?? '', 'tenantId');
+  const tenantParam = (params: Readonly<Record<string, string>>): TenantId => parseTenantId(params['tenantId'] ?? '');
 
   // Tenants
   router.add('POST', '/v1/tenants', async (req) => {
     requireAdmin(req.principal);
     const body = validate(createTenantSchema, await req.json());
     const { id, ...input } = body;
-    return { status: 201, body: await deps.tenants.create(id, input) };
+    return { status: 201, body: await deps.tenants.create(parseTenantId(id, 'id'), input) };
   });
   router.add('GET', '/v1/tenants', async (req) => {
     if (req.principal.kind === 'tenant') {
@@ -122,7 +122,7 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
   router.add('DELETE', '/v1/tenants/:tenantId/api-keys/:keyId', async (req) => {
     requireAdmin(req.principal);
     const tenantId = tenantParam(req.params);
-    await deps.apiKeys.revoke(tenantId, assertResourceId(req.params['keyId'] ?? '', 'keyId'));
+    await deps.apiKeys.revoke(tenantId, parseApiKeyId(req.params['keyId'] ?? ''));
     return { status: 204 };
   });
 
@@ -232,14 +232,14 @@ export function registerRoutes(router: AuthedRouter, deps: RouteDependencies): v
       tenantId,
       type: body.type,
       dataJson,
-      ...(body.id !== undefined ? { id: body.id } : {}),
+      ...(body.id !== undefined ? { id: parseEventId(body.id, 'id') } : {}),
     });
     return { status: 202, body: { id: body.id ?? eventIdFromEntryId(entryId), streamEntryId: entryId } };
   });
 
-  async function loadEndpoint(req: AuthenticatedRequest): Promise<{ tenantId: string; endpoint: Endpoint }> {
+  async function loadEndpoint(req: AuthenticatedRequest): Promise<{ tenantId: TenantId; endpoint: Endpoint }> {
     const tenantId = tenantOf(req);
-    const endpointId = assertResourceId(req.params['endpointId'] ?? '', 'endpointId');
+    const endpointId = parseEndpointId(req.params['endpointId'] ?? '');
     const endpoint = await deps.endpoints.get(tenantId, endpointId);
     if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
     return { tenantId, endpoint };

@@ -2,14 +2,15 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { NotFoundError, UnauthorizedError, WssError } from '../domain/errors';
-import { assertResourceId } from '../domain/ids';
+import type { ApiKeyId, TenantId } from '../domain/ids';
+import { parseTenantId } from '../domain/ids';
 import type { Logger } from '../infra/logger';
 import type { ApiRequest, ApiResponse } from './http-kit';
 import { Router, decodeBody, errorBody, parseJson, readBody, sendJson, sendText } from './http-kit';
 
 /** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
 export type Principal =
-  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
+  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: TenantId; readonly keyId: ApiKeyId };
 
 export interface AuthenticatedRequest extends ApiRequest {
   readonly principal: Principal;
@@ -18,7 +19,7 @@ export interface AuthenticatedRequest extends ApiRequest {
 export interface ApiServerOptions {
   readonly adminToken: string;
   /** Resolves a tenant API key to its tenant, or undefined. */
-  readonly resolveApiKey: (key: string) => Promise<{ tenantId: string; keyId: string } | undefined>;
+  readonly resolveApiKey: (key: string) => Promise<{ tenantId: TenantId; keyId: ApiKeyId } | undefined>;
   readonly routes: (router: AuthedRouter) => void;
   /** Unauthenticated routes such as /healthz and /openapi.json. */
   readonly publicRoutes: (router: Router) => void;
@@ -38,15 +39,15 @@ export interface AuthedRouter {
  * A tenant principal may only touch its own tenant. Any other tenant id is 404, never 403, so a key cannot probe
  * which tenants exist.
  */
-export function authorizeTenant(principal: Principal, tenantId: string): void {
+export function authorizeTenant(principal: Principal, tenantId: TenantId): void {
   if (principal.kind === 'tenant' && principal.tenantId !== tenantId) {
     throw new NotFoundError(`tenant ${tenantId} not found`);
   }
 }
 
 /** The request's `:tenantId`, validated and visible to the caller (else 404, see {@link authorizeTenant}). */
-export function tenantOf(req: AuthenticatedRequest): string {
-  const tenantId = assertResourceId(req.params['tenantId'] ?? '', 'tenantId');
+export function tenantOf(req: AuthenticatedRequest): TenantId {
+  const tenantId = parseTenantId(req.params['tenantId'] ?? '');
   authorizeTenant(req.principal, tenantId);
   return tenantId;
 }

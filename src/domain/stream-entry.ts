@@ -1,12 +1,13 @@
 import type { DeadLetterReasonCode } from './errors';
 import { isValidEventType } from './event-type';
-import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN, eventIdFromEntryId } from './ids';
+import type { EventId, TenantId } from './ids';
+import { eventIdFromEntryId, isEventId, isTenantId } from './ids';
 import { jsonNestingDepth } from './json-text';
 
 /** An event read from the stream and accepted: its identity, and its `data` still as the producer's JSON text. */
 export interface AcceptedEntry {
-  readonly tenantId: string;
-  readonly eventId: string;
+  readonly tenantId: TenantId;
+  readonly eventId: EventId;
   readonly eventType: string;
   readonly occurredAt: string;
   /** The producer's JSON text, validated; stored as-is so retries send the same bytes. */
@@ -80,7 +81,7 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
 
   const tenantId = values.get('tenant');
   if (tenantId === undefined) return reject('missing_field', 'missing field "tenant"');
-  if (!RESOURCE_ID_PATTERN.test(tenantId)) return reject('invalid_field', 'field "tenant" is not a valid tenant id');
+  if (!isTenantId(tenantId)) return reject('invalid_field', 'field "tenant" is not a valid tenant id');
 
   const eventType = values.get('type');
   if (eventType === undefined) return reject('missing_field', 'missing field "type"');
@@ -104,7 +105,7 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
   }
 
   const explicitId = values.get('id');
-  if (explicitId !== undefined && !EVENT_ID_PATTERN.test(explicitId)) {
+  if (explicitId !== undefined && !isEventId(explicitId)) {
     return reject('invalid_field', 'field "id" is not a valid event id');
   }
 
