@@ -42,6 +42,9 @@ export const RESERVED_FIELD_PREFIX = 'wss_';
 /** Prepended to a producer's `wss_…` field name in a dead-letter copy: `wss_reason` becomes `wss_producer_wss_reason`. */
 export const PRODUCER_FIELD_ESCAPE = 'wss_producer_';
 
+/** What Redis hands out as a stream entry id: `<milliseconds>-<sequence>`. */
+const STREAM_ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
+
 const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id']);
 /** Field names this safe to echo in a reason; anything else is referred to by its position. */
 const NAMEABLE_FIELD = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -110,7 +113,10 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
   }
 
   const millis = Number(entryId.split('-')[0]);
-  if (!Number.isSafeInteger(millis)) return reject('malformed_entry', `entry id "${entryId}" is not a stream id`);
+  // Checked whole, not only its time part: the derived event id is built from it.
+  if (!STREAM_ENTRY_ID.test(entryId) || !Number.isSafeInteger(millis)) {
+    return reject('malformed_entry', `entry id ${JSON.stringify(entryId)} is not a stream id`);
+  }
 
   return {
     ok: true,
