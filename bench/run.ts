@@ -18,7 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import { deliveryWorkflowId } from '../src/domain/ids';
+import type { TenantId } from '../src/domain/ids';
+import { deliveryWorkflowId, parseEventId, parseTenantId } from '../src/domain/ids';
 import type { Config } from '../src/infra/config';
 import { loadConfig } from '../src/infra/config';
 import { connectTemporalClient } from '../src/infra/temporal';
@@ -196,11 +197,11 @@ function minutes(ms: number): string {
 
 interface Tenants {
   /** One endpoint. */
-  readonly one: string;
+  readonly one: TenantId;
   /** FAN_OUT endpoints. */
-  readonly fan: string;
+  readonly fan: TenantId;
   /** One endpoint under /flaky (10% 503), short retry policy. */
-  readonly flaky: string;
+  readonly flaky: TenantId;
 }
 
 class Bench {
@@ -603,12 +604,12 @@ interface PacedResult {
 }
 
 /** Every n-th of the delivered event ids, up to `count`, as workflow ids. */
-function sampleWorkflowIds(tenant: string, tally: PhaseTally, count: number): string[] {
+function sampleWorkflowIds(tenant: TenantId, tally: PhaseTally, count: number): string[] {
   const ids = [...tally.eventIds].filter((id) => id.startsWith('evt_'));
   const step = Math.max(1, Math.floor(ids.length / count));
   const out: string[] = [];
   for (let i = 0; i < ids.length && out.length < count; i += step)
-    out.push(deliveryWorkflowId(tenant, ids[i] as string));
+    out.push(deliveryWorkflowId(tenant, parseEventId(ids[i] as string)));
   return out;
 }
 
@@ -687,7 +688,11 @@ async function main(): Promise<number> {
   const { client: temporal, connection } = await connectTemporalClient(temporalAddress, config.TEMPORAL_NAMESPACE);
   const receiver = await startBenchReceiver({ failEvery: 10 });
 
-  const tenants: Tenants = { one: `${id}-one`, fan: `${id}-fan`, flaky: `${id}-flaky` };
+  const tenants: Tenants = {
+    one: parseTenantId(`${id}-one`),
+    fan: parseTenantId(`${id}-fan`),
+    flaky: parseTenantId(`${id}-flaky`),
+  };
   const eventTypes = ['*'];
   await stores.tenants.create(tenants.one, {});
   await stores.tenants.create(tenants.fan, {});

@@ -9,6 +9,7 @@ import type { Endpoint } from '../domain/endpoint';
 import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
+import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
@@ -19,7 +20,7 @@ import type { Logger } from '../infra/logger';
 
 export interface DeliverWebhookInput {
   readonly event: EventRef;
-  readonly endpointId: string;
+  readonly endpointId: EndpointId;
   readonly retryPolicy: ResolvedRetryPolicy;
   /** Set on operator retries and replays, whose success clears the endpoint's dead letter for this event. */
   readonly redelivery?: boolean;
@@ -53,29 +54,29 @@ export interface EndpointHealthPolicy {
 export interface DeliveryDependencies {
   readonly endpoints: {
     getForDelivery(
-      tenantId: string,
-      endpointId: string,
+      tenantId: TenantId,
+      endpointId: EndpointId,
     ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined>;
-    setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<unknown>;
+    setEnabled(tenantId: TenantId, endpointId: EndpointId, enabled: boolean, reason?: string): Promise<unknown>;
   };
   /**
    * The stored event data, read to check the endpoint's content filter again before each attempt. The worker
    * always wires it; without it only the event types are checked again (kept optional for harnesses such as the
    * benchmark's worker, whose endpoints have no filters).
    */
-  readonly payloads?: { get(tenantId: string, eventId: string): Promise<string | undefined> };
+  readonly payloads?: { get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> };
   readonly requests: Pick<RequestBuilder, 'build'>;
   readonly http: Pick<HttpClient, 'post'>;
   readonly deliveryLog: {
-    recordAttempt(tenantId: string, eventId: string, entry: AttemptLogEntry): Promise<void>;
+    recordAttempt(tenantId: TenantId, eventId: EventId, entry: AttemptLogEntry): Promise<void>;
     addDeadLetter(letter: DeadLetter): Promise<void>;
-    removeDeadLetter(tenantId: string, eventId: string, endpointId: string): Promise<void>;
+    removeDeadLetter(tenantId: TenantId, eventId: EventId, endpointId: EndpointId): Promise<void>;
     recordEndpointFailure(
-      tenantId: string,
-      endpointId: string,
+      tenantId: TenantId,
+      endpointId: EndpointId,
       nowMs: number,
     ): Promise<{ count: number; sinceMs: number }>;
-    resetEndpointFailures(tenantId: string, endpointId: string): Promise<void>;
+    resetEndpointFailures(tenantId: TenantId, endpointId: EndpointId): Promise<void>;
   };
   readonly operationalEvents: { publish(event: OperationalEvent): Promise<void> };
   readonly health: EndpointHealthPolicy;
@@ -88,9 +89,9 @@ export interface DeliveryDependencies {
 }
 
 export interface AttemptRecord {
-  readonly tenantId: string;
-  readonly endpointId: string;
-  readonly eventId: string;
+  readonly tenantId: TenantId;
+  readonly endpointId: EndpointId;
+  readonly eventId: EventId;
   readonly attempt: number;
   readonly outcome: AttemptLogEntry['outcome'];
   readonly reason?: string;
@@ -393,7 +394,7 @@ export function createActivities(deps: DeliveryDependencies) {
    */
   async function prepare(
     event: EventRef,
-    endpointId: string,
+    endpointId: EndpointId,
   ): Promise<{ endpoint: Endpoint; request: SignedRequest } | { skipped: string }> {
     const loaded = await step('load_endpoint', () => deps.endpoints.getForDelivery(event.tenantId, endpointId));
     const endpoint = loaded?.endpoint;
@@ -437,7 +438,7 @@ export function createActivities(deps: DeliveryDependencies) {
   }
 
   /** Disables an endpoint that answered 410, or whose failure streak crossed the health policy. */
-  async function updateHealth(tenantId: string, endpointId: string, failure: FinalFailure): Promise<void> {
+  async function updateHealth(tenantId: TenantId, endpointId: EndpointId, failure: FinalFailure): Promise<void> {
     const at = now();
     let reason: string | undefined;
     let detail = '';

@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { NotFoundError, UnauthorizedError } from '../domain/errors';
-import { assertResourceId } from '../domain/ids';
+import type { ApiKeyId, TenantId } from '../domain/ids';
+import { parseTenantId } from '../domain/ids';
 
 /** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
 export type Principal =
-  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: string; readonly keyId: string };
+  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: TenantId; readonly keyId: ApiKeyId };
 
 /**
  * Who may call a route: the admin token only, or also a tenant key (which then only sees its own tenant).
@@ -26,7 +27,7 @@ declare module 'fastify' {
 export interface AuthOptions {
   readonly adminToken: string;
   /** Resolves a tenant API key to its tenant, or undefined. */
-  readonly resolveApiKey: (key: string) => Promise<{ tenantId: string; keyId: string } | undefined>;
+  readonly resolveApiKey: (key: string) => Promise<{ tenantId: TenantId; keyId: ApiKeyId } | undefined>;
 }
 
 function digest(value: string): Buffer {
@@ -59,7 +60,7 @@ export function authenticate(options: AuthOptions): onRequestAsyncHookHandler {
     }
     const tenantId = (request.params as { tenantId?: string }).tenantId;
     if (tenantId === undefined) return;
-    assertResourceId(tenantId, 'tenantId');
+    parseTenantId(tenantId, 'tenantId');
     if (principal.kind === 'tenant' && principal.tenantId !== tenantId) {
       throw new NotFoundError(`tenant ${tenantId} not found`);
     }

@@ -8,6 +8,7 @@ import type { DeadLetter } from '../domain/delivery-log';
 import { endpointStatusFromAttempts } from '../domain/delivery-outcome';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import type { EventRef } from '../domain/event';
+import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import { deliveryWorkflowId } from '../domain/ids';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
@@ -30,8 +31,8 @@ export interface DeliveryOperationsDependencies {
 
 /** The answer to "what happened to event X?". */
 export interface DeliveryView {
-  readonly tenantId: string;
-  readonly eventId: string;
+  readonly tenantId: TenantId;
+  readonly eventId: EventId;
   readonly eventType?: string;
   readonly workflowId: string;
   /** Latest run's outcome: pending, delivered, failed, cancelled, skipped or no_subscribers. */
@@ -40,7 +41,7 @@ export interface DeliveryView {
   readonly runs: number;
   readonly webUiUrl?: string;
   readonly endpoints: {
-    endpointId: string;
+    endpointId: EndpointId;
     status: string;
     attempts: {
       attempt: number;
@@ -62,7 +63,7 @@ export interface DeliveryView {
 export class DeliveryOperations {
   constructor(private readonly deps: DeliveryOperationsDependencies) {}
 
-  async get(tenantId: string, eventId: string): Promise<DeliveryView> {
+  async get(tenantId: TenantId, eventId: EventId): Promise<DeliveryView> {
     const workflowId = deliveryWorkflowId(tenantId, eventId);
     const handle = this.deps.delivery.client.workflow.getHandle(workflowId);
     const description = await describeDelivery(handle, eventId);
@@ -104,7 +105,7 @@ export class DeliveryOperations {
   }
 
   /** Cancels a running delivery. The workflow records `cancelled` itself, exactly as for a Web UI cancel. */
-  async cancel(tenantId: string, eventId: string): Promise<{ cancelled: true }> {
+  async cancel(tenantId: TenantId, eventId: EventId): Promise<{ cancelled: true }> {
     const handle = this.deps.delivery.client.workflow.getHandle(deliveryWorkflowId(tenantId, eventId));
     const description = await describeDelivery(handle, eventId);
     if (description.status.name !== 'RUNNING')
@@ -114,7 +115,7 @@ export class DeliveryOperations {
   }
 
   /** Retries now, as a new run, every delivery of the event that ended as a dead letter. */
-  async retry(tenantId: string, eventId: string): Promise<{ workflowId: string; endpoints: string[] }> {
+  async retry(tenantId: TenantId, eventId: EventId): Promise<{ workflowId: string; endpoints: EndpointId[] }> {
     const letters = (await this.deps.deliveryLog.listDeadLetters(tenantId)).filter((d) => d.eventId === eventId);
     if (letters.length === 0) throw new ConflictError(`event ${eventId} has no failed deliveries to retry`);
     return this.redeliver(tenantId, letters);
@@ -122,8 +123,8 @@ export class DeliveryOperations {
 
   /** Replays the dead letters of one endpoint that failed within [since, until]. */
   async replay(
-    tenantId: string,
-    endpointId: string,
+    tenantId: TenantId,
+    endpointId: EndpointId,
     sinceMs: number,
     untilMs?: number,
   ): Promise<{ replayed: number; skipped: number }> {
@@ -147,14 +148,14 @@ export class DeliveryOperations {
   }
 
   listDeadLetters(
-    tenantId: string,
-    filter: { endpointId?: string; sinceMs?: number; untilMs?: number },
+    tenantId: TenantId,
+    filter: { endpointId?: EndpointId; sinceMs?: number; untilMs?: number },
   ): Promise<DeadLetter[]> {
     return this.deps.deliveryLog.listDeadLetters(tenantId, filter);
   }
 
   /** Cancels every running delivery of a tenant (used when the tenant is deleted). */
-  async cancelTenant(tenantId: string): Promise<number> {
+  async cancelTenant(tenantId: TenantId): Promise<number> {
     let cancelled = 0;
     const query = `TenantId = '${tenantId}' AND ExecutionStatus = 'Running'`;
     for await (const execution of this.deps.delivery.client.workflow.list({ query })) {
@@ -168,9 +169,9 @@ export class DeliveryOperations {
   }
 
   private async redeliver(
-    tenantId: string,
+    tenantId: TenantId,
     letters: readonly DeadLetter[],
-  ): Promise<{ workflowId: string; endpoints: string[] }> {
+  ): Promise<{ workflowId: string; endpoints: EndpointId[] }> {
     const first = letters[0];
     if (!first) throw new ConflictError('nothing to redeliver');
     if (!(await this.deps.payloads.touch(tenantId, first.eventId))) {
@@ -222,7 +223,7 @@ export class DeliveryOperations {
 }
 
 /** The latest run's description, or a 404 when the event has no delivery workflow. */
-async function describeDelivery(handle: WorkflowHandle, eventId: string): Promise<WorkflowExecutionDescription> {
+async function describeDelivery(handle: WorkflowHandle, eventId: EventId): Promise<WorkflowExecutionDescription> {
   try {
     return await handle.describe();
   } catch (err) {

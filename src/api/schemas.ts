@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH, assertEventTypePattern } from '../domain/event-type';
 import { checkStaticHeaders } from '../domain/http-headers';
+import type { ApiKeyId, EndpointId, EventId, TenantId } from '../domain/ids';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
 import { retryPolicySchema as domainRetryPolicySchema } from '../domain/retry-policy';
 
@@ -8,6 +9,13 @@ import { retryPolicySchema as domainRetryPolicySchema } from '../domain/retry-po
  * Request bodies of the management API. The same schemas validate requests and generate `/openapi.json`, so the
  * published contract cannot drift from what the server accepts.
  */
+
+/**
+ * An id the schema validates against its pattern, typed as its brand: the request schema is the one parse at
+ * this edge, so handlers receive `TenantId`, `EndpointId`, ... (the patterns are those of `domain/ids.ts`).
+ */
+export const brandedId = <B extends string>(pattern: RegExp, description: string) =>
+  z.string().regex(pattern, `must match ${pattern.source}`).describe(description) as unknown as z.ZodType<B, string>;
 
 export const eventTypePatternSchema = z
   .string()
@@ -129,7 +137,7 @@ export const updateEndpointSchema = z
 
 export const createTenantSchema = z
   .object({
-    id: z.string().regex(RESOURCE_ID_PATTERN, `must match ${RESOURCE_ID_PATTERN.source}`),
+    id: brandedId<TenantId>(RESOURCE_ID_PATTERN, 'Tenant id.'),
     name: z.string().max(256).optional(),
     retryPolicy: retryPolicySchema.optional(),
     metadata: metadataSchema.optional(),
@@ -148,7 +156,7 @@ export const publishEventSchema = z
       .describe(
         'Any JSON value, nested at most WSS_MAX_EVENT_DEPTH levels (default 64). Its source text is kept byte for byte: numbers, escapes and spacing reach the stream and the receiver as written.',
       ),
-    id: z.string().regex(EVENT_ID_PATTERN, `must match ${EVENT_ID_PATTERN.source}`).optional(),
+    id: brandedId<EventId>(EVENT_ID_PATTERN, 'Event id; defaults to `evt_<stream entry id>`.').optional(),
   })
   .strict();
 
@@ -169,13 +177,10 @@ export type CreateEndpointBody = z.infer<typeof createEndpointSchema>;
 export type UpdateEndpointBody = z.infer<typeof updateEndpointSchema>;
 export type PublishEventBody = z.infer<typeof publishEventSchema>;
 
-const resourceId = (description: string) =>
-  z.string().regex(RESOURCE_ID_PATTERN, `must match ${RESOURCE_ID_PATTERN.source}`).describe(description);
-
 /** Path parameters. The auth hook checks `tenantId` first, so that a malformed one is a 400 before any 404. */
-export const tenantParams = z.object({ tenantId: resourceId('Tenant id.') });
-export const endpointParams = tenantParams.extend({ endpointId: resourceId('Endpoint id.') });
-export const apiKeyParams = tenantParams.extend({ keyId: resourceId('API key id.') });
-export const eventParams = tenantParams.extend({
-  eventId: z.string().regex(EVENT_ID_PATTERN, `must match ${EVENT_ID_PATTERN.source}`).describe('Event id.'),
+export const tenantParams = z.object({ tenantId: brandedId<TenantId>(RESOURCE_ID_PATTERN, 'Tenant id.') });
+export const endpointParams = tenantParams.extend({
+  endpointId: brandedId<EndpointId>(RESOURCE_ID_PATTERN, 'Endpoint id.'),
 });
+export const apiKeyParams = tenantParams.extend({ keyId: brandedId<ApiKeyId>(RESOURCE_ID_PATTERN, 'API key id.') });
+export const eventParams = tenantParams.extend({ eventId: brandedId<EventId>(EVENT_ID_PATTERN, 'Event id.') });

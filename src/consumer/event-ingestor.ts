@@ -4,6 +4,7 @@ import type { EventEnvelope, EventRef } from '../domain/event';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
 import { ContentMatcherCache, selectEndpoints } from '../domain/routing';
+import type { EventId, TenantId } from '../domain/ids';
 import { deliveryWorkflowId } from '../domain/ids';
 import type { AcceptedEntry, EntryLimits, EntryRejectionCode } from '../domain/stream-entry';
 import { parseStreamEntry } from '../domain/stream-entry';
@@ -27,10 +28,10 @@ export interface EventIngestorDependencies {
   readonly delivery: DeliveryTarget;
   readonly limits: EntryLimits;
   readonly payloads: {
-    claim(tenantId: string, eventId: string, entryId: string, dataJson: string): Promise<EventClaim>;
+    claim(tenantId: TenantId, eventId: EventId, entryId: string, dataJson: string): Promise<EventClaim>;
   };
-  readonly endpoints: { listAll(tenantId: string): Promise<Endpoint[]> };
-  readonly tenants: { getRetryPolicy(tenantId: string): Promise<RetryPolicySpec | undefined> };
+  readonly endpoints: { listAll(tenantId: TenantId): Promise<Endpoint[]> };
+  readonly tenants: { getRetryPolicy(tenantId: TenantId): Promise<RetryPolicySpec | undefined> };
   readonly serviceRetryPolicy: ResolvedRetryPolicy;
   readonly log: Logger;
 }

@@ -1,6 +1,7 @@
 import type { Endpoint, SignatureScheme } from '../domain/endpoint';
 import { WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef, EventText } from '../domain/event';
+import type { EventId, TenantId } from '../domain/ids';
 import { buildSignatureHeaders } from '../security/signature';
 
 /**
@@ -51,7 +52,7 @@ export class PayloadInvalidError extends WssError {
 }
 
 export interface RequestBuilderDependencies {
-  readonly payloads: { get(tenantId: string, eventId: string): Promise<string | undefined> };
+  readonly payloads: { get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> };
   /**
    * Applies an endpoint's transform to the event (the data as its stored JSON text). Absent when transforms are
    * not configured; an endpoint without a transform gets the default body.

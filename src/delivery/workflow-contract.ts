@@ -1,5 +1,6 @@
 import type { DeliveryResult, DeliveryStatus } from '../domain/delivery-outcome';
 import type { EventRef } from '../domain/event';
+import type { EndpointId } from '../domain/ids';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 
 /*
@@ -9,7 +10,7 @@ import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 
 /** One endpoint the event is routed to, with the retry policy resolved when the event was accepted. */
 export interface PlannedDelivery {
-  readonly endpointId: string;
+  readonly endpointId: EndpointId;
   readonly retryPolicy: ResolvedRetryPolicy;
   /** An operator retry or replay of a delivery that failed before. */
   readonly redelivery?: boolean;

@@ -3,9 +3,11 @@
  * the store keeps them, and the API shows them.
  */
 
+import type { EndpointId, EventId, TenantId } from './ids';
+
 /** One HTTP attempt, as the activity saw it. */
 export interface AttemptLogEntry {
-  readonly endpointId: string;
+  readonly endpointId: EndpointId;
   readonly attempt: number;
   /** ISO time the attempt finished. */
   readonly at: string;
@@ -18,11 +20,11 @@ export interface AttemptLogEntry {
 
 /** A delivery that failed for good: kept until it is retried, replayed or expires. */
 export interface DeadLetter {
-  readonly tenantId: string;
-  readonly eventId: string;
+  readonly tenantId: TenantId;
+  readonly eventId: EventId;
   readonly eventType: string;
   readonly occurredAt: string;
-  readonly endpointId: string;
+  readonly endpointId: EndpointId;
   readonly failedAt: string;
   readonly attempts: number;
   readonly lastStatusCode?: number;

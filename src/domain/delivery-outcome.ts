@@ -1,3 +1,5 @@
+import type { EndpointId } from './ids';
+
 /**
  * Status of an event's delivery as a whole, as stored in the `DeliveryStatus` search attribute and shown by
  * the API. `pending` is the only non-final value.
@@ -15,7 +17,7 @@ export type EndpointDeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cance
 
 /** What happened for one endpoint. Small and secret-free: it is stored in workflow history. */
 export interface DeliveryResult {
-  readonly endpointId: string;
+  readonly endpointId: EndpointId;
   readonly status: EndpointDeliveryStatus;
   /** Attempts made, including the first; 0 when none was recorded. */
   readonly attempts: number;

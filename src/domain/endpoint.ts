@@ -1,3 +1,5 @@
+import type { EndpointId, TenantId } from './ids';
+
 /** How an endpoint's requests are signed. */
 export type SignatureScheme = 'wss' | 'standard-webhooks' | 'both';
 
@@ -20,8 +22,8 @@ export interface RetryPolicySpec {
 
 /** An endpoint as stored and as the API shows it. The signing secret is never part of this type. */
 export interface Endpoint {
-  readonly id: string;
-  readonly tenantId: string;
+  readonly id: EndpointId;
+  readonly tenantId: TenantId;
   readonly url: string;
   readonly description?: string;
   /** Exact event types and `prefix.*` wildcards; `*` matches everything. */

@@ -1,3 +1,5 @@
+import type { EventId, TenantId } from './ids';
+
 /**
  * The event envelope: what a producer publishes, what filters see and what the default body carries.
  * `data` is any JSON value.
@@ -13,8 +15,8 @@ export interface EventEnvelope {
 
 /** The small, secret-free part of an event that travels through Temporal history. */
 export interface EventRef {
-  readonly tenantId: string;
-  readonly eventId: string;
+  readonly tenantId: TenantId;
+  readonly eventId: EventId;
   readonly eventType: string;
   readonly occurredAt: string;
 }

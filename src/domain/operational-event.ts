@@ -1,3 +1,5 @@
+import type { EndpointId, TenantId } from './ids';
+
 /** Events about the service itself, for operators: endpoints the service disabled, consumer groups it recreated. */
 export type OperationalEvent = EndpointDisabledEvent | ConsumerGroupRecreatedEvent;
 
@@ -19,8 +21,8 @@ export interface ConsumerGroupRecreatedEvent {
 
 export interface EndpointDisabledEvent {
   readonly type: 'endpoint.disabled';
-  readonly tenantId: string;
-  readonly endpointId: string;
+  readonly tenantId: TenantId;
+  readonly endpointId: EndpointId;
   /** `gone` (410), `failing` (failure threshold), ... */
   readonly reason: string;
   readonly detail: string;

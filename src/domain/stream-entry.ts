@@ -1,12 +1,13 @@
 import type { DeadLetterReasonCode } from './errors';
 import { isValidEventType } from './event-type';
-import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN, eventIdFromEntryId } from './ids';
+import type { EventId, TenantId } from './ids';
+import { eventIdFromEntryId, isEventId, isTenantId } from './ids';
 import { jsonNestingDepth } from './json-text';
 
 /** An event read from the stream and accepted: its identity, and its `data` still as the producer's JSON text. */
 export interface AcceptedEntry {
-  readonly tenantId: string;
-  readonly eventId: string;
+  readonly tenantId: TenantId;
+  readonly eventId: EventId;
   readonly eventType: string;
   readonly occurredAt: string;
   /** The producer's JSON text, validated; stored as-is so retries send the same bytes. */
@@ -40,6 +41,9 @@ export interface EntryLimits {
 export const RESERVED_FIELD_PREFIX = 'wss_';
 /** Prepended to a producer's `wss_…` field name in a dead-letter copy: `wss_reason` becomes `wss_producer_wss_reason`. */
 export const PRODUCER_FIELD_ESCAPE = 'wss_producer_';
+
+/** What Redis hands out as a stream entry id: `<milliseconds>-<sequence>`. */
+const STREAM_ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id']);
 /** Field names this safe to echo in a reason; anything else is referred to by its position. */
@@ -80,7 +84,7 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
 
   const tenantId = values.get('tenant');
   if (tenantId === undefined) return reject('missing_field', 'missing field "tenant"');
-  if (!RESOURCE_ID_PATTERN.test(tenantId)) return reject('invalid_field', 'field "tenant" is not a valid tenant id');
+  if (!isTenantId(tenantId)) return reject('invalid_field', 'field "tenant" is not a valid tenant id');
 
   const eventType = values.get('type');
   if (eventType === undefined) return reject('missing_field', 'missing field "type"');
@@ -104,12 +108,15 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
   }
 
   const explicitId = values.get('id');
-  if (explicitId !== undefined && !EVENT_ID_PATTERN.test(explicitId)) {
+  if (explicitId !== undefined && !isEventId(explicitId)) {
     return reject('invalid_field', 'field "id" is not a valid event id');
   }
 
   const millis = Number(entryId.split('-')[0]);
-  if (!Number.isSafeInteger(millis)) return reject('malformed_entry', `entry id "${entryId}" is not a stream id`);
+  // Checked whole, not only its time part: the derived event id is built from it.
+  if (!STREAM_ENTRY_ID.test(entryId) || !Number.isSafeInteger(millis)) {
+    return reject('malformed_entry', `entry id ${JSON.stringify(entryId)} is not a stream id`);
+  }
 
   return {
     ok: true,

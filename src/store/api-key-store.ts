@@ -1,12 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../domain/errors';
+import type { ApiKeyId, TenantId } from '../domain/ids';
+import { mintApiKeyId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 
 /** What is kept and listed about a key. The key itself is shown once, at creation. */
 export interface ApiKeyRecord {
-  readonly id: string;
-  readonly tenantId: string;
+  readonly id: ApiKeyId;
+  readonly tenantId: TenantId;
   readonly name?: string;
   /** First characters of the key, so an operator can tell keys apart. */
   readonly prefix: string;
@@ -28,8 +30,8 @@ export class ApiKeyStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(tenantId: string, name?: string): Promise<{ record: ApiKeyRecord; key: string }> {
-    const id = `key_${randomBytes(8).toString('hex')}`;
+  async create(tenantId: TenantId, name?: string): Promise<{ record: ApiKeyRecord; key: string }> {
+    const id = mintApiKeyId(randomBytes(8).toString('hex'));
     const key = `wsk_${randomBytes(32).toString('base64url')}`;
     const record: StoredApiKey = {
       id,
@@ -47,14 +49,14 @@ export class ApiKeyStore {
     return { record: toPublic(record), key };
   }
 
-  async list(tenantId: string): Promise<ApiKeyRecord[]> {
+  async list(tenantId: TenantId): Promise<ApiKeyRecord[]> {
     const all = await this.redis.hvals(this.keys.tenantApiKeys(tenantId));
     return all
       .map((raw) => toPublic(JSON.parse(raw) as StoredApiKey))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
-  async revoke(tenantId: string, keyId: string): Promise<void> {
+  async revoke(tenantId: TenantId, keyId: ApiKeyId): Promise<void> {
     const raw = await this.redis.hget(this.keys.tenantApiKeys(tenantId), keyId);
     if (raw === null) throw new NotFoundError(`api key ${keyId} not found`);
     const stored = JSON.parse(raw) as StoredApiKey;
@@ -65,7 +67,7 @@ export class ApiKeyStore {
       .exec();
   }
 
-  async revokeAll(tenantId: string): Promise<void> {
+  async revokeAll(tenantId: TenantId): Promise<void> {
     const all = await this.redis.hvals(this.keys.tenantApiKeys(tenantId));
     const tx = this.redis.multi();
     for (const raw of all) tx.hdel(this.keys.apiKeys(), (JSON.parse(raw) as StoredApiKey).digest);
@@ -74,10 +76,10 @@ export class ApiKeyStore {
   }
 
   /** The tenant a presented key belongs to, or undefined for an unknown or revoked key. */
-  async resolve(key: string): Promise<{ tenantId: string; keyId: string } | undefined> {
+  async resolve(key: string): Promise<{ tenantId: TenantId; keyId: ApiKeyId } | undefined> {
     if (!key.startsWith('wsk_')) return undefined;
     const raw = await this.redis.hget(this.keys.apiKeys(), digest(key));
-    return raw === null ? undefined : (JSON.parse(raw) as { tenantId: string; keyId: string });
+    return raw === null ? undefined : (JSON.parse(raw) as { tenantId: TenantId; keyId: ApiKeyId });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
+import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 
 const MAX_ATTEMPTS_LOGGED = 200;
@@ -17,7 +18,7 @@ export class DeliveryLogStore {
   ) {}
 
   /** Appends an attempt to the event's log. A delivered attempt also ends its endpoint's failure streak. */
-  async recordAttempt(tenantId: string, eventId: string, entry: AttemptLogEntry): Promise<void> {
+  async recordAttempt(tenantId: TenantId, eventId: EventId, entry: AttemptLogEntry): Promise<void> {
     const key = this.keys.attempts(tenantId, eventId);
     const tx = this.redis
       .multi()
@@ -28,7 +29,7 @@ export class DeliveryLogStore {
     await tx.exec();
   }
 
-  async attempts(tenantId: string, eventId: string): Promise<AttemptLogEntry[]> {
+  async attempts(tenantId: TenantId, eventId: EventId): Promise<AttemptLogEntry[]> {
     return (await this.redis.lrange(this.keys.attempts(tenantId, eventId), 0, -1)).map(
       (raw) => JSON.parse(raw) as AttemptLogEntry,
     );
@@ -44,7 +45,7 @@ export class DeliveryLogStore {
   }
 
   /** Removes a dead letter once its delivery succeeded on a retry or replay. */
-  async removeDeadLetter(tenantId: string, eventId: string, endpointId: string): Promise<void> {
+  async removeDeadLetter(tenantId: TenantId, eventId: EventId, endpointId: EndpointId): Promise<void> {
     const member = `${eventId}/${endpointId}`;
     await this.redis
       .multi()
@@ -53,15 +54,15 @@ export class DeliveryLogStore {
       .exec();
   }
 
-  async getDeadLetter(tenantId: string, eventId: string, endpointId: string): Promise<DeadLetter | undefined> {
+  async getDeadLetter(tenantId: TenantId, eventId: EventId, endpointId: EndpointId): Promise<DeadLetter | undefined> {
     const raw = await this.redis.hget(this.keys.deadLetters(tenantId), `${eventId}/${endpointId}`);
     return raw === null ? undefined : (JSON.parse(raw) as DeadLetter);
   }
 
   /** Dead letters of a tenant (optionally one endpoint, optionally a failure-time range), oldest first. */
   async listDeadLetters(
-    tenantId: string,
-    filter: { endpointId?: string; sinceMs?: number; untilMs?: number; limit?: number } = {},
+    tenantId: TenantId,
+    filter: { endpointId?: EndpointId; sinceMs?: number; untilMs?: number; limit?: number } = {},
   ): Promise<DeadLetter[]> {
     const limit = filter.limit ?? 1000;
     let members: string[];
@@ -93,8 +94,8 @@ export class DeliveryLogStore {
    * Counts a failed delivery towards the endpoint's failure streak. Returns the streak length and when it began.
    */
   async recordEndpointFailure(
-    tenantId: string,
-    endpointId: string,
+    tenantId: TenantId,
+    endpointId: EndpointId,
     nowMs: number,
   ): Promise<{ count: number; sinceMs: number }> {
     const key = this.keys.endpointFailures(tenantId, endpointId);
@@ -110,7 +111,7 @@ export class DeliveryLogStore {
   }
 
   /** A delivered event ends the endpoint's failure streak. */
-  async resetEndpointFailures(tenantId: string, endpointId: string): Promise<void> {
+  async resetEndpointFailures(tenantId: TenantId, endpointId: EndpointId): Promise<void> {
     await this.redis.del(this.keys.endpointFailures(tenantId, endpointId));
   }
 }

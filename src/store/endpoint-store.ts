@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Endpoint, RetryPolicySpec, SignatureScheme } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import type { EndpointId, TenantId } from '../domain/ids';
+import { mintEndpointId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 import type { SecretBox } from '../security/secret-box';
 
@@ -71,12 +73,12 @@ export class EndpointStore {
 
   /** Creates an endpoint. Returns it with its plaintext secret, which is never shown again. */
   async create(
-    tenantId: string,
+    tenantId: TenantId,
     input: EndpointInput,
     secret: string,
   ): Promise<{ endpoint: Endpoint; secret: string }> {
     const now = this.now();
-    const id = newEndpointId(now);
+    const id = mintEndpointId(now, randomBytes(8).toString('hex'));
     const stamp = now.toISOString();
     const record: StoredEndpoint = {
       ...normalizeInput(input),
@@ -97,13 +99,13 @@ export class EndpointStore {
     return { endpoint: toPublic(record), secret };
   }
 
-  async get(tenantId: string, endpointId: string): Promise<Endpoint | undefined> {
+  async get(tenantId: TenantId, endpointId: EndpointId): Promise<Endpoint | undefined> {
     const record = await this.getStored(tenantId, endpointId);
     return record && toPublic(record);
   }
 
   /** One page of a tenant's endpoints, oldest first (ids sort by creation time). */
-  async list(tenantId: string, options: { limit: number; cursor?: string }): Promise<Page<Endpoint>> {
+  async list(tenantId: TenantId, options: { limit: number; cursor?: string }): Promise<Page<Endpoint>> {
     const after = options.cursor === undefined ? '-' : `(${decodeCursor(options.cursor)}`;
     const ids = await this.redis.zrangebylex(
       this.keys.tenantEndpoints(tenantId),
@@ -113,7 +115,8 @@ export class EndpointStore {
       0,
       options.limit + 1,
     );
-    const pageIds = ids.slice(0, options.limit);
+    // The index holds only ids this store minted.
+    const pageIds = ids.slice(0, options.limit) as EndpointId[];
     const records = await this.getMany(tenantId, pageIds);
     const last = pageIds[pageIds.length - 1];
     return {
@@ -123,12 +126,12 @@ export class EndpointStore {
   }
 
   /** Every endpoint of a tenant, for routing. Two round trips regardless of the count. */
-  async listAll(tenantId: string): Promise<Endpoint[]> {
-    const ids = await this.redis.zrange(this.keys.tenantEndpoints(tenantId), 0, -1);
+  async listAll(tenantId: TenantId): Promise<Endpoint[]> {
+    const ids = await this.endpointIds(tenantId);
     return (await this.getMany(tenantId, ids)).map(toPublic);
   }
 
-  async update(tenantId: string, endpointId: string, patch: EndpointPatch): Promise<Endpoint> {
+  async update(tenantId: TenantId, endpointId: EndpointId, patch: EndpointPatch): Promise<Endpoint> {
     return this.mutate(tenantId, endpointId, (record) => ({
       // Optional fields are rebuilt from the merged input, so a field the patch clears (undefined) disappears.
       ...withoutOptionalFields(record),
@@ -140,7 +143,7 @@ export class EndpointStore {
   }
 
   /** Enables or disables an endpoint. `reason` records why the service disabled it (e.g. `gone`). */
-  async setEnabled(tenantId: string, endpointId: string, enabled: boolean, reason?: string): Promise<Endpoint> {
+  async setEnabled(tenantId: TenantId, endpointId: EndpointId, enabled: boolean, reason?: string): Promise<Endpoint> {
     return this.mutate(tenantId, endpointId, (record) => ({
       ...record,
       enabled,
@@ -148,7 +151,7 @@ export class EndpointStore {
     }));
   }
 
-  async delete(tenantId: string, endpointId: string): Promise<void> {
+  async delete(tenantId: TenantId, endpointId: EndpointId): Promise<void> {
     const result = await this.redis
       .multi()
       .del(this.keys.endpoint(tenantId, endpointId))
@@ -162,7 +165,12 @@ export class EndpointStore {
    * Makes `newSecret` the signing secret. The previous current secret keeps signing until `graceMs` from now, so
    * receivers can switch over without dropping deliveries; secrets already past their grace are dropped.
    */
-  async rotateSecret(tenantId: string, endpointId: string, newSecret: string, graceMs: number): Promise<Endpoint> {
+  async rotateSecret(
+    tenantId: TenantId,
+    endpointId: EndpointId,
+    newSecret: string,
+    graceMs: number,
+  ): Promise<Endpoint> {
     return this.mutate(tenantId, endpointId, (record) => {
       const now = this.now();
       const expiresAt = new Date(now.getTime() + graceMs).toISOString();
@@ -180,7 +188,7 @@ export class EndpointStore {
   }
 
   /** Plaintext signing secrets that are valid now, newest first. Call only where a request is being signed. */
-  async loadSigningSecrets(tenantId: string, endpointId: string): Promise<string[]> {
+  async loadSigningSecrets(tenantId: TenantId, endpointId: EndpointId): Promise<string[]> {
     const record = await this.getStored(tenantId, endpointId);
     if (!record) throw new NotFoundError(`endpoint ${endpointId} not found`);
     return this.openSecrets(record);
@@ -191,8 +199,8 @@ export class EndpointStore {
    * far as signing.
    */
   async getForDelivery(
-    tenantId: string,
-    endpointId: string,
+    tenantId: TenantId,
+    endpointId: EndpointId,
   ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined> {
     const record = await this.getStored(tenantId, endpointId);
     if (!record) return undefined;
@@ -207,8 +215,8 @@ export class EndpointStore {
   }
 
   /** Deletes every endpoint of a tenant; used when the tenant is deleted. */
-  async deleteAll(tenantId: string): Promise<number> {
-    const ids = await this.redis.zrange(this.keys.tenantEndpoints(tenantId), 0, -1);
+  async deleteAll(tenantId: TenantId): Promise<number> {
+    const ids = await this.endpointIds(tenantId);
     if (ids.length === 0) return 0;
     const tx = this.redis.multi();
     for (const id of ids) {
@@ -220,12 +228,17 @@ export class EndpointStore {
     return ids.length;
   }
 
-  private async getStored(tenantId: string, endpointId: string): Promise<StoredEndpoint | undefined> {
+  private async getStored(tenantId: TenantId, endpointId: EndpointId): Promise<StoredEndpoint | undefined> {
     const raw = await this.redis.get(this.keys.endpoint(tenantId, endpointId));
     return raw === null ? undefined : (JSON.parse(raw) as StoredEndpoint);
   }
 
-  private async getMany(tenantId: string, ids: readonly string[]): Promise<StoredEndpoint[]> {
+  /** The tenant's endpoint ids, oldest first: the index holds only ids this store minted. */
+  private async endpointIds(tenantId: TenantId): Promise<EndpointId[]> {
+    return (await this.redis.zrange(this.keys.tenantEndpoints(tenantId), 0, -1)) as EndpointId[];
+  }
+
+  private async getMany(tenantId: TenantId, ids: readonly EndpointId[]): Promise<StoredEndpoint[]> {
     if (ids.length === 0) return [];
     const raws = await this.redis.mget(...ids.map((id) => this.keys.endpoint(tenantId, id)));
     return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as StoredEndpoint);
@@ -233,8 +246,8 @@ export class EndpointStore {
 
   /** Optimistic read-modify-write: WATCH the record so concurrent updates never overwrite each other. */
   private async mutate(
-    tenantId: string,
-    endpointId: string,
+    tenantId: TenantId,
+    endpointId: EndpointId,
     change: (record: StoredEndpoint) => StoredEndpoint,
   ): Promise<Endpoint> {
     const key = this.keys.endpoint(tenantId, endpointId);
@@ -256,7 +269,7 @@ export class EndpointStore {
   }
 }
 
-function owner(tenantId: string, endpointId: string): string {
+function owner(tenantId: TenantId, endpointId: EndpointId): string {
   return `${tenantId}/${endpointId}`;
 }
 
@@ -291,16 +304,6 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
 function toPublic(record: StoredEndpoint): Endpoint {
   const { secrets: _secrets, ...rest } = record;
   return rest;
-}
-
-/**
- * Endpoint ids sort by creation time (base-36 milliseconds, fixed width) and then by randomness, so the tenant's
- * index can be a lexically ordered sorted set and pages stay stable while endpoints are added.
- */
-function newEndpointId(now: Date): string {
-  const time = now.getTime().toString(36).padStart(9, '0');
-  const random = randomBytes(8).toString('hex');
-  return `ep_${time}${random}`;
 }
 
 function encodeCursor(lastId: string): string {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { EventId, TenantId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 
 /**
@@ -12,7 +13,7 @@ export class EventPublisher {
   ) {}
 
   /** Returns the stream entry id. */
-  async publish(event: { tenantId: string; type: string; dataJson: string; id?: string }): Promise<string> {
+  async publish(event: { tenantId: TenantId; type: string; dataJson: string; id?: EventId }): Promise<string> {
     const fields = ['tenant', event.tenantId, 'type', event.type, 'data', event.dataJson];
     if (event.id !== undefined) fields.push('id', event.id);
     const entryId = await this.redis.xadd(this.keys.eventStream(), '*', ...fields);

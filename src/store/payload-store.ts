@@ -1,4 +1,5 @@
 import type { Redis, Result } from 'ioredis';
+import type { EventId, TenantId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 
 /** What claiming an event id for a stream entry found. */
@@ -80,7 +81,7 @@ export class PayloadStore {
    * Claims `(tenantId, eventId)` for stream entry `entryId` and stores its payload, unless another entry holds
    * the id within the dedupe window (counted in the ingest stats as a duplicate).
    */
-  async claim(tenantId: string, eventId: string, entryId: string, dataJson: string): Promise<EventClaim> {
+  async claim(tenantId: TenantId, eventId: EventId, entryId: string, dataJson: string): Promise<EventClaim> {
     const [kind, holder] = await this.redis.wssClaimEvent(
       this.keys.eventClaim(tenantId, eventId),
       this.keys.payload(tenantId, eventId),
@@ -95,12 +96,12 @@ export class PayloadStore {
     throw new Error(`unexpected claim answer ${kind}`);
   }
 
-  async get(tenantId: string, eventId: string): Promise<string | undefined> {
+  async get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> {
     return (await this.redis.get(this.keys.payload(tenantId, eventId))) ?? undefined;
   }
 
   /** Extends the TTL, e.g. when an operator replays an old delivery; the id stays taken while its payload lives. */
-  async touch(tenantId: string, eventId: string): Promise<boolean> {
+  async touch(tenantId: TenantId, eventId: EventId): Promise<boolean> {
     const touched = await this.redis.wssTouchPayload(
       this.keys.payload(tenantId, eventId),
       this.keys.eventClaim(tenantId, eventId),

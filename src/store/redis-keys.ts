@@ -1,3 +1,5 @@
+import type { EndpointId, EventId, TenantId } from '../domain/ids';
+
 /**
  * Every Redis key name the service uses, in one place, streams included. Nothing else builds key strings; the
  * stores and the entry points ask this module for them.
@@ -13,18 +15,18 @@ export interface RedisKeys {
   /** Set of all tenant ids. */
   tenants(): string;
   /** JSON record of one tenant. */
-  tenant(tenantId: string): string;
+  tenant(tenantId: TenantId): string;
   /** Sorted set of a tenant's endpoint ids, scored by creation time (stable pagination). */
-  tenantEndpoints(tenantId: string): string;
+  tenantEndpoints(tenantId: TenantId): string;
   /** JSON record of one endpoint (secrets inside are encrypted). */
-  endpoint(tenantId: string, endpointId: string): string;
+  endpoint(tenantId: TenantId, endpointId: EndpointId): string;
   /** Event payload (`data` JSON text) kept for attempts, retries and replays. */
-  payload(tenantId: string, eventId: string): string;
+  payload(tenantId: TenantId, eventId: EventId): string;
   /**
    * Dedupe record of an event id: the stream entry id that claimed `(tenant, eventId)`, expiring with the dedupe
    * window. Written together with the payload.
    */
-  eventClaim(tenantId: string, eventId: string): string;
+  eventClaim(tenantId: TenantId, eventId: EventId): string;
   /** Hash of ingest counters (`duplicates`: republished event ids ignored within the dedupe window). */
   ingestStats(): string;
   /** JSON of the last consumer-group recreation, kept while health reports it. */
@@ -32,17 +34,17 @@ export interface RedisKeys {
   /** Hash of API key digest → tenant id. */
   apiKeys(): string;
   /** Hash of a tenant's API key id → key record (no key material, only its digest). */
-  tenantApiKeys(tenantId: string): string;
+  tenantApiKeys(tenantId: TenantId): string;
   /** Stream of operational events (endpoint disabled, ...). */
   operationalEvents(): string;
   /** Hash `{count, since}`: consecutive failed deliveries of an endpoint and when the streak began. */
-  endpointFailures(tenantId: string, endpointId: string): string;
+  endpointFailures(tenantId: TenantId, endpointId: EndpointId): string;
   /** List of attempt records of one event's deliveries (Temporal history keeps only the last attempt). */
-  attempts(tenantId: string, eventId: string): string;
+  attempts(tenantId: TenantId, eventId: EventId): string;
   /** Hash `<eventId>/<endpointId>` → dead-letter record. */
-  deadLetters(tenantId: string): string;
+  deadLetters(tenantId: TenantId): string;
   /** Sorted set of `<eventId>/<endpointId>` by failure time, per endpoint, for time-range replays. */
-  endpointDeadLetters(tenantId: string, endpointId: string): string;
+  endpointDeadLetters(tenantId: TenantId, endpointId: EndpointId): string;
 }
 
 /** Names of the streams, which are configured whole (producers and operators know them), not derived. */

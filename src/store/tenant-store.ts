@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { RetryPolicySpec } from '../domain/endpoint';
 import { ConflictError, NotFoundError } from '../domain/errors';
+import type { TenantId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 
 export interface Tenant {
-  readonly id: string;
+  readonly id: TenantId;
   readonly name?: string;
   /** Default retry policy for the tenant's endpoints. */
   readonly retryPolicy?: RetryPolicySpec;
@@ -26,7 +27,7 @@ export class TenantStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(id: string, input: TenantInput): Promise<Tenant> {
+  async create(id: TenantId, input: TenantInput): Promise<Tenant> {
     const tenant: Tenant = { id, ...input, createdAt: this.now().toISOString() };
     const reply = await this.redis
       .multi()
@@ -38,7 +39,7 @@ export class TenantStore {
   }
 
   /** Returns the tenant, creating it with defaults when it does not exist yet. */
-  async ensure(id: string): Promise<Tenant> {
+  async ensure(id: TenantId): Promise<Tenant> {
     const existing = await this.get(id);
     if (existing) return existing;
     try {
@@ -49,30 +50,31 @@ export class TenantStore {
     }
   }
 
-  async get(id: string): Promise<Tenant | undefined> {
+  async get(id: TenantId): Promise<Tenant | undefined> {
     const raw = await this.redis.get(this.keys.tenant(id));
     return raw === null ? undefined : (JSON.parse(raw) as Tenant);
   }
 
-  async require(id: string): Promise<Tenant> {
+  async require(id: TenantId): Promise<Tenant> {
     const tenant = await this.get(id);
     if (!tenant) throw new NotFoundError(`tenant ${id} not found`);
     return tenant;
   }
 
-  async getRetryPolicy(id: string): Promise<RetryPolicySpec | undefined> {
+  async getRetryPolicy(id: TenantId): Promise<RetryPolicySpec | undefined> {
     return (await this.get(id))?.retryPolicy;
   }
 
   /** All tenant ids, sorted. Tenants number in the thousands at most, so one SMEMBERS is fine. */
   async list(): Promise<Tenant[]> {
-    const ids = (await this.redis.smembers(this.keys.tenants())).sort();
+    // The set holds only ids that were parsed before they were added.
+    const ids = (await this.redis.smembers(this.keys.tenants())).sort() as TenantId[];
     if (ids.length === 0) return [];
     const raws = await this.redis.mget(...ids.map((id) => this.keys.tenant(id)));
     return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as Tenant);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: TenantId): Promise<void> {
     const reply = await this.redis.multi().del(this.keys.tenant(id)).srem(this.keys.tenants(), id).exec();
     if (reply?.[0]?.[1] !== 1) throw new NotFoundError(`tenant ${id} not found`);
   }

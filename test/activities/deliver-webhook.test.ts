@@ -10,6 +10,7 @@ import type { DeliveryAttemptResult, DeliveryDependencies } from '../../src/acti
 import { RequestBuilder } from '../../src/delivery/signed-request';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventRef } from '../../src/domain/event';
+import { parseEndpointId, parseEventId, parseTenantId } from '../../src/domain/ids';
 import { DEFAULT_RETRY_POLICY } from '../../src/domain/retry-policy';
 import type { ResolvedRetryPolicy } from '../../src/domain/retry-policy';
 import { DestinationPolicy } from '../../src/infra/egress/destination-policy';
@@ -43,11 +44,12 @@ const POLICY: ResolvedRetryPolicy = {
 };
 const SECRET = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
 const EVENT: EventRef = {
-  tenantId: 'acme',
-  eventId: 'evt_1',
+  tenantId: parseTenantId('acme'),
+  eventId: parseEventId('evt_1'),
   eventType: 'unsub.order',
   occurredAt: '2026-01-01T00:00:00.000Z',
 };
+const ENDPOINT_ID = parseEndpointId('ep_1');
 
 interface Harness {
   readonly deps: DeliveryDependencies;
@@ -93,7 +95,7 @@ function harness(url: string, overrides: Partial<Endpoint> = {}, build?: Deliver
     fail: {},
     payloads: new Map([[`${EVENT.tenantId}/${EVENT.eventId}`, '{"total":250,"region":"eu"}']]),
     endpoint: {
-      id: 'ep_1',
+      id: ENDPOINT_ID,
       tenantId: EVENT.tenantId,
       url,
       eventTypes: ['unsub.*'],
@@ -166,7 +168,7 @@ function run(h: Harness, attempt = 1, redelivery = false): Promise<DeliveryAttem
   const { deliverWebhook } = createActivities(h.deps);
   return env.run(deliverWebhook, {
     event: EVENT,
-    endpointId: 'ep_1',
+    endpointId: ENDPOINT_ID,
     retryPolicy: POLICY,
     ...(redelivery ? { redelivery: true } : {}),
   });
@@ -387,7 +389,7 @@ describe('deliverWebhook: the subscription is checked again before every attempt
     const attempt = (n: number): Promise<DeliveryAttemptResult> =>
       new MockActivityEnvironment({ attempt: n, scheduledTimestampMs: Date.now() }).run(deliverWebhook, {
         event: EVENT,
-        endpointId: 'ep_1',
+        endpointId: ENDPOINT_ID,
         retryPolicy: POLICY,
       });
 

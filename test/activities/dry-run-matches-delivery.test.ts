@@ -10,6 +10,7 @@ import type { DryRunResult } from '../../src/api/dry-run';
 import { RequestBuilder } from '../../src/delivery/signed-request';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventRef } from '../../src/domain/event';
+import { parseEndpointId, parseEventId, parseTenantId } from '../../src/domain/ids';
 import { DEFAULT_RETRY_POLICY } from '../../src/domain/retry-policy';
 import { DestinationPolicy } from '../../src/infra/egress/destination-policy';
 import { createHttpClient } from '../../src/infra/http-client';
@@ -47,8 +48,8 @@ const WHSEC_SECRETS = [
 ];
 
 const EVENT: EventRef = {
-  tenantId: 'acme',
-  eventId: 'evt_dry_1',
+  tenantId: parseTenantId('acme'),
+  eventId: parseEventId('evt_dry_1'),
   eventType: 'order.created',
   occurredAt: '2026-03-01T10:20:00.000Z',
 };
@@ -98,7 +99,7 @@ const CASES: Case[] = [
 
 function endpointFor(url: string, overrides: Partial<Endpoint>): Endpoint {
   return {
-    id: 'ep_dry',
+    id: parseEndpointId('ep_dry'),
     tenantId: EVENT.tenantId,
     url,
     eventTypes: ['order.*'],

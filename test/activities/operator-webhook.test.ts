@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { parseEndpointId, parseTenantId } from '../../src/domain/ids';
 import type { EndpointDisabledEvent } from '../../src/domain/operational-event';
 import { DestinationPolicy } from '../../src/infra/egress/destination-policy';
 import { createHttpClient } from '../../src/infra/http-client';
@@ -24,8 +25,8 @@ after(async () => {
 
 const EVENT: EndpointDisabledEvent = {
   type: 'endpoint.disabled',
-  tenantId: 'acme',
-  endpointId: 'ep_1',
+  tenantId: parseTenantId('acme'),
+  endpointId: parseEndpointId('ep_1'),
   reason: 'gone',
   detail: 'the endpoint answered 410 Gone',
   at: '2026-03-01T10:00:00.000Z',

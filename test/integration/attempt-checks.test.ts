@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startDelivery } from '../../src/delivery/start-delivery';
 import { deliverEvent } from '../../src/workflows/deliver-event';
-import { deliveryWorkflowId } from '../../src/domain/ids';
+import { parseEndpointId, parseEventId, parseTenantId } from '../../src/domain/ids';
 import { resolveRetryPolicy } from '../../src/domain/retry-policy';
 import { serviceRetryPolicy } from '../../src/main/services';
 import type { ReceiverReply } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
-import { uniqueName, waitFor } from '../support/services';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -50,7 +50,7 @@ describe('every attempt: the current subscription, the answer that arrived, an u
 
   async function publish(tenant: string, id: string, data: unknown) {
     await stack.xadd('tenant', tenant, 'type', 'unsub.order', 'id', id, 'data', JSON.stringify(data));
-    return stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, id));
+    return stack.temporal.workflow.getHandle(workflowIdOf(tenant, id));
   }
 
   async function attempts(tenant: string, eventId: string) {
@@ -158,10 +158,10 @@ describe('every attempt: the current subscription, the answer that arrived, an u
   });
 
   it('records every attempt of a stored payload of 100,000 nested arrays, and never leaves it pending', async () => {
-    const tenant = uniqueName('t');
+    const tenant = parseTenantId(uniqueName('t'));
     const hook = await receivers.start();
     const ep = await endpoint(tenant, hook.url);
-    const eventId = 'deep-1';
+    const eventId = parseEventId('deep-1');
     // Stored directly, as by a version without a depth check at acceptance: the attempt itself must cope.
     await stack.stores.payloads.claim(tenant, eventId, '0-1', '['.repeat(100_000) + ']'.repeat(100_000));
     await startDelivery(
@@ -170,14 +170,14 @@ describe('every attempt: the current subscription, the answer that arrived, an u
         event: { tenantId: tenant, eventId, eventType: 'unsub.order', occurredAt: new Date().toISOString() },
         deliveries: [
           {
-            endpointId: ep.id,
+            endpointId: parseEndpointId(ep.id),
             retryPolicy: resolveRetryPolicy({ maximumAttempts: 4 }, undefined, serviceRetryPolicy(stack.config)),
           },
         ],
       },
       'REJECT_DUPLICATE',
     );
-    const handle = stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, eventId));
+    const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, eventId));
 
     const result = await waitFor('result', () => handle.result(), 60_000);
 

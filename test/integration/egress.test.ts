@@ -3,9 +3,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import type { ResolvedAddress } from '../../src/infra/egress/destination-policy';
-import { uniqueName, waitFor } from '../support/services';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -74,7 +73,7 @@ describe('egress guard end to end (no allowlist)', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{}', 'id', 'evt-rebind');
     const result = await waitFor('result', () =>
-      stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'evt-rebind')).result(),
+      stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'evt-rebind')).result(),
     );
     assert.equal(result.status, 'failed');
     assert.equal(result.deliveries[0]?.attempts, 1, 'never retried against the blocked address');

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import { createIngestor } from '../../src/main/consumer';
 import { verifyWssRequest } from '../support/independent-verifier';
 import type { startReceiver } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
-import { historyText, uniqueName, waitFor } from '../support/services';
+import { historyText, uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -62,7 +61,7 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     assert.deepEqual(body.data, data);
     assert.ok(Math.abs(Date.parse(body.occurredAt) - Date.now()) < 60_000);
 
-    const handle = stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'evt-1'));
+    const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'evt-1'));
     const result = await handle.result();
     assert.equal(result.status, 'delivered');
     assert.equal((await handle.describe()).status.name, 'COMPLETED');
@@ -78,7 +77,7 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
     const hook = await receiver();
     await registerEndpoint(tenant, hook.url, { eventTypes: ['invoice.paid'] });
     await stack.xadd('tenant', tenant, 'type', 'order.updated', 'data', '{}', 'id', 'evt-nomatch');
-    const handle = stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'evt-nomatch'));
+    const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'evt-nomatch'));
     const result = await waitFor('workflow result', () => handle.result());
     assert.equal(result.status, 'no_subscribers');
     assert.equal(hook.requests.length, 0);
@@ -100,7 +99,7 @@ describe('event path: XADD → consumer → Temporal → signed POST', () => {
       assert.equal(verifyWssRequest(endpoint.secret, r.headers, r.body).ok, true);
       assert.equal(r.headers['x-wss-event-id'], 'evt-retry');
     }
-    const result = await stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'evt-retry')).result();
+    const result = await stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'evt-retry')).result();
     assert.equal(result.status, 'delivered');
     assert.equal(result.deliveries[0]?.attempts, 3);
   });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import type { startReceiver } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
-import { historyText, uniqueName, waitFor } from '../support/services';
+import { historyText, uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -35,7 +34,7 @@ describe('failure handling: classification, dead letters, operations', () => {
 
   async function publish(tenant: string, id: string) {
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', JSON.stringify({ id }), 'id', id);
-    const workflowId = deliveryWorkflowId(tenant, id);
+    const workflowId = workflowIdOf(tenant, id);
     workflowIds.push(workflowId);
     return stack.temporal.workflow.getHandle(workflowId);
   }
@@ -117,7 +116,7 @@ describe('failure handling: classification, dead letters, operations', () => {
         ids.push(wf.workflowId);
       return ids.length === 1 ? ids : undefined;
     });
-    assert.deepEqual(found, [deliveryWorkflowId(tenant, 'evt-exhaust')]);
+    assert.deepEqual(found, [workflowIdOf(tenant, 'evt-exhaust')]);
   });
 
   it('cancels a pending delivery and records it as cancelled', async () => {

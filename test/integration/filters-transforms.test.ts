@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import { verifyWssRequest } from '../support/independent-verifier';
 import { receiverPool } from '../support/receiver';
 import type { Receiver } from '../support/receiver';
-import { uniqueName, waitFor } from '../support/services';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -71,9 +70,7 @@ describe('per-endpoint filters and transforms', () => {
     for (const e of events)
       await stack.xadd('tenant', tenant, 'type', e.type, 'data', JSON.stringify(e.data), 'id', e.id);
     for (const e of events)
-      await waitFor(`workflow ${e.id}`, () =>
-        stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, e.id)).result(),
-      );
+      await waitFor(`workflow ${e.id}`, () => stack.temporal.workflow.getHandle(workflowIdOf(tenant, e.id)).result());
 
     const ids = (r: Receiver) => r.requests.map((q) => q.headers['x-wss-event-id']).sort();
     assert.deepEqual(ids(big), ['e1']); // e5's total is a string: no coercion, no match
@@ -95,7 +92,7 @@ describe('per-endpoint filters and transforms', () => {
     const untouched = JSON.parse(big.requests[0]!.body.toString());
     assert.deepEqual(untouched.data, events[0]!.data);
 
-    const noSubscribers = await stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'e4')).result();
+    const noSubscribers = await stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'e4')).result();
     assert.equal(noSubscribers.status, 'no_subscribers');
   });
 
@@ -115,7 +112,7 @@ describe('per-endpoint filters and transforms', () => {
     });
     await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"id":1}', 'id', 'e-tf');
     const result = await waitFor('result', () =>
-      stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'e-tf')).result(),
+      stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'e-tf')).result(),
     );
 
     assert.equal(good.requests.length, 1);
@@ -148,9 +145,7 @@ describe('per-endpoint filters and transforms', () => {
     for (const [i, data] of spellings.entries())
       await stack.xadd('tenant', tenant, 'type', 'num.big', 'data', data, 'id', `n${i}`);
     for (const i of spellings.keys())
-      await waitFor(`workflow n${i}`, () =>
-        stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, `n${i}`)).result(),
-      );
+      await waitFor(`workflow n${i}`, () => stack.temporal.workflow.getHandle(workflowIdOf(tenant, `n${i}`)).result());
     const body = (r: Receiver, id: string) =>
       r.requests.find((q) => q.headers['x-wss-event-id'] === id)?.body.toString() ?? '';
     for (const [i, data] of spellings.entries()) {

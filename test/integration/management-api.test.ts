@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import { verifyWssRequest } from '../support/independent-verifier';
 import { startReceiver } from '../support/receiver';
 import type { Receiver } from '../support/receiver';
-import { uniqueName, waitFor } from '../support/services';
+import { parseTenantId } from '../../src/domain/ids';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -515,7 +515,7 @@ describe('management API against real Redis and Temporal', () => {
       });
       assert.equal(published.status, 202);
       await waitFor('delivery', () => hook.requests.length === 1);
-      const workflowId = deliveryWorkflowId(tenant, published.body.id);
+      const workflowId = workflowIdOf(tenant, published.body.id);
       await stack.temporal.workflow.getHandle(workflowId).result();
       await collect('GET', `/v1/tenants/${tenant}/deliveries/${published.body.id}`);
 
@@ -1229,7 +1229,7 @@ describe('management API against real Redis and Temporal', () => {
     it('keeps serving an endpoint stored with such a header before this check existed', async () => {
       // Stored directly, as an older version of the service would have accepted it; there is no migration.
       const stored = await stack.stores.endpoints.create(
-        tenant,
+        parseTenantId(tenant),
         { url: 'http://127.0.0.1:9/hook', eventTypes: ['legacy.*'], headers: { Expect: '100-continue', 'X-Ok': '1' } },
         'legacy-secret-legacy-secret-123',
       );

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import { receiverPool } from '../support/receiver';
-import { uniqueName, waitFor } from '../support/services';
+import { parseEventId, parseTenantId } from '../../src/domain/ids';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -233,7 +233,7 @@ describe('dedupe window: the same (tenant, id) delivers once within it, and afte
     const hook = await receivers.start();
     const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'] });
     assert.equal(res.status, 201);
-    const workflowId = deliveryWorkflowId(tenant, 'dup-1');
+    const workflowId = workflowIdOf(tenant, 'dup-1');
 
     await stack.xadd('tenant', tenant, 'type', 'dup.x', 'data', '{"v":"A"}', 'id', 'dup-1');
     await waitFor('delivery of A', () => hook.requests.length === 1);
@@ -262,7 +262,8 @@ describe('dedupe window: the same (tenant, id) delivers once within it, and afte
     // After the window the id is free: the republish is a new event, with its own data and time.
     await waitFor(
       'the dedupe window to end',
-      async () => (await stack.redis.exists(stack.stores.keys.eventClaim(tenant, 'dup-1'))) === 0,
+      async () =>
+        (await stack.redis.exists(stack.stores.keys.eventClaim(parseTenantId(tenant), parseEventId('dup-1')))) === 0,
       (WINDOW_SECONDS + 10) * 1000,
       250,
     );
@@ -282,7 +283,8 @@ describe('dedupe window: the same (tenant, id) delivers once within it, and afte
     await waitFor('delivery of A', () => hook.requests.length === 1);
     await waitFor(
       'the dedupe window to end',
-      async () => (await stack.redis.exists(stack.stores.keys.eventClaim(tenant, 'dup-2'))) === 0,
+      async () =>
+        (await stack.redis.exists(stack.stores.keys.eventClaim(parseTenantId(tenant), parseEventId('dup-2')))) === 0,
       (WINDOW_SECONDS + 10) * 1000,
       250,
     );
@@ -309,7 +311,10 @@ describe('dedupe window: the same (tenant, id) delivers once within it, and afte
       '>',
     );
     // What the consumer did before the crash: the claim (and payload) is written, no workflow yet.
-    assert.deepEqual(await stack.stores.payloads.claim(tenant, 'crash-1', entryId, '{"v":1}'), { kind: 'claimed' });
+    assert.deepEqual(
+      await stack.stores.payloads.claim(parseTenantId(tenant), parseEventId('crash-1'), entryId, '{"v":1}'),
+      { kind: 'claimed' },
+    );
     await stack.startConsumer(name);
     await waitFor('delivery after the restart', () => hook.requests.length === 1);
     await consumed(entryId);

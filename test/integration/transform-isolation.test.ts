@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliveryWorkflowId } from '../../src/domain/ids';
 import { receiverPool } from '../support/receiver';
-import { uniqueName, waitFor } from '../support/services';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -187,7 +186,7 @@ describe('tenant transforms run isolated and bounded in time and memory', () => 
     await stack.xadd('tenant', hostileTenant, 'type', 'order.created', 'data', hostileData, 'id', 'h1');
     await stack.xadd('tenant', otherTenant, 'type', 'order.created', 'data', '{"n":1}', 'id', 'c1');
 
-    const hostileHandle = stack.temporal.workflow.getHandle(deliveryWorkflowId(hostileTenant, 'h1'));
+    const hostileHandle = stack.temporal.workflow.getHandle(workflowIdOf(hostileTenant, 'h1'));
     const hostileResult = waitFor('hostile result', () => hostileHandle.result(), 120_000);
     await waitFor('the other tenant delivered', () => good.requests.length === 2, 60_000, 20);
     const otherDeliveredMs = Math.round(performance.now() - started);

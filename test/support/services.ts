@@ -1,3 +1,5 @@
+import { deliveryWorkflowId, parseEventId, parseTenantId } from '../../src/domain/ids';
+
 /**
  * The real services under test. `npm test` runs the suites through scripts/local-stack.mjs, which starts Redis and
  * the Temporal dev server and exports their addresses. Running a file by hand needs the same variables.
@@ -17,6 +19,14 @@ export function serviceAddresses(): { redisUrl: string; temporalAddress: string 
 /** Unique names per test so suites never see each other's streams, queues or tenants. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * The delivery workflow id of an event, from ids as a producer writes them. Tests stand outside the service, so
+ * they parse the ids, as the service does at its edges.
+ */
+export function workflowIdOf(tenantId: string, eventId: string): string {
+  return deliveryWorkflowId(parseTenantId(tenantId), parseEventId(eventId));
 }
 
 /** Polls `check` until it returns a truthy value, at most `timeoutMs`. */

@@ -7,9 +7,10 @@ import {
   truncateError,
 } from '../../src/domain/delivery-outcome';
 import type { DeliveryResult, DeliveryStatus, EndpointDeliveryStatus } from '../../src/domain/delivery-outcome';
+import { parseEndpointId } from '../../src/domain/ids';
 
 const result = (status: EndpointDeliveryStatus, index = 0): DeliveryResult => ({
-  endpointId: `ep_${index}`,
+  endpointId: parseEndpointId(`ep_${index}`),
   status,
   attempts: 1,
 });

@@ -4,6 +4,8 @@ import { RequestBuilder } from '../../src/delivery/signed-request';
 import { dryRunDelivery } from '../../src/api/dry-run';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventRef } from '../../src/domain/event';
+import type { EventId } from '../../src/domain/ids';
+import { parseEndpointId, parseTenantId } from '../../src/domain/ids';
 import { verifyWssRequest } from '../support/independent-verifier';
 
 /**
@@ -33,8 +35,8 @@ const spellings: [description: string, dataJson: string][] = [
 ];
 
 const endpoint: Endpoint = {
-  id: 'ep_1',
-  tenantId: 'acme',
+  id: parseEndpointId('ep_1'),
+  tenantId: parseTenantId('acme'),
   url: 'https://receiver.example/hook',
   eventTypes: ['*'],
   enabled: true,
@@ -45,8 +47,9 @@ const endpoint: Endpoint = {
 };
 
 const ref: EventRef = {
-  tenantId: 'acme',
-  eventId: 'evt "1"',
+  tenantId: parseTenantId('acme'),
+  // Not a valid event id, on purpose: whatever id reaches the builder, the envelope must escape it.
+  eventId: 'evt "1"' as EventId,
   eventType: 'num.big',
   occurredAt: '2024-05-01T12:00:00.000Z',
 };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventEnvelope } from '../../src/domain/event';
+import { parseEndpointId, parseTenantId } from '../../src/domain/ids';
 import { ContentMatcherCache, isSubscribed, selectEndpoints } from '../../src/domain/routing';
 
 const envelope: EventEnvelope = {
@@ -12,17 +13,19 @@ const envelope: EventEnvelope = {
   data: { total: 250 },
 };
 
-function endpoint(overrides: Partial<Endpoint> = {}): Endpoint {
+/** An endpoint; `id` is given as text and parsed. */
+function endpoint(overrides: Partial<Omit<Endpoint, 'id'>> & { id?: string } = {}): Endpoint {
+  const { id = 'ep_1', ...rest } = overrides;
   return {
-    id: 'ep_1',
-    tenantId: 'acme',
+    id: parseEndpointId(id),
+    tenantId: parseTenantId('acme'),
     url: 'https://example.com/hook',
     eventTypes: ['order.*'],
     enabled: true,
     signatureScheme: 'wss',
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
-    ...overrides,
+    ...rest,
   };
 }
 

@@ -61,6 +61,22 @@ describe('parseStreamEntry', () => {
     });
   }
 
+  // Redis only hands out `<ms>-<seq>` ids; anything else must be refused, never thrown on, even without an `id`
+  // field (the event id is then derived from the entry id).
+  for (const entryId of ['1-0 x', '1-0:x', 'abc', '1', '', '1-0\n', '-1-0']) {
+    for (const withId of [false, true]) {
+      it(`refuses, without throwing, entry id ${JSON.stringify(entryId)}${withId ? ' with an explicit event id' : ''}`, () => {
+        const fields = ['tenant', 'acme', 'type', 'x', 'data', '{}', ...(withId ? ['id', 'evt_1'] : [])];
+        const parsed = parseStreamEntry(entryId, fields, limits);
+        assert.deepEqual(parsed, {
+          ok: false,
+          code: 'malformed_entry',
+          reason: `entry id ${JSON.stringify(entryId)} is not a stream id`,
+        });
+      });
+    }
+  }
+
   const bytes = (text: string) => Buffer.from(text, 'latin1');
   const utf8 = (text: string) => Buffer.from(text, 'utf8');
 

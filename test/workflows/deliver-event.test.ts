@@ -13,6 +13,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { DeliveryStatus } from '../../src/domain/delivery-outcome';
+import { parseEndpointId, parseEventId, parseTenantId } from '../../src/domain/ids';
 import type { ResolvedRetryPolicy } from '../../src/domain/retry-policy';
 import { DEFAULT_RETRY_POLICY, NON_RETRYABLE_ERROR_TYPES } from '../../src/domain/retry-policy';
 import { DeliveryStatusKey, SEARCH_ATTRIBUTE_KEYS } from '../../src/delivery/search-attributes';
@@ -102,8 +103,8 @@ async function withWorkflow<T>(
   });
   const input: DeliverEventInput = {
     event: {
-      tenantId: 'tenant_wf',
-      eventId: `evt_${randomUUID()}`,
+      tenantId: parseTenantId('tenant_wf'),
+      eventId: parseEventId(`evt_${randomUUID()}`),
       eventType: 'invoice.paid',
       occurredAt: new Date().toISOString(),
     },
@@ -121,7 +122,7 @@ async function withWorkflow<T>(
 }
 
 const endpoint = (endpointId: string, retryPolicy: ResolvedRetryPolicy = DEFAULT_RETRY_POLICY): PlannedDelivery => ({
-  endpointId,
+  endpointId: parseEndpointId(endpointId),
   retryPolicy,
 });
 

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors';
+import type { EndpointId } from '../../domain/ids';
 import { RESOURCE_ID_PATTERN } from '../../domain/ids';
 import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer, deadLetterResponse, replayResponse } from '../response-schemas';
-import { endpointParams, tenantParams } from '../schemas';
+import { brandedId, endpointParams, tenantParams } from '../schemas';
 
 const tags = ['Deliveries'];
 
@@ -33,11 +34,7 @@ export function deadLetterRoutes(app: ApiInstance, deps: ApiDependencies): void 
       tags,
       params: tenantParams,
       querystring: z.object({
-        endpointId: z
-          .string()
-          .regex(RESOURCE_ID_PATTERN, `must match ${RESOURCE_ID_PATTERN.source}`)
-          .optional()
-          .describe('Only this endpoint.'),
+        endpointId: brandedId<EndpointId>(RESOURCE_ID_PATTERN, 'Only this endpoint.').optional(),
         since: time('Failed at or after this time.').optional(),
         until: time('Failed at or before this time.').optional(),
       }),

@@ -6,6 +6,7 @@ import type { SignatureScheme } from '../../domain/endpoint';
 import { generateStandardWebhooksSecret, generateWssSecret, isStandardWebhooksSecret } from '../../security/signature';
 import { compileTransform } from '../../transform/transform';
 import type { EventText } from '../../domain/event';
+import type { EndpointId, TenantId } from '../../domain/ids';
 import { dryRunDelivery, dryRunEventId } from '../dry-run';
 import type { ApiDependencies, ApiInstance } from '../api-context';
 import { answer, dryRunResponse, endpointResponse, noContent, replayResponse } from '../response-schemas';
@@ -24,7 +25,7 @@ const tags = ['Endpoints'];
 const endpointAnswer = (description: string) => answer(description, endpointResponse);
 
 export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
-  async function load(params: { tenantId: string; endpointId: string }): Promise<Endpoint> {
+  async function load(params: { tenantId: TenantId; endpointId: EndpointId }): Promise<Endpoint> {
     const endpoint = await deps.endpoints.get(params.tenantId, params.endpointId);
     if (!endpoint) throw new NotFoundError(`endpoint ${params.endpointId} not found`);
     return endpoint;
