@@ -1,6 +1,9 @@
-// The README's generated tables: the configuration (from the config schema) and the error codes (from the error
-// registry). `npm run docs` rewrites them in README.md; `npm run config:docs` and `npm run errors:docs` print
+// The README's generated tables: the configuration (from the config schema), the error codes (from the error
+// registry) and the alerts (from deploy/prometheus/alerts.yml). `npm run docs` rewrites them in README.md; `npm run config:docs` and `npm run errors:docs` print
 // them; test/unit/readme-tables.test.ts fails when the README differs from what this module generates.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { cliConfigSchema, configSchema } from '../src/infra/config';
 import type { ErrorSurface } from '../src/domain/errors';
 import { ERROR_CODES, apiErrorCodes, errorCodesOn } from '../src/domain/errors';
@@ -58,12 +61,40 @@ export function errorTables(): string {
   return surfaces.map(([, title, table]) => `### ${title}\n\n${table()}`).join('\n\n');
 }
 
+/** One alerting rule of deploy/prometheus/alerts.yml, as far as the README needs it. */
+export interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly labels?: { readonly severity?: string };
+  readonly annotations?: { readonly summary?: string; readonly description?: string; readonly runbook?: string };
+}
+
+/** The alerting rules shipped in deploy/prometheus/alerts.yml, in file order. */
+export function alertRules(file = path.join(__dirname, '..', 'deploy', 'prometheus', 'alerts.yml')): AlertRule[] {
+  const doc = parseYaml(readFileSync(file, 'utf8')) as { groups: { rules: AlertRule[] }[] };
+  return doc.groups.flatMap((group) => group.rules.filter((rule) => typeof rule.alert === 'string'));
+}
+
+/** The shipped alerts: name, severity, how long the condition must hold, what it means and what to do. */
+export function alertTable(): string {
+  const cell = (text: string | undefined) => (text ?? '').replaceAll('|', '\\|');
+  const rows = alertRules().map(
+    (rule) =>
+      `| \`${rule.alert}\` | ${cell(rule.labels?.severity)} | ${rule.for ?? '0s'} | ${cell(rule.annotations?.description)} | ${cell(rule.annotations?.runbook)} |`,
+  );
+  return ['| Alert | Severity | For | Fires when | What to do |', '| --- | --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  );
+}
+
 /** README sections kept between `<!-- BEGIN generated:<name> ... -->` and `<!-- END generated:<name> -->`. */
 export const README_SECTIONS: Readonly<Record<string, () => string>> = {
   config: configTable,
   'api-errors': apiErrorTable,
   'delivery-failures': deliveryFailureTable,
   'dead-letter-reasons': deadLetterReasonTable,
+  alerts: alertTable,
 };
 
 /**
