@@ -17,6 +17,7 @@ import type { OperationalEvent } from '../domain/operational-event';
 import { ContentMatcherCache, findRoutingMiss } from '../domain/routing';
 import type { HttpClient, HttpResponseSummary } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
+import { errorLogFields as errorFields, isBuiltInError } from '../infra/logger';
 
 export interface DeliverWebhookInput {
   readonly event: EventRef;
@@ -505,42 +506,8 @@ function isDeterministic(err: unknown, step: AttemptStep): boolean {
   return step === 'sign' || isBuiltInError(err);
 }
 
-function isBuiltInError(err: unknown): boolean {
-  return (
-    err instanceof RangeError ||
-    err instanceof TypeError ||
-    err instanceof SyntaxError ||
-    err instanceof ReferenceError ||
-    err instanceof URIError ||
-    err instanceof EvalError
-  );
-}
-
 function errorName(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
-}
-
-/**
- * Log fields for an unexpected error. The messages of JavaScript's own errors can quote the data they choked on
- * (`JSON.parse` does), so those log their class and stack frames only; other errors (Redis, the network) carry
- * codes and addresses, and their message helps the operator.
- */
-function errorFields(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { errorName: typeof err };
-  const code = 'code' in err && (typeof err.code === 'string' || typeof err.code === 'number') ? err.code : undefined;
-  return {
-    errorName: err.name,
-    ...(code !== undefined ? { errorCode: code } : {}),
-    ...(isBuiltInError(err)
-      ? {
-          stack: (err.stack ?? '')
-            .split('\n')
-            .filter((line) => line.trimStart().startsWith('at '))
-            .slice(0, 8)
-            .join('\n'),
-        }
-      : { error: truncateError(err.message, 300) }),
-  };
 }
 
 function classifyTransportError(err: unknown, policy: ResolvedRetryPolicy): DeliveryClassification {

@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from '../infra/logger';
+import { errorLogFields } from '../infra/logger';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { EventPublisher } from '../store/event-publisher';
 import type { TenantStore } from '../store/tenant-store';
@@ -91,10 +92,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const answer = toErrorAnswer(err, maxBodyBytes);
     if (answer.internal) {
-      log.error(
-        { err: err instanceof Error ? err.message : String(err), method: request.method, path: pathOf(request) },
-        'api request failed',
-      );
+      log.error({ ...errorLogFields(err), method: request.method, path: pathOf(request) }, 'api request failed');
     }
     void reply.code(answer.status).send(answer.body);
   };
