@@ -4,6 +4,7 @@ import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
 import { classifyResponse } from '../domain/classify-response';
 import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
+import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../domain/delivery-log';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
 import type { ErrorCode } from '../domain/errors';
@@ -17,6 +18,7 @@ import type { OperationalEvent } from '../domain/operational-event';
 import { ContentMatcherCache, findRoutingMiss } from '../domain/routing';
 import type { HttpClient, HttpResponseSummary } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
+import { errorLogFields as errorFields, isBuiltInError } from '../infra/logger';
 
 export interface DeliverWebhookInput {
   readonly event: EventRef;
@@ -104,6 +106,8 @@ interface FinalFailure {
   readonly type: ErrorCode;
   readonly message: string;
   readonly statusCode?: number;
+  /** What the receiver's answer body began with; goes to the attempt log only (see {@link describe}). */
+  readonly responseBodyExcerpt?: string;
   /** Why the endpoint must be disabled now (410), if it must. */
   readonly disableReason?: 'gone';
   /**
@@ -175,7 +179,11 @@ export function createActivities(deps: DeliveryDependencies) {
       }
     };
 
-    const finish = async (outcome: AttemptLogEntry['outcome'], extra: { statusCode?: number; reason?: string }) => {
+    const finish = async (
+      outcome: AttemptLogEntry['outcome'],
+      extra: { statusCode?: number; reason?: string },
+      responseBodyExcerpt?: string,
+    ) => {
       const durationMs = now() - started;
       const entry: AttemptLogEntry = {
         endpointId,
@@ -185,6 +193,7 @@ export function createActivities(deps: DeliveryDependencies) {
         durationMs,
         ...(extra.statusCode !== undefined ? { statusCode: extra.statusCode } : {}),
         ...(extra.reason !== undefined ? { error: extra.reason } : {}),
+        ...(responseBodyExcerpt !== undefined ? { responseBodyExcerpt } : {}),
       };
       await bestEffort(
         'the attempt',
@@ -200,10 +209,14 @@ export function createActivities(deps: DeliveryDependencies) {
     };
 
     const failFinally = async (failure: FinalFailure): Promise<never> => {
-      await finish('failed', {
-        ...(failure.statusCode !== undefined ? { statusCode: failure.statusCode } : {}),
-        reason: failure.type,
-      });
+      await finish(
+        'failed',
+        {
+          ...(failure.statusCode !== undefined ? { statusCode: failure.statusCode } : {}),
+          reason: failure.type,
+        },
+        failure.responseBodyExcerpt,
+      );
       deps.log.error(
         { ...fields, status: failure.statusCode, reason: failure.type, error: failure.message },
         'delivery failed',
@@ -269,7 +282,7 @@ export function createActivities(deps: DeliveryDependencies) {
       }
       const error = new TransientAttemptError(safe);
       deps.log.warn({ ...fields, step: err.step, ...errorFields(cause) }, 'attempt failed before sending');
-      return retryOrGiveUp(error.code, error.message, undefined, undefined, false);
+      return retryOrGiveUp(error.code, error.message, undefined, undefined, undefined, false);
     };
 
     /** Schedules the next attempt, or fails finally when the policy or the retry window is spent. */
@@ -278,6 +291,7 @@ export function createActivities(deps: DeliveryDependencies) {
       message: string,
       statusCode: number | undefined,
       retryAfterMs: number | undefined,
+      responseBodyExcerpt: string | undefined,
       countsAgainstEndpoint = true,
     ): Promise<never> => {
       const status = statusCode !== undefined ? { statusCode } : {};
@@ -289,10 +303,11 @@ export function createActivities(deps: DeliveryDependencies) {
           type: 'retries_exhausted',
           message: `${message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}`,
           ...status,
+          ...(responseBodyExcerpt !== undefined ? { responseBodyExcerpt } : {}),
           countsAgainstEndpoint,
         });
       }
-      const durationMs = await finish('retry', { ...status, reason });
+      const durationMs = await finish('retry', { ...status, reason }, responseBodyExcerpt);
       deps.log.warn(
         { ...fields, status: statusCode, reason, durationMs, nextRetryMs: delay },
         'delivery attempt failed; will retry',
@@ -334,6 +349,8 @@ export function createActivities(deps: DeliveryDependencies) {
     }
     const statusCode = response?.statusCode;
     const status = statusCode !== undefined ? { statusCode } : {};
+    const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
+    const answered = { ...status, ...(excerpt !== undefined ? { responseBodyExcerpt: excerpt } : {}) };
 
     switch (classification.outcome) {
       case 'delivered': {
@@ -360,7 +377,7 @@ export function createActivities(deps: DeliveryDependencies) {
         return failFinally({
           type: 'endpoint_gone',
           message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
-          ...status,
+          ...answered,
           disableReason: 'gone',
         });
       case 'permanent':
@@ -369,15 +386,16 @@ export function createActivities(deps: DeliveryDependencies) {
             classification.reason === 'destination_not_allowed'
               ? 'destination_not_allowed'
               : 'delivery_permanent_failure',
-          message: describe(classification.reason, statusCode, response),
-          ...status,
+          message: describe(classification.reason, statusCode),
+          ...answered,
         });
       case 'retry':
         return retryOrGiveUp(
           classification.reason,
-          describe(classification.reason, statusCode, response),
+          describe(classification.reason, statusCode),
           statusCode,
           classification.retryAfterMs,
+          excerpt,
         );
       default: {
         const unreachable: never = classification;
@@ -489,42 +507,8 @@ function isDeterministic(err: unknown, step: AttemptStep): boolean {
   return step === 'sign' || isBuiltInError(err);
 }
 
-function isBuiltInError(err: unknown): boolean {
-  return (
-    err instanceof RangeError ||
-    err instanceof TypeError ||
-    err instanceof SyntaxError ||
-    err instanceof ReferenceError ||
-    err instanceof URIError ||
-    err instanceof EvalError
-  );
-}
-
 function errorName(err: unknown): string {
   return err instanceof Error ? err.name : typeof err;
-}
-
-/**
- * Log fields for an unexpected error. The messages of JavaScript's own errors can quote the data they choked on
- * (`JSON.parse` does), so those log their class and stack frames only; other errors (Redis, the network) carry
- * codes and addresses, and their message helps the operator.
- */
-function errorFields(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { errorName: typeof err };
-  const code = 'code' in err && (typeof err.code === 'string' || typeof err.code === 'number') ? err.code : undefined;
-  return {
-    errorName: err.name,
-    ...(code !== undefined ? { errorCode: code } : {}),
-    ...(isBuiltInError(err)
-      ? {
-          stack: (err.stack ?? '')
-            .split('\n')
-            .filter((line) => line.trimStart().startsWith('at '))
-            .slice(0, 8)
-            .join('\n'),
-        }
-      : { error: truncateError(err.message, 300) }),
-  };
 }
 
 function classifyTransportError(err: unknown, policy: ResolvedRetryPolicy): DeliveryClassification {
@@ -544,9 +528,22 @@ function failureDetails(attempt: number, statusCode: number | undefined): Delive
   return statusCode === undefined ? { attempt } : { attempt, statusCode };
 }
 
-/** `HTTP 503 (http_503): <first 200 chars of the body>` — the body snippet helps receivers' owners debug. */
-function describe(reason: string, statusCode: number | undefined, response: HttpResponseSummary | undefined): string {
-  if (statusCode === undefined) return reason;
-  const snippet = response?.bodySnippet.replace(/\s+/g, ' ').trim().slice(0, 200);
-  return `HTTP ${statusCode} (${reason})${snippet ? `: ${snippet}` : ''}`;
+/**
+ * `HTTP 503 (http_503)`, or the transport reason. Never any of the answer's body: receivers often echo the
+ * request (validation errors do), and this text becomes the failure message in Temporal history, the log lines
+ * and the dead letter's `lastError`. The body goes to the attempt log only ({@link responseBodyExcerpt}).
+ */
+function describe(reason: string, statusCode: number | undefined): string {
+  return statusCode === undefined ? reason : `HTTP ${statusCode} (${reason})`;
+}
+
+/**
+ * The start of the answer body for the tenant's attempt log, cut at {@link MAX_RESPONSE_BODY_EXCERPT_LENGTH};
+ * undefined when there was no answer or it had no body.
+ */
+function responseBodyExcerpt(response: HttpResponseSummary | undefined): string | undefined {
+  const body = response?.bodySnippet;
+  if (body === undefined || body.length === 0) return undefined;
+  // A body the client stopped reading at its size cap is marked as cut too.
+  return truncateError(response?.bodyTruncated ? `${body}…` : body, MAX_RESPONSE_BODY_EXCERPT_LENGTH);
 }

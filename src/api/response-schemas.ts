@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../domain/delivery-log';
 import { API_ERROR_CODES } from './errors';
 import type { ApiErrorCode } from './errors';
 import { metadataSchema, retryPolicySchema, signatureSchemeSchema } from './schemas';
@@ -109,6 +110,12 @@ const attemptResponse = z.object({
   statusCode: z.number().int().optional(),
   durationMs: z.number(),
   error: z.string().optional(),
+  responseBodyExcerpt: z
+    .string()
+    .optional()
+    .describe(
+      `The start of the receiver's answer body (at most ${MAX_RESPONSE_BODY_EXCERPT_LENGTH} characters) for an attempt that was answered but not delivered. Shown only here: it may echo the event, so it is kept out of logs, Temporal history and dead letters.`,
+    ),
 });
 
 export const deliveryResponse = z

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Logger } from '../infra/logger';
+import { errorLogFields } from '../infra/logger';
 import type { ApiDependencies, ApiInstance } from './api-context';
 import { authenticate } from './auth';
 import { toErrorAnswer } from './errors';
@@ -53,10 +54,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): void => {
     const answer = toErrorAnswer(err, maxBodyBytes);
     if (answer.internal) {
-      log.error(
-        { err: err instanceof Error ? err.message : String(err), method: request.method, path: pathOf(request) },
-        'api request failed',
-      );
+      log.error({ ...errorLogFields(err), method: request.method, path: pathOf(request) }, 'api request failed');
     }
     void reply.code(answer.status).send(answer.body);
   };

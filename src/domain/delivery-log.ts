@@ -16,7 +16,17 @@ export interface AttemptLogEntry {
   readonly durationMs: number;
   /** Short reason (`http_503`, `timeout`, ...); never a payload or a secret. */
   readonly error?: string;
+  /**
+   * The start of the receiver's answer body, for an attempt that got an answer and was not delivered: what the
+   * tenant's server said. It may echo the payload, so it is kept only here, shown only to the tenant, and never
+   * copied into logs, failure messages, Temporal history or dead letters. At most
+   * {@link MAX_RESPONSE_BODY_EXCERPT_LENGTH} characters.
+   */
+  readonly responseBodyExcerpt?: string;
 }
+
+/** Longest {@link AttemptLogEntry.responseBodyExcerpt}, in UTF-16 code units (the cut is marked with `…`). */
+export const MAX_RESPONSE_BODY_EXCERPT_LENGTH = 1024;
 
 /** A delivery that failed for good: kept until it is retried, replayed or expires. */
 export interface DeadLetter {

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
   // Shutdown is ours: the consumer drains first, then the worker.
-  installWorkerRuntime();
+  installWorkerRuntime(log);
   const stores = createStores(config, 'local');
   await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
 

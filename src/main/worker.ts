@@ -11,6 +11,7 @@ import type { Resolver } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { temporalLogFunction } from '../infra/temporal-log';
 import { RequestBuilder } from '../delivery/signed-request';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
@@ -109,22 +110,24 @@ export async function createDeliveryWorker(
 }
 
 /**
- * The SDK's process-wide runtime, with its own logs at WARN (ours are structured and separate). The SDK does not
- * handle signals: it would stop listening after the first one, so a second Ctrl-C would kill the process mid-drain.
- * The entry points order the shutdown themselves (`shutdownSignal`).
+ * The SDK's process-wide runtime. Its own logs, the workflow logger's and the native core's (forwarded), from WARN
+ * up, go through `log` as one JSON line each, without task tokens, stacks or messages that could quote a payload
+ * (see {@link temporalLogFunction}). The SDK does not handle signals: it would stop listening after the first one,
+ * so a second Ctrl-C would kill the process mid-drain. The entry points order the shutdown themselves
+ * (`shutdownSignal`).
  */
-export function installWorkerRuntime(): void {
+export function installWorkerRuntime(log: Logger): void {
   Runtime.install({
     shutdownSignals: [],
-    logger: new DefaultLogger('WARN'),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    logger: new DefaultLogger('WARN', temporalLogFunction(log)),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
   });
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
-  installWorkerRuntime();
+  installWorkerRuntime(log);
   const stores = createStores(config, 'worker');
   await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
   const delivery = await createDeliveryWorker(config, log, stores);

@@ -117,7 +117,7 @@ export function compileTransform(expression: string): CompiledTransform {
   try {
     parsed = jsonata(expression);
   } catch (err) {
-    throw new ValidationError(`transform: ${describeJsonataError(err, false)}`, 'transform');
+    throw new ValidationError(`transform: ${describeJsonataError(err)}`, 'transform');
   }
   checkRegexLiterals(parsed.ast());
   const compiled: CompiledTransform = Object.freeze({ expression });
@@ -150,7 +150,7 @@ export async function runTransform(
   try {
     value = (await expression.evaluate(envelope)) as unknown;
   } catch (err) {
-    throw toTransformFailed(err, limits);
+    throw toTransformFailed(err, limits, expression.ast());
   }
   if (value === undefined) throw new TransformFailedError('transform: transform produced no value');
   const shaped = splitResult(value);
@@ -418,7 +418,7 @@ function checkEventType(eventType: unknown): string {
   return eventType;
 }
 
-function toTransformFailed(err: unknown, limits: TransformRunLimits): TransformFailedError {
+function toTransformFailed(err: unknown, limits: TransformRunLimits, ast: jsonata.ExprNode): TransformFailedError {
   if (err instanceof TransformFailedError) return err;
   if (err instanceof RangeError) return tooLarge(err);
   const e = (typeof err === 'object' && err !== null ? err : {}) as JsonataErrorLike;
@@ -439,32 +439,101 @@ function toTransformFailed(err: unknown, limits: TransformRunLimits): TransformF
       position,
     );
   }
-  return new TransformFailedError(`transform: ${describeJsonataError(err, true)}`, code, position);
+  return new TransformFailedError(`transform: ${describeJsonataError(err, { ast })}`, code, position);
 }
 
+/** JSONata's codes for `$error(message)` and `$assert(condition, message)`, and where each takes its message. */
+const USER_MESSAGE_ARGUMENT: Readonly<
+  Record<string, { readonly fn: string; readonly index: number; readonly verb: string }>
+> = {
+  D3137: { fn: '$error()', index: 0, verb: 'was called' },
+  D3141: { fn: '$assert()', index: 1, verb: 'failed' },
+};
+
 /**
- * JSONata's message, position and code. At run time any value JSONata interpolated into the message (its
- * `{{value}}`, `{{value2}}`, `{{exp}}`, always JSON-encoded) is replaced by `<value>`: those come from the
- * payload, and error messages end up in logs and Temporal history, where payloads must not. Parse errors keep
- * them, since there they come from the expression.
+ * JSONata's message, position and code.
+ *
+ * At parse time (no `run`) the message is about the expression and is kept whole. At run time (`run` carries the
+ * parsed expression) nothing computed from the event may pass, because these messages reach logs, dead letters
+ * and Temporal history:
+ * - Any value JSONata interpolated into its message (`{{value}}`, `{{value2}}`, `{{exp}}`, always JSON-encoded) is
+ *   replaced by `<value>`.
+ * - The message of `$error(message)` and `$assert(condition, message)` is the tenant's own text, computed by the
+ *   expression from whatever it likes: it is kept only when it is JSONata's default or a string literal written
+ *   in that very call; otherwise only the call is named (`$error() was called with a message computed from the
+ *   event (not shown)`).
+ * - A JavaScript error raised inside a built-in function is named by its class, never its message.
  */
-function describeJsonataError(err: unknown, redactValues: boolean): string {
+function describeJsonataError(err: unknown, run?: { readonly ast: jsonata.ExprNode }): string {
   if (typeof err !== 'object' || err === null) return 'evaluation failed';
   const e = err as JsonataErrorLike;
   let message = typeof e.message === 'string' && e.message.length > 0 ? e.message : 'evaluation failed';
-  if (redactValues) {
-    for (const value of [e.value, e.value2, e.exp]) {
-      if (value === undefined) continue;
-      let shown: string | undefined;
-      try {
-        shown = JSON.stringify(value);
-      } catch {
-        shown = undefined;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const position = typeof e.position === 'number' ? e.position : undefined;
+  if (run !== undefined) {
+    const userMessage = code === undefined ? undefined : USER_MESSAGE_ARGUMENT[code];
+    if (err instanceof Error) {
+      message = `evaluation failed (${err.name})`;
+    } else if (userMessage !== undefined) {
+      if (!isWrittenInCall(run.ast, position, userMessage.index, message, code)) {
+        message = `${userMessage.fn} ${userMessage.verb} with a message computed from the event (not shown)`;
       }
-      if (shown !== undefined && shown.length > 0) message = message.split(shown).join('<value>');
+    } else {
+      message = redactValues(message, e);
     }
   }
-  const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
-  const code = typeof e.code === 'string' ? ` [${e.code}]` : '';
-  return `${message}${at}${code}`;
+  const at = position === undefined ? '' : ` at position ${position}`;
+  return `${message}${at}${code === undefined ? '' : ` [${code}]`}`;
+}
+
+/** `message` with every value JSONata interpolated into it replaced by `<value>`. */
+function redactValues(message: string, e: JsonataErrorLike): string {
+  let redacted = message;
+  for (const value of [e.value, e.value2, e.exp]) {
+    if (value === undefined) continue;
+    let shown: string | undefined;
+    try {
+      shown = JSON.stringify(value);
+    } catch {
+      shown = undefined;
+    }
+    if (shown !== undefined && shown.length > 0) redacted = redacted.split(shown).join('<value>');
+  }
+  return redacted;
+}
+
+/** JSONata's message when `$error()` or `$assert()` is called without one. */
+const DEFAULT_USER_MESSAGES: Readonly<Record<string, string>> = {
+  D3137: '$error() function evaluated',
+  D3141: '$assert() statement failed',
+};
+
+/**
+ * Whether the message of a `$error`/`$assert` failure is text the tenant wrote, not a value computed from the
+ * event: JSONata's default, or the string literal passed as the message argument of the call at `position`.
+ * Anything else (a path, a concatenation, a variable, a `~>` chain) counts as computed.
+ */
+function isWrittenInCall(
+  ast: jsonata.ExprNode,
+  position: number | undefined,
+  index: number,
+  message: string,
+  code: string | undefined,
+): boolean {
+  if (code !== undefined && message === DEFAULT_USER_MESSAGES[code]) return true;
+  if (position === undefined) return false;
+  let written = false;
+  const seen = new Set<unknown>();
+  const visit = (node: unknown): void => {
+    if (written || typeof node !== 'object' || node === null || seen.has(node) || node instanceof RegExp) return;
+    seen.add(node);
+    const record = node as Record<string, unknown>;
+    if (record['type'] === 'function' && record['position'] === position && Array.isArray(record['arguments'])) {
+      const argument = (record['arguments'] as unknown[])[index] as Record<string, unknown> | undefined;
+      if (argument?.['type'] === 'string' && argument['value'] === message) written = true;
+    }
+    for (const child of Object.values(record)) visit(child);
+  };
+  visit(ast);
+  return written;
 }

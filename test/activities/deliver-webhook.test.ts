@@ -18,6 +18,7 @@ import { createHttpClient } from '../../src/infra/http-client';
 import type { HttpClient } from '../../src/infra/http-client';
 import { createLogger } from '../../src/infra/logger';
 import type { AttemptLogEntry, DeadLetter } from '../../src/domain/delivery-log';
+import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../../src/domain/delivery-log';
 import type { ReceiverReply } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
 
@@ -557,4 +558,140 @@ describe('deliverWebhook: a request the HTTP client refuses to send is a permane
       assert.equal(hook.requests.length, 0);
     });
   }
+});
+
+describe("deliverWebhook: the receiver's answer body is kept for the tenant, never in logs, failures or dead letters", () => {
+  const CARD = '4111111111111111';
+  const SSN = '078-05-1120';
+  const PAYLOAD = JSON.stringify({ card: CARD, ssn: SSN });
+  /** Everything but the per-attempt log: what an operator, Temporal history or a log shipper would see. */
+  const outsideTheAttemptLog = (h: Harness, failure: ApplicationFailure): string[] => [
+    failure.message,
+    JSON.stringify(failure.details ?? []),
+    String(failure.stack ?? ''),
+    JSON.stringify(h.deadLetters),
+    ...h.logs,
+  ];
+  const assertNoPayload = (texts: string[]): void => {
+    for (const text of texts) {
+      for (const secret of [CARD, SSN, '41111111', '078-05']) {
+        assert.ok(!text.includes(secret), `${secret} leaked into: ${text}`);
+      }
+    }
+  };
+  /** A receiver that answers `status` and echoes the request body back, as many validation errors do. */
+  const echoing = (status: number, shape: (body: string) => string, headers?: Record<string, string>) =>
+    receivers.start((req) => ({
+      status,
+      ...(headers ? { headers } : {}),
+      body: shape(req.body.toString('utf8')),
+    }));
+
+  const cases: {
+    name: string;
+    status: number;
+    attempt: number;
+    policy?: Partial<ResolvedRetryPolicy>;
+    headers?: Record<string, string>;
+    shape: (body: string) => string;
+    type: string;
+    lastError?: string;
+  }[] = [
+    {
+      name: 'a 400 echoing the JSON body on the last attempt',
+      status: 400,
+      attempt: POLICY.maximumAttempts,
+      shape: (body) => JSON.stringify({ error: 'invalid', received: JSON.parse(body) }),
+      type: 'retries_exhausted',
+      lastError: 'HTTP 400 (http_400); gave up after 4 attempts',
+    },
+    {
+      name: 'a 500 whose HTML error page quotes the body, retried',
+      status: 500,
+      attempt: 1,
+      shape: (body) => `<html>\n  <body><pre>${body}</pre>\n</body></html>`,
+      type: 'delivery_attempt_failed',
+    },
+    {
+      name: 'a 503 with Retry-After quoting one field in plain text, retried',
+      status: 503,
+      attempt: 2,
+      headers: { 'retry-after': '3' },
+      shape: (body) => `busy; card ${String((JSON.parse(body) as { data: { card: string } }).data.card)} later`,
+      type: 'delivery_attempt_failed',
+    },
+    {
+      name: 'a 422 the policy lists as permanent, echoing the body',
+      status: 422,
+      attempt: 1,
+      policy: { permanentStatusCodes: [422] },
+      shape: (body) => `unprocessable: ${body}`,
+      type: 'delivery_permanent_failure',
+      lastError: 'HTTP 422 (http_422)',
+    },
+    {
+      name: 'a 410 Gone whose body quotes the payload',
+      status: 410,
+      attempt: 1,
+      shape: (body) => `gone, not taking ${body}`,
+      type: 'endpoint_gone',
+      lastError: 'HTTP 410 Gone: endpoint disabled',
+    },
+  ];
+
+  for (const c of cases) {
+    it(`keeps the excerpt of ${c.name} in the attempt log only`, async () => {
+      const hook = await echoing(c.status, c.shape, c.headers);
+      const h = harness(hook.url);
+      h.payloads.set(`${EVENT.tenantId}/${EVENT.eventId}`, PAYLOAD);
+      const { deliverWebhook } = createActivities(h.deps);
+      const env = new MockActivityEnvironment({ attempt: c.attempt, scheduledTimestampMs: Date.now() });
+
+      const failure = await failureOf(
+        env.run(deliverWebhook, {
+          event: EVENT,
+          endpointId: parseEndpointId('ep_1'),
+          retryPolicy: { ...POLICY, ...c.policy },
+        }),
+      );
+
+      assert.equal(hook.requests.length, 1);
+      assert.equal(failure.type, c.type);
+      assertNoPayload(outsideTheAttemptLog(h, failure));
+      assert.match(failure.message, new RegExp(`^HTTP ${c.status} `));
+      if (c.lastError !== undefined) assert.equal(h.deadLetters[0]?.lastError, c.lastError);
+      // The tenant can still see what their server said, through the attempt log (GET …/deliveries/{eventId}).
+      const [entry] = h.attempts;
+      assert.equal(entry?.statusCode, c.status);
+      const sent = c.shape(hook.requests[0]!.body.toString('utf8'));
+      assert.equal(entry?.responseBodyExcerpt, sent);
+      assert.ok(entry?.responseBodyExcerpt?.includes(CARD));
+    });
+  }
+
+  it('bounds the excerpt of a large answer body', async () => {
+    const hook = await echoing(400, (body) => `${body}\n${'x'.repeat(20_000)}`);
+    const h = harness(hook.url);
+    h.payloads.set(`${EVENT.tenantId}/${EVENT.eventId}`, PAYLOAD);
+
+    const failure = await failureOf(run(h));
+
+    assertNoPayload(outsideTheAttemptLog(h, failure));
+    const excerpt = h.attempts[0]?.responseBodyExcerpt ?? '';
+    assert.ok(excerpt.includes(CARD));
+    assert.ok(excerpt.length <= MAX_RESPONSE_BODY_EXCERPT_LENGTH, `excerpt of ${excerpt.length} chars`);
+    assert.ok(excerpt.endsWith('…'), 'marks the cut');
+  });
+
+  it('keeps no excerpt for an answer with an empty body, or for a delivered attempt', async () => {
+    const empty = await receivers.start(() => ({ status: 500 }));
+    const h = harness(empty.url);
+    await failureOf(run(h));
+    assert.equal(h.attempts[0]?.responseBodyExcerpt, undefined);
+
+    const ok = await receivers.start(() => ({ status: 200, body: 'thanks' }));
+    const h2 = harness(ok.url);
+    assert.equal((await run(h2)).outcome, 'delivered');
+    assert.equal(h2.attempts[0]?.responseBodyExcerpt, undefined);
+  });
 });

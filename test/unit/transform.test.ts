@@ -424,3 +424,107 @@ describe('transform: numbers from the data text', () => {
     assert.ok(!err.message.includes('4111'));
   });
 });
+
+describe('transform: failure messages never quote the payload', () => {
+  const CARD = '4111111111111111';
+  const SSN = '078-05-1120';
+  const data = {
+    card: CARD,
+    ssn: SSN,
+    expr: `$error("${CARD}")`,
+    bad: `(${CARD}`,
+    url: `%E0%A4${CARD}`,
+    cards: [CARD, SSN],
+  };
+  const event: EventEnvelope = { ...envelope, data };
+  const text: EventText = {
+    id: event.id,
+    type: event.type,
+    tenant: event.tenant,
+    occurredAt: event.occurredAt,
+    dataJson: JSON.stringify(data),
+  };
+  const leaks = (message: string): string[] =>
+    [CARD, SSN, '41111111', '078-05', '0785'].filter((secret) => message.includes(secret));
+  const failWith = async (expression: string, input: EventEnvelope | EventText): Promise<TransformFailedError> => {
+    try {
+      await runTransform(compileTransform(expression), input, limits);
+    } catch (err) {
+      assert.ok(err instanceof TransformFailedError, `expected TransformFailedError, got ${String(err)}`);
+      return err;
+    }
+    assert.fail(`${expression} did not fail`);
+  };
+
+  // $error and $assert: the message is whatever the tenant's expression computed, so it is payload.
+  const computed: [expression: string, code: string, position: number][] = [
+    ['$error(data.card)', 'D3137', 7],
+    ['$assert(false, data.ssn)', 'D3141', 8],
+    ['$error("card " & data.card)', 'D3137', 7],
+    ['data.card ~> $error()', 'D3137', 20],
+    ['($e := $error; $e(data.card))', 'D3137', 18],
+    ['data.($error(card))', 'D3137', 13],
+    ['$assert(data.card = "x", data.ssn)', 'D3141', 8],
+    ['($f := function($m){ $error($m) }; $f(data.ssn))', 'D3137', 27],
+    ['data.cards.$error($)', 'D3137', 18],
+    ['$error($string(data))', 'D3137', 7],
+    ['data.card = "4111111111111111" ? $error(data.card) : 1', 'D3137', 40],
+  ];
+  for (const [expression, code, position] of computed) {
+    for (const [form, input] of [
+      ['parsed envelope', event],
+      ['stored text', text],
+    ] as const) {
+      it(`names the call, not its computed message: ${expression} (${form})`, async () => {
+        const err = await failWith(expression, input);
+        assert.deepEqual(leaks(err.message), [], err.message);
+        const fn = code === 'D3137' ? '$error()' : '$assert()';
+        assert.equal(
+          err.message,
+          `transform: ${fn} ${code === 'D3137' ? 'was called' : 'failed'} with a message computed from the event (not shown) at position ${position} [${code}]`,
+        );
+        assert.equal(err.jsonataCode, code);
+        assert.equal(err.position, position);
+      });
+    }
+  }
+
+  // A message written into the expression is the tenant's own text, not payload: it stays, as do the defaults.
+  const literal: [expression: string, message: string][] = [
+    ['$error("no shipping address")', 'transform: no shipping address at position 7 [D3137]'],
+    ['$assert(false, "total must be positive")', 'transform: total must be positive at position 8 [D3141]'],
+    [
+      'data.card ? $error("card payments are not accepted") : 1',
+      'transform: card payments are not accepted at position 19 [D3137]',
+    ],
+    ['$error()', 'transform: $error() function evaluated at position 7 [D3137]'],
+    ['$assert(data.card = "x")', 'transform: $assert() statement failed at position 8 [D3141]'],
+  ];
+  for (const [expression, message] of literal) {
+    it(`keeps a message written in the expression: ${expression}`, async () => {
+      assert.equal((await failWith(expression, text)).message, message);
+    });
+  }
+
+  // Other runtime errors that carry a value from the data: all of it is replaced.
+  const valued: [expression: string, code: string][] = [
+    ['$number(data.card & "x")', 'D3030'],
+    ['$toMillis(data.ssn)', 'D3110'],
+    ['{data.card: 1, data.card: 2}', 'D1009'],
+    ['$decodeUrlComponent(data.url)', 'D3140'],
+    ['$eval(data.expr)', 'D3121'],
+    ['$eval(data.bad)', 'D3120'],
+    ['data.card < 5', 'T2009'],
+    ['$sqrt(-$number(data.card))', 'D3060'],
+    ['$formatBase(1, $number(data.card))', 'D3100'],
+    ['[{"a": data.card}, {"a": 1}]^(a)', 'T2007'],
+    ['{$number(data.card): 1}', 'T1003'],
+  ];
+  for (const [expression, code] of valued) {
+    it(`replaces the values in a ${code} error: ${expression}`, async () => {
+      const err = await failWith(expression, text);
+      assert.deepEqual(leaks(err.message), [], err.message);
+      assert.equal(err.jsonataCode, code, err.message);
+    });
+  }
+});
