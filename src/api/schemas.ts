@@ -86,8 +86,12 @@ function authorityFormProblem(text: string, url: URL): string | undefined {
     return 'must not contain userinfo ("…@" before the host), not even an empty one; use static headers for credentials';
   }
   if (authority === '') return 'must have a host right after "//"';
-  if (`${scheme}//${authority}` !== canonical) {
-    return `scheme and host must be written as the URL parser reads them: ${canonical} (lower case, the IP address in its usual form, punycode for a non-ASCII name, no default or empty port)`;
+  // An IPv6 literal means one address however it is spelled (`[::ffff:10.0.0.1]` is `[::ffff:a00:1]`): every
+  // reader parses it the same way, so only its port is compared.
+  const ipv6 = /^(\[[^\]]*\])(.*)$/.exec(authority);
+  const written = ipv6 === null ? `${scheme}//${authority}` : `${scheme}//${url.hostname}${ipv6[2] ?? ''}`;
+  if (written !== canonical) {
+    return `scheme and host must be written as the URL parser reads them: ${canonical} (lower case, an IPv4 address in its usual form, punycode for a non-ASCII name, no default or empty port)`;
   }
   return undefined;
 }

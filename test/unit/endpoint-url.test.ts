@@ -36,8 +36,9 @@ describe('endpoint URL: scheme and authority exactly as the URL parser reads the
     ['the default https port written out', 'https://example.com:443/x', /written as/],
     ['an empty port', 'http://example.com:/x', /written as/],
     ['a port with leading zeros', 'http://example.com:08080/x', /written as/],
-    ['an uncompressed IPv6 address', 'http://[2001:db8:0:0:0:0:0:1]/x', /written as/],
-    ['an upper-case IPv6 address', 'http://[2001:DB8::1]/x', /written as/],
+    ['an IPv6 address with the default port', 'http://[2001:db8::1]:80/x', /written as/],
+    ['an IPv6 address with an empty port', 'http://[2001:db8::1]:/x', /written as/],
+    ['an upper-case scheme before an IPv6 address', 'HTTP://[2001:db8::1]/x', /lower case/],
   ];
   for (const [description, url, fragment] of refused) {
     it(`refuses ${description}: ${JSON.stringify(url)}`, () => {
@@ -58,6 +59,10 @@ describe('endpoint URL: scheme and authority exactly as the URL parser reads the
     'https://xn--bcher-kva.example/x',
     'https://example.com./x',
     'https://a-b.example/é',
+    // An IPv6 literal is one address however it is written: every reader parses it the same way.
+    'http://[2001:db8:0:0:0:0:0:1]/x',
+    'http://[2001:DB8::1]:8080/x',
+    'http://[::ffff:10.0.0.1]/x',
   ];
   for (const url of accepted) {
     it(`accepts ${url}`, () => {
