@@ -5,6 +5,7 @@ import { ValidationError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventText } from '../domain/event';
 import {
   MAX_HEADER_NAME_LENGTH,
+  MAX_STATIC_HEADERS,
   checkHeaderName,
   checkHeaderTotals,
   checkHeaderValue,
@@ -59,7 +60,7 @@ export interface TransformRunLimits {
 export interface TransformResult {
   /** The JSON text to send: exactly `JSON.stringify` of the body value. */
   readonly body: string;
-  /** Extra headers set by the transform; empty when it set none. */
+  /** Extra headers set by the transform, checked by the static-header rule (`domain/http-headers`); empty when none. */
   readonly headers: Record<string, string>;
   /** Replacement event type, when the transform set one. */
   readonly eventType?: string;
@@ -371,9 +372,14 @@ function tooLarge(err: RangeError): TransformFailedError {
  */
 function checkHeaders(headers: unknown): Record<string, string> {
   if (!isPlainRecord(headers)) throw new TransformFailedError('transform: headers must be an object of strings');
+  const entries = Object.entries(headers);
+  // Counted first, so that a result with a million keys costs no more than one with 33.
+  if (entries.length > MAX_STATIC_HEADERS) {
+    throw new TransformFailedError(`transform: headers: at most ${MAX_STATIC_HEADERS} headers`);
+  }
   const out: Record<string, string> = {};
   const seen = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
+  for (const [name, value] of entries) {
     if (!isLegalHeaderName(name)) {
       throw new TransformFailedError(
         `transform: a header name is not a valid HTTP token of 1 to ${MAX_HEADER_NAME_LENGTH} characters`,
