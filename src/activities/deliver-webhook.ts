@@ -383,8 +383,8 @@ export function createActivities(deps: DeliveryDependencies) {
       case 'permanent':
         return failFinally({
           type:
-            classification.reason === 'destination_not_allowed'
-              ? 'destination_not_allowed'
+            classification.reason === 'destination_not_allowed' || classification.reason === 'invalid_request'
+              ? classification.reason
               : 'delivery_permanent_failure',
           message: describe(classification.reason, statusCode),
           ...answered,

@@ -43,7 +43,8 @@ export function authenticate(options: AuthOptions): onRequestAsyncHookHandler {
   const adminDigest = digest(options.adminToken);
 
   async function principalOf(header: string | undefined): Promise<Principal> {
-    const token = /^Bearer (\S+)$/.exec(header ?? '')?.[1];
+    // RFC 9110 §11.1: the scheme is case-insensitive (`bearer`, `BEARER`), and §11.4 allows one or more spaces.
+    const token = /^Bearer +(\S+)$/i.exec(header ?? '')?.[1];
     if (!token) throw new UnauthorizedError('missing "Authorization: Bearer <token>" header');
     // Compare digests so the comparison is constant-time regardless of the token's length.
     if (timingSafeEqual(digest(token), adminDigest)) return { kind: 'admin' };

@@ -60,15 +60,49 @@ export const urlSchema = z
     // Credentials in a URL end up in logs and dashboards; static headers (e.g. Authorization) carry them instead.
     if (url.username !== '' || url.password !== '') {
       ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use static headers instead' });
+      return;
     }
+    const form = authorityFormProblem(value, url);
+    if (form !== undefined) ctx.addIssue({ code: 'custom', message: form });
     // A fragment is never sent; an empty one (`#`) is still a sign of a URL that is not what was meant.
     if (value.includes('#'))
       ctx.addIssue({ code: 'custom', message: 'must not contain a fragment (it is never sent)' });
     if (url.port === '0') ctx.addIssue({ code: 'custom', message: 'port 0 cannot be connected to' });
   })
   .describe(
-    'Receiver URL: absolute http(s), port 1-65535, no credentials, fragment, spaces or control characters. Checked against the egress policy.',
+    'Receiver URL: absolute http(s), port 1-65535, no credentials or userinfo, fragment, backslash, spaces or control characters; scheme and host written as the URL parser reads them (lower case, `http://127.0.0.1`, not `HTTP://` or `http://2130706433`). Checked against the egress policy.',
   );
+
+/**
+ * Why the scheme and authority of `text` are not written exactly as the WHATWG URL parser (which deliveries use)
+ * reads them, or undefined when they are. The URL is stored as written, so any difference would make the stored
+ * URL name another place than the one deliveries go to: `http://127.0.0.1:9100\\@evil.example/x` goes to
+ * 127.0.0.1 while an RFC 3986 reader of the stored text sees the host evil.example; `http://2130706433/` goes to
+ * 127.0.0.1 while it reads as a DNS name. Nothing is normalised on the tenant's behalf, an upper-case scheme or
+ * host included: the message gives the form to write instead. The path and query are sent as the parser encodes
+ * them (`/é` as `/%C3%A9`), which every reader agrees means the same resource.
+ */
+function authorityFormProblem(text: string, url: URL): string | undefined {
+  const canonical = `${url.protocol}//${url.host}`;
+  if (text.includes('\\'))
+    return 'must not contain a backslash (the URL parser reads it as "/"; percent-encode it as %5C)';
+  const [, scheme, authority] = /^(https?:)\/\/([^/?#]*)/.exec(text) ?? [];
+  if (scheme === undefined || authority === undefined) {
+    return `must start with "http://" or "https://" in lower case, as in ${canonical}`;
+  }
+  if (authority.includes('@')) {
+    return 'must not contain userinfo ("…@" before the host), not even an empty one; use static headers for credentials';
+  }
+  if (authority === '') return 'must have a host right after "//"';
+  // An IPv6 literal means one address however it is spelled (`[::ffff:10.0.0.1]` is `[::ffff:a00:1]`): every
+  // reader parses it the same way, so only its port is compared.
+  const ipv6 = /^(\[[^\]]*\])(.*)$/.exec(authority);
+  const written = ipv6 === null ? `${scheme}//${authority}` : `${scheme}//${url.hostname}${ipv6[2] ?? ''}`;
+  if (written !== canonical) {
+    return `scheme and host must be written as the URL parser reads them: ${canonical} (lower case, an IPv4 address in its usual form, punycode for a non-ASCII name, no default or empty port)`;
+  }
+  return undefined;
+}
 
 export const headersSchema = z
   .record(z.string(), z.string())

@@ -64,7 +64,8 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     bodyLimit: maxBodyBytes,
     // Bound slow clients: a management API has no reason to hold a connection open for long.
     requestTimeout: 30_000,
-    // HEAD and OPTIONS are not routes of this API: they answer 405 like any other method a path lacks.
+    // OPTIONS, and HEAD on the /v1 routes, are not routes of this API: they answer 405 like any other method a
+    // path lacks. The public GET routes expose HEAD themselves (see service.ts).
     exposeHeadRoutes: false,
     // Requests on connections that are open when the API closes are still answered, as before (not a bare 503).
     return503OnClosing: false,

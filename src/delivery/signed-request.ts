@@ -1,5 +1,6 @@
 import type { Endpoint, SignatureScheme } from '../domain/endpoint';
 import { WssError } from '../domain/errors';
+import { checkHeaderTotals, checkStaticHeaders } from '../domain/http-headers';
 import type { EventEnvelope, EventRef, EventText } from '../domain/event';
 import type { EventId, TenantId } from '../domain/ids';
 import { buildSignatureHeaders } from '../security/signature';
@@ -51,6 +52,16 @@ export class PayloadInvalidError extends WssError {
   readonly code = 'payload_invalid';
 }
 
+/**
+ * The endpoint as stored cannot make a request that may be sent: a static header the registration rule refuses
+ * (stored before the rule applied, or written to Redis by hand), or its static and its transform's headers
+ * together over the limits. Nothing is sent; every attempt would fail the same way until the endpoint is changed.
+ * The message names the header, never its value.
+ */
+export class InvalidRequestError extends WssError {
+  readonly code = 'invalid_request';
+}
+
 export interface RequestBuilderDependencies {
   readonly payloads: { get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> };
   /**
@@ -93,16 +104,20 @@ export class RequestBuilder {
    */
   async buildFromEnvelope(event: EventText | EventEnvelope, endpoint: Endpoint): Promise<UnsignedRequest> {
     const text = toEventText(event);
+    const own = checkedStaticHeaders(endpoint);
     const transformed = endpoint.transform !== undefined ? await this.deps.transform?.(endpoint, text) : undefined;
     const eventType = transformed?.eventType ?? text.type;
+    const tenantHeaders = { ...own, ...lowercaseKeys(transformed?.headers) };
+    // Each set was checked alone (static here, the transform's where it ran); sent together they must fit too.
+    const totals = checkHeaderTotals(tenantHeaders);
+    if (totals !== undefined) {
+      throw new InvalidRequestError(`the endpoint's static headers and its transform's headers together: ${totals}`);
+    }
     return {
       id: text.id,
       body: transformed?.body ?? defaultBody(text),
       eventType,
-      headers: messageHeaders(text.id, eventType, {
-        ...lowercaseKeys(endpoint.headers),
-        ...lowercaseKeys(transformed?.headers),
-      }),
+      headers: messageHeaders(text.id, eventType, tenantHeaders),
     };
   }
 }
@@ -177,6 +192,21 @@ function defaultBody(event: EventText): string {
     throw new PayloadInvalidError(`payload of event ${event.id} is not valid JSON`);
   }
   return `{"id":${JSON.stringify(event.id)},"type":${JSON.stringify(event.type)},"occurredAt":${JSON.stringify(event.occurredAt)},"data":${event.dataJson}}`;
+}
+
+/**
+ * The endpoint's static headers, lower-cased, after the registration rule (`checkStaticHeaders`): an endpoint
+ * stored before the rule existed must not send `Host`, `Connection` or a forged `x-wss-signature` as stored, nor
+ * fail in the HTTP client on `Content-Length` and be retried for days.
+ */
+function checkedStaticHeaders(endpoint: Endpoint): Record<string, string> {
+  const problem = checkStaticHeaders(endpoint.headers ?? {})[0];
+  if (problem !== undefined) {
+    throw new InvalidRequestError(
+      `endpoint ${endpoint.id}: static headers: ${problem.message}; change them with PATCH`,
+    );
+  }
+  return lowercaseKeys(endpoint.headers);
 }
 
 /** Header names are case-insensitive; one spelling avoids sending `X-Team` and `x-team` as two headers. */

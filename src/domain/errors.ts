@@ -102,6 +102,13 @@ export const ERROR_CODES = {
     description:
       "The endpoint's transform failed on this event (a JSONata error, a limit, or a result of the wrong shape); the message gives JSONata's code and position, never payload values.",
   },
+  invalid_request: {
+    surfaces: ['api', 'activity'],
+    retryable: false,
+    httpStatus: 422,
+    description:
+      "The request cannot be sent as the endpoint is stored (a static header the rules refuse, stored before they applied; or its and the transform's headers together over the limit), or the HTTP client refused it; nothing was sent. Fix the endpoint with PATCH.",
+  },
   transform_busy: {
     surfaces: ['api'],
     retryable: true,
@@ -155,8 +162,7 @@ export const ERROR_CODES = {
   delivery_permanent_failure: {
     surfaces: ['activity'],
     retryable: false,
-    description:
-      "The receiver answered a status listed in the policy's `permanentStatusCodes`, or the HTTP client refused to send the request as built.",
+    description: "The receiver answered a status listed in the policy's `permanentStatusCodes`.",
   },
   unprocessable_event: {
     surfaces: ['activity'],

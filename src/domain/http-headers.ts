@@ -43,17 +43,22 @@ export const RESERVED_HEADER_PREFIXES: readonly string[] = ['x-wss-', 'webhook-'
 const HEADER_NAME_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /**
  * RFC 9110 §5.5 field value: visible ASCII, space, tab and obs-text (sent as Latin-1 bytes). No CR, LF, NUL, DEL
- * or other controls (no header injection), nothing above U+00FF (it has no single-byte form).
+ * or other controls (no header injection), nothing above U+00FF (it has no single-byte form). Obs-text is the byte
+ * range 0x80-0xFF, but U+0080-U+009F are the C1 controls (NEL is U+0085): controls all the same, so refused too.
  */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\xa0-\xff]*$/;
 
 export const MAX_HEADER_NAME_LENGTH = 128;
 export const MAX_HEADER_VALUE_LENGTH = 2048;
-/** Static headers per endpoint. */
+/**
+ * Headers a tenant adds to one request: an endpoint's static headers, the headers its transform returns, and the
+ * two together as sent (a transform's header replaces a static one of the same name).
+ */
 export const MAX_STATIC_HEADERS = 32;
 /**
- * All static headers together (names, values and `: ` and CRLF per line). Common servers refuse a request head
- * over 8 to 16 KiB (nginx, Node) and the service adds its own headers, so this leaves room for them.
+ * All of a tenant's headers together (names, values and `: ` and CRLF per line), by the same three counts as
+ * {@link MAX_STATIC_HEADERS}. Common servers refuse a request head over 8 to 16 KiB (nginx, Node) with 431 on
+ * every attempt, and the service adds its own headers, so this leaves room for them.
  */
 export const MAX_STATIC_HEADERS_BYTES = 8 * 1024;
 
@@ -66,12 +71,17 @@ export function reservedHeaderReason(name: string): string | undefined {
   return prefix === undefined ? undefined : `the ${prefix}* headers are set by the service`;
 }
 
+/** Whether `name` is an HTTP token of 1 to {@link MAX_HEADER_NAME_LENGTH} characters (reserved or not). */
+export function isLegalHeaderName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_HEADER_NAME_LENGTH && HEADER_NAME_TOKEN.test(name);
+}
+
 /**
  * Undefined when a tenant may send a header with this name, else why not. The message quotes nothing: names may
  * come from payload data (a transform), so callers name the header only once it is known to be a token.
  */
 export function checkHeaderName(name: string): string | undefined {
-  if (name.length === 0 || name.length > MAX_HEADER_NAME_LENGTH || !HEADER_NAME_TOKEN.test(name)) {
+  if (!isLegalHeaderName(name)) {
     return `is not a legal header name (an HTTP token of 1 to ${MAX_HEADER_NAME_LENGTH} characters)`;
   }
   const reason = reservedHeaderReason(name);
@@ -82,7 +92,7 @@ export function checkHeaderName(name: string): string | undefined {
 export function checkHeaderValue(value: string, maxLength = MAX_HEADER_VALUE_LENGTH): string | undefined {
   if (value.length > maxLength) return `value is longer than ${maxLength} characters`;
   if (!HEADER_VALUE.test(value)) {
-    return 'value must be visible characters, spaces and tabs only (no CR, LF, NUL or other controls, nothing above U+00FF)';
+    return 'value must be visible characters, spaces and tabs only (no CR, LF, NUL or other C0 or C1 controls, nothing above U+00FF)';
   }
   // A receiver drops leading and trailing whitespace (RFC 9110 §5.5), so it would not get the configured value.
   if (/^[\t ]|[\t ]$/.test(value)) return 'value must not start or end with a space or tab';
@@ -95,15 +105,29 @@ export interface HeaderProblem {
   readonly message: string;
 }
 
-/** Every problem with an endpoint's static headers; empty when they can all be sent as configured. */
+/**
+ * Undefined when a set of a tenant's headers (static, a transform's, or both together as sent) is within
+ * {@link MAX_STATIC_HEADERS} headers and {@link MAX_STATIC_HEADERS_BYTES} bytes, else why not. Quotes nothing.
+ */
+export function checkHeaderTotals(headers: Readonly<Record<string, string>>): string | undefined {
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_STATIC_HEADERS) return `at most ${MAX_STATIC_HEADERS} headers`;
+  // Values are sent one byte per character (Latin-1), so characters count bytes.
+  const bytes = entries.reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
+  return bytes > MAX_STATIC_HEADERS_BYTES
+    ? `headers take more than ${MAX_STATIC_HEADERS_BYTES} bytes in all`
+    : undefined;
+}
+
+/**
+ * Every problem with an endpoint's static headers; empty when they can all be sent as configured. Messages name
+ * the header (a tenant's own configuration) and never quote a value.
+ */
 export function checkStaticHeaders(headers: Readonly<Record<string, string>>): HeaderProblem[] {
   const entries = Object.entries(headers);
   const problems: HeaderProblem[] = [];
-  if (entries.length > MAX_STATIC_HEADERS) problems.push({ message: `at most ${MAX_STATIC_HEADERS} headers` });
-  let bytes = 0;
   const seen = new Set<string>();
   for (const [name, value] of entries) {
-    bytes += name.length + value.length + 4;
     const nameProblem = checkHeaderName(name);
     if (nameProblem !== undefined) {
       problems.push({ name, message: `header "${name.slice(0, MAX_HEADER_NAME_LENGTH)}" ${nameProblem}` });
@@ -118,8 +142,7 @@ export function checkStaticHeaders(headers: Readonly<Record<string, string>>): H
     const valueProblem = checkHeaderValue(value);
     if (valueProblem !== undefined) problems.push({ name, message: `header "${name}": ${valueProblem}` });
   }
-  if (bytes > MAX_STATIC_HEADERS_BYTES) {
-    problems.push({ message: `headers take more than ${MAX_STATIC_HEADERS_BYTES} bytes in all` });
-  }
+  const totals = checkHeaderTotals(headers);
+  if (totals !== undefined) problems.push({ message: totals });
   return problems;
 }

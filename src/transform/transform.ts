@@ -3,6 +3,14 @@ import { isSafeNumber, parse as parseLossless, stringify as stringifyLossless } 
 import { RE2JS } from 're2js';
 import { ValidationError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventText } from '../domain/event';
+import {
+  MAX_HEADER_NAME_LENGTH,
+  MAX_STATIC_HEADERS,
+  checkHeaderName,
+  checkHeaderTotals,
+  checkHeaderValue,
+  isLegalHeaderName,
+} from '../domain/http-headers';
 
 /**
  * Per-endpoint JSONata transforms, run inside the delivery activity.
@@ -31,8 +39,6 @@ export const MAX_TRANSFORM_BYTES = 16 * 1024;
 export const DEFAULT_TRANSFORM_MAX_DEPTH = 1000;
 /** Longest `eventType` a transform may set. */
 export const MAX_TRANSFORMED_EVENT_TYPE_LENGTH = 128;
-const MAX_HEADERS = 64;
-const MAX_HEADER_VALUE_LENGTH = 8 * 1024;
 
 /** An expression parsed and checked once, to run against many events. Opaque outside this module. */
 export interface CompiledTransform {
@@ -54,7 +60,7 @@ export interface TransformRunLimits {
 export interface TransformResult {
   /** The JSON text to send: exactly `JSON.stringify` of the body value. */
   readonly body: string;
-  /** Extra headers set by the transform; empty when it set none. */
+  /** Extra headers set by the transform, checked by the static-header rule (`domain/http-headers`); empty when none. */
   readonly headers: Record<string, string>;
   /** Replacement event type, when the transform set one. */
   readonly eventType?: string;
@@ -356,49 +362,43 @@ function tooLarge(err: RangeError): TransformFailedError {
   );
 }
 
-/** RFC 9110 token characters. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Visible ASCII, space, tab and obs-text; no CR, LF, NUL or other controls. */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** Names the transport or the signer owns; overriding them would corrupt framing or forge our signature. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-]);
-const RESERVED_PREFIXES = ['x-wss-', 'webhook-'];
-
+/**
+ * The transform's headers, held to the rule static headers follow (`src/domain/http-headers.ts`): the same
+ * reserved names, the same name and value syntax, and the same totals. A header that breaks it fails the
+ * delivery (and the dry run) as `transform_failed`, naming the header: it is never sent, dropped or replaced.
+ *
+ * Names and values may be computed from the payload, so a message names a header only once it is known to be a
+ * well-formed token, and never echoes a value.
+ */
 function checkHeaders(headers: unknown): Record<string, string> {
   if (!isPlainRecord(headers)) throw new TransformFailedError('transform: headers must be an object of strings');
   const entries = Object.entries(headers);
-  if (entries.length > MAX_HEADERS) throw new TransformFailedError(`transform: more than ${MAX_HEADERS} headers`);
+  // Counted first, so that a result with a million keys costs no more than one with 33.
+  if (entries.length > MAX_STATIC_HEADERS) {
+    throw new TransformFailedError(`transform: headers: at most ${MAX_STATIC_HEADERS} headers`);
+  }
   const out: Record<string, string> = {};
   const seen = new Set<string>();
-  // Header names and values may be computed from the payload, so messages name a header only once it is
-  // known to be a well-formed token, and never echo a value.
   for (const [name, value] of entries) {
-    if (!HEADER_NAME.test(name)) throw new TransformFailedError('transform: a header name is not a valid HTTP token');
-    const lower = name.toLowerCase();
-    const prefix = RESERVED_PREFIXES.find((p) => lower.startsWith(p));
-    if (RESERVED_HEADERS.has(lower) || prefix !== undefined) {
-      throw new TransformFailedError(`transform: header "${prefix === undefined ? lower : `${prefix}*`}" is reserved`);
+    if (!isLegalHeaderName(name)) {
+      throw new TransformFailedError(
+        `transform: a header name is not a valid HTTP token of 1 to ${MAX_HEADER_NAME_LENGTH} characters`,
+      );
     }
-    if (seen.has(lower)) throw new TransformFailedError(`transform: header "${lower}" is set twice`);
+    const nameProblem = checkHeaderName(name);
+    if (nameProblem !== undefined) throw new TransformFailedError(`transform: header "${name}" ${nameProblem}`);
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) throw new TransformFailedError(`transform: header "${name}" is set twice`);
     seen.add(lower);
     if (typeof value !== 'string') throw new TransformFailedError(`transform: header "${name}" must be a string`);
-    if (value.length > MAX_HEADER_VALUE_LENGTH || !HEADER_VALUE.test(value)) {
-      throw new TransformFailedError(
-        `transform: header "${name}" has an invalid value (control characters or too long)`,
-      );
+    const valueProblem = checkHeaderValue(value);
+    if (valueProblem !== undefined) {
+      throw new TransformFailedError(`transform: header "${name}" has an invalid value (${valueProblem})`);
     }
     out[name] = value;
   }
+  const totals = checkHeaderTotals(out);
+  if (totals !== undefined) throw new TransformFailedError(`transform: headers: ${totals}`);
   return out;
 }
 

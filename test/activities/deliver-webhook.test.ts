@@ -535,29 +535,61 @@ describe('deliverWebhook: an unexpected error is recorded, and a deterministic o
   });
 });
 
-describe('deliverWebhook: a request the HTTP client refuses to send is a permanent failure', () => {
+describe('deliverWebhook: a request that cannot be sent as built is a permanent failure, and nothing is sent', () => {
+  // Issue 11, item 11: stored before the registration checks existed (or written to Redis by hand). `Host`,
+  // `Connection` and a forged signature used to be sent as stored; `Content-Length` was retried as a network error.
   for (const [name, value] of [
+    ['Content-Length', '5'],
+    ['Host', 'evil.example'],
+    ['Connection', 'close'],
+    ['x-wss-signature', 'forged'],
     ['expect', '100-continue'],
     ['keep-alive', 'timeout=5'],
     ['upgrade', 'websocket'],
     ['transfer-encoding', 'chunked'],
+    ['X-Nel', 'a\u0085b'],
   ] as const) {
-    it(`fails at once, without sending, an endpoint whose static headers hold ${name}`, async () => {
+    it(`fails at once, without sending, an endpoint whose stored static headers hold ${name}`, async () => {
       const hook = await receiver();
-      const h = harness(hook.url, { headers: { [name]: value } });
+      const h = harness(hook.url, { headers: { 'X-Ok': '1', [name]: value } });
 
       const failure = await failureOf(run(h));
 
-      assert.equal(failure.type, 'delivery_permanent_failure');
+      assert.equal(failure.type, 'invalid_request');
       assert.equal(failure.nonRetryable, true);
       assert.deepEqual(
         h.attempts.map((a) => [a.outcome, a.error]),
-        [['failed', 'delivery_permanent_failure']],
+        [['failed', 'invalid_request']],
       );
-      assert.match(h.deadLetters[0]?.lastError ?? '', /invalid_request/);
+      assert.ok(h.deadLetters[0]?.lastError.includes(`"${name}"`), h.deadLetters[0]?.lastError);
       assert.equal(hook.requests.length, 0);
     });
   }
+
+  it('fails at once as invalid_request when the HTTP client itself refuses the request as built', async () => {
+    const hook = await receiver();
+    // A builder that lets a header through which undici refuses: the last line of defence, never reached by an
+    // endpoint the rules accept.
+    const h = harness(
+      hook.url,
+      {},
+      {
+        build: async () => ({
+          id: EVENT.eventId,
+          body: '{}',
+          eventType: EVENT.eventType,
+          headers: { expect: '100-continue' },
+        }),
+      },
+    );
+
+    const failure = await failureOf(run(h));
+
+    assert.equal(failure.type, 'invalid_request');
+    assert.equal(failure.nonRetryable, true);
+    assert.match(h.deadLetters[0]?.lastError ?? '', /invalid_request/);
+    assert.equal(hook.requests.length, 0);
+  });
 });
 
 describe("deliverWebhook: the receiver's answer body is kept for the tenant, never in logs, failures or dead letters", () => {

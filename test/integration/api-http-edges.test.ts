@@ -88,7 +88,10 @@ describe('management API HTTP edges', () => {
       ['PUT', '/v1/tenants', ['GET', 'POST']],
       ['DELETE', `/v1/tenants/${tenant}/endpoints`, ['GET', 'POST']],
       ['GET', `/v1/tenants/${tenant}/events`, ['POST']],
-      ['HEAD', '/healthz', ['GET']],
+      ['HEAD', '/v1/tenants', ['GET', 'POST']],
+      ['HEAD', `/v1/tenants/${tenant}`, ['DELETE', 'GET']],
+      ['POST', '/healthz', ['GET', 'HEAD']],
+      ['DELETE', '/openapi.json', ['GET', 'HEAD']],
       ['OPTIONS', `/v1/tenants/${tenant}`, ['DELETE', 'GET']],
     ] as const) {
       const res = await send(method, path);
@@ -96,6 +99,31 @@ describe('management API HTTP edges', () => {
       if (method !== 'HEAD') assert.equal(res.body?.error?.code, 'method_not_allowed');
       const allow = (res.headers.get('allow') ?? '').split(/,\s*/).filter(Boolean).sort();
       assert.deepEqual(allow, [...allowed].sort(), `${method} ${path}`);
+    }
+  });
+
+  it('answers HEAD on the public routes like GET, without a body (load balancers probe /healthz with HEAD)', async () => {
+    for (const path of ['/healthz', '/openapi.json']) {
+      const get = await fetch(`${stack.apiUrl}${path}`);
+      const head = await fetch(`${stack.apiUrl}${path}`, { method: 'HEAD' });
+      // Whatever GET answers (this stack runs no worker, so /healthz may well say 503).
+      assert.equal(head.status, get.status, path);
+      assert.equal(head.headers.get('content-type'), get.headers.get('content-type'), path);
+      assert.equal((await head.arrayBuffer()).byteLength, 0, path);
+      assert.ok((await get.text()).length > 0, path);
+    }
+  });
+
+  it('accepts the Bearer auth scheme in any case, as RFC 9110 §11.1 makes it case-insensitive', async () => {
+    const token = stack.adminToken;
+    for (const header of [`bearer ${token}`, `BEARER ${token}`, `bEaReR ${token}`, `Bearer  ${token}`]) {
+      const res = await send('GET', `/v1/tenants/${tenant}`, { headers: { authorization: header } });
+      assert.equal(res.status, 200, `${header.replace(token, '<token>')}: ${res.text}`);
+    }
+    for (const header of [`Bearer${token}`, 'bearer', 'bearer ', `Basic ${token}`, `bearer ${token} extra`]) {
+      const res = await send('GET', `/v1/tenants/${tenant}`, { headers: { authorization: header } });
+      assert.equal(res.status, 401, `${header.replace(token, '<token>')}: ${res.text}`);
+      assert.equal(res.body?.error?.code, 'unauthorized');
     }
   });
 

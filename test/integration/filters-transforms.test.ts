@@ -132,6 +132,53 @@ describe('per-endpoint filters and transforms', () => {
     );
   });
 
+  // Issue 11, item 11: a transform's headers follow the static-header rule. These used to be delivered (the
+  // reserved ones), silently replaced (Content-Type, User-Agent), or sent until the receiver answered 431 forever.
+  const refusedTransformHeaders: [description: string, headers: string, named: RegExp][] = [
+    [
+      'the reserved headers of the issue',
+      '{"Content-Encoding": "gzip", "Proxy-Authorization": "Basic dXNlcjpwYXNz", "HTTP2-Settings": "AAMAAABkAAQAoAAAAAIAAAAA", "Proxy-Connection": "close", "Content-Range": "bytes 0-5/10"}',
+      /header "Content-Encoding" is reserved/,
+    ],
+    ['Proxy-Authorization', '{"Proxy-Authorization": "Basic dXNlcjpwYXNz"}', /"Proxy-Authorization" is reserved/],
+    ['Content-Type', '{"Content-Type": "text/plain"}', /"Content-Type" is reserved/],
+    ['User-Agent', '{"User-Agent": "mine/1.0"}', /"User-Agent" is reserved/],
+    ['Expect', '{"Expect": "100-continue"}', /"Expect" is reserved/],
+    ['a C1 control', '{"X-A": "a\\u0085b"}', /"X-A" has an invalid value/],
+    ['a trailing space', '{"X-A": "token "}', /"X-A" has an invalid value/],
+    ['20 values of 2000 characters', '$merge([1..20].{"X-B" & $: $pad("", 2000, "v")})', /more than 8192 bytes/],
+  ];
+  for (const [description, headers, named] of refusedTransformHeaders) {
+    it(`fails a delivery and the dry run whose transform sets ${description}, sending nothing`, async () => {
+      const tenant = uniqueName('hdr');
+      const hook = await receiver();
+      const ep = await endpoint(tenant, {
+        url: hook.url,
+        eventTypes: ['*'],
+        transform: `{"body": {"id": data.id}, "headers": ${headers}}`,
+      });
+      await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"id":7}', 'id', 'e-th');
+      const result = await waitFor('result', () =>
+        stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'e-th')).result(),
+      );
+      const delivery = result.deliveries[0];
+      assert.equal(delivery?.status, 'failed', JSON.stringify(result));
+      assert.equal(delivery?.attempts, 1, 'not retried');
+      assert.match(delivery?.lastError ?? '', /transform_failed/);
+      assert.match(delivery?.lastError ?? '', named);
+      assert.ok(!(delivery?.lastError ?? '').includes('dXNlcjpwYXNz'), 'a header value is never quoted');
+      assert.equal(hook.requests.length, 0, 'nothing is sent');
+
+      const dry = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${ep.id}/test`, {
+        type: 'order.created',
+        data: { id: 7 },
+      });
+      assert.equal(dry.status, 422, JSON.stringify(dry.body));
+      assert.equal(dry.body.error.code, 'transform_failed');
+      assert.match(dry.body.error.message, named);
+    });
+  }
+
   it('delivers the published data text byte for byte, and keeps big integers a transform selects', async () => {
     const tenant = uniqueName('bytes');
     const [plain, shaped] = [await receiver(), await receiver()];

@@ -1127,6 +1127,9 @@ describe('management API against real Redis and Temporal', () => {
       { name: 'a vertical tab in a value', headers: { 'X-Vt': 'a\u000bb' }, field: 'headers.X-Vt' },
       { name: 'a bare CR in a value', headers: { 'X-Cr': 'a\rb' }, field: 'headers.X-Cr' },
       { name: 'a character above U+00FF in a value', headers: { 'X-Euro': '5 €' }, field: 'headers.X-Euro' },
+      { name: 'a C1 control (NEL) in a value', headers: { 'X-A': 'a\u0085b' }, field: 'headers.X-A' },
+      { name: 'a C1 control (U+0080) in a value', headers: { 'X-A': '\u0080' }, field: 'headers.X-A' },
+      { name: 'a C1 control (U+009F) in a value', headers: { 'X-A': 'x\u009fy' }, field: 'headers.X-A' },
       { name: 'a value with a leading space', headers: { 'X-Lead': ' token' }, field: 'headers.X-Lead' },
       { name: 'a value with a trailing tab', headers: { 'X-Trail': 'token\t' }, field: 'headers.X-Trail' },
       { name: 'a value over 2048 characters', headers: { 'X-Long': 'v'.repeat(2049) }, field: 'headers.X-Long' },
@@ -1212,6 +1215,20 @@ describe('management API against real Redis and Temporal', () => {
       { name: 'a data: URL', url: 'data:text/plain,hi' },
       { name: 'a relative URL', url: '/hook' },
       { name: 'a scheme-relative URL', url: '//example.com/hook' },
+      // Written otherwise than the URL parser reads them (issue 11, item 11): stored as written, sent elsewhere.
+      { name: 'an empty userinfo with a colon', url: 'http://:@127.0.0.1:9100/x' },
+      { name: 'an empty userinfo', url: 'http://@127.0.0.1:9100/x' },
+      { name: 'one slash', url: 'http:/127.0.0.1:9100/x' },
+      { name: 'no slashes', url: 'http:127.0.0.1:9100/x' },
+      { name: 'backslashes', url: 'http:\\\\127.0.0.1:9100\\x' },
+      { name: 'a backslash before an @', url: 'http://127.0.0.1:9100\\@evil.example/x' },
+      { name: 'three slashes', url: 'http:///127.0.0.1:9100/x' },
+      { name: 'an upper-case scheme', url: 'HTTP://127.0.0.1:9100/x' },
+      { name: 'an upper-case host', url: 'https://Example.COM/hook' },
+      { name: 'an IPv4 address as one number', url: 'http://2130706433/x' },
+      { name: 'a shortened IPv4 address', url: 'http://127.1:9100/x' },
+      { name: 'a percent-encoded host', url: 'http://%31%32%37.0.0.1/x' },
+      { name: 'the default port written out', url: 'https://example.com:443/hook' },
     ];
     for (const c of impossibleUrls) {
       it(`refuses a URL with ${c.name} on POST and PATCH`, async () => {
@@ -1246,6 +1263,47 @@ describe('management API against real Redis and Temporal', () => {
       assert.equal(fixed.status, 200, JSON.stringify(fixed.body));
       assert.deepEqual(fixed.body.headers, { 'X-Ok': '1' });
     });
+
+    // Such an endpoint must send nothing: `Host`, `Connection` and a forged signature used to be sent as stored,
+    // and `Content-Length` was retried as a network error for days.
+    const legacyHeaders: [name: string, value: string][] = [
+      ['Content-Length', '5'],
+      ['Host', 'evil.example'],
+      ['Connection', 'close'],
+      ['x-wss-signature', 'forged'],
+      ['X-Nel', 'a\u0085b'],
+    ];
+    for (const [name, value] of legacyHeaders) {
+      it(`fails the deliveries and the dry run of a stored endpoint with ${name} at once, sending nothing`, async () => {
+        const rx = await receiver();
+        const type = `legacy${legacyHeaders.findIndex(([n]) => n === name)}.sent`;
+        const stored = await stack.stores.endpoints.create(
+          tenant,
+          { url: rx.url, eventTypes: [type], headers: { 'X-Ok': '1', [name]: value } },
+          'legacy-secret-legacy-secret-123',
+        );
+        const eventId = `legacy-${uniqueName('e').replace(/[^A-Za-z0-9_-]/g, '_')}`;
+        const published = await stack.api('POST', `/v1/tenants/${tenant}/events`, { type, data: {}, id: eventId });
+        assert.equal(published.status, 202, JSON.stringify(published.body));
+        const result = await waitFor('the delivery result', () =>
+          stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, eventId)).result(),
+        );
+        const delivery = result.deliveries.find((d: { endpointId: string }) => d.endpointId === stored.endpoint.id);
+        assert.equal(delivery?.status, 'failed', JSON.stringify(result));
+        assert.equal(delivery?.attempts, 1, 'not retried');
+        assert.match(delivery?.lastError ?? '', /invalid_request/);
+        assert.ok((delivery?.lastError ?? '').includes(`"${name}"`), delivery?.lastError);
+        assert.equal(rx.requests.length, 0, 'nothing is sent');
+
+        const dry = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${stored.endpoint.id}/test`, {
+          type,
+          data: {},
+        });
+        assertError(dry, 422, 'invalid_request');
+        assert.ok(dry.body.error.message.includes(`"${name}"`), dry.body.error.message);
+        if (value.length >= 6) assert.ok(!dry.body.error.message.includes(value), dry.body.error.message);
+      });
+    }
   });
 
   describe('publishing keeps data byte for byte (issue 11, item 1)', () => {

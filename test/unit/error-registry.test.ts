@@ -50,6 +50,7 @@ describe('error registry', () => {
       'unprocessable_event',
       'internal_error',
       'transform_failed',
+      'invalid_request',
       'payload_unavailable',
       'payload_invalid',
       'secret_unavailable',

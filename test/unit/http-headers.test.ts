@@ -6,6 +6,7 @@ import {
   MAX_STATIC_HEADERS_BYTES,
   RESERVED_HEADER_NAMES,
   checkHeaderName,
+  checkHeaderTotals,
   checkHeaderValue,
   checkStaticHeaders,
   reservedHeaderReason,
@@ -85,7 +86,17 @@ describe('checkHeaderName', () => {
 
 describe('checkHeaderValue', () => {
   it('accepts visible ASCII, inner spaces and tabs, obs-text and the empty value', () => {
-    for (const value of ['', 'a', 'Bearer abc', 'a\tb', 'café', '!"#~', 'v'.repeat(MAX_HEADER_VALUE_LENGTH)]) {
+    for (const value of [
+      '',
+      'a',
+      'Bearer abc',
+      'a\tb',
+      'café',
+      '!"#~',
+      'v'.repeat(MAX_HEADER_VALUE_LENGTH),
+      'a\u00a0b',
+      '\u00ff',
+    ]) {
       assert.equal(checkHeaderValue(value), undefined, JSON.stringify(value));
     }
   });
@@ -103,9 +114,25 @@ describe('checkHeaderValue', () => {
       'trail ',
       '\ttab',
       'v'.repeat(MAX_HEADER_VALUE_LENGTH + 1),
+      // C1 controls (U+0080-U+009F): inside obs-text's byte range, but controls all the same (issue 11, item 11).
+      'a\u0085b',
+      '\u0080',
+      'x\u009f',
+      'a\u008db',
     ]) {
       assert.equal(typeof checkHeaderValue(value), 'string', JSON.stringify(value));
     }
+  });
+});
+
+describe('checkHeaderTotals', () => {
+  it("holds any header set (static, a transform's, or both together) to the static limits", () => {
+    assert.equal(checkHeaderTotals({ 'X-A': 'v', 'X-B': 'w' }), undefined);
+    const many = Object.fromEntries(Array.from({ length: MAX_STATIC_HEADERS + 1 }, (_, i) => [`X-H${i}`, 'v']));
+    assert.match(checkHeaderTotals(many) ?? '', new RegExp(`at most ${MAX_STATIC_HEADERS} headers`));
+    // The issue's input: 20 values of 2000 characters made a receiver answer 431 on every attempt.
+    const big = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`X-B${i}`, 'v'.repeat(2000)]));
+    assert.match(checkHeaderTotals(big) ?? '', new RegExp(`more than ${MAX_STATIC_HEADERS_BYTES} bytes`));
   });
 });
 

@@ -19,11 +19,14 @@ describe('OpenAPI document', () => {
   let app: ApiInstance;
   let document: any;
   const routes: RouteOptions[] = [];
+  /** The HEAD routes Fastify derives from a GET route; OpenAPI leaves them implicit (RFC 9110: HEAD is GET's head). */
+  const heads: RouteOptions[] = [];
 
   before(async () => {
     app = createApiServer({ adminToken: 'a'.repeat(32), deps: unused, log: {} as any });
     app.addHook('onRoute', (route) => {
-      if (!route.schema?.hide) routes.push(route);
+      if (route.schema?.hide) return;
+      (route.method === 'HEAD' ? heads : routes).push(route);
     });
     await app.ready();
     document = app.swagger();
@@ -62,6 +65,17 @@ describe('OpenAPI document', () => {
         `${op.operationId} has no 2xx`,
       );
     }
+  });
+
+  it('answers HEAD on exactly the public GET routes', () => {
+    assert.deepEqual(
+      heads.map((route) => route.url).sort(),
+      routes
+        .filter((route) => route.method === 'GET' && route.config?.access === 'public')
+        .map((route) => route.url)
+        .sort(),
+    );
+    assert.ok(heads.some((route) => route.url === '/healthz'));
   });
 
   it('marks exactly the public routes as needing no token, and gives every other one a 401 and a 404', () => {

@@ -160,3 +160,87 @@ describe('dry run: shows byte for byte what a delivery of the same data text sen
     );
   });
 });
+
+/**
+ * Issue 11, item 11: an endpoint stored before the registration checks existed (or written to Redis by hand) may
+ * hold static headers the rules refuse. The one build path checks them with the same domain rule, so a delivery
+ * and a dry run fail the same way, permanently, and nothing is sent: `Content-Length` would break the framing,
+ * `Host`, `Connection` and `x-wss-signature` would be sent as stored.
+ */
+describe('request builder: stored static headers follow the registration rule', () => {
+  const secret = 'whsec_dry_run_test_secret_0123456789';
+  const stored: [description: string, headers: Record<string, string>, named: string][] = [
+    ['Content-Length', { 'Content-Length': '5' }, 'Content-Length'],
+    ['Host', { Host: 'evil.example' }, 'Host'],
+    ['Connection', { Connection: 'close' }, 'Connection'],
+    ['a forged signature', { 'x-wss-signature': 'forged' }, 'x-wss-signature'],
+    ['a forged Standard Webhooks id', { 'Webhook-Id': 'msg_forged' }, 'Webhook-Id'],
+    ['Expect', { 'X-Ok': '1', Expect: '100-continue' }, 'Expect'],
+    ['Transfer-Encoding', { 'transfer-encoding': 'chunked' }, 'transfer-encoding'],
+    ['Content-Type', { 'Content-Type': 'text/plain' }, 'Content-Type'],
+    ['a C1 control in a value', { 'X-A': 'a\u0085b' }, 'X-A'],
+    ['a CR LF in a value', { 'X-A': 'a\r\nX-Injected: 1' }, 'X-A'],
+    ['an HTTP/2 pseudo-header', { ':authority': 'evil.example' }, ':authority'],
+    ['the same name twice', { 'X-Team': 'a', 'x-team': 'b' }, 'x-team'],
+  ];
+  const isInvalidRequest = (named: string) => (err: Error & { code?: string; permanent?: boolean }) => {
+    assert.equal(err.code, 'invalid_request', err.message);
+    assert.equal(err.permanent, true);
+    assert.ok(err.message.includes(`"${named}"`), err.message);
+    return true;
+  };
+  for (const [description, headers, named] of stored) {
+    it(`fails a delivery and a dry run with ${description}, naming the header`, async () => {
+      const builder = new RequestBuilder({ payloads: { get: async () => '{"a":1}' } });
+      const legacy = { ...endpoint, headers } as Endpoint;
+      await assert.rejects(builder.build(ref, legacy), isInvalidRequest(named));
+      await assert.rejects(
+        dryRunDelivery(
+          legacy,
+          { id: 'e', type: 't', tenant: 'acme', occurredAt: ref.occurredAt, dataJson: '{"a":1}' },
+          { requests: builder, loadSecrets: async () => [secret] },
+        ),
+        isInvalidRequest(named),
+      );
+    });
+  }
+
+  it('never quotes a stored value in the message', async () => {
+    const builder = new RequestBuilder({ payloads: { get: async () => '{}' } });
+    const legacy = { ...endpoint, headers: { 'Proxy-Authorization': 'Basic c2VjcmV0OnNlY3JldA==' } } as Endpoint;
+    await assert.rejects(builder.build(ref, legacy), (err: Error) => {
+      assert.ok(!err.message.includes('c2VjcmV0'), err.message);
+      return true;
+    });
+  });
+
+  it("holds the static and the transform's headers together to the size limit", async () => {
+    const half = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`X-S${i}`, 's'.repeat(2000)]));
+    const other = Object.fromEntries(Array.from({ length: 3 }, (_, i) => [`X-T${i}`, 't'.repeat(2000)]));
+    const builder = new RequestBuilder({
+      payloads: { get: async () => '{}' },
+      transform: async () => ({ body: '{}', headers: other }),
+    });
+    const both = { ...endpoint, headers: half, transform: '$' } as Endpoint;
+    await assert.rejects(builder.build(ref, both), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'invalid_request');
+      assert.match(err.message, /more than 8192 bytes/);
+      return true;
+    });
+    // Each alone is within the limit; a transform that replaces a static header counts once.
+    const replacing = new RequestBuilder({
+      payloads: { get: async () => '{}' },
+      transform: async () => ({ body: '{}', headers: { 'x-s0': 'replaced' } }),
+    });
+    const built = await replacing.build(ref, both);
+    assert.equal(built.headers['x-s0'], 'replaced');
+  });
+
+  it('keeps building an endpoint whose stored headers are all allowed', async () => {
+    const builder = new RequestBuilder({ payloads: { get: async () => '{}' } });
+    const ok = { ...endpoint, headers: { Authorization: 'Bearer t', 'X-Latin1': 'café' } } as Endpoint;
+    const built = await builder.build(ref, ok);
+    assert.equal(built.headers['authorization'], 'Bearer t');
+    assert.equal(built.headers['x-latin1'], 'café');
+  });
+});

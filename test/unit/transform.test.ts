@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from '../../src/domain/errors';
+import { RESERVED_HEADER_NAMES } from '../../src/domain/http-headers';
 import type { EventEnvelope } from '../../src/domain/event';
 import type { EventText } from '../../src/domain/event';
 import type { TransformRunLimits } from '../../src/transform/transform';
@@ -124,30 +125,48 @@ describe('transform: {body, headers, eventType} shape', () => {
   });
 
   it('reads body with only headers', async () => {
-    const result = await run('{"body": [], "headers": {"Content-Type": "application/vnd.acme+json"}}');
+    const result = await run('{"body": [], "headers": {"X-Schema": "application/vnd.acme+json"}}');
     assert.equal(result.body, '[]');
-    assert.deepEqual(result.headers, { 'Content-Type': 'application/vnd.acme+json' });
+    assert.deepEqual(result.headers, { 'X-Schema': 'application/vnd.acme+json' });
   });
 
   it('reads a null body', async () => {
     assert.equal((await run('{"body": null, "eventType": "x"}')).body, 'null');
   });
 
+  // The one list of src/domain/http-headers.ts, in three spellings each, plus the service's namespaces: a
+  // transform can no more set these than static headers can (issue 11, item 11).
   const reserved = [
-    'Host',
-    'content-length',
-    'Transfer-Encoding',
-    'CONNECTION',
+    ...[...RESERVED_HEADER_NAMES.keys()].flatMap((name) => [
+      name,
+      name.toUpperCase(),
+      name.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase()),
+    ]),
     'X-WSS-Signature',
     'x-wss-anything',
     'webhook-id',
     'Webhook-Signature',
   ];
   for (const name of reserved) {
-    it(`rejects the reserved header ${name}`, async () => {
-      await rejectsWith(run(`{"body": 1, "headers": {"${name}": "v"}}`), 'is reserved');
+    it(`rejects the reserved header ${name}, naming it`, async () => {
+      const err = await rejectsWith(
+        run(`{"body": 1, "headers": {"X-Fine": "1", "${name}": "v-secret"}}`),
+        'is reserved',
+      );
+      assert.ok(err.message.includes(`"${name}"`), err.message);
+      assert.ok(!err.message.includes('v-secret'), err.message);
     });
   }
+
+  it('rejects the headers of the issue (Content-Encoding, Proxy-Authorization, ...), never delivering them', async () => {
+    const err = await rejectsWith(
+      run(
+        '{"body": {"a": 1}, "headers": {"Content-Encoding": "gzip", "Proxy-Authorization": "Basic dXNlcjpwYXNz", "HTTP2-Settings": "AAMAAABkAAQAoAAAAAIAAAAA", "Proxy-Connection": "close", "Content-Range": "bytes 0-5/10"}}',
+      ),
+      'is reserved',
+    );
+    assert.ok(!err.message.includes('dXNlcjpwYXNz'), err.message);
+  });
 
   const badHeaders: [description: string, headers: string, fragment: string][] = [
     ['a CR LF in a value', '{"X-A": "a\\r\\nX-Injected: 1"}', 'invalid value'],
@@ -162,12 +181,47 @@ describe('transform: {body, headers, eventType} shape', () => {
     ['the same name twice in different case', '{"X-A": "1", "x-a": "2"}', 'set twice'],
     ['an array of headers', '["X-A"]', 'headers must be an object'],
     ['a string of headers', '"X-A: 1"', 'headers must be an object'],
+    // The static-header rules apply to a transform's headers too (issue 11, item 11).
+    ['a C1 control (NEL) in a value', '{"X-A": "a\\u0085b"}', 'value must be'],
+    ['a C1 control (U+0080) in a value', '{"X-A": "\\u0080"}', 'value must be'],
+    ['a DEL in a value', '{"X-A": "a\\u007fb"}', 'value must be'],
+    ['a leading space in a value', '{"X-A": " token"}', 'must not start or end'],
+    ['a trailing tab in a value', '{"X-A": "token\\t"}', 'must not start or end'],
+    ['a value over 2048 characters', `{"X-A": "${'v'.repeat(2049)}"}`, 'longer than 2048'],
+    ['a name over 128 characters', `{"X-${'a'.repeat(127)}": "1"}`, 'not a valid HTTP token'],
+    ['an HTTP/2 pseudo-header', '{":authority": "x.example"}', 'not a valid HTTP token'],
+    [
+      'more than 32 headers',
+      JSON.stringify(Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`X-H${i}`, 'v']))),
+      'at most 32 headers',
+    ],
+    [
+      '20 values of 2000 characters (a request head receivers refuse with 431)',
+      '$merge([1..20].{"X-B" & $: $pad("", 2000, "v")})',
+      'more than 8192 bytes',
+    ],
   ];
   for (const [description, headers, fragment] of badHeaders) {
     it(`rejects headers with ${description}`, async () => {
       await rejectsWith(run(`{"body": 1, "headers": ${headers}}`), fragment);
     });
   }
+
+  it('names a header with a bad value, but never echoes the value', async () => {
+    const err = await rejectsWith(
+      run('{"body": 1, "headers": {"X-Mail": " " & data.order.customer.email}}'),
+      'header "X-Mail"',
+    );
+    assert.ok(!err.message.includes('ann@example.com'), err.message);
+  });
+
+  it('never names a header whose name is not a token (it may come from the payload)', async () => {
+    const err = await rejectsWith(
+      run('{"body": 1, "headers": {data.order.customer.email & " x": "1"}}'),
+      'not a valid HTTP token',
+    );
+    assert.ok(!err.message.includes('ann@example.com'), err.message);
+  });
 
   it('never echoes a header value in the error', async () => {
     const err = await rejectsWith(

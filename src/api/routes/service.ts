@@ -4,11 +4,16 @@ import { answer, healthResponse } from '../response-schemas';
 
 const tags = ['Service'];
 
-/** Unauthenticated routes: health and the OpenAPI document (Swagger UI at /docs is registered with it). */
+/**
+ * Unauthenticated routes: health and the OpenAPI document (Swagger UI at /docs is registered with it). Both answer
+ * HEAD as GET without a body: load balancers and uptime checks probe with HEAD, and RFC 9110 §9.3.2 expects it
+ * wherever GET works.
+ */
 export function serviceRoutes(app: ApiInstance, deps: Pick<ApiDependencies, 'health'>): void {
   app.route({
     method: 'GET',
     url: '/healthz',
+    exposeHeadRoute: true,
     config: { access: 'public' },
     schema: {
       operationId: 'getHealth',
@@ -28,6 +33,7 @@ export function serviceRoutes(app: ApiInstance, deps: Pick<ApiDependencies, 'hea
   app.route({
     method: 'GET',
     url: '/openapi.json',
+    exposeHeadRoute: true,
     config: { access: 'public' },
     schema: {
       operationId: 'getOpenApi',
