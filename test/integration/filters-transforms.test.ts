@@ -159,7 +159,7 @@ describe('per-endpoint filters and transforms', () => {
       });
       await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"id":7}', 'id', 'e-th');
       const result = await waitFor('result', () =>
-        stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, 'e-th')).result(),
+        stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'e-th')).result(),
       );
       const delivery = result.deliveries[0];
       assert.equal(delivery?.status, 'failed', JSON.stringify(result));

@@ -1278,7 +1278,7 @@ describe('management API against real Redis and Temporal', () => {
         const rx = await receiver();
         const type = `legacy${legacyHeaders.findIndex(([n]) => n === name)}.sent`;
         const stored = await stack.stores.endpoints.create(
-          tenant,
+          parseTenantId(tenant),
           { url: rx.url, eventTypes: [type], headers: { 'X-Ok': '1', [name]: value } },
           'legacy-secret-legacy-secret-123',
         );
@@ -1286,7 +1286,7 @@ describe('management API against real Redis and Temporal', () => {
         const published = await stack.api('POST', `/v1/tenants/${tenant}/events`, { type, data: {}, id: eventId });
         assert.equal(published.status, 202, JSON.stringify(published.body));
         const result = await waitFor('the delivery result', () =>
-          stack.temporal.workflow.getHandle(deliveryWorkflowId(tenant, eventId)).result(),
+          stack.temporal.workflow.getHandle(workflowIdOf(tenant, eventId)).result(),
         );
         const delivery = result.deliveries.find((d: { endpointId: string }) => d.endpointId === stored.endpoint.id);
         assert.equal(delivery?.status, 'failed', JSON.stringify(result));
