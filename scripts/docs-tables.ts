@@ -1,9 +1,11 @@
-// The README's generated tables: the configuration (from the config schema) and the error codes (from the error
-// registry). `npm run docs` rewrites them in README.md; `npm run config:docs` and `npm run errors:docs` print
-// them; test/unit/readme-tables.test.ts fails when the README differs from what this module generates.
+// The README's generated tables: the configuration (from the config schema), the error codes (from the error
+// registry) and the metrics (from src/infra/metrics.ts). `npm run docs` rewrites them in README.md;
+// `npm run config:docs` and `npm run errors:docs` print them; test/unit/readme-tables.test.ts fails when the README
+// differs from what this module generates.
 import { cliConfigSchema, configSchema } from '../src/infra/config';
 import type { ErrorSurface } from '../src/domain/errors';
 import { ERROR_CODES, apiErrorCodes, errorCodesOn } from '../src/domain/errors';
+import { metricTable } from '../src/infra/metrics';
 
 function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }): string {
   const value = schema._zod?.def?.defaultValue;
@@ -64,6 +66,7 @@ export const README_SECTIONS: Readonly<Record<string, () => string>> = {
   'api-errors': apiErrorTable,
   'delivery-failures': deliveryFailureTable,
   'dead-letter-reasons': deadLetterReasonTable,
+  metrics: metricTable,
 };
 
 /**

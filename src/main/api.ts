@@ -13,6 +13,8 @@ import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import { deliverEvent } from '../workflows/deliver-event';
+import type { ReadinessCheck } from '../infra/ops-server';
+import { createServiceMetrics, redisAnswers, startOps } from './ops';
 import type { Stores } from './services';
 import { consumerGroupHealth, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
@@ -20,6 +22,8 @@ export interface RunningApi {
   readonly server: Server;
   /** The bound port (useful when configured as 0). */
   readonly port: number;
+  /** What `/readyz` asks: Redis answers. */
+  readonly checks: Readonly<Record<string, ReadinessCheck>>;
   close(): Promise<void>;
 }
 
@@ -82,6 +86,7 @@ export async function startApi(
   return {
     server: app.server,
     port,
+    checks: { redis: redisAnswers(stores.redis) },
     close: async () => {
       // Stops accepting connections, closes idle ones and waits for open requests to finish.
       await app.close();
@@ -97,10 +102,12 @@ async function main(): Promise<void> {
   const stores = createStores(config, 'api');
   const api = await startApi(config, log, stores);
   log.info({ port: api.port }, 'api listening');
+  const ops = await startOps(config, log, createServiceMetrics(config), api.checks);
   const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
   log.info({ signal }, 'shutting down: no new connections; finishing open requests');
   try {
     await api.close();
+    await ops.close();
   } finally {
     await stores.close();
   }
