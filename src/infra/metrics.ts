@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 
 type MetricKind = 'counter' | 'gauge' | 'histogram';
-type Role = 'worker' | 'consumer';
+type Role = 'worker' | 'consumer' | 'consumer, api';
 
 interface MetricSpec {
   readonly name: string;
@@ -69,7 +69,7 @@ export const METRICS = {
   latency: {
     name: 'wss_delivery_latency_seconds',
     kind: 'histogram',
-    help: "From the event's occurredAt (the stream entry's time unless the producer set it) to the receiver's 2xx. Operator retries and replays are not observed.",
+    help: "From the stream entry's time (its id: when Redis accepted the event) to the receiver's 2xx. Operator retries and replays are not observed.",
     labels: {},
     perTenant: true,
     role: 'worker',
@@ -89,7 +89,7 @@ export const METRICS = {
     help: 'Entries in the event stream not yet read by the consumer group (XINFO GROUPS `lag`), sampled on a timer.',
     labels: {},
     perTenant: false,
-    role: 'consumer',
+    role: 'consumer, api',
   },
   pending: {
     name: 'wss_consumer_pending',
@@ -97,7 +97,7 @@ export const METRICS = {
     help: 'Entries read by the consumer group but not acknowledged yet (XINFO GROUPS `pending`), sampled on a timer.',
     labels: {},
     perTenant: false,
-    role: 'consumer',
+    role: 'consumer, api',
   },
   deadLetterLength: {
     name: 'wss_dead_letter_stream_length',
@@ -105,7 +105,7 @@ export const METRICS = {
     help: 'Entries in the dead-letter stream of rejected stream entries (XLEN), sampled on a timer.',
     labels: {},
     perTenant: false,
-    role: 'consumer',
+    role: 'consumer, api',
   },
   endpointsDisabled: {
     name: 'wss_endpoints_disabled_total',
