@@ -4,7 +4,7 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, schemathesis, and
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, schemathesis, and
 //                                         Temporal's Java test server for test/workflows: needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -115,6 +115,27 @@ function installTestTools() {
   }
 }
 
+/**
+ * Prometheus and promtool (Debian's `prometheus` package): the metrics test scrapes the roles with a real
+ * Prometheus, and `promtool` checks and tests the alert rules under deploy/.
+ */
+function installPrometheus() {
+  if (findOnPath('prometheus') && findOnPath('promtool')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !findOnPath('apt-get')) {
+    step('prometheus is missing; the metrics tests will fail until it is installed (apt-get install prometheus)');
+    return;
+  }
+  step('installing prometheus and promtool (apt-get), used by the metrics and alert-rule tests');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'];
+  if (!run('apt-get', install, { env })) {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', install, { env });
+  }
+  // Debian's package may start a system Prometheus on :9090; the tests start their own on free ports.
+}
+
 /** The time-skipping server the workflow tests run in (see scripts/lib/temporal-test-server.mjs). */
 function installWorkflowTestServer() {
   try {
@@ -135,6 +156,7 @@ installRedis();
 installTemporal();
 if (args.has('--test')) {
   installTestTools();
+  installPrometheus();
   installWorkflowTestServer();
   installSchemathesis(root, step);
 }
