@@ -210,7 +210,14 @@ describe('metrics scraped by a real Prometheus', () => {
     assert.equal(created.status, 201, await created.text());
 
     const delivered = 'sum(wss_deliveries_total{job="worker",outcome="delivered"})';
-    const baseline = await waitFor('the worker scraped', () => prometheus.value(delivered), SCRAPE_WAIT_MS);
+    const { baseline } = await waitFor(
+      'the worker scraped',
+      async () => {
+        const v = await prometheus.value(delivered);
+        return v !== undefined ? { baseline: v } : undefined;
+      },
+      SCRAPE_WAIT_MS,
+    );
     assert.equal(baseline, 0);
     const n = 6;
     for (let i = 0; i < n; i++) {
