@@ -77,17 +77,41 @@ async function getJson(url: string): Promise<{ status: number; body: any }> {
   return { status: res.status, body: await res.json() };
 }
 
+async function running(child: Child): Promise<boolean> {
+  return (await Promise.race([child.exited.then(() => 'exited'), Promise.resolve('running')])) === 'running';
+}
+
+/** Waits for `/readyz` to answer 200; fails at once if the process exits. */
 async function waitReady(child: Child, opsPort: number): Promise<void> {
-  await waitFor(
+  const state = await waitFor(
     `${child.name} ready`,
     async () => {
-      const exitCode = await Promise.race([child.exited, Promise.resolve('running' as const)]);
-      if (exitCode !== 'running') throw new Error(`${child.name} exited: ${child.output.slice(-10).join('\n')}`);
-      return (await getJson(`http://127.0.0.1:${opsPort}/readyz`)).status === 200;
+      if (!(await running(child))) return 'exited';
+      return (await getJson(`http://127.0.0.1:${opsPort}/readyz`)).status === 200 ? 'ready' : undefined;
     },
     STARTUP_MS,
     250,
   );
+  if (state === 'exited') assert.fail(`${child.name} exited: ${child.output.slice(-10).join('\n')}`);
+}
+
+/**
+ * The ops port a role bound (started with WSS_OPS_PORT=0, so no port picked in advance can be taken meanwhile by
+ * another server, e.g. one of the Temporal dev server's own ports).
+ */
+async function opsPortOf(child: Child): Promise<number> {
+  const port = await waitFor(
+    `${child.name} ops port`,
+    async () => {
+      const line = child.output.find((l) => l.includes('ops port listening'));
+      if (line) return (JSON.parse(line) as { port: number }).port;
+      return (await running(child)) ? undefined : -1;
+    },
+    STARTUP_MS,
+    100,
+  );
+  if (port < 0) assert.fail(`${child.name} exited: ${child.output.slice(-10).join('\n')}`);
+  return port;
 }
 
 /** Environment of one isolated service instance (its own keys, stream, group and task queue). */
@@ -110,7 +134,8 @@ function serviceEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
     WSS_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
     WSS_CONSUMER_BLOCK_MS: '200',
     WSS_METRICS_SAMPLE_MS: '200',
-    WSS_LOG_LEVEL: 'warn',
+    WSS_OPS_PORT: '0',
+    WSS_LOG_LEVEL: 'info',
     ...overrides,
   };
 }
@@ -178,12 +203,16 @@ describe('metrics scraped by a real Prometheus', () => {
   const tenant = uniqueName('tn');
 
   before(async () => {
-    for (const role of Object.keys(ports) as (keyof typeof ports)[]) ports[role] = await freePort();
     apiPort = await freePort();
     env = serviceEnv({ WSS_API_PORT: String(apiPort) });
-    const api = startRole('api', { ...env, WSS_OPS_PORT: String(ports.api) });
-    const worker = startRole('worker', { ...env, WSS_OPS_PORT: String(ports.worker) });
-    consumer = startRole('consumer', { ...env, WSS_OPS_PORT: String(ports.consumer) });
+    const api = startRole('api', env);
+    const worker = startRole('worker', env);
+    consumer = startRole('consumer', env);
+    [ports.api, ports.worker, ports.consumer] = [
+      await opsPortOf(api),
+      await opsPortOf(worker),
+      await opsPortOf(consumer),
+    ];
     await Promise.all([
       waitReady(api, ports.api),
       waitReady(worker, ports.worker),
@@ -284,12 +313,9 @@ describe('/readyz follows its dependencies without a restart', () => {
       dir,
     ];
     let redisServer = startChild('redis', 'redis-server', redisArgs, process.env);
-    const opsPort = await freePort();
-    const api = startRole(
-      'api',
-      serviceEnv({ REDIS_URL: `redis://127.0.0.1:${redisPort}`, WSS_OPS_PORT: String(opsPort) }),
-    );
+    const api = startRole('api', serviceEnv({ REDIS_URL: `redis://127.0.0.1:${redisPort}` }));
     try {
+      const opsPort = await opsPortOf(api);
       await waitReady(api, opsPort);
       await stopChild(redisServer);
       const down = await waitFor(
@@ -323,7 +349,7 @@ describe('/readyz follows its dependencies without a restart', () => {
     };
     const temporalBin = tools.findTemporal(ROOT);
     assert.ok(temporalBin, 'the temporal CLI (node scripts/bootstrap.mjs installs it)');
-    const [temporalPort, uiPort, opsPort] = [await freePort(), await freePort(), await freePort()];
+    const [temporalPort, uiPort] = [await freePort(), await freePort()];
     const temporalArgs = [
       'server',
       'start-dev',
@@ -338,11 +364,12 @@ describe('/readyz follows its dependencies without a restart', () => {
       'error',
     ];
     let temporal = startChild('temporal', temporalBin, temporalArgs, process.env);
-    const consumerEnv = serviceEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`, WSS_OPS_PORT: String(opsPort) });
+    const consumerEnv = serviceEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` });
     // The consumer connects at start: wait for the dev server's frontend.
     await waitFor('temporal listening', () => canConnect(temporalPort), STARTUP_MS, 250);
     const consumer = startRole('consumer', consumerEnv);
     try {
+      const opsPort = await opsPortOf(consumer);
       await waitReady(consumer, opsPort);
       await stopChild(temporal);
       const down = await waitFor(
