@@ -4,8 +4,8 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, schemathesis, promtool,
-//                                         and Temporal's Java test server for test/workflows: needs java + mvn)
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, schemathesis, and
+//                                         Temporal's Java test server for test/workflows: needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -116,24 +116,24 @@ function installTestTools() {
 }
 
 /**
- * promtool checks and unit-tests the alerting rules in deploy/prometheus (test/unit/alert-rules.test.ts). It ships
- * only in Debian's `prometheus` package, which also brings the Prometheus server (where systemd runs, Debian starts
- * it as a service on :9090; our tests do not need it running).
+ * Prometheus and promtool (Debian's `prometheus` package): the metrics test scrapes the roles with a real
+ * Prometheus, and `promtool` checks and tests the alert rules under deploy/.
  */
-function installPromtool() {
-  if (findOnPath('promtool')) return;
+function installPrometheus() {
+  if (findOnPath('prometheus') && findOnPath('promtool')) return;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !findOnPath('apt-get')) {
-    step('promtool is missing; the alert-rule tests will fail until it is installed (apt-get install prometheus)');
+    step('prometheus is missing; the metrics tests will fail until it is installed (apt-get install prometheus)');
     return;
   }
-  step('installing prometheus (apt-get) for promtool, used only to test deploy/prometheus');
+  step('installing prometheus and promtool (apt-get), used by the metrics and alert-rule tests');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'], { env });
-  if (!install()) {
+  const install = ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'];
+  if (!run('apt-get', install, { env })) {
     run('apt-get', ['update', '-qq'], { env });
-    install();
+    run('apt-get', install, { env });
   }
+  // Debian's package may start a system Prometheus on :9090; the tests start their own on free ports.
 }
 
 /** The time-skipping server the workflow tests run in (see scripts/lib/temporal-test-server.mjs). */
@@ -156,7 +156,7 @@ installRedis();
 installTemporal();
 if (args.has('--test')) {
   installTestTools();
-  installPromtool();
+  installPrometheus();
   installWorkflowTestServer();
   installSchemathesis(root, step);
 }

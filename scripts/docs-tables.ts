@@ -1,12 +1,14 @@
 // The README's generated tables: the configuration (from the config schema), the error codes (from the error
-// registry) and the alerts (from deploy/prometheus/alerts.yml). `npm run docs` rewrites them in README.md; `npm run config:docs` and `npm run errors:docs` print
-// them; test/unit/readme-tables.test.ts fails when the README differs from what this module generates.
+// registry), the alerts (from deploy/prometheus/alerts.yml) and the metrics (from src/infra/metrics.ts).
+// `npm run docs` rewrites them in README.md; `npm run config:docs` and `npm run errors:docs` print them;
+// test/unit/readme-tables.test.ts fails when the README differs from what this module generates.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { cliConfigSchema, configSchema } from '../src/infra/config';
 import type { ErrorSurface } from '../src/domain/errors';
 import { ERROR_CODES, apiErrorCodes, errorCodesOn } from '../src/domain/errors';
+import { metricTable } from '../src/infra/metrics';
 
 function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }): string {
   const value = schema._zod?.def?.defaultValue;
@@ -95,6 +97,7 @@ export const README_SECTIONS: Readonly<Record<string, () => string>> = {
   'delivery-failures': deliveryFailureTable,
   'dead-letter-reasons': deadLetterReasonTable,
   alerts: alertTable,
+  metrics: metricTable,
 };
 
 /**

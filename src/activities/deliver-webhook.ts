@@ -99,6 +99,15 @@ export interface AttemptRecord {
   readonly reason?: string;
   readonly statusCode?: number;
   readonly durationMs: number;
+  /** The event's time: the metrics measure delivery latency from it. */
+  readonly occurredAt: string;
+  /** Set on operator retries and replays. */
+  readonly redelivery?: boolean;
+  /**
+   * Present when an HTTP request went out (or was tried: a refused connection counts): its status, or the
+   * transport reason, and the time from sending to the answer.
+   */
+  readonly sent?: { readonly statusCode?: number; readonly reason?: string; readonly durationMs: number };
 }
 
 /** A final failure: what gets recorded and thrown as a non-retryable ApplicationFailure. */
@@ -169,6 +178,7 @@ export function createActivities(deps: DeliveryDependencies) {
     const attempt = info.attempt;
     const fields = { tenantId: event.tenantId, eventId: event.eventId, endpointId, attempt };
     const started = now();
+    let sent: AttemptRecord['sent'];
 
     /** Runs bookkeeping that must not change an outcome already decided; a failure is logged and swallowed. */
     const bestEffort = async (what: string, work: () => Promise<unknown> | unknown, outcome: string) => {
@@ -202,7 +212,16 @@ export function createActivities(deps: DeliveryDependencies) {
       );
       await bestEffort(
         'the attempt metrics',
-        () => deps.onAttempt?.({ ...fields, outcome, durationMs, ...extra }),
+        () =>
+          deps.onAttempt?.({
+            ...fields,
+            outcome,
+            durationMs,
+            ...extra,
+            occurredAt: event.occurredAt,
+            ...(input.redelivery ? { redelivery: true } : {}),
+            ...(sent !== undefined ? { sent } : {}),
+          }),
         outcome,
       );
       return durationMs;
@@ -333,6 +352,7 @@ export function createActivities(deps: DeliveryDependencies) {
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
+    const sendStarted = now();
     try {
       response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, { endpointId });
       const retryAfter = response.headers['retry-after'];
@@ -351,6 +371,15 @@ export function createActivities(deps: DeliveryDependencies) {
     const status = statusCode !== undefined ? { statusCode } : {};
     const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
     const answered = { ...status, ...(excerpt !== undefined ? { responseBodyExcerpt: excerpt } : {}) };
+    const notSent =
+      'reason' in classification && ['destination_not_allowed', 'invalid_request'].includes(classification.reason);
+    if (!notSent) {
+      sent = {
+        ...status,
+        ...('reason' in classification ? { reason: classification.reason } : {}),
+        durationMs: now() - sendStarted,
+      };
+    }
 
     switch (classification.outcome) {
       case 'delivered': {

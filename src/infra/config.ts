@@ -149,6 +149,30 @@ export const configSchema = z.object({
       'Longest drain after SIGTERM/SIGINT (finish running attempts, ack, close); then the process exits with code 1. ' +
         'The worker lets attempts run for this minus 10 s (at least half of it); keep it above WSS_HTTP_TOTAL_TIMEOUT_MS.',
     ),
+  WSS_OPS_PORT: int(0, 65535)
+    .default(9464)
+    .describe(
+      'Ops port of every role (one for the all-in-one): `GET /livez`, `/readyz` and `/metrics` (Prometheus text).',
+    ),
+  WSS_OPS_HOST: z
+    .string()
+    .default('127.0.0.1')
+    .describe('Interface the ops port binds to; `0.0.0.0` in a container, so probes and Prometheus reach it.'),
+  WSS_METRICS_TENANT_LABEL: bool
+    .default(false)
+    .describe(
+      'Adds a `tenant` label to the delivery metrics. Tenant ids are unbounded: every tenant adds about 40 series per worker.',
+    ),
+  WSS_METRICS_SAMPLE_MS: int(100, 300_000)
+    .default(5000)
+    .describe('How often the consumer reads the stream gauges (XINFO GROUPS, XLEN of the dead-letter stream).'),
+  WSS_TEMPORAL_METRICS_BIND: z
+    .string()
+    .regex(/^[^:\s]+:\d{1,5}$/, 'must be host:port')
+    .optional()
+    .describe(
+      "Where the Temporal SDK's Prometheus exporter (worker task slots, schedule-to-start latency, polls) listens. Default: a free loopback port, merged into the ops port's `/metrics`.",
+    ),
   WSS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

@@ -5,7 +5,8 @@ import { registerSearchAttributes } from '../infra/temporal';
 import { startApi } from './api';
 import { startConsumer } from './consumer';
 import { createStores, runMain, shutdownSignal } from './services';
-import { createDeliveryWorker, installWorkerRuntime } from './worker';
+import { createServiceMetrics, startOps, temporalAnswers, workerPolling } from './ops';
+import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } from './worker';
 
 /**
  * The local runner behind `npm start`: worker, consumer and API in one process. In production run the three
@@ -15,19 +16,35 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
   // Shutdown is ours: the consumer drains first, then the worker.
-  installWorkerRuntime(log);
+  const sdkMetrics = await temporalMetricsAddress(config);
+  installWorkerRuntime(log, sdkMetrics);
+  const metrics = createServiceMetrics(config);
   const stores = createStores(config, 'local');
   await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
 
-  const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores);
+  const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores, { metrics });
   const workerRun = worker.run();
-  const consumer = await startConsumer(config, log.child({ component: 'consumer' }), stores);
+  const consumer = await startConsumer(config, log.child({ component: 'consumer' }), stores, { metrics });
   const api = await startApi(config, log.child({ component: 'api' }), stores);
+  // One ops port for the three roles: ready when each of them is.
+  const ops = await startOps(
+    config,
+    log.child({ component: 'ops' }),
+    metrics,
+    {
+      ...api.checks,
+      ...consumer.checks,
+      worker: workerPolling(worker.worker),
+      temporal: temporalAnswers(worker.connection),
+    },
+    `http://${sdkMetrics}/metrics`,
+  );
 
   const banner = [
     '',
     'Webhook Sender Service is running',
     `  API         http://${config.WSS_API_HOST}:${api.port}   (try: curl http://${config.WSS_API_HOST}:${api.port}/healthz)`,
+    `  Ops         http://${config.WSS_OPS_HOST}:${ops.port}   (/livez, /readyz, /metrics)`,
     `  Web UI      ${config.WSS_TEMPORAL_UI_URL ?? '(external Temporal: see your cluster)'}`,
     `  Stream      XADD ${config.WSS_STREAM} * tenant <id> type <type> data <json>`,
     `  Redis       ${redactUrl(config.REDIS_URL)}    Temporal ${config.TEMPORAL_ADDRESS}`,
@@ -53,6 +70,7 @@ async function main(): Promise<void> {
     await api.close();
     await worker.close();
     await workerRun.catch(() => undefined);
+    await ops.close();
   } finally {
     await stores.close();
   }

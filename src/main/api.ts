@@ -13,6 +13,9 @@ import { createLogger } from '../infra/logger';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import { deliverEvent } from '../workflows/deliver-event';
+import type { ReadinessCheck } from '../infra/ops-server';
+import type { ServiceMetrics } from '../infra/metrics';
+import { createServiceMetrics, redisAnswers, startOps, startStreamSampler } from './ops';
 import type { Stores } from './services';
 import { consumerGroupHealth, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
 
@@ -20,6 +23,8 @@ export interface RunningApi {
   readonly server: Server;
   /** The bound port (useful when configured as 0). */
   readonly port: number;
+  /** What `/readyz` asks: Redis answers. */
+  readonly checks: Readonly<Record<string, ReadinessCheck>>;
   close(): Promise<void>;
 }
 
@@ -28,7 +33,7 @@ export async function startApi(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { resolver?: Resolver } = {},
+  overrides: { resolver?: Resolver; metrics?: ServiceMetrics } = {},
 ): Promise<RunningApi> {
   const destinations = new DestinationPolicy(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
@@ -51,6 +56,10 @@ export async function startApi(
   // The dry run evaluates tenants' transforms in child processes with a deadline and a heap cap, like deliveries.
   const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
   const groupHealth = consumerGroupHealth(config, stores);
+  // The API samples the stream gauges too: they matter most when every consumer is down.
+  const sampler = overrides.metrics
+    ? startStreamSampler(groupHealth, overrides.metrics, config.WSS_METRICS_SAMPLE_MS, log)
+    : undefined;
   const app = createApiServer({
     adminToken: requireConfig(config, 'WSS_ADMIN_TOKEN'),
     log,
@@ -82,7 +91,9 @@ export async function startApi(
   return {
     server: app.server,
     port,
+    checks: { redis: redisAnswers(stores.redis) },
     close: async () => {
+      sampler?.stop();
       // Stops accepting connections, closes idle ones and waits for open requests to finish.
       await app.close();
       await transforms.close();
@@ -95,12 +106,15 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
   const stores = createStores(config, 'api');
-  const api = await startApi(config, log, stores);
+  const metrics = createServiceMetrics(config);
+  const api = await startApi(config, log, stores, { metrics });
   log.info({ port: api.port }, 'api listening');
+  const ops = await startOps(config, log, metrics, api.checks);
   const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
   log.info({ signal }, 'shutting down: no new connections; finishing open requests');
   try {
     await api.close();
+    await ops.close();
   } finally {
     await stores.close();
   }

@@ -12,6 +12,17 @@ import { connectTemporalClient } from '../infra/temporal';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { deliverEvent } from '../workflows/deliver-event';
+import type { IngestResult } from '../consumer/event-ingestor';
+import type { EntryResult, ServiceMetrics } from '../infra/metrics';
+import type { ReadinessCheck } from '../infra/ops-server';
+import {
+  consumerGroupExists,
+  createServiceMetrics,
+  redisAnswers,
+  startOps,
+  startStreamSampler,
+  temporalAnswers,
+} from './ops';
 import type { Stores } from './services';
 import {
   consumerGroupHealth,
@@ -25,6 +36,8 @@ import {
 export interface RunningConsumer {
   readonly consumer: StreamConsumer;
   readonly ingestor: EventIngestor;
+  /** What `/readyz` asks: Redis and Temporal answer, the consumer group exists. */
+  readonly checks: Readonly<Record<string, ReadinessCheck>>;
   /** Stops reading, finishes and acks in-flight entries, closes connections. */
   close(): Promise<void>;
 }
@@ -47,8 +60,9 @@ export async function startConsumer(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { consumerName?: string } = {},
+  overrides: { consumerName?: string; metrics?: ServiceMetrics } = {},
 ): Promise<RunningConsumer> {
+  const metrics = overrides.metrics;
   const { client, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const ingestor = createIngestor(config, log, stores, client);
   const reader = createRedis(config, 'consumer-reader');
@@ -96,15 +110,26 @@ export async function startConsumer(
     blockMs: config.WSS_CONSUMER_BLOCK_MS,
     concurrency: config.WSS_CONSUMER_CONCURRENCY,
     claimIdleMs: config.WSS_CONSUMER_CLAIM_IDLE_MS,
-    handle: (entryId, fields) => ingestor.ingest(entryId, fields),
+    handle: async (entryId, fields) => {
+      const result = await ingestor.ingest(entryId, fields);
+      metrics?.recordEntry(entryResult(result));
+      return result;
+    },
     onGroupRecreated,
     log,
   });
   await consumer.start();
+  const sampler = metrics ? startStreamSampler(groupHealth, metrics, config.WSS_METRICS_SAMPLE_MS, log) : undefined;
   return {
     consumer,
     ingestor,
+    checks: {
+      redis: redisAnswers(stores.redis),
+      temporal: temporalAnswers(connection),
+      consumerGroup: consumerGroupExists(groupHealth),
+    },
     close: async () => {
+      sampler?.stop();
       await consumer.stop();
       reader.disconnect();
       await operatorHttp?.close();
@@ -113,11 +138,33 @@ export async function startConsumer(
   };
 }
 
+/**
+ * The metric result of an entry. A re-read entry whose workflow already started counts as a duplicate: its start
+ * was counted the first time.
+ */
+function entryResult(result: IngestResult): EntryResult {
+  switch (result.kind) {
+    case 'started':
+      return result.endpoints === 0 ? 'no_subscribers' : 'started';
+    case 'already_started':
+    case 'duplicate':
+      return 'duplicate';
+    case 'dead_letter':
+      return 'dead_letter';
+    default: {
+      const unreachable: never = result;
+      throw new Error(`unknown ingest result ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
   const stores = createStores(config, 'consumer');
-  const running = await startConsumer(config, log, stores);
+  const metrics = createServiceMetrics(config);
+  const running = await startConsumer(config, log, stores, { metrics });
+  const ops = await startOps(config, log, metrics, running.checks);
   log.info(
     { stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME },
     'consumer started',
@@ -126,6 +173,7 @@ async function main(): Promise<void> {
   log.info({ signal }, 'draining: no new reads; finishing in-flight entries');
   try {
     await running.close();
+    await ops.close();
   } finally {
     await stores.close();
   }

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
+import type { AttemptRecord } from '../activities/deliver-webhook';
+import type { OperationalEvent } from '../domain/operational-event';
 import { createActivities } from '../activities/deliver-webhook';
 import { createTransformRunner } from '../activities/transform-runner';
 import type { Config } from '../infra/config';
@@ -17,11 +19,17 @@ import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { registerSearchAttributes } from '../infra/temporal';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
+import type { ServiceMetrics } from '../infra/metrics';
+import type { DeliveryMetricsSinks } from '../workflows/deliver-event';
+import type { InjectedSinks } from '@temporalio/worker';
+import { createServiceMetrics, freeLoopbackAddress, startOps, temporalAnswers, workerPolling } from './ops';
 import type { Stores } from './services';
 import { createStores, runMain, shutdownSignal, workerShutdownGraceMs } from './services';
 
 export interface DeliveryWorker {
   readonly worker: Worker;
+  /** The worker's connection to Temporal (readiness asks it). */
+  readonly connection: NativeConnection;
   /** Resolves when the worker has stopped (after shutdown()). */
   run(): Promise<void>;
   /** Stops polling, lets running activities finish, closes connections. */
@@ -40,8 +48,9 @@ export async function createDeliveryWorker(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { resolver?: Resolver } = {},
+  overrides: { resolver?: Resolver; metrics?: ServiceMetrics } = {},
 ): Promise<DeliveryWorker> {
+  const metrics = overrides.metrics;
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const policy = new DestinationPolicy(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
@@ -75,13 +84,22 @@ export async function createDeliveryWorker(
     requests,
     http,
     deliveryLog: stores.deliveryLog,
-    operationalEvents: new OperationalEvents(stores.redis, stores.keys, activityLog, operatorWebhook),
+    operationalEvents: countingDisabledEndpoints(
+      new OperationalEvents(stores.redis, stores.keys, activityLog, operatorWebhook),
+      metrics,
+    ),
     health: {
       disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
       disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
     },
     log: activityLog,
+    ...(metrics ? { onAttempt: (record: AttemptRecord) => metrics.recordAttempt(record) } : {}),
   });
+  const sinks: InjectedSinks<DeliveryMetricsSinks> = {
+    metrics: {
+      deliveriesCancelled: { fn: (_info, tenantId, endpoints) => metrics?.recordCancelled(tenantId, endpoints) },
+    },
+  };
 
   const worker = await Worker.create({
     connection,
@@ -89,6 +107,7 @@ export async function createDeliveryWorker(
     taskQueue: config.WSS_TASK_QUEUE,
     ...workflowSource(),
     activities,
+    sinks,
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
     maxCachedWorkflows: 2000,
     reuseV8Context: true,
@@ -98,6 +117,7 @@ export async function createDeliveryWorker(
   let running: Promise<void> | undefined;
   return {
     worker,
+    connection,
     run: () => (running ??= worker.run()),
     close: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -116,21 +136,56 @@ export async function createDeliveryWorker(
  * so a second Ctrl-C would kill the process mid-drain. The entry points order the shutdown themselves
  * (`shutdownSignal`).
  */
-export function installWorkerRuntime(log: Logger): void {
+export function installWorkerRuntime(log: Logger, metricsBindAddress?: string): void {
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger('WARN', temporalLogFunction(log)),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      // The SDK's own worker metrics (task slots, schedule-to-start latency, polls): the ops port merges them
+      // into its /metrics. Names and units are the SDK's defaults (`temporal_` prefix, durations in ms).
+      ...(metricsBindAddress !== undefined ? { metrics: { prometheus: { bindAddress: metricsBindAddress } } } : {}),
+    },
   });
+}
+
+/** Where the SDK's Prometheus exporter listens: WSS_TEMPORAL_METRICS_BIND, or a free loopback port. */
+export async function temporalMetricsAddress(config: Pick<Config, 'WSS_TEMPORAL_METRICS_BIND'>): Promise<string> {
+  return config.WSS_TEMPORAL_METRICS_BIND ?? (await freeLoopbackAddress());
+}
+
+/** Counts the endpoints the activity disables, on their way to the operational event stream. */
+function countingDisabledEndpoints(
+  events: OperationalEvents,
+  metrics: ServiceMetrics | undefined,
+): { publish(event: OperationalEvent): Promise<void> } {
+  return {
+    publish: async (event) => {
+      if (event.type === 'endpoint.disabled') metrics?.recordEndpointDisabled(event.tenantId, event.reason);
+      await events.publish(event);
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
-  installWorkerRuntime(log);
+  const sdkMetrics = await temporalMetricsAddress(config);
+  installWorkerRuntime(log, sdkMetrics);
+  const metrics = createServiceMetrics(config);
   const stores = createStores(config, 'worker');
   await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
-  const delivery = await createDeliveryWorker(config, log, stores);
+  const delivery = await createDeliveryWorker(config, log, stores, { metrics });
+  const ops = await startOps(
+    config,
+    log,
+    metrics,
+    {
+      worker: workerPolling(delivery.worker),
+      temporal: temporalAnswers(delivery.connection),
+    },
+    `http://${sdkMetrics}/metrics`,
+  );
   try {
     log.info({ taskQueue: config.WSS_TASK_QUEUE }, 'worker started');
     const running = delivery.run();
@@ -139,6 +194,7 @@ async function main(): Promise<void> {
     if (signal) log.info({ signal }, 'draining: no new tasks; finishing running attempts');
   } finally {
     await delivery.close();
+    await ops.close();
     await stores.close();
   }
 }

@@ -48,6 +48,31 @@ export class ConsumerGroupHealth {
     return 'ok';
   }
 
+  /**
+   * The group's backlog for the metrics: `lag` (entries not yet read; Redis 7 reports it, and leaves it out when it
+   * cannot tell, e.g. after an XDEL), `pending` (read, not acked) and the length of the dead-letter stream. Without
+   * the group or the stream, lag and pending are unknown.
+   */
+  async streamStats(): Promise<{ lag?: number; pending?: number; deadLetterLength: number }> {
+    const [groups, deadLetterLength] = await Promise.all([
+      (this.redis.xinfo('GROUPS', this.keys.eventStream()) as Promise<unknown[]>).catch((err: unknown) => {
+        if (err instanceof Error && /no such key/i.test(err.message)) return [];
+        throw err;
+      }),
+      this.redis.xlen(this.keys.rejectedEntryStream()),
+    ]);
+    const group = groups.find((g) => Array.isArray(g) && g[g.indexOf('name') + 1] === this.group) as
+      unknown[] | undefined;
+    if (!group) return { deadLetterLength };
+    const field = (name: string): number | undefined => {
+      const value = group[group.indexOf(name) + 1];
+      return group.includes(name) && typeof value === 'number' ? value : undefined;
+    };
+    const lag = field('lag');
+    const pending = field('pending');
+    return { ...(lag !== undefined ? { lag } : {}), ...(pending !== undefined ? { pending } : {}), deadLetterLength };
+  }
+
   /** A recreation within the last {@link GROUP_RECOVERY_REPORT_SECONDS}, described for operators, if any. */
   async recentRecovery(): Promise<string | undefined> {
     const raw = await this.redis.get(this.keys.consumerGroupRecovery(this.group));

@@ -5,8 +5,10 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxySinks,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { Sinks } from '@temporalio/workflow';
 import type { DeliveryResult } from '../domain/delivery-outcome';
 import { summarizeDeliveries, truncateError } from '../domain/delivery-outcome';
 import type { EventRef } from '../domain/event';
@@ -14,6 +16,19 @@ import { scheduleToCloseMs, toTemporalRetryPolicy } from '../domain/retry-policy
 import type { Activities, DeliveryAttemptFailureDetails } from '../activities/deliver-webhook';
 import { DeliveryStatusKey } from '../delivery/search-attributes';
 import type { DeliverEventInput, DeliverEventResult, PlannedDelivery } from '../delivery/workflow-contract';
+
+/**
+ * Counts what only the workflow knows: deliveries ended by a cancellation. A sink runs in the worker, outside the
+ * sandbox, and not during replay, so a count is taken once per execution of the workflow code, not per replay.
+ */
+export interface DeliveryMetricsSinks extends Sinks {
+  metrics: {
+    /** `endpoints` deliveries of a tenant's event had no final outcome when the workflow was cancelled. */
+    deliveriesCancelled(tenantId: string, endpoints: number): void;
+  };
+}
+
+const { metrics } = proxySinks<DeliveryMetricsSinks>();
 
 /** Time one attempt may take, above the HTTP client's own total deadline. */
 const ATTEMPT_TIMEOUT = '60 seconds';
@@ -29,8 +44,15 @@ export async function deliverEvent(input: DeliverEventInput): Promise<DeliverEve
     return { status: 'no_subscribers', deliveries: [] };
   }
 
+  let finished = 0;
   try {
-    const deliveries = await Promise.all(input.deliveries.map((planned) => deliverToEndpoint(input.event, planned)));
+    const deliveries = await Promise.all(
+      input.deliveries.map(async (planned) => {
+        const result = await deliverToEndpoint(input.event, planned);
+        finished += 1;
+        return result;
+      }),
+    );
     const status = summarizeDeliveries(deliveries);
     upsertSearchAttributes([{ key: DeliveryStatusKey, value: status }]);
     return { status, deliveries };
@@ -41,6 +63,7 @@ export async function deliverEvent(input: DeliverEventInput): Promise<DeliverEve
       await CancellationScope.nonCancellable(async () => {
         upsertSearchAttributes([{ key: DeliveryStatusKey, value: 'cancelled' }]);
       });
+      metrics.deliveriesCancelled(input.event.tenantId, input.deliveries.length - finished);
     }
     throw err;
   }

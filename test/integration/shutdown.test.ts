@@ -118,6 +118,7 @@ async function stackSettings(): Promise<StackSettings> {
       WSS_LOCAL_TEMPORAL_PORT: String(temporalPort),
       WSS_LOCAL_TEMPORAL_UI_PORT: String(uiPort),
       WSS_API_PORT: String(apiPort),
+      WSS_OPS_PORT: '0',
       WSS_ADMIN_TOKEN: `admin_${randomBytes(16).toString('hex')}`,
       WSS_MASTER_KEY: randomBytes(32).toString('base64'),
       WSS_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
