@@ -6,6 +6,8 @@ import type { EventEnvelope, EventText } from '../domain/event';
 import {
   MAX_HEADER_NAME_LENGTH,
   MAX_STATIC_HEADERS,
+  RESERVED_HEADER_NAMES,
+  RESERVED_HEADER_PREFIXES,
   checkHeaderName,
   checkHeaderTotals,
   checkHeaderValue,
@@ -379,27 +381,40 @@ function checkHeaders(headers: unknown): Record<string, string> {
   }
   const out: Record<string, string> = {};
   const seen = new Set<string>();
-  for (const [name, value] of entries) {
+  for (const [index, [name, value]] of entries.entries()) {
     if (!isLegalHeaderName(name)) {
       throw new TransformFailedError(
-        `transform: a header name is not a valid HTTP token of 1 to ${MAX_HEADER_NAME_LENGTH} characters`,
+        `transform: header #${index + 1}: the name is not a valid HTTP token of 1 to ${MAX_HEADER_NAME_LENGTH} characters`,
       );
     }
+    const shown = shownHeaderName(name, index);
     const nameProblem = checkHeaderName(name);
-    if (nameProblem !== undefined) throw new TransformFailedError(`transform: header "${name}" ${nameProblem}`);
+    if (nameProblem !== undefined) throw new TransformFailedError(`transform: header ${shown} ${nameProblem}`);
     const lower = name.toLowerCase();
-    if (seen.has(lower)) throw new TransformFailedError(`transform: header "${name}" is set twice`);
+    if (seen.has(lower)) throw new TransformFailedError(`transform: header ${shown} is set twice`);
     seen.add(lower);
-    if (typeof value !== 'string') throw new TransformFailedError(`transform: header "${name}" must be a string`);
+    if (typeof value !== 'string') throw new TransformFailedError(`transform: header ${shown} must be a string`);
     const valueProblem = checkHeaderValue(value);
     if (valueProblem !== undefined) {
-      throw new TransformFailedError(`transform: header "${name}" has an invalid value (${valueProblem})`);
+      throw new TransformFailedError(`transform: header ${shown} has an invalid value (${valueProblem})`);
     }
     out[name] = value;
   }
   const totals = checkHeaderTotals(out);
   if (totals !== undefined) throw new TransformFailedError(`transform: headers: ${totals}`);
   return out;
+}
+
+/**
+ * How a failure names a header a transform set. The name may be computed from the payload, so it is quoted only
+ * when it is one of the service's reserved names (a fixed list) or carries a reserved prefix (shown as the
+ * prefix); any other header is named by its position in the result, `#1` being the first.
+ */
+function shownHeaderName(name: string, index: number): string {
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADER_NAMES.has(lower)) return `"${lower}"`;
+  const prefix = RESERVED_HEADER_PREFIXES.find((p) => lower.startsWith(p));
+  return prefix !== undefined ? `"${prefix}*"` : `#${index + 1}`;
 }
 
 function checkEventType(eventType: unknown): string {
