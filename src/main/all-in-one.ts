@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   // Shutdown is ours: the consumer drains first, then the worker.
   installWorkerRuntime();
   const stores = createStores(config, 'local');
-  await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
+  await registerSearchAttributes(config.temporal, log);
 
   const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores);
   const workerRun = worker.run();

@@ -49,7 +49,7 @@ export async function startConsumer(
   stores: Stores,
   overrides: { consumerName?: string } = {},
 ): Promise<RunningConsumer> {
-  const { client, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const { client, connection } = await connectTemporalClient(config.temporal);
   const ingestor = createIngestor(config, log, stores, client);
   const reader = createRedis(config, 'consumer-reader');
   const groupHealth = consumerGroupHealth(config, stores);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/deliver-webhook';
 import { createTransformRunner } from '../activities/transform-runner';
@@ -14,7 +14,7 @@ import { createLogger } from '../infra/logger';
 import { RequestBuilder } from '../delivery/signed-request';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
-import { registerSearchAttributes } from '../infra/temporal';
+import { connectTemporalWorker, registerSearchAttributes } from '../infra/temporal';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { Stores } from './services';
 import { createStores, runMain, shutdownSignal, workerShutdownGraceMs } from './services';
@@ -41,7 +41,7 @@ export async function createDeliveryWorker(
   stores: Stores,
   overrides: { resolver?: Resolver } = {},
 ): Promise<DeliveryWorker> {
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectTemporalWorker(config.temporal);
   const policy = new DestinationPolicy(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
     overrides.resolver,
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
   installWorkerRuntime();
   const stores = createStores(config, 'worker');
-  await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
+  await registerSearchAttributes(config.temporal, log);
   const delivery = await createDeliveryWorker(config, log, stores);
   try {
     log.info({ taskQueue: config.WSS_TASK_QUEUE }, 'worker started');
