@@ -4,7 +4,7 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, schemathesis, and
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, nginx, schemathesis, and
 //                                         Temporal's Java test server for test/workflows: needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -115,6 +115,22 @@ function installTestTools() {
   }
 }
 
+/** nginx fronts the Temporal dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts. */
+function installNginx() {
+  if (findOnPath('nginx') || existsSync('/usr/sbin/nginx')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !findOnPath('apt-get')) {
+    step('nginx is missing; the Temporal TLS test will fail until it is installed (apt-get install nginx-light)');
+    return;
+  }
+  step('installing nginx-light (apt-get), the TLS front of the Temporal TLS test');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!run('apt-get', ['install', '-y', '-qq', 'nginx-light'], { env })) {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', 'nginx-light'], { env });
+  }
+}
+
 /** The time-skipping server the workflow tests run in (see scripts/lib/temporal-test-server.mjs). */
 function installWorkflowTestServer() {
   try {
@@ -135,6 +151,7 @@ installRedis();
 installTemporal();
 if (args.has('--test')) {
   installTestTools();
+  installNginx();
   installWorkflowTestServer();
   installSchemathesis(root, step);
 }

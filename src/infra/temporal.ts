@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
@@ -76,7 +78,9 @@ async function withConnectErrors<T>(settings: TemporalSettings, role: string, co
   try {
     return await connect();
   } catch (err) {
-    const detail = causeChain(err);
+    // grpc-js retries a failed handshake until the deadline and then says only that; ask TLS itself why.
+    const handshake = /deadline/i.test(causeChain(err)) ? await diagnoseTls(settings) : undefined;
+    const detail = handshake !== undefined ? `${causeChain(err)}: TLS handshake: ${handshake}` : causeChain(err);
     const { address, tls, apiKey } = describeTemporalSettings(settings);
     throw new TemporalConnectError(
       `cannot connect the ${role} to Temporal at ${String(address)} (tls: ${String(tls)}, API key: ${apiKey ? 'set' : 'not set'}): ` +
@@ -84,6 +88,42 @@ async function withConnectErrors<T>(settings: TemporalSettings, role: string, co
       { cause: err },
     );
   }
+}
+
+/**
+ * One TLS handshake with the same CA, client pair and server name, for its error only: undefined when TLS is off,
+ * the handshake succeeds, or it gives no answer within the connect timeout.
+ */
+async function diagnoseTls(settings: TemporalSettings): Promise<string | undefined> {
+  if (settings.tls === false) return undefined;
+  const tls = settings.tls;
+  const { host, port } = splitAddress(settings.address);
+  const servername = tls.serverNameOverride ?? (isIP(host) === 0 ? host : undefined);
+  return new Promise((resolve) => {
+    const socket = connectTls({
+      host,
+      port,
+      ...(servername !== undefined ? { servername } : {}),
+      // Node checks the name against `servername`, else the host: the same rule as the SDK's override.
+      ...(tls.serverRootCACertificate !== undefined ? { ca: tls.serverRootCACertificate } : {}),
+      ...(tls.clientCertPair !== undefined ? { cert: tls.clientCertPair.crt, key: tls.clientCertPair.key } : {}),
+      ALPNProtocols: ['h2'],
+    });
+    const done = (reason: string | undefined): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reason);
+    };
+    const timer = setTimeout(() => done(undefined), settings.connectTimeoutMs);
+    // In TLS 1.3 a server refuses a client certificate just after the handshake: give its alert a moment.
+    socket.once('secureConnect', () => setTimeout(() => done(undefined), 500).unref());
+    socket.once('error', (e: Error) => done(e.message));
+  });
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  return match ? { host: match[1] ?? address, port: Number(match[2]) } : { host: address, port: 7233 };
 }
 
 /** The messages of an error and its causes: the SDK wraps the gRPC status in "Failed to connect". */
@@ -107,8 +147,15 @@ function suspects(detail: string, settings: TemporalSettings): string[] {
   if (/unauthenticated|401|api key|authorization|permission|403/.test(text)) {
     return ['TEMPORAL_API_KEY', 'TEMPORAL_NAMESPACE'];
   }
-  if (/certificate (unknown|required)|bad certificate|ssl certificate|no required ssl|\b400\b|\b49[56]\b/.test(text)) {
+  if (
+    /alert[^.]*?(unknown ?ca|bad ?certificate|certificate ?required|certificate ?unknown)|certificate (unknown|required)|bad certificate|ssl certificate|no required ssl|\b400\b|\b49[56]\b/.test(
+      text,
+    )
+  ) {
     return ['TEMPORAL_TLS_CLIENT_CERT_PATH/_DATA', 'TEMPORAL_TLS_CLIENT_KEY_PATH/_DATA'];
+  }
+  if (/altnames|notvalidforname|not valid for name|hostname/.test(text)) {
+    return ['TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_ADDRESS'];
   }
   if (/certificate|unknownissuer|unknown issuer|self.signed|handshake|ssl|tls|notvalidforname|subject/.test(text)) {
     return ['TEMPORAL_TLS_SERVER_CA_CERT_PATH/_DATA', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_TLS'];

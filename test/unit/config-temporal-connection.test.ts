@@ -108,7 +108,7 @@ describe('Temporal connection configuration (Temporal env config names)', () => 
       'TEMPORAL_TLS_CLIENT_KEY_PATH',
       'TEMPORAL_CONFIG_FILE',
     ]) {
-      const paired =
+      const paired: Record<string, string> =
         variable === 'TEMPORAL_TLS_CLIENT_CERT_PATH'
           ? { TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey }
           : variable === 'TEMPORAL_TLS_CLIENT_KEY_PATH'
