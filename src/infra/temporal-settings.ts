@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ConfigDataSource } from '@temporalio/envconfig';
+import type { ClientConfigProfile, ConfigDataSource } from '@temporalio/envconfig';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
 
 /**
@@ -77,7 +77,7 @@ export function resolveTemporalSettings(env: Env, connectTimeoutMs: number): Tem
   const profileName = cleanEnv.TEMPORAL_PROFILE;
   const where = (field: string): string =>
     `${field} in profile "${profileName ?? 'default'}" of ${configFile ?? 'the default config file'}`;
-  let profile;
+  let profile: ClientConfigProfile;
   try {
     profile = loadClientConfigProfile({ overrideEnvVars: cleanEnv });
   } catch (err) {
