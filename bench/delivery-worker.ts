@@ -3,7 +3,7 @@
  * activities from createActivities, same stores and HTTP client), but with BENCH_WORKER_OPTIONS merged into the
  * WorkerOptions. Without `--worker-options`, run.ts starts the real src/main/worker.ts instead.
  */
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../src/activities/deliver-webhook';
 import { RequestBuilder } from '../src/delivery/signed-request';
 import { createTransformRunner } from '../src/activities/transform-runner';
@@ -11,6 +11,7 @@ import { loadConfig } from '../src/infra/config';
 import { DestinationPolicy } from '../src/infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../src/infra/http-client';
 import { createLogger } from '../src/infra/logger';
+import { connectTemporalWorker } from '../src/infra/temporal';
 import { createStores } from '../src/main/services';
 import { OperationalEvents } from '../src/store/operational-events';
 import { workerOptionOverrides } from './worker-options';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'bench-worker' });
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
   const stores = createStores(config, 'bench-worker');
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectTemporalWorker(config.temporal);
   const policy = new DestinationPolicy({
     allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS,
     httpsOnly: config.WSS_EGRESS_HTTPS_ONLY,

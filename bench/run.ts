@@ -685,7 +685,7 @@ async function main(): Promise<number> {
     ...overrides,
   };
   const stores = createStores(config, 'bench');
-  const { client: temporal, connection } = await connectTemporalClient(temporalAddress, config.TEMPORAL_NAMESPACE);
+  const { client: temporal, connection } = await connectTemporalClient(config.temporal);
   const receiver = await startBenchReceiver({ failEvery: 10 });
 
   const tenants: Tenants = {

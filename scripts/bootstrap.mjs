@@ -4,8 +4,9 @@
 //
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
-//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, schemathesis, and
-//                                         Temporal's Java test server for test/workflows: needs java + mvn)
+//   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, nginx,
+//                                         schemathesis, and Temporal's Java test server for test/workflows:
+//                                         needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -136,6 +137,22 @@ function installPrometheus() {
   // Debian's package may start a system Prometheus on :9090; the tests start their own on free ports.
 }
 
+/** nginx fronts the Temporal dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts. */
+function installNginx() {
+  if (findOnPath('nginx') || existsSync('/usr/sbin/nginx')) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !findOnPath('apt-get')) {
+    step('nginx is missing; the Temporal TLS test will fail until it is installed (apt-get install nginx-light)');
+    return;
+  }
+  step('installing nginx-light (apt-get), the TLS front of the Temporal TLS test');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (!run('apt-get', ['install', '-y', '-qq', 'nginx-light'], { env })) {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', 'nginx-light'], { env });
+  }
+}
+
 /** The time-skipping server the workflow tests run in (see scripts/lib/temporal-test-server.mjs). */
 function installWorkflowTestServer() {
   try {
@@ -157,6 +174,7 @@ installTemporal();
 if (args.has('--test')) {
   installTestTools();
   installPrometheus();
+  installNginx();
   installWorkflowTestServer();
   installSchemathesis(root, step);
 }

@@ -4,6 +4,8 @@ import { ValidationError } from '../domain/errors';
 import { DEFAULT_MAX_JSON_DEPTH } from '../domain/json-text';
 import type { RetryPolicySpec } from '../domain/endpoint';
 import { SERVICE_RETRY_POLICY_LIMITS, validateRetryPolicySpec } from '../domain/retry-policy';
+import type { TemporalSettings } from './temporal-settings';
+import { TemporalSettingsError, resolveTemporalSettings } from './temporal-settings';
 
 /**
  * The service's whole configuration: one schema, read from the environment once at start-up.
@@ -77,8 +79,60 @@ export const configSchema = z.object({
     .describe(
       'How long an event id stays taken: within it, a republished `(tenant, id)` is ignored as a duplicate; after it, the id is a new event with its new data. At least WSS_PAYLOAD_TTL_SECONDS.',
     ),
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233').describe('Temporal frontend address (host:port).'),
-  TEMPORAL_NAMESPACE: z.string().default('default').describe('Temporal namespace.'),
+  // The TEMPORAL_* connection variables are Temporal's own (the `temporal` CLI and the SDKs read the same names);
+  // @temporalio/envconfig merges them over the profile file, and temporal-settings.ts checks every value.
+  TEMPORAL_ADDRESS: z
+    .string()
+    .optional()
+    .describe("Temporal frontend address (host:port). Default: the profile's `address`, else `127.0.0.1:7233`."),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .optional()
+    .describe("Temporal namespace. Default: the profile's `namespace`, else `default`."),
+  TEMPORAL_API_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'API key (Temporal Cloud), sent as `authorization: Bearer <key>`; turns TLS on unless TEMPORAL_TLS=false.',
+    ),
+  TEMPORAL_TLS: bool
+    .optional()
+    .describe('`true` connects with TLS (the system roots unless a server CA is set); `false` forces plain text.'),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z
+    .string()
+    .optional()
+    .describe('mTLS client certificate (PEM file); needs the key. Turns TLS on, like every TEMPORAL_TLS_* setting.'),
+  TEMPORAL_TLS_CLIENT_CERT_DATA: z
+    .string()
+    .optional()
+    .describe('The client certificate as inline PEM instead of a file.'),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional().describe("mTLS client certificate's private key (PEM file)."),
+  TEMPORAL_TLS_CLIENT_KEY_DATA: z.string().optional().describe('The client key as inline PEM instead of a file.'),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z
+    .string()
+    .optional()
+    .describe("CA certificate(s) that sign the server's certificate (PEM file). Default: the system's roots."),
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: z.string().optional().describe('The server CA as inline PEM instead of a file.'),
+  TEMPORAL_TLS_SERVER_NAME: z
+    .string()
+    .optional()
+    .describe("Name checked against the server's certificate (and sent as SNI) instead of the address's host."),
+  TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: bool
+    .optional()
+    .describe('Not supported by the TypeScript SDK: `true` stops start-up; use TEMPORAL_TLS_SERVER_NAME.'),
+  TEMPORAL_PROFILE: z
+    .string()
+    .optional()
+    .describe('Profile to read from the config file (default `default`); a named profile must exist.'),
+  TEMPORAL_CONFIG_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'TOML config file of the `temporal` CLI and SDKs (`[profile.<name>]` with address, namespace, api_key, tls, grpc_meta). Default: `$XDG_CONFIG_HOME/temporalio/temporal.toml` when it exists.',
+    ),
+  WSS_TEMPORAL_CONNECT_TIMEOUT_MS: int(100, 600_000)
+    .default(10_000)
+    .describe('How long a role waits for Temporal at start-up before it exits with the reason.'),
   WSS_TEMPORAL_UI_URL: z
     .string()
     .url()
@@ -179,7 +233,14 @@ export const configSchema = z.object({
     .describe('pino log level.'),
 });
 
-export type Config = z.infer<typeof configSchema> & { WSS_DEAD_LETTER_STREAM: string };
+export type Config = z.infer<typeof configSchema> & {
+  WSS_DEAD_LETTER_STREAM: string;
+  /** Resolved: the variable, else the profile's value, else the default. */
+  TEMPORAL_ADDRESS: string;
+  TEMPORAL_NAMESPACE: string;
+  /** The one set of connection settings every role's Temporal connections use (holds secrets: never log it). */
+  temporal: TemporalSettings;
+};
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
@@ -214,8 +275,18 @@ export function loadConfig(
     ]);
   }
   checkServiceRetryPolicy(parsed.data);
+  let temporal: TemporalSettings;
+  try {
+    temporal = resolveTemporalSettings(merged, parsed.data.WSS_TEMPORAL_CONNECT_TIMEOUT_MS);
+  } catch (err) {
+    if (err instanceof TemporalSettingsError) throw new ConfigError(err.issues);
+    throw err;
+  }
   return {
     ...parsed.data,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+    temporal,
     WSS_DEAD_LETTER_STREAM: parsed.data.WSS_DEAD_LETTER_STREAM ?? `${parsed.data.WSS_STREAM}:dead`,
   };
 }

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   installWorkerRuntime(log, sdkMetrics);
   const metrics = createServiceMetrics(config);
   const stores = createStores(config, 'local');
-  await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
+  await registerSearchAttributes(config.temporal, log);
 
   const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores, { metrics });
   const workerRun = worker.run();

@@ -39,10 +39,7 @@ export async function startApi(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
     overrides.resolver,
   );
-  const { client: temporal, connection } = await connectTemporalClient(
-    config.TEMPORAL_ADDRESS,
-    config.TEMPORAL_NAMESPACE,
-  );
+  const { client: temporal, connection } = await connectTemporalClient(config.temporal);
   const operations = new DeliveryOperations({
     delivery: { client: temporal, taskQueue: config.WSS_TASK_QUEUE, workflow: deliverEvent },
     namespace: config.TEMPORAL_NAMESPACE,

@@ -63,7 +63,7 @@ export async function startConsumer(
   overrides: { consumerName?: string; metrics?: ServiceMetrics } = {},
 ): Promise<RunningConsumer> {
   const metrics = overrides.metrics;
-  const { client, connection } = await connectTemporalClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const { client, connection } = await connectTemporalClient(config.temporal);
   const ingestor = createIngestor(config, log, stores, client);
   const reader = createRedis(config, 'consumer-reader');
   const groupHealth = consumerGroupHealth(config, stores);

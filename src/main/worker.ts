@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import type { WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { AttemptRecord } from '../activities/deliver-webhook';
 import type { OperationalEvent } from '../domain/operational-event';
 import { createActivities } from '../activities/deliver-webhook';
@@ -17,7 +17,7 @@ import { temporalLogFunction } from '../infra/temporal-log';
 import { RequestBuilder } from '../delivery/signed-request';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
-import { registerSearchAttributes } from '../infra/temporal';
+import { connectTemporalWorker, registerSearchAttributes } from '../infra/temporal';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { ServiceMetrics } from '../infra/metrics';
 import type { DeliveryMetricsSinks } from '../workflows/deliver-event';
@@ -51,7 +51,7 @@ export async function createDeliveryWorker(
   overrides: { resolver?: Resolver; metrics?: ServiceMetrics } = {},
 ): Promise<DeliveryWorker> {
   const metrics = overrides.metrics;
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await connectTemporalWorker(config.temporal);
   const policy = new DestinationPolicy(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
     overrides.resolver,
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   installWorkerRuntime(log, sdkMetrics);
   const metrics = createServiceMetrics(config);
   const stores = createStores(config, 'worker');
-  await registerSearchAttributes(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, log);
+  await registerSearchAttributes(config.temporal, log);
   const delivery = await createDeliveryWorker(config, log, stores, { metrics });
   const ops = await startOps(
     config,

@@ -97,7 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   });
   const log: Logger = createLogger(config.WSS_LOG_LEVEL, { test: id }, sink);
   const stores = createStores(config, 'test');
-  const { client: temporal, connection } = await connectTemporalClient(temporalAddress, config.TEMPORAL_NAMESPACE);
+  const { client: temporal, connection } = await connectTemporalClient(config.temporal);
 
   let worker: DeliveryWorker | undefined;
   if (options.worker !== false) {
