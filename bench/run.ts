@@ -676,6 +676,8 @@ async function main(): Promise<number> {
     WSS_ADMIN_TOKEN: `admin_${randomBytes(16).toString('hex')}`,
     WSS_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
     WSS_LOG_LEVEL: 'warn',
+    // Several roles run on this one machine: each takes a free ops port instead of the default 9464.
+    WSS_OPS_PORT: '0',
   };
   const config = loadConfig({}, overrides);
   const childEnv: NodeJS.ProcessEnv = {
