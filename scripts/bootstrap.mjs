@@ -98,58 +98,38 @@ function installRedis() {
   // Debian's package starts a system Redis on 6379; our scripts start their own, so leave it alone.
 }
 
-/** Test-only tools: docker-compose validates docker-compose.yml (Docker itself is not needed). */
-function installTestTools() {
-  if (findOnPath('docker-compose')) return;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !findOnPath('apt-get')) {
-    step(
-      'docker-compose is missing; the compose-file test will fail until it is installed (apt-get install docker-compose)',
-    );
-    return;
-  }
-  step('installing docker-compose (apt-get), used only to validate docker-compose.yml');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (!run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env })) {
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env });
-  }
-}
-
 /**
- * Prometheus and promtool (Debian's `prometheus` package): the metrics test scrapes the roles with a real
- * Prometheus, and `promtool` checks and tests the alert rules under deploy/.
+ * Debian packages only the tests use, each installed when its command is missing. Not root (or no apt-get): a
+ * hint is printed and the tests that need the tool fail with their own message.
  */
-function installPrometheus() {
-  if (findOnPath('prometheus') && findOnPath('promtool')) return;
+const TEST_PACKAGES = [
+  // docker-compose validates docker-compose.yml (Docker itself is not needed).
+  { pkg: 'docker-compose', commands: ['docker-compose'], usedBy: 'the compose-file test' },
+  // The metrics test scrapes the roles with a real Prometheus; promtool checks and tests deploy/'s alert rules.
+  // Debian's package may start a system Prometheus on :9090; the tests start their own on free ports.
+  { pkg: 'prometheus', commands: ['prometheus', 'promtool'], usedBy: 'the metrics and alert-rule tests' },
+  // nginx fronts the dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts.
+  { pkg: 'nginx-light', commands: ['nginx'], paths: ['/usr/sbin/nginx'], usedBy: 'the Temporal TLS test' },
+];
+
+function installTestPackages() {
+  const missing = TEST_PACKAGES.filter(
+    ({ commands, paths = [] }) => !commands.every((c) => findOnPath(c)) && !paths.some((p) => existsSync(p)),
+  );
+  if (missing.length === 0) return;
+  const names = missing.map(({ pkg }) => pkg);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !findOnPath('apt-get')) {
-    step('prometheus is missing; the metrics tests will fail until it is installed (apt-get install prometheus)');
+    for (const { pkg, usedBy } of missing) step(`${pkg} is missing; ${usedBy} will fail until it is installed`);
+    step(`install them with: sudo apt-get install -y --no-install-recommends ${names.join(' ')}`);
     return;
   }
-  step('installing prometheus and promtool (apt-get), used by the metrics and alert-rule tests');
+  step(`installing ${names.join(', ')} (apt-get), used by ${missing.map(({ usedBy }) => usedBy).join('; ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = ['install', '-y', '-qq', '--no-install-recommends', 'prometheus'];
+  const install = ['install', '-y', '-qq', '--no-install-recommends', ...names];
   if (!run('apt-get', install, { env })) {
     run('apt-get', ['update', '-qq'], { env });
     run('apt-get', install, { env });
-  }
-  // Debian's package may start a system Prometheus on :9090; the tests start their own on free ports.
-}
-
-/** nginx fronts the Temporal dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts. */
-function installNginx() {
-  if (findOnPath('nginx') || existsSync('/usr/sbin/nginx')) return;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !findOnPath('apt-get')) {
-    step('nginx is missing; the Temporal TLS test will fail until it is installed (apt-get install nginx-light)');
-    return;
-  }
-  step('installing nginx-light (apt-get), the TLS front of the Temporal TLS test');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (!run('apt-get', ['install', '-y', '-qq', 'nginx-light'], { env })) {
-    run('apt-get', ['update', '-qq'], { env });
-    run('apt-get', ['install', '-y', '-qq', 'nginx-light'], { env });
   }
 }
 
@@ -172,9 +152,7 @@ installNodeModules();
 installRedis();
 installTemporal();
 if (args.has('--test')) {
-  installTestTools();
-  installPrometheus();
-  installNginx();
+  installTestPackages();
   installWorkflowTestServer();
   installSchemathesis(root, step);
 }

@@ -8,9 +8,9 @@
 // hand to the SDK as an `existing-path` executable.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TOOLS_DIR, findOnPath } from './tools.mjs';
+import { TOOLS_DIR, findOnPath, isExecutable } from './tools.mjs';
 
 /** The committed pom that pins the server version. */
 export const testServerPom = (root) => path.join(root, 'scripts', 'temporal-test-server', 'pom.xml');
@@ -25,15 +25,6 @@ function pomHash(root) {
   return createHash('sha256')
     .update(readFileSync(testServerPom(root)))
     .digest('hex');
-}
-
-function isExecutable(file) {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The installed launcher, or undefined when it is missing or was built from another version of the pom. */

