@@ -9,6 +9,7 @@ import { cliConfigSchema, configSchema } from '../src/infra/config';
 import type { ErrorSurface } from '../src/domain/errors';
 import { ERROR_CODES, apiErrorCodes, errorCodesOn } from '../src/domain/errors';
 import { metricTable } from '../src/infra/metrics';
+import { CONFIG_ROLES } from '../src/infra/config-roles';
 
 function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }): string {
   const value = schema._zod?.def?.defaultValue;
@@ -17,7 +18,7 @@ function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }
   return text === '' ? '(empty)' : `\`${text}\``;
 }
 
-/** Every environment variable with its default and meaning. */
+/** Every environment variable with the roles that read it, its default and its meaning. */
 export function configTable(): string {
   const rows = Object.entries({
     ...configSchema.shape,
@@ -25,9 +26,9 @@ export function configTable(): string {
     WSS_TOKEN: cliConfigSchema.shape.WSS_TOKEN,
   }).map(
     ([name, schema]) =>
-      `| \`${name}\` | ${name === 'WSS_CONSUMER_NAME' ? 'host name' : describeDefault(schema as never)} | ${(schema as { description?: string }).description ?? ''} |`,
+      `| \`${name}\` | ${CONFIG_ROLES[name as keyof typeof CONFIG_ROLES].join(', ')} | ${name === 'WSS_CONSUMER_NAME' ? 'host name' : describeDefault(schema as never)} | ${(schema as { description?: string }).description ?? ''} |`,
   );
-  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+  return ['| Variable | Roles | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }
 
 /** The `error.code` values of the management API. */
