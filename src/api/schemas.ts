@@ -154,6 +154,12 @@ const endpointFields = {
     .optional()
     .describe('JSONata expression producing the body.'),
   signatureScheme: signatureSchemeSchema.optional(),
+  sendTraceparent: z
+    .boolean()
+    .optional()
+    .describe(
+      "Send the delivery attempt's W3C `traceparent` (and `tracestate`) header to the receiver when the service's tracing is on. Default false: a trace id is internal information.",
+    ),
 };
 
 export const createEndpointSchema = z.object({ ...endpointFields, secret: secretSchema.optional() }).strict();

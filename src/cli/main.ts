@@ -119,6 +119,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--filter <json>', 'content filter, a JSON document (or @file)')
     .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
     .option('--description <text>', 'free text')
+    .option('--send-traceparent', "send each attempt's W3C traceparent header (when the service traces)")
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -134,6 +135,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           description: o.description,
           filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
           transform: o.transform,
+          sendTraceparent: o.sendTraceparent === true ? true : undefined,
         }),
       ),
     );
