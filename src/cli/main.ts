@@ -169,11 +169,19 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
   const events = program.command('events').description('publish events through the API');
   eventOptions(sub(events, 'publish <tenantId>', 'publish an event'))
     .option('--id <eventId>', 'event id, the idempotency key (default: evt_<stream entry id>)')
+    .option('--traceparent <value>', "W3C traceparent of your trace: the delivery's spans continue it")
+    .option('--tracestate <value>', 'W3C tracestate that goes with --traceparent')
     .action(
       call(
         'POST /v1/tenants/{}/events',
         (r) => `published ${r.id} (stream entry ${r.streamEntryId})`,
-        (o) => ({ type: o.type, data: jsonArg(o.data, 'data'), id: o.id }),
+        (o) => ({
+          type: o.type,
+          data: jsonArg(o.data, 'data'),
+          id: o.id,
+          traceparent: o.traceparent,
+          tracestate: o.tracestate,
+        }),
       ),
     );
 

@@ -186,6 +186,8 @@ interface Service {
   readonly consumer: Child;
   /** Registers an endpoint through the API; returns its id. */
   createEndpoint(tenant: string, body: Record<string, unknown>): Promise<{ id: string; sendTraceparent: unknown }>;
+  /** Publishes through the API's publish route. */
+  publish(tenant: string, body: Record<string, unknown>): Promise<{ status: number; body: any }>;
   xadd(...fields: string[]): Promise<string>;
   stop(): Promise<void>;
 }
@@ -235,6 +237,14 @@ async function startService(otel: Record<string, string>): Promise<Service> {
       const text = await res.text();
       assert.equal(res.status, 201, text);
       return JSON.parse(text) as { id: string; sendTraceparent: unknown };
+    },
+    async publish(tenant, body) {
+      const res = await fetch(`http://127.0.0.1:${api.port}/v1/tenants/${tenant}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.WSS_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
     },
     xadd: async (...fields) => (await stores.redis.xadd(config.WSS_STREAM, '*', ...fields)) as string,
     async stop() {
@@ -420,6 +430,42 @@ describe('tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     assert.ok(!warning.includes('0'.repeat(32)), 'the warning does not quote the value');
     // Not dead-lettered.
     assert.equal(await service.stores.redis.xlen(service.config.WSS_DEAD_LETTER_STREAM), 0);
+  });
+
+  it('takes the traceparent and tracestate of an API publish request as the trace parent', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const spanId = randomBytes(8).toString('hex');
+    const published = await service.publish(tenant, {
+      type: 'order.paid',
+      data: {},
+      traceparent: `00-${traceId}-${spanId}-01`,
+      tracestate: 'vendor=api',
+    });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    const eventId = String(published.body.id);
+    const req = await waitFor('delivered', () => requestFor(optedIn, eventId), WAIT_MS);
+    assert.equal(TRACEPARENT.exec(String(req.headers.traceparent))?.[1], traceId);
+    assert.equal(req.headers.tracestate, 'vendor=api');
+    const consume = await waitFor(
+      'the consumer span',
+      () => otlp.spans.find((s) => s.name === 'wss.consume' && s.attributes['wss.event_id'] === eventId),
+      WAIT_MS,
+    );
+    assert.equal(consume.traceId, traceId);
+    assert.equal(consume.parentSpanId, spanId);
+
+    // Unlike a stream entry, a request can be refused: an invalid trace context is a 400 naming the field.
+    const refused = await service.publish(tenant, {
+      type: 'order.paid',
+      data: {},
+      traceparent: `00-${'0'.repeat(32)}-${spanId}-01`,
+    });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'validation_failed');
+    assert.equal(refused.body.error.field, 'traceparent');
+    const orphan = await service.publish(tenant, { type: 'order.paid', data: {}, tracestate: 'a=b' });
+    assert.equal(orphan.status, 400);
+    assert.equal(orphan.body.error.field, 'tracestate');
   });
 });
 

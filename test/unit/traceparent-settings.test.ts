@@ -10,7 +10,7 @@ import { tracingSettings } from '../../src/infra/tracing';
 
 /** Tracing's on/off rule over OpenTelemetry's variables, and the per-endpoint traceparent opt-in. */
 
-function settings(env: Record<string, string>) {
+function settings(env: Record<string, string | undefined>) {
   return tracingSettings(loadConfig({}, env));
 }
 
