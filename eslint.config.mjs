@@ -124,6 +124,11 @@ export default tseslint.config(
               message: 'Workflow code may import only domain/ and delivery/ contracts (activities by type).',
             },
             deliveryRuntimeImport,
+            {
+              // Only its workflow side runs in the sandbox; the root loads the client, worker and plugin parts.
+              regex: '^@temporalio/interceptors-opentelemetry(/lib/(client|worker|plugin|index)(/.*)?)?$',
+              message: 'Workflow code imports only the workflow side of the OpenTelemetry interceptors (lib/workflow-interceptors).',
+            },
           ],
         },
       ],

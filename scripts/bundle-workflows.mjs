@@ -12,6 +12,8 @@ const { bundleWorkflowCode } = require('@temporalio/worker');
 
 const { code } = await bundleWorkflowCode({
   workflowsPath: path.join(root, 'dist', 'src', 'workflows', 'index.js'),
+  // Tracing's workflow side, bundled whether tracing is on or off (see src/workflows/interceptors.ts).
+  workflowInterceptorModules: [path.join(root, 'dist', 'src', 'workflows', 'interceptors.js')],
   logger: { log() {}, info() {}, warn: console.warn, error: console.error, debug() {}, trace() {} },
 });
 writeFileSync(path.join(root, 'dist', 'workflow-bundle.js'), code);

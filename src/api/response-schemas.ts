@@ -82,6 +82,9 @@ export const endpointResponse = z
     filter: z.unknown().optional().describe('Mongo-style content filter over the event envelope (an object).'),
     transform: z.string().optional(),
     signatureScheme: signatureSchemeSchema,
+    sendTraceparent: z
+      .boolean()
+      .describe("Whether deliveries carry the attempt's W3C `traceparent` header (when tracing is on)."),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

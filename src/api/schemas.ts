@@ -4,6 +4,7 @@ import { checkStaticHeaders } from '../domain/http-headers';
 import type { ApiKeyId, EndpointId, EventId, TenantId } from '../domain/ids';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
 import { retryPolicySchema as domainRetryPolicySchema } from '../domain/retry-policy';
+import { parseTraceparent } from '../domain/trace-context';
 
 /**
  * Request bodies of the management API. The same schemas validate requests and generate `/openapi.json`, so the
@@ -154,6 +155,12 @@ const endpointFields = {
     .optional()
     .describe('JSONata expression producing the body.'),
   signatureScheme: signatureSchemeSchema.optional(),
+  sendTraceparent: z
+    .boolean()
+    .optional()
+    .describe(
+      "Send the delivery attempt's W3C `traceparent` (and `tracestate`) header to the receiver when the service's tracing is on. Default false: a trace id is internal information.",
+    ),
 };
 
 export const createEndpointSchema = z.object({ ...endpointFields, secret: secretSchema.optional() }).strict();
@@ -191,8 +198,30 @@ export const publishEventSchema = z
         'Any JSON value, nested at most WSS_MAX_EVENT_DEPTH levels (default 64). Its source text is kept byte for byte: numbers, escapes and spacing reach the stream and the receiver as written.',
       ),
     id: brandedId<EventId>(EVENT_ID_PATTERN, 'Event id; defaults to `evt_<stream entry id>`.').optional(),
+    traceparent: z
+      .string()
+      .max(256)
+      .superRefine((value, ctx) => {
+        const parsed = parseTraceparent(value);
+        if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+      })
+      .optional()
+      .describe(
+        "W3C `traceparent` of the producer's trace: the parent of the consumer's span when tracing is on (the stream entry's `traceparent` field).",
+      ),
+    tracestate: z
+      .string()
+      .max(512)
+      .regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII')
+      .optional()
+      .describe('W3C `tracestate` that goes with `traceparent`.'),
   })
-  .strict();
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.tracestate !== undefined && body.traceparent === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tracestate'], message: 'needs a traceparent' });
+    }
+  });
 
 export const createApiKeySchema = z.object({ name: z.string().min(1).max(128).optional() }).strict();
 

@@ -119,6 +119,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--filter <json>', 'content filter, a JSON document (or @file)')
     .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
     .option('--description <text>', 'free text')
+    .option('--send-traceparent', "send each attempt's W3C traceparent header (when the service traces)")
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -134,6 +135,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           description: o.description,
           filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
           transform: o.transform,
+          sendTraceparent: o.sendTraceparent === true ? true : undefined,
         }),
       ),
     );
@@ -167,11 +169,19 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
   const events = program.command('events').description('publish events through the API');
   eventOptions(sub(events, 'publish <tenantId>', 'publish an event'))
     .option('--id <eventId>', 'event id, the idempotency key (default: evt_<stream entry id>)')
+    .option('--traceparent <value>', "W3C traceparent of your trace: the delivery's spans continue it")
+    .option('--tracestate <value>', 'W3C tracestate that goes with --traceparent')
     .action(
       call(
         'POST /v1/tenants/{}/events',
         (r) => `published ${r.id} (stream entry ${r.streamEntryId})`,
-        (o) => ({ type: o.type, data: jsonArg(o.data, 'data'), id: o.id }),
+        (o) => ({
+          type: o.type,
+          data: jsonArg(o.data, 'data'),
+          id: o.id,
+          traceparent: o.traceparent,
+          tracestate: o.tracestate,
+        }),
       ),
     );
 

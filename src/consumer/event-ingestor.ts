@@ -9,6 +9,7 @@ import { deliveryWorkflowId } from '../domain/ids';
 import type { AcceptedEntry, EntryLimits, EntryRejectionCode } from '../domain/stream-entry';
 import { parseStreamEntry } from '../domain/stream-entry';
 import type { Logger } from '../infra/logger';
+import { inConsumeSpan } from '../infra/tracing';
 import type { EventClaim } from '../store/payload-store';
 import type { DeliveryTarget } from '../delivery/start-delivery';
 import { STREAM_ENTRY_MEMO, startDelivery } from '../delivery/start-delivery';
@@ -66,8 +67,32 @@ export class EventIngestor {
   /** `fields` as Redis holds them (bytes, decoded strictly here) or already decoded. */
   async ingest(entryId: string, fields: readonly (Uint8Array | string)[]): Promise<IngestResult> {
     const parsed = parseStreamEntry(entryId, fields, this.deps.limits);
-    if (!parsed.ok) return { kind: 'dead_letter', code: parsed.code, reason: parsed.reason };
-    return this.accept(entryId, parsed.entry);
+    const entry = parsed.ok ? parsed.entry : undefined;
+    // One span per entry (inert with tracing off), the child of the producer's trace context when it sent one.
+    return inConsumeSpan({ entryId, ...(entry?.trace ? { parent: entry.trace } : {}) }, async (span) => {
+      if (!parsed.ok) {
+        span.setAttributes({ 'wss.ingest_result': 'dead_letter', 'wss.dead_letter_reason': parsed.code });
+        return { kind: 'dead_letter', code: parsed.code, reason: parsed.reason };
+      }
+      const { tenantId, eventId, eventType } = parsed.entry;
+      span.setAttributes({ 'wss.tenant_id': tenantId, 'wss.event_id': eventId, 'wss.event_type': eventType });
+      if (parsed.entry.traceProblem !== undefined) {
+        // Tracing is diagnostics: the event is delivered all the same, in a trace of its own.
+        span.setAttribute('wss.traceparent_invalid', parsed.entry.trace === undefined);
+        this.deps.log.warn(
+          { tenantId, eventId, entryId, problem: parsed.entry.traceProblem },
+          parsed.entry.trace === undefined
+            ? 'traceparent ignored: not valid W3C Trace Context; the event is delivered in a new trace'
+            : 'tracestate dropped: not valid W3C Trace Context; the traceparent is used',
+        );
+      }
+      const result = await this.accept(entryId, parsed.entry);
+      span.setAttributes({
+        'wss.ingest_result': result.kind,
+        ...(result.kind === 'started' ? { 'wss.endpoint_count': result.endpoints } : {}),
+      });
+      return result;
+    });
   }
 
   /** Starts delivery of an already validated event. */

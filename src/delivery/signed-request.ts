@@ -3,6 +3,7 @@ import { WssError } from '../domain/errors';
 import { checkHeaderTotals, checkStaticHeaders } from '../domain/http-headers';
 import type { EventEnvelope, EventRef, EventText } from '../domain/event';
 import type { EventId, TenantId } from '../domain/ids';
+import type { TraceHeaders } from '../domain/trace-context';
 import { buildSignatureHeaders } from '../security/signature';
 
 /**
@@ -72,6 +73,11 @@ export interface RequestBuilderDependencies {
     endpoint: Endpoint,
     event: EventText,
   ) => Promise<{ body: string; headers: Record<string, string>; eventType?: string } | undefined>;
+  /**
+   * The W3C trace context of the delivery attempt being built (its span's), for endpoints with
+   * `sendTraceparent`. Absent, or returning undefined, when tracing is off: nothing is sent then.
+   */
+  readonly traceHeaders?: () => TraceHeaders | undefined;
 }
 
 /**
@@ -91,9 +97,11 @@ export class RequestBuilder {
     if (dataJson === undefined) {
       throw new PayloadUnavailableError(`payload of event ${event.eventId} is no longer stored`);
     }
+    const trace = endpoint.sendTraceparent === true ? this.deps.traceHeaders?.() : undefined;
     return this.buildFromEnvelope(
       { id: event.eventId, type: event.eventType, tenant: event.tenantId, occurredAt: event.occurredAt, dataJson },
       endpoint,
+      trace,
     );
   }
 
@@ -101,8 +109,15 @@ export class RequestBuilder {
    * Builds from an event whose data is its JSON text ({@link EventText}, byte for byte) or, for callers that only
    * hold a parsed value, an {@link EventEnvelope} (its `data` is serialised with `JSON.stringify`, so it carries
    * whatever the earlier parse kept).
+   *
+   * `trace` is sent as `traceparent` (and `tracestate`) after the tenant's headers; only a delivery attempt of an
+   * endpoint with `sendTraceparent` has one ({@link build}). A dry run has no attempt span, so it shows none.
    */
-  async buildFromEnvelope(event: EventText | EventEnvelope, endpoint: Endpoint): Promise<UnsignedRequest> {
+  async buildFromEnvelope(
+    event: EventText | EventEnvelope,
+    endpoint: Endpoint,
+    trace?: TraceHeaders,
+  ): Promise<UnsignedRequest> {
     const text = toEventText(event);
     const own = checkedStaticHeaders(endpoint);
     const transformed = endpoint.transform !== undefined ? await this.deps.transform?.(endpoint, text) : undefined;
@@ -117,9 +132,18 @@ export class RequestBuilder {
       id: text.id,
       body: transformed?.body ?? defaultBody(text),
       eventType,
-      headers: messageHeaders(text.id, eventType, tenantHeaders),
+      headers: { ...messageHeaders(text.id, eventType, tenantHeaders), ...traceHeaderFields(trace) },
     };
   }
+}
+
+/** The W3C headers of a delivery attempt, lower case like every header sent; none without a trace. */
+function traceHeaderFields(trace: TraceHeaders | undefined): Record<string, string> {
+  if (trace === undefined) return {};
+  return {
+    traceparent: trace.traceparent,
+    ...(trace.tracestate !== undefined ? { tracestate: trace.tracestate } : {}),
+  };
 }
 
 /**

@@ -40,6 +40,11 @@ export interface Endpoint {
   /** JSONata expression producing the body (or `{body, headers, eventType}`). */
   readonly transform?: string;
   readonly signatureScheme: SignatureScheme;
+  /**
+   * Send the delivery attempt's W3C `traceparent` (and `tracestate`) to the receiver, when tracing is on. Off by
+   * default: a trace id is internal information. (Endpoints stored before the field existed read as off.)
+   */
+  readonly sendTraceparent: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Why the endpoint was disabled, when the service did it (e.g. `gone`, `failing`). */

@@ -3,6 +3,8 @@ import { isValidEventType } from './event-type';
 import type { EventId, TenantId } from './ids';
 import { eventIdFromEntryId, isEventId, isTenantId } from './ids';
 import { jsonNestingDepth } from './json-text';
+import type { TraceHeaders } from './trace-context';
+import { parseTraceHeaders } from './trace-context';
 
 /** An event read from the stream and accepted: its identity, and its `data` still as the producer's JSON text. */
 export interface AcceptedEntry {
@@ -14,6 +16,13 @@ export interface AcceptedEntry {
   readonly dataJson: string;
   /** `dataJson` parsed (validation parses it anyway; routing and filters need the value). */
   readonly data: unknown;
+  /** The producer's W3C trace context (`traceparent`, `tracestate` fields), when it sent a valid one. */
+  readonly trace?: TraceHeaders;
+  /**
+   * Why the producer's trace context was ignored or its tracestate dropped. Never a reason to refuse the event:
+   * tracing is diagnostics, and an event is delivered whatever its trace context.
+   */
+  readonly traceProblem?: string;
 }
 
 /**
@@ -46,6 +55,8 @@ export const PRODUCER_FIELD_ESCAPE = 'wss_producer_';
 const STREAM_ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id']);
+/** Optional W3C trace context of the producer; never refuses an entry (see {@link AcceptedEntry.traceProblem}). */
+const TRACE_FIELDS = new Set(['traceparent', 'tracestate']);
 /** Field names this safe to echo in a reason; anything else is referred to by its position. */
 const NAMEABLE_FIELD = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -69,6 +80,8 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
   const fields = decoded.fields;
 
   const values = new Map<string, string>();
+  const traceValues = new Map<string, string>();
+  let repeatedTraceField: string | undefined;
   for (let i = 0; i < fields.length; i += 2) {
     const key = fields[i] as string;
     if (key.startsWith(RESERVED_FIELD_PREFIX)) {
@@ -76,6 +89,12 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
         'reserved_field',
         `${describeField(key, i)} uses the reserved prefix "${RESERVED_FIELD_PREFIX}" (the service's own fields)`,
       );
+    }
+    if (TRACE_FIELDS.has(key)) {
+      // W3C: several traceparent (or tracestate) headers make the context invalid, not the request.
+      if (traceValues.has(key)) repeatedTraceField = key;
+      traceValues.set(key, fields[i + 1] as string);
+      continue;
     }
     if (!KNOWN_FIELDS.has(key)) continue;
     if (values.has(key)) return reject('duplicate_field', `field "${key}" appears more than once`);
@@ -127,8 +146,21 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
       data,
       eventId: explicitId ?? eventIdFromEntryId(entryId),
       occurredAt: new Date(millis).toISOString(),
+      ...traceContext(traceValues, repeatedTraceField),
     },
   };
+}
+
+/** The entry's trace context, or why it is ignored; nothing when the producer sent no trace field. */
+function traceContext(
+  values: ReadonlyMap<string, string>,
+  repeated: string | undefined,
+): Pick<AcceptedEntry, 'trace' | 'traceProblem'> {
+  if (values.size === 0) return {};
+  if (repeated !== undefined) return { traceProblem: `field "${repeated}" appears more than once; ignored` };
+  const parsed = parseTraceHeaders(values.get('traceparent'), values.get('tracestate'));
+  if (!parsed.ok) return { traceProblem: parsed.problem };
+  return { trace: parsed.headers, ...(parsed.problem !== undefined ? { traceProblem: parsed.problem } : {}) };
 }
 
 function reject(code: EntryRejectionCode, reason: string): ParsedEntry {

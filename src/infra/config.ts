@@ -24,6 +24,12 @@ const csv = z.string().transform((s) =>
     .filter((part) => part.length > 0),
 );
 
+/** An OTLP endpoint: `collector:4318` parses as a URL with the scheme `collector:`, so the scheme is checked. */
+const otlpUrl = z
+  .string()
+  .url()
+  .regex(/^https?:\/\//i, 'must be an http:// or https:// URL');
+
 export const configSchema = z.object({
   WSS_API_PORT: int(0, 65535).default(8080).describe('Port of the management API.'),
   WSS_API_HOST: z.string().default('127.0.0.1').describe('Interface the management API binds to.'),
@@ -227,6 +233,37 @@ export const configSchema = z.object({
     .describe(
       "Where the Temporal SDK's Prometheus exporter (worker task slots, schedule-to-start latency, polls) listens. Default: a free loopback port, merged into the ops port's `/metrics`.",
     ),
+  // Tracing: OpenTelemetry's own variable names. The OTLP exporter and the SDK also read the variables not listed
+  // here themselves (OTEL_EXPORTER_OTLP_HEADERS, ..._TIMEOUT, ..._COMPRESSION, OTEL_RESOURCE_ATTRIBUTES,
+  // OTEL_TRACES_SAMPLER, OTEL_BSP_*); the README's Tracing section lists them.
+  OTEL_SDK_DISABLED: bool
+    .default(false)
+    .describe('`true` turns tracing off whatever the other OTEL_* variables say.'),
+  OTEL_TRACES_EXPORTER: z
+    .enum(['otlp', 'console', 'none'])
+    .optional()
+    .describe(
+      'Turns tracing on (`otlp`, `console`: spans as text on stdout) or off (`none`). Unset: on when an OTLP endpoint is set, else off.',
+    ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl
+    .optional()
+    .describe('OTLP collector base URL (`/v1/traces` is appended for HTTP). Setting it turns tracing on.'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl
+    .optional()
+    .describe('Full OTLP URL for traces (used as given); wins over OTEL_EXPORTER_OTLP_ENDPOINT and turns tracing on.'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json', 'grpc'])
+    .default('http/protobuf')
+    .describe('OTLP transport.'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json', 'grpc'])
+    .optional()
+    .describe('OTLP transport for traces; wins over OTEL_EXPORTER_OTLP_PROTOCOL.'),
+  OTEL_SERVICE_NAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('`service.name` of the spans. Default: `wss-worker`, `wss-consumer`, or `wss` (all-in-one).'),
   WSS_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

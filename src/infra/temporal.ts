@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
+import type { ClientInterceptors } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { NativeConnection } from '@temporalio/worker';
 import type { Logger } from './logger';
@@ -21,6 +22,8 @@ const INDEXED_TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
  */
 export async function connectTemporalClient(
   settings: TemporalSettings,
+  /** The client's interceptors (the consumer's tracing: a workflow start carries the trace context). */
+  interceptors: ClientInterceptors = {},
 ): Promise<{ client: Client; connection: Connection }> {
   const connection = await withConnectErrors(settings, 'client', async () => {
     const opened = await Connection.connect({
@@ -32,7 +35,7 @@ export async function connectTemporalClient(
     });
     return opened;
   });
-  return { client: new Client({ connection, namespace: settings.namespace }), connection };
+  return { client: new Client({ connection, namespace: settings.namespace, interceptors }), connection };
 }
 
 /** The worker's native (Rust core) connection, with the same settings as {@link connectTemporalClient}. */

@@ -2,6 +2,7 @@ import { loadConfig } from '../infra/config';
 import { nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import { createLogger } from '../infra/logger';
 import { registerSearchAttributes } from '../infra/temporal';
+import { startTracing } from '../infra/tracing';
 import { startApi } from './api';
 import { startConsumer } from './consumer';
 import { createStores, runMain, shutdownSignal } from './services';
@@ -15,6 +16,7 @@ import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } fr
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
+  const tracing = startTracing(config, log, 'wss');
   // Shutdown is ours: the consumer drains first, then the worker.
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
@@ -22,9 +24,9 @@ async function main(): Promise<void> {
   const stores = createStores(config, 'local');
   await registerSearchAttributes(config.temporal, log);
 
-  const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores, { metrics });
+  const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores, { metrics, tracing });
   const workerRun = worker.run();
-  const consumer = await startConsumer(config, log.child({ component: 'consumer' }), stores, { metrics });
+  const consumer = await startConsumer(config, log.child({ component: 'consumer' }), stores, { metrics, tracing });
   const api = await startApi(config, log.child({ component: 'api' }), stores);
   // One ops port for the three roles: ready when each of them is.
   const ops = await startOps(
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
     await ops.close();
   } finally {
     await stores.close();
+    await tracing.shutdown();
   }
   log.info('shut down cleanly');
 }

@@ -15,6 +15,8 @@ import { deliverEvent } from '../workflows/deliver-event';
 import type { IngestResult } from '../consumer/event-ingestor';
 import type { EntryResult, ServiceMetrics } from '../infra/metrics';
 import type { ReadinessCheck } from '../infra/ops-server';
+import type { Tracing } from '../infra/tracing';
+import { startTracing } from '../infra/tracing';
 import {
   consumerGroupExists,
   createServiceMetrics,
@@ -60,10 +62,12 @@ export async function startConsumer(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { consumerName?: string; metrics?: ServiceMetrics } = {},
+  overrides: { consumerName?: string; metrics?: ServiceMetrics; tracing?: Tracing } = {},
 ): Promise<RunningConsumer> {
   const metrics = overrides.metrics;
-  const { client, connection } = await connectTemporalClient(config.temporal);
+  const { client, connection } = await connectTemporalClient(config.temporal, {
+    workflow: [...(overrides.tracing?.clientInterceptors ?? [])],
+  });
   const ingestor = createIngestor(config, log, stores, client);
   const reader = createRedis(config, 'consumer-reader');
   const groupHealth = consumerGroupHealth(config, stores);
@@ -161,9 +165,10 @@ function entryResult(result: IngestResult): EntryResult {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
+  const tracing = startTracing(config, log, 'wss-consumer');
   const stores = createStores(config, 'consumer');
   const metrics = createServiceMetrics(config);
-  const running = await startConsumer(config, log, stores, { metrics });
+  const running = await startConsumer(config, log, stores, { metrics, tracing });
   const ops = await startOps(config, log, metrics, running.checks);
   log.info(
     { stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME },
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
     await ops.close();
   } finally {
     await stores.close();
+    await tracing.shutdown();
   }
 }
 

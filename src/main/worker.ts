@@ -14,6 +14,8 @@ import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-cli
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
 import { temporalLogFunction } from '../infra/temporal-log';
+import type { Tracing } from '../infra/tracing';
+import { TRACING_OFF, activeTraceHeaders, recordAttemptOnSpan, startTracing } from '../infra/tracing';
 import { RequestBuilder } from '../delivery/signed-request';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
@@ -36,11 +38,17 @@ export interface DeliveryWorker {
   close(): Promise<void>;
 }
 
-/** Prefer the bundle built by `npm run build`; fall back to bundling the sources at start (tests, dev). */
-function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/**
+ * Prefer the bundle built by `npm run build`; fall back to bundling the sources at start (tests, dev), with the
+ * same workflow interceptors `scripts/bundle-workflows.mjs` bundles.
+ */
+function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
   const bundle = path.resolve(__dirname, '../../workflow-bundle.js');
   if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
-  return { workflowsPath: require.resolve('../workflows') };
+  return {
+    workflowsPath: require.resolve('../workflows'),
+    workflowModules: [require.resolve('../workflows/interceptors')],
+  };
 }
 
 /** Builds the worker that runs delivery workflows and activities. */
@@ -48,9 +56,10 @@ export async function createDeliveryWorker(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { resolver?: Resolver; metrics?: ServiceMetrics } = {},
+  overrides: { resolver?: Resolver; metrics?: ServiceMetrics; tracing?: Tracing } = {},
 ): Promise<DeliveryWorker> {
   const metrics = overrides.metrics;
+  const tracing = overrides.tracing ?? TRACING_OFF;
   const connection = await connectTemporalWorker(config.temporal);
   const policy = new DestinationPolicy(
     { allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS, httpsOnly: config.WSS_EGRESS_HTTPS_ONLY },
@@ -72,7 +81,12 @@ export async function createDeliveryWorker(
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
   // Tenants' transforms run in child processes with a deadline and a heap cap, never on this event loop.
   const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
-  const requests = new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) });
+  const requests = new RequestBuilder({
+    payloads: stores.payloads,
+    transform: createTransformRunner(transforms),
+    // An endpoint with sendTraceparent gets the attempt span's traceparent; with tracing off there is none.
+    ...(tracing.enabled ? { traceHeaders: activeTraceHeaders } : {}),
+  });
   const activityLog = log.child({ component: 'activity' });
   const operatorWebhook =
     config.WSS_OPERATOR_WEBHOOK_URL !== undefined
@@ -93,7 +107,14 @@ export async function createDeliveryWorker(
       disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
     },
     log: activityLog,
-    ...(metrics ? { onAttempt: (record: AttemptRecord) => metrics.recordAttempt(record) } : {}),
+    ...(metrics || tracing.enabled
+      ? {
+          onAttempt: (record: AttemptRecord) => {
+            metrics?.recordAttempt(record);
+            if (tracing.enabled) recordAttemptOnSpan(record);
+          },
+        }
+      : {}),
   });
   const sinks: InjectedSinks<DeliveryMetricsSinks> = {
     metrics: {
@@ -101,13 +122,18 @@ export async function createDeliveryWorker(
     },
   };
 
+  const { workflowModules, ...source } = workflowSource();
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.WSS_TASK_QUEUE,
-    ...workflowSource(),
+    ...source,
     activities,
-    sinks,
+    sinks: { ...sinks, ...tracing.sinks },
+    interceptors: {
+      activity: [...tracing.activityInterceptors],
+      ...(workflowModules !== undefined ? { workflowModules } : {}),
+    },
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
     maxCachedWorkflows: 2000,
     reuseV8Context: true,
@@ -170,12 +196,13 @@ function countingDisabledEndpoints(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+  const tracing = startTracing(config, log, 'wss-worker');
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
   const metrics = createServiceMetrics(config);
   const stores = createStores(config, 'worker');
   await registerSearchAttributes(config.temporal, log);
-  const delivery = await createDeliveryWorker(config, log, stores, { metrics });
+  const delivery = await createDeliveryWorker(config, log, stores, { metrics, tracing });
   const ops = await startOps(
     config,
     log,
@@ -196,6 +223,7 @@ async function main(): Promise<void> {
     await delivery.close();
     await ops.close();
     await stores.close();
+    await tracing.shutdown();
   }
 }
 

@@ -20,6 +20,7 @@ export interface EndpointInput {
   filter?: unknown;
   transform?: string;
   signatureScheme?: SignatureScheme;
+  sendTraceparent?: boolean;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -86,6 +87,7 @@ export class EndpointStore {
       tenantId,
       enabled: input.enabled ?? true,
       signatureScheme: input.signatureScheme ?? 'wss',
+      sendTraceparent: input.sendTraceparent ?? false,
       createdAt: stamp,
       updatedAt: stamp,
       secrets: [{ sealed: this.box.seal(secret, owner(tenantId, id)), createdAt: stamp }],
@@ -138,6 +140,7 @@ export class EndpointStore {
       ...normalizeInput({ ...record, ...patch } as EndpointInput),
       enabled: patch.enabled ?? record.enabled,
       signatureScheme: patch.signatureScheme ?? record.signatureScheme,
+      sendTraceparent: patch.sendTraceparent ?? record.sendTraceparent ?? false,
       ...(patch.enabled === true ? { disabledReason: undefined } : {}),
     }));
   }
@@ -273,7 +276,9 @@ function owner(tenantId: TenantId, endpointId: EndpointId): string {
   return `${tenantId}/${endpointId}`;
 }
 
-function normalizeInput(input: EndpointInput): Omit<EndpointInput, 'enabled' | 'signatureScheme'> {
+function normalizeInput(
+  input: EndpointInput,
+): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'sendTraceparent'> {
   return {
     url: input.url,
     eventTypes: [...input.eventTypes],
@@ -303,7 +308,8 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
 
 function toPublic(record: StoredEndpoint): Endpoint {
   const { secrets: _secrets, ...rest } = record;
-  return rest;
+  // Stored before the field existed: off.
+  return { ...rest, sendTraceparent: rest.sendTraceparent ?? false };
 }
 
 function encodeCursor(lastId: string): string {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { EventId, TenantId } from '../domain/ids';
+import type { TraceHeaders } from '../domain/trace-context';
 import type { RedisKeys } from './redis-keys';
 
 /**
@@ -12,10 +13,20 @@ export class EventPublisher {
     private readonly keys: Pick<RedisKeys, 'eventStream'>,
   ) {}
 
-  /** Returns the stream entry id. */
-  async publish(event: { tenantId: TenantId; type: string; dataJson: string; id?: EventId }): Promise<string> {
+  /** Returns the stream entry id. `trace` goes into the entry's `traceparent` and `tracestate` fields. */
+  async publish(event: {
+    tenantId: TenantId;
+    type: string;
+    dataJson: string;
+    id?: EventId;
+    trace?: TraceHeaders;
+  }): Promise<string> {
     const fields = ['tenant', event.tenantId, 'type', event.type, 'data', event.dataJson];
     if (event.id !== undefined) fields.push('id', event.id);
+    if (event.trace !== undefined) {
+      fields.push('traceparent', event.trace.traceparent);
+      if (event.trace.tracestate !== undefined) fields.push('tracestate', event.trace.tracestate);
+    }
     const entryId = await this.redis.xadd(this.keys.eventStream(), '*', ...fields);
     if (entryId === null) throw new Error('XADD returned no id');
     return entryId;

@@ -102,6 +102,7 @@ function harness(url: string, overrides: Partial<Endpoint> = {}, build?: Deliver
       eventTypes: ['unsub.*'],
       enabled: true,
       signatureScheme: 'standard-webhooks',
+      sendTraceparent: false,
       createdAt: '2026-01-01T00:00:00.000Z',
       updatedAt: '2026-01-01T00:00:00.000Z',
       ...overrides,

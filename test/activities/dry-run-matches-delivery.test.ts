@@ -105,6 +105,7 @@ function endpointFor(url: string, overrides: Partial<Endpoint>): Endpoint {
     eventTypes: ['order.*'],
     enabled: true,
     signatureScheme: 'wss',
+    sendTraceparent: false,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     ...overrides,

@@ -41,6 +41,7 @@ const endpoint: Endpoint = {
   eventTypes: ['*'],
   enabled: true,
   signatureScheme: 'wss',
+  sendTraceparent: false,
   headers: {},
   createdAt: '2024-05-01T00:00:00.000Z',
   updatedAt: '2024-05-01T00:00:00.000Z',

@@ -23,6 +23,7 @@ function endpoint(overrides: Partial<Omit<Endpoint, 'id'>> & { id?: string } = {
     eventTypes: ['order.*'],
     enabled: true,
     signatureScheme: 'wss',
+    sendTraceparent: false,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     ...rest,

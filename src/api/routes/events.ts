@@ -32,12 +32,15 @@ export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
       if (size > deps.maxEventBytes) {
         throw new PayloadTooLargeError(`data is ${size} bytes, over the ${deps.maxEventBytes}-byte limit`);
       }
-      const { type, id } = req.body;
+      const { type, id, traceparent, tracestate } = req.body;
       const entryId = await deps.publisher.publish({
         tenantId,
         type,
         dataJson: data,
         ...(id !== undefined ? { id } : {}),
+        ...(traceparent !== undefined
+          ? { trace: { traceparent, ...(tracestate !== undefined ? { tracestate } : {}) } }
+          : {}),
       });
       return reply.code(202).send({ id: id ?? eventIdFromEntryId(entryId), streamEntryId: entryId });
     },
