@@ -31,7 +31,11 @@ function validatorHash(root) {
   const hash = createHash('sha256');
   for (const file of readdirSync(dir).sort()) {
     if (file.endsWith('.go') || file === 'go.mod' || file === 'go.sum') {
-      hash.update(file).update('\0').update(readFileSync(path.join(dir, file))).update('\0');
+      hash
+        .update(file)
+        .update('\0')
+        .update(readFileSync(path.join(dir, file)))
+        .update('\0');
     }
   }
   return hash.digest('hex').slice(0, 12);

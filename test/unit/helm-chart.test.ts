@@ -121,14 +121,26 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     const kinds = (name: string) => new Set((rendered.get(name) ?? []).map((o) => o.kind));
     const all = [...rendered.keys()];
     assert.ok(all.includes('minimal-values.yaml') && all.includes('production-values.yaml'));
-    assert.ok(all.some((f) => kinds(f).has('ScaledObject')), 'KEDA on');
+    assert.ok(
+      all.some((f) => kinds(f).has('ScaledObject')),
+      'KEDA on',
+    );
     assert.ok(
       all.some((f) => !kinds(f).has('ScaledObject') && kinds(f).has('HorizontalPodAutoscaler')),
       'KEDA off, CPU HPAs',
     );
-    assert.ok(all.some((f) => kinds(f).has('NetworkPolicy')), 'NetworkPolicy on');
-    assert.ok(all.some((f) => !kinds(f).has('NetworkPolicy')), 'NetworkPolicy off');
-    assert.ok(all.some((f) => kinds(f).has('ServiceMonitor') && kinds(f).has('PrometheusRule')), 'ServiceMonitor on');
+    assert.ok(
+      all.some((f) => kinds(f).has('NetworkPolicy')),
+      'NetworkPolicy on',
+    );
+    assert.ok(
+      all.some((f) => !kinds(f).has('NetworkPolicy')),
+      'NetworkPolicy off',
+    );
+    assert.ok(
+      all.some((f) => kinds(f).has('ServiceMonitor') && kinds(f).has('PrometheusRule')),
+      'ServiceMonitor on',
+    );
     assert.ok(kinds('minimal-values.yaml').has('NetworkPolicy'), 'the NetworkPolicy is on by default');
   });
 
@@ -249,7 +261,7 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     assert.ok(deployment(prod, 'worker').spec.template.spec.terminationGracePeriodSeconds > 90);
   });
 
-  it("names each consumer after its pod through the downward API", () => {
+  it('names each consumer after its pod through the downward API', () => {
     for (const [file, objs] of rendered) {
       const env = deployment(objs, 'consumer').spec.template.spec.containers[0].env;
       const name = env.find((e: { name: string }) => e.name === 'WSS_CONSUMER_NAME');
@@ -287,10 +299,14 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     assert.equal(byKind(hpa, 'ScaledObject').length, 0);
   });
 
-  it("carries deploy/prometheus/alerts.yml as the PrometheusRule, and scrape jobs named as the rules expect", () => {
+  it('carries deploy/prometheus/alerts.yml as the PrometheusRule, and scrape jobs named as the rules expect', () => {
     const original = readFileSync(path.join(root, 'deploy', 'prometheus', 'alerts.yml'), 'utf8');
     const copy = readFileSync(path.join(chart, 'files', 'alerts.yml'), 'utf8');
-    assert.equal(copy, original, 'deploy/helm/webhook-sender/files/alerts.yml must be a copy of deploy/prometheus/alerts.yml');
+    assert.equal(
+      copy,
+      original,
+      'deploy/helm/webhook-sender/files/alerts.yml must be a copy of deploy/prometheus/alerts.yml',
+    );
     const objs = rendered.get('servicemonitor-values.yaml') ?? [];
     const [rule] = byKind(objs, 'PrometheusRule');
     assert.deepEqual(rule?.spec, parseYaml(original));
@@ -305,7 +321,10 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     const manifests = render(path.join(fixtures, 'misspelt-field-values.yaml'));
     const result = validate(manifests);
     assert.equal(result.status, 1, result.stdout);
-    assert.match(result.stderr, /Deployment\/wss-webhook-sender-worker: .*unknown field "spec\.template\.spec\.containers\[0\]\.resources\.limit"/);
+    assert.match(
+      result.stderr,
+      /Deployment\/wss-webhook-sender-worker: .*unknown field "spec\.template\.spec\.containers\[0\]\.resources\.limit"/,
+    );
   });
 
   it('fails strict validation of a misspelt KEDA setting, an unknown CRD field and a misspelt auth parameter', () => {
@@ -317,7 +336,8 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
       ['- parameter: password', '- parameter: passwd', /parameter "passwd" is not an auth parameter/],
     ];
     for (const [from, to, expected] of cases) {
-      const source = from === '- parameter: apiKey' ? render(path.join(chart, 'examples', 'temporal-cloud-values.yaml')) : manifests;
+      const source =
+        from === '- parameter: apiKey' ? render(path.join(chart, 'examples', 'temporal-cloud-values.yaml')) : manifests;
       assert.ok(source.includes(from), from);
       const result = validate(source.replace(from, to));
       assert.equal(result.status, 1, `${to}\n${result.stdout}`);
@@ -331,7 +351,13 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
       ['secret-in-config-values.yaml', /WSS_ADMIN_TOKEN/],
     ] as const) {
       for (const command of ['template', 'lint']) {
-        const result = helm(command, ...(command === 'template' ? ['wss'] : ['--strict']), chart, '-f', path.join(fixtures, fixture));
+        const result = helm(
+          command,
+          ...(command === 'template' ? ['wss'] : ['--strict']),
+          chart,
+          '-f',
+          path.join(fixtures, fixture),
+        );
         assert.notEqual(result.status, 0, `${command} ${fixture} must fail`);
         assert.match(result.stderr + result.stdout, expected, `${command} ${fixture}`);
       }
@@ -356,6 +382,10 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     assert.equal(checked.status, 0, checked.stderr);
     const objs = objects(result.stdout);
     assert.equal(byKind(objs, 'ScaledObject').length, 2);
-    assert.ok(byKind(objs, 'TriggerAuthentication').some((t) => t.spec.secretTargetRef.some((r: any) => r.parameter === 'apiKey')));
+    assert.ok(
+      byKind(objs, 'TriggerAuthentication').some((t) =>
+        t.spec.secretTargetRef.some((r: any) => r.parameter === 'apiKey'),
+      ),
+    );
   });
 });
