@@ -274,7 +274,9 @@ export function loadConfig(
   }
   const renamed = Object.entries(RENAMED_VARIABLES).filter(([old]) => merged[old] !== undefined && merged[old] !== '');
   if (renamed.length > 0) {
-    throw new ConfigError(renamed.map(([old, now]) => `${old}: renamed to ${now}; set ${now} instead (see the README)`));
+    throw new ConfigError(
+      renamed.map(([old, now]) => `${old}: renamed to ${now}; set ${now} instead (see the README)`),
+    );
   }
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {

@@ -24,12 +24,7 @@ import {
   temporalAnswers,
 } from './ops';
 import type { Stores } from './services';
-import {
-  consumerGroupHealth,
-  createRedis,
-  createStores,
-  serviceRetryPolicy,
-} from './services';
+import { consumerGroupHealth, createRedis, createStores, serviceRetryPolicy } from './services';
 import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 
 export interface RunningConsumer {

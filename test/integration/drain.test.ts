@@ -340,7 +340,7 @@ function compareIds(a: string, b: string): number {
 }
 
 describe('graceful drain under load', { timeout: 900_000 }, () => {
-  it('SIGTERM to the worker and to the consumer mid-burst: 0 lost, exit 0, nothing acked before its workflow started', async () => {
+  it('SIGTERM to the worker and to the consumer mid-burst: 0 lost, exit 0, nothing acked before its workflow started', async (t) => {
     const svc = await instance({
       // One start at a time: the burst is still being read when the consumer gets its SIGTERM.
       WSS_CONSUMER_CONCURRENCY: '1',
@@ -361,13 +361,26 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
       const eventIds = Array.from({ length: total }, (_, i) => `evt-drain-${i}`);
       const entryIds: string[] = [];
       for (const eventId of eventIds) {
-        const id = await redis.xadd(svc.stream, '*', 'tenant', svc.tenant, 'type', 'order.paid', 'id', eventId, 'data', '{}');
+        const id = await redis.xadd(
+          svc.stream,
+          '*',
+          'tenant',
+          svc.tenant,
+          'type',
+          'order.paid',
+          'id',
+          eventId,
+          'data',
+          '{}',
+        );
         entryIds.push(String(id));
       }
 
       // Worker first: once attempts are running at the receiver, a rolling replacement starts and the old one drains.
       await waitFor('attempts at the receiver', () => receiver.requests.length >= 10, DELIVERY_WAIT_MS, 20);
       worker1.process.kill('SIGTERM');
+      const inFlightAtSignal = receiver.requests.filter((r) => !r.answered && !r.aborted).length;
+      assert.ok(inFlightAtSignal > 0, 'the worker had attempts running at the receiver when it got its SIGTERM');
       const worker2 = startRole('worker', svc.env, 'worker-2');
       const worker1Exit = await exitOf(worker1);
       assert.deepEqual(worker1Exit, { code: 0, signal: null }, tail(worker1));
@@ -389,6 +402,9 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
       const { lastDeliveredId } = await groupInfo(svc.stream, svc.group);
       const readCount = entryIds.filter((id) => compareIds(id, lastDeliveredId) <= 0).length;
       assert.ok(readCount < total, `the consumer was stopped mid-burst (it had read ${readCount} of ${total})`);
+      t.diagnostic(
+        `worker-1 drained with ${inFlightAtSignal} attempts in flight; consumer-1 stopped after ${readCount} of ${total} entries`,
+      );
       const mismatches: string[] = [];
       for (const [i, eventId] of eventIds.entries()) {
         const acked = compareIds(entryIds[i] ?? '', lastDeliveredId) <= 0;
@@ -460,7 +476,14 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
       );
       assert.equal(view.status, 'delivered', JSON.stringify(view));
       const attempts = view.endpoints[0].attempts.map((a: { outcome: string; error?: string }) => [a.outcome, a.error]);
-      assert.deepEqual(attempts, [['retry', 'worker_shutdown'], ['delivered', undefined]], JSON.stringify(view));
+      assert.deepEqual(
+        attempts,
+        [
+          ['retry', 'worker_shutdown'],
+          ['delivered', undefined],
+        ],
+        JSON.stringify(view),
+      );
       assert.equal(receiver.delivered().size, 1);
       const deadLetters = await svc.api('GET', `/v1/tenants/${svc.tenant}/dead-letters`);
       assert.deepEqual(deadLetters.body.items, [], 'no dead letter for a cut-off attempt');
@@ -500,7 +523,10 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
       const exit = await exitOf(worker);
       assert.deepEqual(exit, { code: 143, signal: null }, tail(worker));
       assert.equal(receiver.requests[0]?.answered, false, 'exited before the attempt it was waiting for finished');
-      assert.ok(worker.output.some((l) => l.includes('second signal')), tail(worker));
+      assert.ok(
+        worker.output.some((l) => l.includes('second signal')),
+        tail(worker),
+      );
 
       // The second signal only after the first was handled: two signals sent back to back can merge into one.
       const consumerOps = await opsPortOf(consumer);
@@ -521,7 +547,9 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
     const svc = await instance({ WSS_CONSUMER_BLOCK_MS: '5000' });
     const consumer = startRole('consumer', svc.env);
     const opsPort = await waitReady(consumer);
-    await waitFor('the consumer blocked in its read', () => consumer.output.some((l) => l.includes('consumer started')));
+    await waitFor('the consumer blocked in its read', () =>
+      consumer.output.some((l) => l.includes('consumer started')),
+    );
     consumer.process.kill('SIGTERM');
     const body = await waitDraining(consumer, opsPort);
     assert.equal(body.status, 'draining');
