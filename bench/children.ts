@@ -11,8 +11,8 @@ export interface BenchChild {
   readonly pid: number;
   readonly logFile: string;
   /**
-   * SIGTERM, then SIGKILL after `graceMs` (default 90 s: above the service's own WSS_SHUTDOWN_TIMEOUT_MS, so a
-   * draining child ends by itself); resolves when the child has exited.
+   * SIGTERM, then SIGKILL after `graceMs` (default 90 s: above the service's own drain deadline,
+   * WSS_SHUTDOWN_GRACE_MS + 5 s, so a draining child ends by itself); resolves when the child has exited.
    */
   stop(graceMs?: number): Promise<void>;
   /** The last lines of its log, for error reports. */

@@ -10,13 +10,15 @@
 // When TEMPORAL_ADDRESS or REDIS_URL is set, that service is not started: the existing one is used.
 //
 // Stopping (Ctrl-C, SIGTERM): Redis and Temporal run in process groups of their own, so a terminal's Ctrl-C (which
-// signals the whole foreground group) does not reach them. The command stays in the terminal's group and gets the
-// terminal's signal itself; this script relays the first SIGINT/SIGTERM it receives (for `kill <pid>` and for npm,
-// which relays signals too), ignores the second (usually the same Ctrl-C arriving twice) and relays every one from
-// the third on (a user insisting). Redis and Temporal are stopped only after the command has exited, so a draining
-// service can still record its work. A signal during start-up stops what was started and exits. (Only SIGKILL
-// of this script leaves Redis and Temporal running; a later start then fails on their ports.)
-import { spawn } from 'node:child_process';
+// signals the whole foreground group) does not reach them. The command stays in this script's process group. The
+// service exits at once on a second signal, so each Ctrl-C must reach it exactly once:
+// - a SIGINT while this group is the terminal's foreground group came from the terminal (or from npm relaying the
+//   same Ctrl-C): the command got it from the terminal itself, so it is not relayed;
+// - any other signal (SIGTERM from `kill <pid>` or a supervisor, a SIGINT with no terminal) is relayed, each one.
+// Redis and Temporal are stopped only after the command has exited, so a draining service can still record its
+// work. A signal during start-up stops what was started and exits. (Only SIGKILL of this script leaves Redis and
+// Temporal running; a later start then fails on their ports.)
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -248,12 +250,41 @@ function onSignal(signal) {
   signalReceived ??= signal;
   if (!commandChild) return; // Start-up is under way: it notices signalReceived and stops.
   if (hasExited(commandChild)) return; // Already stopping Redis and Temporal.
-  if (signalsReceived === 2) {
-    log(`${signal} again: waiting for the command to finish draining (one more signal is relayed)`);
-    return;
+  if (signal === 'SIGINT' && inTerminalForeground()) {
+    if (signalsReceived === 1) log(`${signal}: waiting for the command to stop; Redis and Temporal stop after it`);
+    return; // The terminal signalled the command as well.
   }
-  if (signalsReceived === 1) log(`${signal}: waiting for the command to stop; Redis and Temporal stop after it`);
+  log(
+    signalsReceived === 1
+      ? `${signal}: relayed; waiting for the command to stop; Redis and Temporal stop after it`
+      : `${signal} again: relayed (the command exits at once)`,
+  );
   commandChild.kill(signal);
+}
+
+/**
+ * Whether this process's group is the foreground group of its controlling terminal: then a SIGINT is a Ctrl-C that
+ * the terminal sent to every process of the group, the command included. Linux: /proc/self/stat; elsewhere `ps`.
+ */
+function inTerminalForeground() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // pid (comm) state ppid pgrp session tty_nr tpgid ...: comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pgrp = Number(fields[2]);
+    const tpgid = Number(fields[5]);
+    return tpgid > 0 && tpgid === pgrp;
+  } catch {
+    try {
+      const [pgid, tpgid] = execFileSync('ps', ['-o', 'pgid=,tpgid=', '-p', String(process.pid)], { encoding: 'utf8' })
+        .trim()
+        .split(/\s+/)
+        .map(Number);
+      return tpgid > 0 && tpgid === pgid;
+    } catch {
+      return false;
+    }
+  }
 }
 
 async function main() {

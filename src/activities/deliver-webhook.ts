@@ -1,4 +1,4 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { RequestBuilder, SignedRequest } from '../delivery/signed-request';
 import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
@@ -353,8 +353,13 @@ export function createActivities(deps: DeliveryDependencies) {
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
     const sendStarted = now();
+    // Aborted when the worker's shutdown grace is over: the attempt is handed back to Temporal, see below.
+    const cancellation = Context.current().cancellationSignal;
     try {
-      response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, { endpointId });
+      response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
+        endpointId,
+        signal: cancellation,
+      });
       const retryAfter = response.headers['retry-after'];
       classification = classifyResponse({
         input: {
@@ -365,6 +370,21 @@ export function createActivities(deps: DeliveryDependencies) {
         policy: retryPolicy,
       });
     } catch (err) {
+      if (cancelledByShutdown(cancellation)) {
+        // No answer, and not the receiver's fault: a retryable failure (never a cancellation, which would end the
+        // delivery) that Temporal runs again on the next worker. No dead letter, no strike against the endpoint.
+        sent = { reason: 'worker_shutdown', durationMs: now() - sendStarted };
+        const durationMs = await finish('retry', { reason: 'worker_shutdown' });
+        deps.log.warn(
+          { ...fields, reason: 'worker_shutdown', durationMs },
+          'attempt cut off: the worker shut down before the receiver answered; Temporal retries it',
+        );
+        throw ApplicationFailure.create({
+          type: 'worker_shutdown',
+          message: 'the worker shut down before the receiver answered',
+          details: [failureDetails(attempt, undefined)],
+        });
+      }
       classification = classifyTransportError(err, retryPolicy);
     }
     const statusCode = response?.statusCode;
@@ -534,6 +554,11 @@ async function step<T>(name: AttemptStep, work: () => Promise<T> | T): Promise<T
  */
 function isDeterministic(err: unknown, step: AttemptStep): boolean {
   return step === 'sign' || isBuiltInError(err);
+}
+
+/** The worker cancelled the attempt because its shutdown grace (WSS_SHUTDOWN_GRACE_MS) is over. */
+function cancelledByShutdown(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
 }
 
 function errorName(err: unknown): string {

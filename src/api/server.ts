@@ -76,6 +76,18 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   }).withTypeProvider<ZodTypeProvider>();
   app.server.headersTimeout = 10_000;
 
+  // Drain: from close() on, every answer ends its connection. The listener is closed and idle connections are
+  // dropped at once, but a keep-alive connection whose request was still open would otherwise stay open after its
+  // answer and hold the close (and the process) until the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
+
   // Requests are validated with the zod schemas the routes declare, reporting every issue with its field.
   app.setValidatorCompiler<z.ZodType>(({ schema, httpPart }) => (data) => {
     try {

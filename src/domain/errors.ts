@@ -149,6 +149,12 @@ export const ERROR_CODES = {
     description:
       "The service's own infrastructure failed before anything was sent (e.g. Redis unreachable); retried on the schedule, not counted against the endpoint.",
   },
+  worker_shutdown: {
+    surfaces: ['activity'],
+    retryable: true,
+    description:
+      'The worker shut down while the attempt was still waiting for the receiver (it ran past `WSS_SHUTDOWN_GRACE_MS`); Temporal runs it again on the next worker. Not counted against the endpoint.',
+  },
   retries_exhausted: {
     surfaces: ['activity'],
     retryable: false,

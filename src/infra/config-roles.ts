@@ -79,7 +79,7 @@ export const CONFIG_ROLES: Readonly<Record<ServiceVariable | CliVariable, readon
   WSS_TRANSFORM_PROCESSES: ['api', 'worker'],
   WSS_TRANSFORM_TIMEOUT_MS: ['api', 'worker'],
   WSS_TRANSFORM_MAX_MEMORY_MB: ['api', 'worker'],
-  WSS_SHUTDOWN_TIMEOUT_MS: ALL,
+  WSS_SHUTDOWN_GRACE_MS: ALL,
   WSS_OPS_PORT: ALL,
   WSS_OPS_HOST: ALL,
   WSS_METRICS_TENANT_LABEL: ['worker'],

@@ -203,11 +203,14 @@ export const configSchema = z.object({
     .describe(
       'Heap cap of each transform process (V8 old generation, in MB; the young generation adds 3/16 of it, at most 48 MB). A transform over it fails as `transform_failed`.',
     ),
-  WSS_SHUTDOWN_TIMEOUT_MS: int(1000, 3_600_000)
-    .default(60_000)
+  WSS_SHUTDOWN_GRACE_MS: int(1000, 3_600_000)
+    .default(20_000)
     .describe(
-      'Longest drain after SIGTERM/SIGINT (finish running attempts, ack, close); then the process exits with code 1. ' +
-        'The worker lets attempts run for this minus 10 s (at least half of it); keep it above WSS_HTTP_TOTAL_TIMEOUT_MS.',
+      'Drain after SIGTERM/SIGINT: how long running attempts, workflow starts and open API requests may take to ' +
+        'finish. The worker then cancels attempts still running (retried by Temporal on the next worker). The ' +
+        'process exits by itself at the latest 5 s after the grace (code 1 if the drain was not done); give ' +
+        "Kubernetes' `terminationGracePeriodSeconds` at least the grace + 10 s. Keep it above " +
+        'WSS_HTTP_TOTAL_TIMEOUT_MS.',
     ),
   WSS_OPS_PORT: int(0, 65535)
     .default(9464)
@@ -290,6 +293,11 @@ export class ConfigError extends Error {
  * Validates an environment once. Throws {@link ConfigError} listing every bad variable by name.
  * Pass `overrides` in tests instead of mutating `process.env`.
  */
+/** Variables that were renamed: setting the old name stops start-up rather than being silently ignored. */
+const RENAMED_VARIABLES: Readonly<Record<string, string>> = {
+  WSS_SHUTDOWN_TIMEOUT_MS: 'WSS_SHUTDOWN_GRACE_MS',
+};
+
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   overrides: Record<string, string | undefined> = {},
@@ -300,6 +308,12 @@ export function loadConfig(
   for (const key of keys) {
     const value = merged[key];
     if (value !== undefined && value !== '') input[key] = value;
+  }
+  const renamed = Object.entries(RENAMED_VARIABLES).filter(([old]) => merged[old] !== undefined && merged[old] !== '');
+  if (renamed.length > 0) {
+    throw new ConfigError(
+      renamed.map(([old, now]) => `${old}: renamed to ${now}; set ${now} instead (see the README)`),
+    );
   }
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {

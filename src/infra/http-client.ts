@@ -64,6 +64,8 @@ export interface HttpResponseSummary {
 export interface PostOptions {
   /** Carried into {@link DeliveryTransportError} so a failure names its endpoint. Default: `unknown`. */
   readonly endpointId?: string;
+  /** Aborts the request (the activity's cancellation: the worker is shutting down). */
+  readonly signal?: AbortSignal;
 }
 
 export interface HttpClient {
@@ -115,6 +117,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const started = performance.now();
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DeadlineExceeded()), totalTimeoutMs);
+    const signal = postOptions.signal ? AbortSignal.any([deadline.signal, postOptions.signal]) : deadline.signal;
     let response: Dispatcher.ResponseData;
     try {
       // Directly, names are resolved and checked by the pinned lookup at connect time; only literals need checking
@@ -122,13 +125,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const url =
         proxyUrl === undefined
           ? policy.checkUrlStatically(rawUrl)
-          : await untilAborted(checkViaResolve(policy, rawUrl), deadline.signal);
+          : await untilAborted(checkViaResolve(policy, rawUrl), signal);
       response = await request(url, {
         method: 'POST',
         headers,
         body,
         dispatcher,
-        signal: deadline.signal,
+        signal,
       });
     } catch (err) {
       throw toDeliveryError(err, endpointId, deadline.signal.aborted);

@@ -22,6 +22,8 @@ export interface OpsServerOptions {
    * exporter on loopback. A failure leaves them out and is logged, never failing the scrape.
    */
   readonly extraMetrics?: () => Promise<string>;
+  /** True once the process drains (after SIGTERM): `/readyz` then answers 503 `draining` without running checks. */
+  readonly draining?: () => boolean;
 }
 
 export interface RunningOpsServer {
@@ -60,6 +62,9 @@ export async function startOpsServer(options: OpsServerOptions): Promise<Running
     return { status: 'live' };
   });
   app.get('/readyz', async (_req, reply) => {
+    if (options.draining?.()) {
+      return reply.code(503).send({ status: 'draining', reason: 'shutting down: finishing in-flight work' });
+    }
     const results = await Promise.all(
       Object.entries(options.checks).map(async ([name, check]) => [name, await runCheck(check, checkTimeoutMs)]),
     );

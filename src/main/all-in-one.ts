@@ -5,7 +5,8 @@ import { registerSearchAttributes } from '../infra/temporal';
 import { startTracing } from '../infra/tracing';
 import { startApi } from './api';
 import { startConsumer } from './consumer';
-import { createStores, runMain, shutdownSignal } from './services';
+import { createStores } from './services';
+import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 import { createServiceMetrics, startOps, temporalAnswers, workerPolling } from './ops';
 import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } from './worker';
 
@@ -16,6 +17,7 @@ import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } fr
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
+  const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss');
   // Shutdown is ours: the consumer drains first, then the worker.
   const sdkMetrics = await temporalMetricsAddress(config);
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
       worker: workerPolling(worker.worker),
       temporal: temporalAnswers(worker.connection),
     },
-    `http://${sdkMetrics}/metrics`,
+    { draining: shutdown.draining, temporalMetricsUrl: `http://${sdkMetrics}/metrics` },
   );
 
   const banner = [
@@ -62,10 +64,10 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`${banner.join('\n')}\n`);
 
-  const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
+  const signal = await shutdown.signal;
   log.info(
-    { signal, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS },
-    'shutting down: draining consumer, then worker (running attempts finish; a third signal exits at once)',
+    { signal, graceMs: config.WSS_SHUTDOWN_GRACE_MS },
+    'shutting down: draining consumer, API, then worker (running attempts finish; a second signal exits at once)',
   );
   try {
     await consumer.close();

@@ -17,7 +17,8 @@ import type { ReadinessCheck } from '../infra/ops-server';
 import type { ServiceMetrics } from '../infra/metrics';
 import { createServiceMetrics, redisAnswers, startOps, startStreamSampler } from './ops';
 import type { Stores } from './services';
-import { consumerGroupHealth, createStores, runMain, serviceRetryPolicy, shutdownSignal } from './services';
+import { consumerGroupHealth, createStores, serviceRetryPolicy } from './services';
+import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 
 export interface RunningApi {
   readonly server: Server;
@@ -102,19 +103,22 @@ export async function startApi(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
+  const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const stores = createStores(config, 'api');
   const metrics = createServiceMetrics(config);
   const api = await startApi(config, log, stores, { metrics });
   log.info({ port: api.port }, 'api listening');
-  const ops = await startOps(config, log, metrics, api.checks);
-  const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
-  log.info({ signal }, 'shutting down: no new connections; finishing open requests');
+  const ops = await startOps(config, log, metrics, api.checks, { draining: shutdown.draining });
+  const signal = await shutdown.signal;
+  // /readyz already answers 503 draining; now the listener closes and open requests finish.
+  log.info({ signal }, 'draining: no new connections; finishing open requests');
   try {
     await api.close();
     await ops.close();
   } finally {
     await stores.close();
   }
+  log.info('api stopped');
 }
 
 if (require.main === module) runMain('api', main);

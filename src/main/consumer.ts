@@ -26,14 +26,8 @@ import {
   temporalAnswers,
 } from './ops';
 import type { Stores } from './services';
-import {
-  consumerGroupHealth,
-  createRedis,
-  createStores,
-  runMain,
-  serviceRetryPolicy,
-  shutdownSignal,
-} from './services';
+import { consumerGroupHealth, createRedis, createStores, serviceRetryPolicy } from './services';
+import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 
 export interface RunningConsumer {
   readonly consumer: StreamConsumer;
@@ -165,17 +159,18 @@ function entryResult(result: IngestResult): EntryResult {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
+  const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-consumer');
   const stores = createStores(config, 'consumer');
   const metrics = createServiceMetrics(config);
   const running = await startConsumer(config, log, stores, { metrics, tracing });
-  const ops = await startOps(config, log, metrics, running.checks);
+  const ops = await startOps(config, log, metrics, running.checks, { draining: shutdown.draining });
   log.info(
     { stream: config.WSS_STREAM, group: config.WSS_CONSUMER_GROUP, consumer: config.WSS_CONSUMER_NAME },
     'consumer started',
   );
-  const signal = await shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS });
-  log.info({ signal }, 'draining: no new reads; finishing in-flight entries');
+  const signal = await shutdown.signal;
+  log.info({ signal }, 'draining: no new reads; in-flight workflow starts finish and are acked');
   try {
     await running.close();
     await ops.close();
@@ -183,6 +178,7 @@ async function main(): Promise<void> {
     await stores.close();
     await tracing.shutdown();
   }
+  log.info('consumer stopped');
 }
 
 if (require.main === module) runMain('consumer', main);

@@ -15,20 +15,25 @@ export function createServiceMetrics(config: Pick<Config, 'WSS_METRICS_TENANT_LA
   return createMetrics({ tenantLabel: config.WSS_METRICS_TENANT_LABEL });
 }
 
-/** Starts the ops port with the roles' readiness checks; `temporalMetricsUrl` adds the SDK's metrics to /metrics. */
+/**
+ * Starts the ops port with the roles' readiness checks. `draining` turns `/readyz` into 503 `draining` (the
+ * shutdown's flag); `temporalMetricsUrl` adds the SDK's metrics to /metrics.
+ */
 export async function startOps(
   config: Config,
   log: Logger,
   metrics: ServiceMetrics,
   checks: Readonly<Record<string, ReadinessCheck>>,
-  temporalMetricsUrl?: string,
+  options: { readonly draining: () => boolean; readonly temporalMetricsUrl?: string },
 ): Promise<RunningOpsServer> {
+  const { temporalMetricsUrl, draining } = options;
   const ops = await startOpsServer({
     host: config.WSS_OPS_HOST,
     port: config.WSS_OPS_PORT,
     log,
     metrics,
     checks,
+    draining,
     ...(temporalMetricsUrl !== undefined ? { extraMetrics: () => fetchText(temporalMetricsUrl) } : {}),
   });
   log.info({ host: config.WSS_OPS_HOST, port: ops.port }, 'ops port listening (/livez, /readyz, /metrics)');

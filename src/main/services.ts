@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../infra/config';
 import { requireConfig } from '../infra/config';
-import type { Logger } from '../infra/logger';
 import { SecretBox } from '../security/secret-box';
 import { ApiKeyStore } from '../store/api-key-store';
 import { ConsumerGroupHealth } from '../store/consumer-group-health';
@@ -78,69 +77,4 @@ export function serviceRetryPolicy(config: Config): ResolvedRetryPolicy {
 
 export function describeError(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-/** Exits non-zero on a failed start-up, with the reason and nothing else. */
-export function runMain(name: string, main: () => Promise<void>, log?: Logger): void {
-  main().catch((err: unknown) => {
-    if (log) log.fatal({ err: describeError(err) }, `${name} failed`);
-    else console.error(`${name} failed: ${describeError(err)}`);
-    process.exit(1);
-  });
-}
-
-/** Signals that start a graceful shutdown. */
-const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
-/** The signal count at which a draining process gives up and exits at once. */
-export const FORCE_EXIT_SIGNAL_COUNT = 3;
-
-export interface ShutdownOptions {
-  readonly log: Logger;
-  /** Longest drain after the first signal (WSS_SHUTDOWN_TIMEOUT_MS); then the process exits with code 1. */
-  readonly timeoutMs: number;
-}
-
-/**
- * Resolves on the first SIGTERM or SIGINT: the moment to stop taking work and drain. From then on the process
- * keeps its signal handlers, so no repeated signal can kill it mid-drain:
- * - the second signal is logged and ignored. One Ctrl-C often arrives twice: the terminal signals the whole
- *   process group, and a runner (scripts/local-stack.mjs, npm) relays the signal it got as well;
- * - the third signal exits at once (code 130 for SIGINT, 143 for SIGTERM), with whatever is still running;
- * - `timeoutMs` after the first signal the process exits with code 1, whatever it is waiting for. The timer does
- *   not keep an otherwise finished process alive.
- */
-export function shutdownSignal(options: ShutdownOptions): Promise<NodeJS.Signals> {
-  const { log, timeoutMs } = options;
-  return new Promise((resolve) => {
-    let received = 0;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      received += 1;
-      if (received === 1) {
-        setTimeout(() => {
-          log.error(
-            { timeoutMs },
-            'shutdown did not finish within WSS_SHUTDOWN_TIMEOUT_MS; exiting with work in flight',
-          );
-          process.exit(1);
-        }, timeoutMs).unref();
-        resolve(signal);
-      } else if (received < FORCE_EXIT_SIGNAL_COUNT) {
-        log.warn({ signal }, 'already shutting down: repeated signal ignored (one more exits at once)');
-      } else {
-        log.error({ signal }, 'shutdown forced by a third signal: exiting at once with work in flight');
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      }
-    };
-    for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
-  });
-}
-
-/**
- * How long the Temporal worker lets running activities go on after shutdown() before it cancels them: the
- * shutdown timeout minus 10 s (at least half of it), so a cancelled attempt can still be reported before the
- * process's own deadline.
- */
-export function workerShutdownGraceMs(config: Pick<Config, 'WSS_SHUTDOWN_TIMEOUT_MS'>): number {
-  const timeout = config.WSS_SHUTDOWN_TIMEOUT_MS;
-  return Math.max(timeout - 10_000, Math.floor(timeout / 2));
 }

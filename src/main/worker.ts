@@ -26,7 +26,8 @@ import type { DeliveryMetricsSinks } from '../workflows/deliver-event';
 import type { InjectedSinks } from '@temporalio/worker';
 import { createServiceMetrics, freeLoopbackAddress, startOps, temporalAnswers, workerPolling } from './ops';
 import type { Stores } from './services';
-import { createStores, runMain, shutdownSignal, workerShutdownGraceMs } from './services';
+import { createStores } from './services';
+import { onShutdownSignal, runMain, shutdownDeadlineMs, workerShutdownGraceMs } from './shutdown';
 
 export interface DeliveryWorker {
   readonly worker: Worker;
@@ -74,8 +75,8 @@ export async function createDeliveryWorker(
   }
   if (workerShutdownGraceMs(config) <= config.WSS_HTTP_TOTAL_TIMEOUT_MS) {
     log.warn(
-      { shutdownTimeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS, httpTotalTimeoutMs: config.WSS_HTTP_TOTAL_TIMEOUT_MS },
-      'WSS_SHUTDOWN_TIMEOUT_MS leaves running attempts less time than WSS_HTTP_TOTAL_TIMEOUT_MS: a shutdown may cut them off',
+      { shutdownGraceMs: config.WSS_SHUTDOWN_GRACE_MS, httpTotalTimeoutMs: config.WSS_HTTP_TOTAL_TIMEOUT_MS },
+      'WSS_SHUTDOWN_GRACE_MS is not above WSS_HTTP_TOTAL_TIMEOUT_MS: a shutdown may cut running attempts off (they are retried)',
     );
   }
   const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
@@ -137,7 +138,8 @@ export async function createDeliveryWorker(
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
     maxCachedWorkflows: 2000,
     reuseV8Context: true,
-    // Running attempts finish (and are reported) on shutdown; only after this are they cancelled.
+    // Running attempts finish (and are reported) on shutdown; only after this are they cancelled: the activity
+    // records a `worker_shutdown` retry and Temporal runs the attempt again on the next worker.
     shutdownGraceTime: workerShutdownGraceMs(config),
   });
   let running: Promise<void> | undefined;
@@ -160,7 +162,7 @@ export async function createDeliveryWorker(
  * up, go through `log` as one JSON line each, without task tokens, stacks or messages that could quote a payload
  * (see {@link temporalLogFunction}). The SDK does not handle signals: it would stop listening after the first one,
  * so a second Ctrl-C would kill the process mid-drain. The entry points order the shutdown themselves
- * (`shutdownSignal`).
+ * (`onShutdownSignal` in ./shutdown).
  */
 export function installWorkerRuntime(log: Logger, metricsBindAddress?: string): void {
   Runtime.install({
@@ -196,6 +198,7 @@ function countingDisabledEndpoints(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+  const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-worker');
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
@@ -211,20 +214,26 @@ async function main(): Promise<void> {
       worker: workerPolling(delivery.worker),
       temporal: temporalAnswers(delivery.connection),
     },
-    `http://${sdkMetrics}/metrics`,
+    { draining: shutdown.draining, temporalMetricsUrl: `http://${sdkMetrics}/metrics` },
   );
   try {
     log.info({ taskQueue: config.WSS_TASK_QUEUE }, 'worker started');
     const running = delivery.run();
     // A fatal worker error ends the process (exit 1); a signal starts the drain in close().
-    const signal = await Promise.race([shutdownSignal({ log, timeoutMs: config.WSS_SHUTDOWN_TIMEOUT_MS }), running]);
-    if (signal) log.info({ signal }, 'draining: no new tasks; finishing running attempts');
+    const signal = await Promise.race([shutdown.signal, running]);
+    if (signal) {
+      log.info(
+        { signal, graceMs: config.WSS_SHUTDOWN_GRACE_MS },
+        'draining: no new tasks; running attempts finish within WSS_SHUTDOWN_GRACE_MS, then are cancelled and retried',
+      );
+    }
   } finally {
     await delivery.close();
     await ops.close();
     await stores.close();
     await tracing.shutdown();
   }
+  log.info('worker stopped');
 }
 
 if (require.main === module) runMain('worker', main);

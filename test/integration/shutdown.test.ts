@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -18,7 +18,9 @@ import { uniqueName, waitFor } from '../support/services';
  * What `npm start` does on Ctrl-C and on SIGTERM, for real: scripts/local-stack.mjs (persistent mode, its own data
  * dir and free ports) starts Redis and the Temporal dev server and runs the all-in-one; the test signals it while an
  * attempt is in flight at a slow receiver, then restarts the stack on the same data and checks the attempt was
- * recorded once and is never sent again.
+ * recorded once and is never sent again. The service exits at once on a second signal, so one Ctrl-C must reach it
+ * once: the Ctrl-C test runs the stack on a real pseudo-terminal (util-linux `script`), types Ctrl-C into it and
+ * relays it to the runner once more, as npm does.
  */
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -133,28 +135,57 @@ interface RunningStack {
   /** Everything the local stack and the all-in-one printed, line by line. */
   readonly output: string[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Set when the stack runs on a pseudo-terminal: types into it (`\x03` is Ctrl-C). */
+  readonly type?: (text: string) => void;
 }
 
 const started: RunningStack[] = [];
 
-/** `node scripts/local-stack.mjs run --data-dir … -- node --import tsx src/main/all-in-one.ts`, in its own group. */
-async function startLocalStack(settings: StackSettings): Promise<RunningStack> {
-  const child = spawn(
+/** The pid of the local-stack runner that uses `dataDir` (Linux: read from /proc). */
+function runnerPid(dataDir: string): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes('scripts/local-stack.mjs') && args.includes(dataDir)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error(`no local-stack runner for ${dataDir}`);
+}
+
+/**
+ * `node scripts/local-stack.mjs run --data-dir … -- node --import tsx src/main/all-in-one.ts`, in its own group;
+ * with `pty`, inside `script`, on a pseudo-terminal whose foreground group it is (as in a terminal window).
+ */
+async function startLocalStack(settings: StackSettings, pty = false): Promise<RunningStack> {
+  const command = [
     process.execPath,
-    [
-      'scripts/local-stack.mjs',
-      'run',
-      '--data-dir',
-      settings.dataDir,
-      '--',
-      process.execPath,
-      '--import',
-      'tsx',
-      'src/main/all-in-one.ts',
-    ],
-    // detached: its own process group, like a terminal's foreground job, so the test can signal the group.
-    { cwd: ROOT, env: settings.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    'scripts/local-stack.mjs',
+    'run',
+    '--data-dir',
+    settings.dataDir,
+    '--',
+    process.execPath,
+    '--import',
+    'tsx',
+    'src/main/all-in-one.ts',
+  ];
+  // detached: its own process group, like a terminal's foreground job, so the test can signal the group.
+  const child = pty
+    ? spawn('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
+        cwd: ROOT,
+        env: settings.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      })
+    : spawn(command[0] ?? '', command.slice(1), {
+        cwd: ROOT,
+        env: settings.env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
   assert.ok(child.pid, 'local stack started');
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -163,13 +194,20 @@ async function startLocalStack(settings: StackSettings): Promise<RunningStack> {
     stream?.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop() ?? '';
-      output.push(...lines);
+      output.push(...lines.map((l) => l.replace(/\r$/, '')));
     });
   }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const stack: RunningStack = { process: child, pid: child.pid, output, exited };
+  const stdin = child.stdin;
+  const stack: RunningStack = {
+    process: child,
+    pid: child.pid,
+    output,
+    exited,
+    ...(stdin ? { type: (text: string) => stdin.write(text) } : {}),
+  };
   started.push(stack);
   await waitFor(
     'the start banner',
@@ -217,13 +255,16 @@ async function api(settings: StackSettings, method: string, route: string, body?
  * Then checks that the attempt completed and was recorded before Redis and Temporal stopped, and that a restart on
  * the same data does not send it again.
  */
-async function interruptDuringAttempt(stop: (stack: RunningStack) => Promise<void>): Promise<void> {
+async function interruptDuringAttempt(
+  stop: (stack: RunningStack, settings: StackSettings) => Promise<void>,
+  pty = false,
+): Promise<void> {
   const settings = await stackSettings();
   const receiver = await startSlowReceiver();
   const tenant = uniqueName('sd').replace(/-/g, '_');
   const eventId = 'evt-shutdown-1';
   try {
-    const first = await startLocalStack(settings);
+    const first = await startLocalStack(settings, pty);
     const created = await api(settings, 'POST', `/v1/tenants/${tenant}/endpoints`, {
       url: receiver.url,
       eventTypes: ['order.*'],
@@ -237,7 +278,7 @@ async function interruptDuringAttempt(stop: (stack: RunningStack) => Promise<voi
     }
     await waitFor('the attempt to reach the receiver', () => receiver.requests.length === 1, 120_000);
 
-    await stop(first);
+    await stop(first, settings);
     const exit = await waitForExit(first);
     const output = first.output.join('\n');
 
@@ -245,7 +286,7 @@ async function interruptDuringAttempt(stop: (stack: RunningStack) => Promise<voi
     assert.equal(receiver.requests[0]?.answered, true, `the receiver never answered:\n${output}`);
     assert.deepEqual(exit, { code: 0, signal: null }, `the stack's exit:\n${output}`);
     const succeeded = first.output.findIndex((l) => l.includes('delivery succeeded') && l.includes(eventId));
-    const stopping = first.output.findIndex((l) => l.startsWith('[stack] stopping'));
+    const stopping = first.output.findIndex((l) => l.includes('[stack] stopping'));
     assert.ok(succeeded >= 0, `the worker logged the delivery:\n${output}`);
     assert.ok(stopping > succeeded, `Redis and Temporal stopped only after the attempt:\n${output}`);
     assert.equal(await portOpen(settings.redisPort), false, 'redis-server stopped with the stack');
@@ -283,6 +324,9 @@ describe('shutdown: npm start stops without losing or repeating an attempt in fl
     // Hang guard: whatever a failed test left running is stopped, group by group (only groups this file started).
     for (const stack of started) {
       if (stack.process.exitCode !== null || stack.process.signalCode !== null) continue;
+      // On a pseudo-terminal: Ctrl-C twice, which ends the service at once and the runner after it.
+      stack.type?.('\x03');
+      stack.type?.('\x03');
       try {
         process.kill(stack.pid, 'SIGTERM');
       } catch {
@@ -299,19 +343,19 @@ describe('shutdown: npm start stops without losing or repeating an attempt in fl
     }
   });
 
-  it('Ctrl-C (SIGINT to the whole process group, then forwarded again) lets the running attempt finish', async () => {
-    await interruptDuringAttempt(async (stack) => {
-      // The terminal signals every process of the foreground group; npm relays the signal to the runner once more.
-      process.kill(-stack.pid, 'SIGINT');
-      await sleep(300);
-      process.kill(stack.pid, 'SIGINT');
-    });
+  it('Ctrl-C in a terminal (and relayed once more, as npm does) lets the running attempt finish', async () => {
+    await interruptDuringAttempt(async (stack, settings) => {
+      // The terminal signals every process of its foreground group: the runner and the service.
+      stack.type?.('\x03');
+      await waitFor('the service to start draining', () => stack.output.some((l) => l.includes('shutting down')));
+      // npm relays the SIGINT it got to the runner; the runner must not pass it on (a second signal would force
+      // the service to exit at once).
+      process.kill(runnerPid(settings.dataDir), 'SIGINT');
+    }, true);
   });
 
-  it('SIGTERM to the local stack (sent twice, as a supervisor may) lets the running attempt finish', async () => {
+  it('SIGTERM to the local stack lets the running attempt finish', async () => {
     await interruptDuringAttempt(async (stack) => {
-      process.kill(stack.pid, 'SIGTERM');
-      await sleep(300);
       process.kill(stack.pid, 'SIGTERM');
     });
   });
