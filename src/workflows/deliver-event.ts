@@ -180,9 +180,10 @@ function terminalFailure(err: ActivityFailure, planned: PlannedDelivery): { reco
     const statusCode = details?.statusCode !== undefined ? { statusCode: details.statusCode } : {};
     const attempts = details?.attempt ?? attemptsUsed;
     const known = attempts !== undefined ? { attempts } : {};
-    if (cause.nonRetryable && typeof cause.type === 'string' && isErrorCode(cause.type)) {
-      // The activity gave up itself. Without `terminal` it is a version from before this bookkeeping, which wrote
-      // its dead letter on its own.
+    const permanent = cause.nonRetryable || err.retryState === 'NON_RETRYABLE_FAILURE';
+    if (permanent && typeof cause.type === 'string' && isErrorCode(cause.type)) {
+      // The activity gave up itself (a registered code Temporal does not retry). Without `terminal` it is a version
+      // from before this bookkeeping, which wrote its dead letter on its own.
       const terminal = details?.terminal;
       return {
         recorded: terminal?.recorded ?? true,
