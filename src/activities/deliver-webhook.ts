@@ -3,7 +3,7 @@ import type { RequestBuilder, SignedRequest } from '../delivery/signed-request';
 import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
 import { classifyResponse } from '../domain/classify-response';
-import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
+import type { AttemptLogEntry } from '../domain/delivery-log';
 import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../domain/delivery-log';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
@@ -14,11 +14,14 @@ import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
-import type { OperationalEvent } from '../domain/operational-event';
 import { ContentMatcherCache, findRoutingMiss } from '../domain/routing';
 import type { HttpClient, HttpResponseSummary } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { errorLogFields as errorFields, isBuiltInError } from '../infra/logger';
+import type { FailureBookkeepingDependencies, RecordDeliveryFailureInput } from './record-delivery-failure';
+import { createFailureBookkeeping } from './record-delivery-failure';
+
+export type { EndpointHealthPolicy, RecordDeliveryFailureInput } from './record-delivery-failure';
 
 export interface DeliverWebhookInput {
   readonly event: EventRef;
@@ -42,24 +45,35 @@ export interface DeliveryAttemptResult {
 export interface DeliveryAttemptFailureDetails {
   readonly attempt: number;
   readonly statusCode?: number;
+  /**
+   * Set when the activity gave up (a non-retryable failure): whether its terminal bookkeeping went through. When it
+   * did not (Redis down), the workflow hands the failure to `recordDeliveryFailure`, which is retried until it does.
+   */
+  readonly terminal?: {
+    readonly recorded: boolean;
+    readonly countsAgainstEndpoint: boolean;
+    readonly disable?: 'gone';
+  };
 }
 
-/** When an endpoint is disabled for failing. */
-export interface EndpointHealthPolicy {
-  /** Consecutive failed deliveries (not attempts) that disable an endpoint. 0 turns the rule off. */
-  readonly disableAfterFailures: number;
-  /** An endpoint failing without a single success for this long is disabled. 0 turns the rule off. */
-  readonly disableAfterMs: number;
+/**
+ * How often a running attempt heartbeats. The workflow's heartbeat timeout is a few times this, so a worker that
+ * dies mid-attempt is noticed in seconds, not at the end of the attempt timeout.
+ */
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+
+/** The details of the activity's heartbeats (Temporal hands the last one to the workflow with a timeout). */
+export interface DeliveryHeartbeat {
+  readonly attempt: number;
 }
 
 /** The I/O the delivery activity needs; each piece is built once per worker. */
-export interface DeliveryDependencies {
-  readonly endpoints: {
+export interface DeliveryDependencies extends FailureBookkeepingDependencies {
+  readonly endpoints: FailureBookkeepingDependencies['endpoints'] & {
     getForDelivery(
       tenantId: TenantId,
       endpointId: EndpointId,
     ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined>;
-    setEnabled(tenantId: TenantId, endpointId: EndpointId, enabled: boolean, reason?: string): Promise<unknown>;
   };
   /**
    * The stored event data, read to check the endpoint's content filter again before each attempt. The worker
@@ -69,19 +83,10 @@ export interface DeliveryDependencies {
   readonly payloads?: { get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> };
   readonly requests: Pick<RequestBuilder, 'build'>;
   readonly http: Pick<HttpClient, 'post'>;
-  readonly deliveryLog: {
+  readonly deliveryLog: FailureBookkeepingDependencies['deliveryLog'] & {
     recordAttempt(tenantId: TenantId, eventId: EventId, entry: AttemptLogEntry): Promise<void>;
-    addDeadLetter(letter: DeadLetter): Promise<void>;
     removeDeadLetter(tenantId: TenantId, eventId: EventId, endpointId: EndpointId): Promise<void>;
-    recordEndpointFailure(
-      tenantId: TenantId,
-      endpointId: EndpointId,
-      nowMs: number,
-    ): Promise<{ count: number; sinceMs: number }>;
-    resetEndpointFailures(tenantId: TenantId, endpointId: EndpointId): Promise<void>;
   };
-  readonly operationalEvents: { publish(event: OperationalEvent): Promise<void> };
-  readonly health: EndpointHealthPolicy;
   readonly log: Logger;
   /** Clock and randomness, injectable for tests. */
   readonly now?: () => number;
@@ -118,7 +123,7 @@ interface FinalFailure {
   /** What the receiver's answer body began with; goes to the attempt log only (see {@link describe}). */
   readonly responseBodyExcerpt?: string;
   /** Why the endpoint must be disabled now (410), if it must. */
-  readonly disableReason?: 'gone';
+  readonly disable?: 'gone';
   /**
    * Whether the failure counts towards the endpoint's failure streak. Default true; false when the receiver had
    * no part in it (an unprocessable event, an internal error, our own infrastructure).
@@ -165,6 +170,7 @@ const STEP_TEXT: Readonly<Record<AttemptStep, string>> = {
 export function createActivities(deps: DeliveryDependencies) {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
+  const recordTerminalFailure = createFailureBookkeeping(deps);
   const matchers = new ContentMatcherCache((endpoint, err) =>
     deps.log.error(
       { tenantId: endpoint.tenantId, endpointId: endpoint.id, err: err.message },
@@ -172,7 +178,23 @@ export function createActivities(deps: DeliveryDependencies) {
     ),
   );
 
+  /**
+   * One attempt, heartbeating while it runs. The heartbeat carries the attempt number, so when Temporal ends the
+   * attempt (a timeout) the workflow still knows which attempt it was.
+   */
   async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
+    const context = Context.current();
+    const beat = () => context.heartbeat({ attempt: context.info.attempt } satisfies DeliveryHeartbeat);
+    beat();
+    const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+    try {
+      return await attemptDelivery(input);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
     const info = Context.current().info;
     const attempt = info.attempt;
@@ -240,30 +262,40 @@ export function createActivities(deps: DeliveryDependencies) {
         { ...fields, status: failure.statusCode, reason: failure.type, error: failure.message },
         'delivery failed',
       );
+      const countsAgainstEndpoint = failure.countsAgainstEndpoint !== false;
+      const terminal: RecordDeliveryFailureInput = {
+        event,
+        endpointId,
+        reason: failure.type,
+        message: failure.message,
+        attempts: attempt,
+        ...(failure.statusCode !== undefined ? { statusCode: failure.statusCode } : {}),
+        countsAgainstEndpoint,
+        ...(failure.disable ? { disable: failure.disable } : {}),
+        attemptLogged: true,
+        ...(input.redelivery ? { redelivery: true } : {}),
+      };
+      // The same bookkeeping the workflow runs for deliveries Temporal ends. Here it is best effort: when it fails,
+      // the details say so and the workflow runs it again as an activity, retried until Redis answers.
+      let recorded = false;
       await bestEffort(
-        'the dead letter',
-        () =>
-          deps.deliveryLog.addDeadLetter({
-            tenantId: event.tenantId,
-            eventId: event.eventId,
-            eventType: event.eventType,
-            occurredAt: event.occurredAt,
-            endpointId,
-            failedAt: new Date(now()).toISOString(),
-            attempts: attempt,
-            lastError: truncateError(failure.message),
-            ...(failure.statusCode !== undefined ? { lastStatusCode: failure.statusCode } : {}),
-          }),
+        'the dead letter and endpoint health',
+        async () => {
+          await recordTerminalFailure(terminal, runIdOf(info));
+          recorded = true;
+        },
         'failed',
       );
-      if (failure.countsAgainstEndpoint !== false) {
-        await bestEffort('the endpoint health', () => updateHealth(event.tenantId, endpointId, failure), 'failed');
-      }
       throw ApplicationFailure.create({
         type: failure.type,
         message: failure.message,
         nonRetryable: true,
-        details: [failureDetails(attempt, failure.statusCode)],
+        details: [
+          {
+            ...failureDetails(attempt, failure.statusCode),
+            terminal: { recorded, countsAgainstEndpoint, ...(failure.disable ? { disable: failure.disable } : {}) },
+          } satisfies DeliveryAttemptFailureDetails,
+        ],
       });
     };
 
@@ -427,7 +459,7 @@ export function createActivities(deps: DeliveryDependencies) {
           type: 'endpoint_gone',
           message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
           ...answered,
-          disableReason: 'gone',
+          disable: 'gone',
         });
       case 'permanent':
         return failFinally({
@@ -504,41 +536,23 @@ export function createActivities(deps: DeliveryDependencies) {
     };
   }
 
-  /** Disables an endpoint that answered 410, or whose failure streak crossed the health policy. */
-  async function updateHealth(tenantId: TenantId, endpointId: EndpointId, failure: FinalFailure): Promise<void> {
-    const at = now();
-    let reason: string | undefined;
-    let detail = '';
-    if (failure.disableReason === 'gone') {
-      reason = 'gone';
-      detail = 'the endpoint answered 410 Gone';
-    } else {
-      const streak = await deps.deliveryLog.recordEndpointFailure(tenantId, endpointId, at);
-      if (deps.health.disableAfterFailures > 0 && streak.count >= deps.health.disableAfterFailures) {
-        reason = 'failing';
-        detail = `${streak.count} consecutive failed deliveries`;
-      } else if (deps.health.disableAfterMs > 0 && at - streak.sinceMs >= deps.health.disableAfterMs) {
-        reason = 'failing';
-        detail = `failing without a success since ${new Date(streak.sinceMs).toISOString()}`;
-      }
-    }
-    if (reason === undefined) return;
-    await deps.endpoints.setEnabled(tenantId, endpointId, false, reason);
-    await deps.deliveryLog.resetEndpointFailures(tenantId, endpointId);
-    await deps.operationalEvents.publish({
-      type: 'endpoint.disabled',
-      tenantId,
-      endpointId,
-      reason,
-      detail,
-      at: new Date(at).toISOString(),
-    });
+  /**
+   * The terminal bookkeeping of a delivery Temporal ended (or whose give-up could not record itself): the workflow
+   * calls it with its own retry policy, and it is idempotent per workflow run. See {@link createFailureBookkeeping}.
+   */
+  async function recordDeliveryFailure(input: RecordDeliveryFailureInput): Promise<void> {
+    await recordTerminalFailure(input, runIdOf(Context.current().info));
   }
 
-  return { deliverWebhook };
+  return { deliverWebhook, recordDeliveryFailure };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** The workflow run an activity belongs to: the bookkeeping's idempotency key, with the event and endpoint. */
+function runIdOf(info: Context['info']): string {
+  return info.workflowExecution?.runId ?? info.activityId;
+}
 
 async function step<T>(name: AttemptStep, work: () => Promise<T> | T): Promise<T> {
   try {

@@ -153,6 +153,12 @@ export const deadLetterResponse = z
     attempts: z.number().int(),
     lastStatusCode: z.number().int().optional(),
     lastError: z.string(),
+    reason: z
+      .string()
+      .optional()
+      .describe(
+        'What ended the delivery (an error code): the last answer (`retries_exhausted`, `endpoint_gone`, ...) or Temporal (`attempt_timed_out`, `worker_lost`, `retry_window_exhausted`, `unexpected_error`).',
+      ),
   })
   .meta({ id: 'DeadLetter' });
 

@@ -39,4 +39,10 @@ export interface DeadLetter {
   readonly attempts: number;
   readonly lastStatusCode?: number;
   readonly lastError: string;
+  /**
+   * What ended the delivery, a code of the error registry: the activity's own verdict (`retries_exhausted`,
+   * `endpoint_gone`, ...) or Temporal's (`attempt_timed_out`, `worker_lost`, `retry_window_exhausted`,
+   * `unexpected_error`). Absent on dead letters written before it was recorded.
+   */
+  readonly reason?: string;
 }

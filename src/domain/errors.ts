@@ -176,6 +176,30 @@ export const ERROR_CODES = {
     description:
       "Processing the event's data fails the same way on every attempt (e.g. nesting too deep to process); not counted against the endpoint.",
   },
+  attempt_timed_out: {
+    surfaces: ['activity'],
+    retryable: false,
+    description:
+      "Temporal ended the delivery: its last attempt ran past the attempt timeout (60 s) without an answer; the delivery is a dead letter.",
+  },
+  worker_lost: {
+    surfaces: ['activity'],
+    retryable: false,
+    description:
+      'Temporal ended the delivery: the worker running its last attempt stopped heartbeating (killed, crashed or cut off); the delivery is a dead letter.',
+  },
+  retry_window_exhausted: {
+    surfaces: ['activity'],
+    retryable: false,
+    description:
+      "Temporal ended the delivery: the policy's `retryWindowMs` closed while an attempt was running or before the next could start; the delivery is a dead letter.",
+  },
+  unexpected_error: {
+    surfaces: ['activity'],
+    retryable: false,
+    description:
+      'Temporal ended the delivery: every allowed attempt ended in an error the activity did not expect (a bug); the dead letter names its class, the worker logs the rest.',
+  },
   payload_unavailable: {
     surfaces: ['activity'],
     retryable: false,

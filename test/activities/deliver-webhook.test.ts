@@ -139,18 +139,17 @@ function harness(url: string, overrides: Partial<Endpoint> = {}, build?: Deliver
         check('recordAttempt');
         h.attempts.push(entry);
       },
-      async addDeadLetter(letter) {
+      async recordFailedDelivery(letter, { countsAgainstEndpoint, nowMs }) {
         check('addDeadLetter');
         h.deadLetters.push(letter);
+        if (!countsAgainstEndpoint) return { recorded: true, streak: { count: 0, sinceMs: nowMs } };
+        check('health');
+        h.failureStreaks.push(letter.endpointId);
+        return { recorded: true, streak: { count: 1, sinceMs: nowMs } };
       },
       async removeDeadLetter(_t, eventId, endpointId) {
         check('removeDeadLetter');
         h.removedDeadLetters.push(`${eventId}/${endpointId}`);
-      },
-      async recordEndpointFailure(_t, endpointId, nowMs) {
-        check('health');
-        h.failureStreaks.push(endpointId);
-        return { count: 1, sinceMs: nowMs };
       },
       async resetEndpointFailures() {
         return undefined;

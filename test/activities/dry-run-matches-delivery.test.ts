@@ -140,9 +140,8 @@ async function deliver(
     http,
     deliveryLog: {
       recordAttempt: async () => undefined,
-      addDeadLetter: async () => undefined,
+      recordFailedDelivery: async (_letter, { nowMs }) => ({ recorded: true, streak: { count: 1, sinceMs: nowMs } }),
       removeDeadLetter: async () => undefined,
-      recordEndpointFailure: async (_t, _e, nowMs) => ({ count: 1, sinceMs: nowMs }),
       resetEndpointFailures: async () => undefined,
     },
     operationalEvents: { publish: async () => undefined },

@@ -48,7 +48,7 @@ export async function swappedIdsDoNotCompile(): Promise<void> {
   // @ts-expect-error swapped in a port of the delivery activity
   await ports.endpoints.getForDelivery(endpointId, tenantId);
   // @ts-expect-error swapped in the health port
-  await ports.deliveryLog.recordEndpointFailure(endpointId, tenantId, 0);
+  await ports.deliveryLog.resetEndpointFailures(endpointId, tenantId);
   // @ts-expect-error an EventId is not a TenantId
   deliveryWorkflowId(eventId, tenantId);
   // @ts-expect-error an EventId is not an EndpointId

@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { RecordDeliveryFailureInput } from '../../src/activities/record-delivery-failure';
 import type {
   Activities,
   DeliverWebhookInput,
@@ -16,10 +17,12 @@ import { nextRetryDelayMs } from '../../src/domain/retry-policy';
  * - `throw`: the attempt ends in an exception the activity did not shape (a bug, a lost worker), so Temporal's
  *   own retry policy decides the next attempt;
  * - `hang`: the attempt does not return until {@link ScriptedDelivery.releaseHung} (or the worker shuts down),
- *   then answers 200;
+ *   then answers 200. It never heartbeats: to the server it looks like a worker that died mid-attempt;
+ * - `stall`: the attempt heartbeats (like the real activity while it waits for an answer) but never answers, so
+ *   only a timeout or a cancel ends it;
  * - a function: the failure it returns is thrown as is.
  */
-export type ReceiverAnswer = number | 'skip' | 'throw' | 'hang' | (() => Error);
+export type ReceiverAnswer = number | 'skip' | 'throw' | 'hang' | 'stall' | (() => Error);
 
 /** One attempt as the activity saw it, with Temporal's (skipped) clock. */
 export interface AttemptSeen {
@@ -36,6 +39,8 @@ export interface ScriptedDelivery {
   readonly attempts: AttemptSeen[];
   /** Attempts made for one endpoint, in order. */
   attemptsOf(endpointId: string): AttemptSeen[];
+  /** Every call of the terminal-bookkeeping activity, in order (a retried call appears once per try). */
+  readonly failuresRecorded: RecordDeliveryFailureInput[];
   /** Lets every hung attempt answer. */
   releaseHung(): void;
   /** Resolves when the endpoint's attempt count reaches `count`. */
@@ -51,11 +56,13 @@ export interface ScriptedDelivery {
  *   `info.currentAttemptScheduledTimestampMs` is, on the test server, when the retry was decided, not when
  *   it ran.
  * @param random the activity's jitter draws, in order; each call takes the next.
+ * @param options.bookkeepingFailures how many calls of `recordDeliveryFailure` fail (Redis down) before one works.
  */
 export function scriptedDelivery(
   script: Record<string, (attempt: number) => ReceiverAnswer>,
   clock: () => Promise<number>,
   random: () => number = () => 0.5,
+  options: { bookkeepingFailures?: number } = {},
 ): ScriptedDelivery {
   const firstAttemptAt = new Map<string, number>();
   const attempts: AttemptSeen[] = [];
@@ -99,6 +106,16 @@ export function scriptedDelivery(
     if (answer === 'hang') {
       record(seen);
       await Promise.race([hung, context.cancelled]);
+      return { outcome: 'delivered', attempt, statusCode: 200, durationMs: 3 };
+    }
+    if (answer === 'stall') {
+      record(seen);
+      const beat = setInterval(() => context.heartbeat(), 1_000);
+      try {
+        await Promise.race([hung, context.cancelled]);
+      } finally {
+        clearInterval(beat);
+      }
       return { outcome: 'delivered', attempt, statusCode: 200, durationMs: 3 };
     }
     if (typeof answer === 'function') {
@@ -155,8 +172,19 @@ export function scriptedDelivery(
     }
   }
 
+  const failuresRecorded: RecordDeliveryFailureInput[] = [];
+  let bookkeepingFailures = options.bookkeepingFailures ?? 0;
+  async function recordDeliveryFailure(input: RecordDeliveryFailureInput): Promise<void> {
+    failuresRecorded.push(input);
+    if (bookkeepingFailures > 0) {
+      bookkeepingFailures -= 1;
+      throw new Error('Redis unreachable');
+    }
+  }
+
   return {
-    activities: { deliverWebhook },
+    activities: { deliverWebhook, recordDeliveryFailure },
+    failuresRecorded,
     attempts,
     releaseHung: () => releaseHung(),
     attemptsOf: (endpointId) => attempts.filter((a) => a.endpointId === endpointId),
