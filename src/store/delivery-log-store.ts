@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
 import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
@@ -12,7 +12,7 @@ const MAX_ATTEMPTS_LOGGED = 200;
  */
 export class DeliveryLogStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {}
@@ -20,13 +20,15 @@ export class DeliveryLogStore {
   /** Appends an attempt to the event's log. A delivered attempt also ends its endpoint's failure streak. */
   async recordAttempt(tenantId: TenantId, eventId: EventId, entry: AttemptLogEntry): Promise<void> {
     const key = this.keys.attempts(tenantId, eventId);
-    const tx = this.redis
+    await this.redis
       .multi()
       .rpush(key, JSON.stringify(entry))
       .ltrim(key, -MAX_ATTEMPTS_LOGGED, -1)
-      .expire(key, this.ttlSeconds);
-    if (entry.outcome === 'delivered') tx.del(this.keys.endpointFailures(tenantId, entry.endpointId));
-    await tx.exec();
+      .expire(key, this.ttlSeconds)
+      .exec();
+    // A second step: the attempt log lives in the event's slot, the streak in the tenant's. Ending a streak is
+    // idempotent, and a crash between the two steps only leaves the streak one success behind until the next one.
+    if (entry.outcome === 'delivered') await this.redis.del(this.keys.endpointFailures(tenantId, entry.endpointId));
   }
 
   async attempts(tenantId: TenantId, eventId: EventId): Promise<AttemptLogEntry[]> {
