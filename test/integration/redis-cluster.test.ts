@@ -86,6 +86,9 @@ describe('Redis Cluster (3 masters)', () => {
     await registerEndpoint(stack, tenant, hook.url);
     assert.equal((await stack.api('DELETE', `/v1/tenants/${tenant}`)).status, 200);
     assert.equal((await stack.api('GET', `/v1/tenants/${tenant}`)).status, 404);
+    // Health reads the consumer group (XINFO) and the recovery record through the cluster too.
+    const health = await stack.api('GET', '/healthz');
+    assert.equal(health.status, 200, JSON.stringify(health.body));
     assert.deepEqual(crossSlotLogs(), []);
   });
 
