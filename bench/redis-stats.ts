@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/infra/redis';
 
 /** Cumulative `calls` per command from `INFO commandstats`. */
-export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+export async function commandCalls(redis: RedisClient): Promise<Map<string, number>> {
   const info = await redis.info('commandstats');
   const calls = new Map<string, number>();
   for (const line of info.split('\n')) {

@@ -5,8 +5,9 @@
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
 //   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, nginx,
-//                                         schemathesis, Temporal's Java test server for test/workflows: needs
-//                                         java + mvn; helm and tools/k8s-validate for the chart test: needs Go)
+//                                         redis-sentinel, schemathesis, Temporal's Java test server for
+//                                         test/workflows: needs java + mvn; helm and tools/k8s-validate for the
+//                                         chart test: needs Go)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -111,6 +112,9 @@ const TEST_PACKAGES = [
   { pkg: 'prometheus', commands: ['prometheus', 'promtool'], usedBy: 'the metrics and alert-rule tests' },
   // nginx fronts the dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts.
   { pkg: 'nginx-light', commands: ['nginx'], paths: ['/usr/sbin/nginx'], usedBy: 'the Temporal TLS test' },
+  // Three sentinels watch a master and a replica in test/integration/redis-sentinel.test.ts (a failover during
+  // deliveries). Without the package the test falls back to `redis-server --sentinel`, the same binary.
+  { pkg: 'redis-sentinel', commands: ['redis-sentinel'], usedBy: 'the Redis Sentinel test' },
 ];
 
 function installTestPackages() {

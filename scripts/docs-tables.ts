@@ -1,5 +1,6 @@
 // The README's generated tables: the configuration (from the config schema), the error codes (from the error
-// registry), the alerts (from deploy/prometheus/alerts.yml) and the metrics (from src/infra/metrics.ts).
+// registry), the alerts (from deploy/prometheus/alerts.yml), the metrics (from src/infra/metrics.ts) and the Redis
+// key layout (from src/store/redis-keys.ts).
 // `npm run docs` rewrites them in README.md; `npm run config:docs` and `npm run errors:docs` print them;
 // test/unit/readme-tables.test.ts fails when the README differs from what this module generates.
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type { ErrorSurface } from '../src/domain/errors';
 import { ERROR_CODES, apiErrorCodes, errorCodesOn } from '../src/domain/errors';
 import { metricTable } from '../src/infra/metrics';
 import { CONFIG_ROLES } from '../src/infra/config-roles';
+import { keyLayoutTable } from '../src/store/redis-keys';
 
 function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }): string {
   const value = schema._zod?.def?.defaultValue;
@@ -99,6 +101,7 @@ export const README_SECTIONS: Readonly<Record<string, () => string>> = {
   'dead-letter-reasons': deadLetterReasonTable,
   alerts: alertTable,
   metrics: metricTable,
+  'redis-keys': keyLayoutTable,
 };
 
 /**

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import { PRODUCER_FIELD_ESCAPE, RESERVED_FIELD_PREFIX } from '../domain/stream-entry';
 import type { Logger } from '../infra/logger';
+import type { RedisClient } from '../infra/redis';
 import type { IngestResult } from './event-ingestor';
 
 export interface StreamConsumerOptions {
   /** Connection used only for the blocking XREADGROUP, so a block never delays acks. */
-  readonly reader: Redis;
+  readonly reader: RedisClient;
   /** Connection for XACK, XADD to the dead-letter stream and XAUTOCLAIM. */
-  readonly writer: Redis;
+  readonly writer: RedisClient;
   readonly stream: string;
   readonly deadLetterStream: string;
   readonly group: string;
@@ -333,27 +333,27 @@ export class StreamConsumer {
       return false;
     }
     if (result.kind === 'dead_letter') {
-      await this.o.writer
-        .multi()
-        .xadd(
-          this.o.deadLetterStream,
-          '*',
-          ...fields.map((item, i) => (i % 2 === 0 ? escapeProducerField(item) : item)),
-          'wss_reason',
-          result.reason,
-          'wss_reason_code',
-          result.code,
-          'wss_source_stream',
-          this.o.stream,
-          'wss_source_id',
-          entryId,
-          'wss_consumer',
-          this.o.consumer,
-          'wss_failed_at',
-          new Date().toISOString(),
-        )
-        .xack(this.o.stream, this.o.group, entryId)
-        .exec();
+      // Two steps, not one MULTI: the operator names both streams, and in a Redis Cluster they need not share a
+      // slot. The copy goes first and the ack after it, so a crash in between leaves the entry pending: it is read
+      // again and copied again (a second copy with the same wss_source_id), never acked without its copy.
+      await this.o.writer.xadd(
+        this.o.deadLetterStream,
+        '*',
+        ...fields.map((item, i) => (i % 2 === 0 ? escapeProducerField(item) : item)),
+        'wss_reason',
+        result.reason,
+        'wss_reason_code',
+        result.code,
+        'wss_source_stream',
+        this.o.stream,
+        'wss_source_id',
+        entryId,
+        'wss_consumer',
+        this.o.consumer,
+        'wss_failed_at',
+        new Date().toISOString(),
+      );
+      await this.o.writer.xack(this.o.stream, this.o.group, entryId);
       this.o.log.error(
         { entryId, code: result.code, reason: result.reason },
         'malformed entry moved to the dead-letter stream',
@@ -366,7 +366,7 @@ export class StreamConsumer {
 }
 
 /** Creates the consumer group at the start of the stream (and the stream itself) unless it exists. */
-export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+export async function ensureGroup(redis: RedisClient, stream: string, group: string): Promise<void> {
   try {
     await redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
   } catch (err) {
@@ -391,7 +391,7 @@ interface BufferStreamCommands {
   xautoclaimBuffer(...args: (string | number)[]): Promise<unknown>;
 }
 
-function bufferCommands(redis: Redis): BufferStreamCommands {
+function bufferCommands(redis: RedisClient): BufferStreamCommands {
   return redis as unknown as BufferStreamCommands;
 }
 

@@ -4,6 +4,8 @@ import { ValidationError } from '../domain/errors';
 import { DEFAULT_MAX_JSON_DEPTH } from '../domain/json-text';
 import type { RetryPolicySpec } from '../domain/endpoint';
 import { SERVICE_RETRY_POLICY_LIMITS, validateRetryPolicySpec } from '../domain/retry-policy';
+import type { RedisSettings } from './redis-settings';
+import { RedisSettingsError, resolveRedisSettings } from './redis-settings';
 import type { TemporalSettings } from './temporal-settings';
 import { TemporalSettingsError, resolveTemporalSettings } from './temporal-settings';
 
@@ -43,7 +45,67 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64-encoded (44 characters)')
     .optional()
     .describe('AES-256-GCM key (base64, 32 bytes) that encrypts endpoint secrets at rest. Required.'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis connection URL.'),
+  REDIS_URL: z
+    .string()
+    .url()
+    .default('redis://127.0.0.1:6379')
+    .describe(
+      'One Redis server: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Not set with Sentinel or Cluster.',
+    ),
+  // The other REDIS_* variables are checked together in redis-settings.ts (files read, PEM parsed, conflicts named).
+  REDIS_USERNAME: z
+    .string()
+    .optional()
+    .describe(
+      "ACL user (Redis 6+), in every mode; wins over the URL's. Without it the password is the `default` user's.",
+    ),
+  REDIS_PASSWORD: z.string().optional().describe("Password of the ACL user (or `requirepass`); wins over the URL's."),
+  REDIS_TLS: bool
+    .optional()
+    .describe('`true` connects with TLS (needed for TLS with Sentinel or Cluster). Default: on for a `rediss://` URL.'),
+  REDIS_TLS_CA_FILE: z
+    .string()
+    .optional()
+    .describe("CA certificate(s) that sign the server's certificate (PEM file). Default: the system's roots."),
+  REDIS_TLS_CA: z.string().optional().describe('The CA as inline PEM instead of a file.'),
+  REDIS_TLS_CERT_FILE: z
+    .string()
+    .optional()
+    .describe('Client certificate (PEM file) for servers that demand one (`tls-auth-clients yes`); needs the key.'),
+  REDIS_TLS_CERT: z.string().optional().describe('The client certificate as inline PEM instead of a file.'),
+  REDIS_TLS_KEY_FILE: z.string().optional().describe("The client certificate's private key (PEM file)."),
+  REDIS_TLS_KEY: z.string().optional().describe('The client key as inline PEM instead of a file.'),
+  REDIS_TLS_SERVER_NAME: z
+    .string()
+    .optional()
+    .describe("Name checked against the server's certificate (and sent as SNI) instead of the host connected to."),
+  REDIS_SENTINELS: z
+    .string()
+    .optional()
+    .describe(
+      'Sentinel mode: the sentinels as `host:port,host:port`; the master is asked of them and followed on failover.',
+    ),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .optional()
+    .describe('Sentinel mode: the master group name the sentinels monitor (required with REDIS_SENTINELS).'),
+  REDIS_SENTINEL_USERNAME: z.string().optional().describe('Sentinel mode: ACL user on the sentinels themselves.'),
+  REDIS_SENTINEL_PASSWORD: z
+    .string()
+    .optional()
+    .describe("Sentinel mode: password of the sentinels themselves (REDIS_PASSWORD is the master's)."),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .describe('Cluster mode: seed nodes as `host:port,host:port`; the rest of the cluster is discovered from them.'),
+  REDIS_WAIT_REPLICAS: int(0, 100)
+    .default(0)
+    .describe(
+      "Replicas that must confirm (WAIT) an event's stored payload before its workflow starts, and an API-published event before the API answers, so a Sentinel failover cannot lose them. Not with Cluster.",
+    ),
+  REDIS_WAIT_TIMEOUT_MS: int(1, 60_000)
+    .default(1000)
+    .describe('How long a REDIS_WAIT_REPLICAS confirmation may take; an unconfirmed entry is retried later.'),
   WSS_KEY_PREFIX: z
     .string()
     .regex(/^[a-z0-9_-]+$/i)
@@ -280,6 +342,8 @@ export type Config = z.infer<typeof configSchema> & {
   TEMPORAL_NAMESPACE: string;
   /** The one set of connection settings every role's Temporal connections use (holds secrets: never log it). */
   temporal: TemporalSettings;
+  /** The one set of connection settings every role's Redis connections use (holds secrets: never log it). */
+  redis: RedisSettings;
 };
 
 export class ConfigError extends Error {
@@ -333,8 +397,16 @@ export function loadConfig(
     if (err instanceof TemporalSettingsError) throw new ConfigError(err.issues);
     throw err;
   }
+  let redis: RedisSettings;
+  try {
+    redis = resolveRedisSettings({ ...parsed.data, urlSet: input.REDIS_URL !== undefined });
+  } catch (err) {
+    if (err instanceof RedisSettingsError) throw new ConfigError(err.issues);
+    throw err;
+  }
   return {
     ...parsed.data,
+    redis,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     temporal,

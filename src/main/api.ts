@@ -65,7 +65,7 @@ export async function startApi(
       endpoints: stores.endpoints,
       tenants: stores.tenants,
       apiKeys: stores.apiKeys,
-      publisher: new EventPublisher(stores.redis, stores.keys),
+      publisher: new EventPublisher(stores.redis, stores.keys, config.redis),
       requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
       destinations,
       operations,

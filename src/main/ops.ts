@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import type { ServiceMetrics } from '../infra/metrics';
@@ -41,7 +41,7 @@ export async function startOps(
 }
 
 /** Redis answers: connected (not reconnecting, whose commands would queue) and a PING comes back. */
-export function redisAnswers(redis: Redis): ReadinessCheck {
+export function redisAnswers(redis: RedisClient): ReadinessCheck {
   return async () => {
     if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
     const reply = await redis.ping();

@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
 import type { Config } from '../infra/config';
 import { requireConfig } from '../infra/config';
+import type { RedisClient } from '../infra/redis';
+import { createRedisClient } from '../infra/redis';
 import { SecretBox } from '../security/secret-box';
 import { ApiKeyStore } from '../store/api-key-store';
 import { ConsumerGroupHealth } from '../store/consumer-group-health';
@@ -15,7 +16,7 @@ import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from '../domain/retry-policy
 
 /** Redis-backed state shared by the worker, the consumer and the API. */
 export interface Stores {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly endpoints: EndpointStore;
   readonly tenants: TenantStore;
@@ -25,13 +26,9 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-export function createRedis(config: Config, name: string): Redis {
-  return new Redis(config.REDIS_URL, {
-    connectionName: `wss-${name}`,
-    // Commands wait for a reconnect instead of failing at once; callers see errors only after this many tries.
-    maxRetriesPerRequest: 20,
-    enableAutoPipelining: true,
-  });
+/** A connection to the configured Redis (one server, Sentinel or Cluster; see src/infra/redis.ts). */
+export function createRedis(config: Config, name: string): RedisClient {
+  return createRedisClient(config.redis, name);
 }
 
 export function createStores(config: Config, name: string): Stores {
@@ -46,7 +43,13 @@ export function createStores(config: Config, name: string): Stores {
     keys,
     endpoints: new EndpointStore({ redis, keys, secretBox }),
     tenants: new TenantStore(redis, keys),
-    payloads: new PayloadStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS, config.WSS_DEDUPE_WINDOW_SECONDS),
+    payloads: new PayloadStore(
+      redis,
+      keys,
+      config.WSS_PAYLOAD_TTL_SECONDS,
+      config.WSS_DEDUPE_WINDOW_SECONDS,
+      config.redis,
+    ),
     apiKeys: new ApiKeyStore(redis, keys),
     deliveryLog: new DeliveryLogStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
     close: async () => {

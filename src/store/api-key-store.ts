@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import { NotFoundError } from '../domain/errors';
 import type { ApiKeyId, TenantId } from '../domain/ids';
 import { mintApiKeyId } from '../domain/ids';
@@ -25,7 +25,7 @@ interface StoredApiKey extends ApiKeyRecord {
  */
 export class ApiKeyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly now: () => Date = () => new Date(),
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { RedisKeys } from './redis-keys';
 
 /**
@@ -20,7 +20,7 @@ export interface GroupRecoveryRecord {
  */
 export class ConsumerGroupHealth {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly group: string,
   ) {}

@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { AttemptLogEntry, DeadLetter } from '../domain/delivery-log';
 import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
@@ -6,12 +7,11 @@ import type { RedisKeys } from './redis-keys';
 const MAX_ATTEMPTS_LOGGED = 200;
 
 /**
- * A delivery's terminal failure, once per workflow run: the dead letter, the attempt log's final entry (when
- * given) and one step of the endpoint's failure streak, together. A retried bookkeeping activity of the same run
- * finds its own dead letter (by the `run` field inside it) and changes nothing.
- * KEYS: dead letters, endpoint's dead letters by time, endpoint's failure streak, the event's attempts.
- * ARGV: member, letter JSON, failed-at ms, run id, counts against the endpoint (1/0), now ms, attempt entry JSON
- * (or empty), attempts kept, attempts TTL s.
+ * A delivery's terminal failure, once per workflow run: the dead letter and one step of the endpoint's failure
+ * streak, together (all in the tenant's slot). A retried bookkeeping activity of the same run finds its own dead
+ * letter (by the `run` field inside it) and changes nothing.
+ * KEYS: dead letters, endpoint's dead letters by time, endpoint's failure streak.
+ * ARGV: member, letter JSON, failed-at ms, run id, counts against the endpoint (1/0), now ms.
  * Returns {1 when written now, 0 when already written by this run; streak count; streak start ms}.
  */
 const RECORD_FAILED_DELIVERY_SCRIPT = `
@@ -25,11 +25,6 @@ if old then
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-if ARGV[7] ~= '' then
-  redis.call('RPUSH', KEYS[4], ARGV[7])
-  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[8]), -1)
-  redis.call('EXPIRE', KEYS[4], ARGV[9])
-end
 if ARGV[5] == '1' then
   redis.call('HSETNX', KEYS[3], 'since', ARGV[6])
   local count = redis.call('HINCRBY', KEYS[3], 'count', 1)
@@ -39,23 +34,43 @@ local f = redis.call('HMGET', KEYS[3], 'count', 'since')
 return {1, tonumber(f[1]) or 0, tonumber(f[2]) or tonumber(ARGV[6])}
 `;
 
+/**
+ * The final attempt entry of a failed delivery, once per workflow run and endpoint (all in the event's slot): an
+ * entry already marked with this run's final marker (ARGV[2], a substring of the stored JSON) is not written again.
+ * KEYS: the event's attempts. ARGV: entry JSON (with the marker), marker, attempts kept, TTL s.
+ * Returns 1 when written now, 0 when already there.
+ */
+const RECORD_FINAL_ATTEMPT_SCRIPT = `
+local kept = tonumber(ARGV[3])
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], -kept, -1)) do
+  if string.find(entry, ARGV[2], 1, true) then return 0 end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -kept, -1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     wssRecordFailedDelivery(
       deadLettersKey: string,
       endpointDeadLettersKey: string,
       endpointFailuresKey: string,
-      attemptsKey: string,
       member: string,
       letterJson: string,
       failedAtMs: number,
       runId: string,
       countsAgainstEndpoint: '1' | '0',
       nowMs: number,
-      attemptJson: string,
+    ): Result<[number, number, number], Context>;
+    wssRecordFinalAttempt(
+      attemptsKey: string,
+      entryJson: string,
+      marker: string,
       attemptsKept: number,
       attemptsTtlSeconds: number,
-    ): Result<[number, number, number], Context>;
+    ): Result<number, Context>;
   }
 }
 
@@ -79,29 +94,34 @@ function parseDeadLetter(raw: string): DeadLetter {
  */
 export class DeliveryLogStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
   ) {
-    redis.defineCommand('wssRecordFailedDelivery', { numberOfKeys: 4, lua: RECORD_FAILED_DELIVERY_SCRIPT });
+    redis.defineCommand('wssRecordFailedDelivery', { numberOfKeys: 3, lua: RECORD_FAILED_DELIVERY_SCRIPT });
+    redis.defineCommand('wssRecordFinalAttempt', { numberOfKeys: 1, lua: RECORD_FINAL_ATTEMPT_SCRIPT });
   }
 
   /** Appends an attempt to the event's log. A delivered attempt also ends its endpoint's failure streak. */
   async recordAttempt(tenantId: TenantId, eventId: EventId, entry: AttemptLogEntry): Promise<void> {
     const key = this.keys.attempts(tenantId, eventId);
-    const tx = this.redis
+    await this.redis
       .multi()
       .rpush(key, JSON.stringify(entry))
       .ltrim(key, -MAX_ATTEMPTS_LOGGED, -1)
-      .expire(key, this.ttlSeconds);
-    if (entry.outcome === 'delivered') tx.del(this.keys.endpointFailures(tenantId, entry.endpointId));
-    await tx.exec();
+      .expire(key, this.ttlSeconds)
+      .exec();
+    // A second step: the attempt log lives in the event's slot, the streak in the tenant's. Ending a streak is
+    // idempotent, and a crash between the two steps only leaves the streak one success behind until the next one.
+    if (entry.outcome === 'delivered') await this.redis.del(this.keys.endpointFailures(tenantId, entry.endpointId));
   }
 
   async attempts(tenantId: TenantId, eventId: EventId): Promise<AttemptLogEntry[]> {
-    return (await this.redis.lrange(this.keys.attempts(tenantId, eventId), 0, -1)).map(
-      (raw) => JSON.parse(raw) as AttemptLogEntry,
-    );
+    return (await this.redis.lrange(this.keys.attempts(tenantId, eventId), 0, -1)).map((raw) => {
+      // A final entry written by recordFailedDelivery carries its run's marker, for idempotency only.
+      const { finalOfRun: _finalOfRun, ...entry } = JSON.parse(raw) as AttemptLogEntry & { finalOfRun?: string };
+      return entry;
+    });
   }
 
   async addDeadLetter(letter: DeadLetter): Promise<void> {
@@ -116,28 +136,37 @@ export class DeliveryLogStore {
   /**
    * Records a delivery that failed for good, once per workflow run (`runId`), however often it is called: the dead
    * letter, `finalAttempt` in the attempt log when given, and, when the failure `countsAgainstEndpoint`, one more
-   * failure in the endpoint's streak. Atomic, so a crash between the steps cannot count the streak twice or not at
-   * all.
+   * failure in the endpoint's streak. The dead letter and the streak step are one atomic script, so a crash cannot
+   * count the streak twice or not at all.
    */
   async recordFailedDelivery(
     letter: DeadLetter,
     options: { runId: string; countsAgainstEndpoint: boolean; nowMs: number; finalAttempt?: AttemptLogEntry },
   ): Promise<FailedDeliveryRecord> {
     const member = `${letter.eventId}/${letter.endpointId}`;
+    // Two single-slot steps (the attempt log is in the event's slot, the dead letter and the streak in the tenant's),
+    // each idempotent per run: the final attempt first, so a crash between the two leaves a log entry and a retried
+    // call adds the dead letter; never a dead letter counted twice.
+    if (options.finalAttempt) {
+      const marker = `${options.runId}/${letter.endpointId}`;
+      await this.redis.wssRecordFinalAttempt(
+        this.keys.attempts(letter.tenantId, letter.eventId),
+        JSON.stringify({ ...options.finalAttempt, finalOfRun: marker }),
+        `"finalOfRun":${JSON.stringify(marker)}`,
+        MAX_ATTEMPTS_LOGGED,
+        this.ttlSeconds,
+      );
+    }
     const [recorded, count, sinceMs] = await this.redis.wssRecordFailedDelivery(
       this.keys.deadLetters(letter.tenantId),
       this.keys.endpointDeadLetters(letter.tenantId, letter.endpointId),
       this.keys.endpointFailures(letter.tenantId, letter.endpointId),
-      this.keys.attempts(letter.tenantId, letter.eventId),
       member,
       JSON.stringify({ ...letter, run: options.runId }),
       Date.parse(letter.failedAt),
       options.runId,
       options.countsAgainstEndpoint ? '1' : '0',
       options.nowMs,
-      options.finalAttempt ? JSON.stringify(options.finalAttempt) : '',
-      MAX_ATTEMPTS_LOGGED,
-      this.ttlSeconds,
     );
     return { recorded: recorded === 1, streak: { count, sinceMs } };
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { Endpoint, RetryPolicySpec, SignatureScheme } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import type { EndpointId, TenantId } from '../domain/ids';
@@ -45,14 +46,29 @@ export interface Page<T> {
 }
 
 export interface EndpointStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: RedisKeys;
   secretBox: SecretBox;
   /** Clock, injectable for tests. */
   now?: () => Date;
 }
 
-const MAX_WATCH_RETRIES = 10;
+const MAX_CAS_RETRIES = 10;
+
+/** Replaces KEYS[1] with ARGV[2] if it still holds ARGV[1]: 1 replaced, 0 changed meanwhile, -1 gone. */
+const REPLACE_IF_UNCHANGED_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    wssReplaceIfUnchanged(key: string, expected: string, replacement: string): Result<number, Context>;
+  }
+}
 
 /**
  * Endpoints and their signing secrets in Redis. The public {@link Endpoint} shape never contains a secret; the
@@ -60,7 +76,7 @@ const MAX_WATCH_RETRIES = 10;
  * {@link loadSigningSecrets}, which the delivery activity calls at attempt time.
  */
 export class EndpointStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: RedisKeys;
   private readonly box: SecretBox;
   private readonly now: () => Date;
@@ -70,6 +86,7 @@ export class EndpointStore {
     this.keys = options.keys;
     this.box = options.secretBox;
     this.now = options.now ?? (() => new Date());
+    this.redis.defineCommand('wssReplaceIfUnchanged', { numberOfKeys: 1, lua: REPLACE_IF_UNCHANGED_SCRIPT });
   }
 
   /** Creates an endpoint. Returns it with its plaintext secret, which is never shown again. */
@@ -247,26 +264,27 @@ export class EndpointStore {
     return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as StoredEndpoint);
   }
 
-  /** Optimistic read-modify-write: WATCH the record so concurrent updates never overwrite each other. */
+  /**
+   * Optimistic read-modify-write: the record is replaced only if it is still the one that was read (a
+   * compare-and-set script), so concurrent updates never overwrite each other. No WATCH: on a connection shared by
+   * every caller (and on a Redis Cluster), one caller's WATCH would guard another caller's transaction.
+   */
   private async mutate(
     tenantId: TenantId,
     endpointId: EndpointId,
     change: (record: StoredEndpoint) => StoredEndpoint,
   ): Promise<Endpoint> {
     const key = this.keys.endpoint(tenantId, endpointId);
-    for (let attempt = 0; attempt < MAX_WATCH_RETRIES; attempt++) {
-      await this.redis.watch(key);
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const raw = await this.redis.get(key);
-      if (raw === null) {
-        await this.redis.unwatch();
-        throw new NotFoundError(`endpoint ${endpointId} not found`);
-      }
+      if (raw === null) throw new NotFoundError(`endpoint ${endpointId} not found`);
       const next: StoredEndpoint = {
         ...change(JSON.parse(raw) as StoredEndpoint),
         updatedAt: this.now().toISOString(),
       };
-      const result = await this.redis.multi().set(key, JSON.stringify(next)).exec();
-      if (result !== null) return toPublic(next);
+      const replaced = await this.redis.wssReplaceIfUnchanged(key, raw, JSON.stringify(next));
+      if (replaced === 1) return toPublic(next);
+      if (replaced === -1) throw new NotFoundError(`endpoint ${endpointId} not found`);
     }
     throw new ConflictError(`endpoint ${endpointId} is being changed concurrently; try again`);
   }

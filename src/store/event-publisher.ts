@@ -1,6 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { EventId, TenantId } from '../domain/ids';
 import type { TraceHeaders } from '../domain/trace-context';
+import type { RedisClient } from '../infra/redis';
+import { confirmReplicated } from '../infra/redis';
+import type { RedisSettings } from '../infra/redis-settings';
 import type { RedisKeys } from './redis-keys';
 
 /**
@@ -9,8 +11,13 @@ import type { RedisKeys } from './redis-keys';
  */
 export class EventPublisher {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Pick<RedisKeys, 'eventStream'>,
+    /** `REDIS_WAIT_REPLICAS`: publish returns only once this many replicas hold the entry. */
+    private readonly replication: Pick<RedisSettings, 'waitReplicas' | 'waitTimeoutMs'> = {
+      waitReplicas: 0,
+      waitTimeoutMs: 1000,
+    },
   ) {}
 
   /** Returns the stream entry id. `trace` goes into the entry's `traceparent` and `tracestate` fields. */
@@ -29,6 +36,7 @@ export class EventPublisher {
     }
     const entryId = await this.redis.xadd(this.keys.eventStream(), '*', ...fields);
     if (entryId === null) throw new Error('XADD returned no id');
+    await confirmReplicated(this.redis, this.replication);
     return entryId;
   }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { OperationalEvent, OperatorNotifier } from '../domain/operational-event';
 import type { Logger } from '../infra/logger';
 import type { RedisKeys } from './redis-keys';
@@ -9,7 +9,7 @@ import type { RedisKeys } from './redis-keys';
  */
 export class OperationalEvents {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Pick<RedisKeys, 'operationalEvents'>,
     private readonly log: Logger,
     private readonly webhook?: OperatorNotifier,

@@ -1,5 +1,8 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 import type { EventId, TenantId } from '../domain/ids';
+import type { RedisClient } from '../infra/redis';
+import { confirmReplicated } from '../infra/redis';
+import type { RedisSettings } from '../infra/redis-settings';
 import type { RedisKeys } from './redis-keys';
 
 /** What claiming an event id for a stream entry found. */
@@ -14,13 +17,14 @@ export type EventClaim =
 /**
  * The dedupe claim and the payload in one step, so neither exists without the other: a claim names the stream
  * entry that made it (a re-read of that entry is not its own duplicate), and a fresh claim replaces any payload
- * left from an earlier event with the same id, so old data never goes out under a new event's time.
+ * left from an earlier event with the same id, so old data never goes out under a new event's time. Both keys
+ * carry the event's hash tag (one Cluster slot); the service-wide duplicate counter does not, so it is counted
+ * after the script (see {@link PayloadStore.claim}).
  */
 const CLAIM_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
 if holder then
   if holder == ARGV[1] then return {'reclaimed', holder} end
-  redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
   return {'duplicate', holder}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
@@ -45,7 +49,6 @@ declare module 'ioredis' {
     wssClaimEvent(
       claimKey: string,
       payloadKey: string,
-      statsKey: string,
       entryId: string,
       dataJson: string,
       windowSeconds: number,
@@ -67,32 +70,47 @@ declare module 'ioredis' {
  */
 export class PayloadStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly ttlSeconds: number,
     private readonly dedupeWindowSeconds: number,
+    /** `REDIS_WAIT_REPLICAS`: a claimed payload is confirmed on this many replicas before the claim returns. */
+    private readonly replication: Pick<RedisSettings, 'waitReplicas' | 'waitTimeoutMs'> = {
+      waitReplicas: 0,
+      waitTimeoutMs: 1000,
+    },
   ) {
     if (dedupeWindowSeconds < ttlSeconds) throw new Error('the dedupe window must be at least the payload TTL');
-    redis.defineCommand('wssClaimEvent', { numberOfKeys: 3, lua: CLAIM_SCRIPT });
+    redis.defineCommand('wssClaimEvent', { numberOfKeys: 2, lua: CLAIM_SCRIPT });
     redis.defineCommand('wssTouchPayload', { numberOfKeys: 2, lua: TOUCH_SCRIPT });
   }
 
   /**
    * Claims `(tenantId, eventId)` for stream entry `entryId` and stores its payload, unless another entry holds
    * the id within the dedupe window (counted in the ingest stats as a duplicate).
+   *
+   * With `REDIS_WAIT_REPLICAS`, a claim returns only once the replicas hold the payload (else it throws, and the
+   * entry stays pending): a workflow is never started on a payload a failover could take back.
    */
   async claim(tenantId: TenantId, eventId: EventId, entryId: string, dataJson: string): Promise<EventClaim> {
     const [kind, holder] = await this.redis.wssClaimEvent(
       this.keys.eventClaim(tenantId, eventId),
       this.keys.payload(tenantId, eventId),
-      this.keys.ingestStats(),
       entryId,
       dataJson,
       this.dedupeWindowSeconds,
       this.ttlSeconds,
     );
-    if (kind === 'duplicate') return { kind, claimedBy: holder };
-    if (kind === 'claimed' || kind === 'reclaimed') return { kind };
+    if (kind === 'duplicate') {
+      // A second step, in another slot: the counter is informational, and a crash in between only leaves one
+      // duplicate uncounted; the decision itself was taken atomically above.
+      await this.redis.hincrby(this.keys.ingestStats(), 'duplicates', 1);
+      return { kind, claimedBy: holder };
+    }
+    if (kind === 'claimed' || kind === 'reclaimed') {
+      await confirmReplicated(this.redis, this.replication);
+      return { kind };
+    }
     throw new Error(`unexpected claim answer ${kind}`);
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis';
 import type { RetryPolicySpec } from '../domain/endpoint';
 import { ConflictError, NotFoundError } from '../domain/errors';
 import type { TenantId } from '../domain/ids';
@@ -22,7 +22,7 @@ export interface TenantInput {
 /** Tenants in Redis: a set of ids and one JSON record each. */
 export class TenantStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
     private readonly now: () => Date = () => new Date(),
   ) {}

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { verifyWssRequest } from '../support/independent-verifier';
 import { startReceiver } from '../support/receiver';
 import type { Receiver } from '../support/receiver';
-import { parseTenantId } from '../../src/domain/ids';
+import { parseEndpointId, parseTenantId } from '../../src/domain/ids';
 import { uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
@@ -153,7 +153,10 @@ describe('management API against real Redis and Temporal', () => {
         false,
       );
       assertError(await stack.api('GET', `/v1/tenants/${id}`, undefined, key), 401, 'unauthorized');
-      assert.equal(await stack.redis.exists(`${stack.config.WSS_KEY_PREFIX}:endpoint:${id}:${endpoint.id}`), 0);
+      assert.equal(
+        await stack.redis.exists(stack.stores.keys.endpoint(parseTenantId(id), parseEndpointId(endpoint.id))),
+        0,
+      );
       assertError(await stack.api('DELETE', `/v1/tenants/${id}`), 404, 'not_found');
     });
   });
@@ -421,7 +424,8 @@ describe('management API against real Redis and Temporal', () => {
         const [next, batch] = await stack.redis.scan(
           cursor,
           'MATCH',
-          `${stack.config.WSS_KEY_PREFIX}:*`,
+          // Keys start with their hash tag (`{<prefix>...}`), the streams with the stream names.
+          `*${stack.config.WSS_KEY_PREFIX}*`,
           'COUNT',
           1000,
         );

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/infra/redis';
 import type { Config } from '../../src/infra/config';
 import { loadConfig } from '../../src/infra/config';
 import { createLogger } from '../../src/infra/logger';
@@ -23,7 +23,7 @@ export interface TestStack {
   readonly config: Config;
   readonly apiUrl: string;
   readonly adminToken: string;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly stores: Stores;
   readonly temporal: Client;
   /** Everything every component logged, as JSON lines. */
@@ -40,8 +40,8 @@ export interface TestStack {
 }
 
 export interface StackOptions {
-  /** Extra configuration (env-style strings). */
-  env?: Record<string, string>;
+  /** Extra configuration (env-style strings); `undefined` unsets a default of the stack (e.g. REDIS_URL). */
+  env?: Record<string, string | undefined>;
   /** Start the consumer right away (default true). */
   consumer?: boolean;
   worker?: boolean;

@@ -81,16 +81,14 @@ function issue(
   return { cert: path.join(dir, `${name}.crt`), key };
 }
 
-export function createTestPki(): TestPki {
+/**
+ * @param serverName the only name in the server certificate (default `temporal.test`): not the address, so a
+ *   connection to 127.0.0.1 must name it (TEMPORAL_TLS_SERVER_NAME, REDIS_TLS_SERVER_NAME).
+ */
+export function createTestPki(serverName = 'temporal.test'): TestPki {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wss-pki-'));
   const ca = newCa(dir, 'test-ca');
-  const server = issue(
-    dir,
-    'server',
-    ca,
-    // Only a name the address does not carry: a connection to 127.0.0.1 needs TEMPORAL_TLS_SERVER_NAME.
-    'subjectAltName=DNS:temporal.test\nextendedKeyUsage=serverAuth\n',
-  );
+  const server = issue(dir, 'server', ca, `subjectAltName=DNS:${serverName}\nextendedKeyUsage=serverAuth\n`);
   const client = issue(dir, 'client', ca, 'extendedKeyUsage=clientAuth\n');
   const rogueCa = newCa(dir, 'rogue-ca');
   const rogueClient = issue(dir, 'rogue-client', rogueCa, 'extendedKeyUsage=clientAuth\n');
