@@ -5,8 +5,8 @@
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
 //   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, nginx,
-//                                         schemathesis, and Temporal's Java test server for test/workflows:
-//                                         needs java + mvn)
+//                                         docker.io, debootstrap, schemathesis, and Temporal's Java test server
+//                                         for test/workflows: needs java + mvn)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -110,6 +110,15 @@ const TEST_PACKAGES = [
   { pkg: 'prometheus', commands: ['prometheus', 'promtool'], usedBy: 'the metrics and alert-rule tests' },
   // nginx fronts the dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts.
   { pkg: 'nginx-light', commands: ['nginx'], paths: ['/usr/sbin/nginx'], usedBy: 'the Temporal TLS test' },
+  // test/container builds the image on a Debian base made with debootstrap and runs it in Debian's Docker engine
+  // (scripts/docker-engine.mjs starts dockerd itself; no system service is needed).
+  { pkg: 'docker.io', commands: ['dockerd'], paths: ['/usr/sbin/dockerd'], usedBy: 'the container image test' },
+  {
+    pkg: 'debootstrap',
+    commands: ['debootstrap'],
+    paths: ['/usr/sbin/debootstrap'],
+    usedBy: 'the container image test',
+  },
 ];
 
 function installTestPackages() {

@@ -61,7 +61,8 @@ function alive(pid) {
  * `{ available: false, reason }` when none answers and none can be started here.
  */
 export async function ensureDockerEngine(root = ROOT, log = () => {}) {
-  if (!findOnPath('docker')) return { available: false, reason: 'no docker client on PATH (apt-get install docker.io)' };
+  if (!findOnPath('docker'))
+    return { available: false, reason: 'no docker client on PATH (apt-get install docker.io)' };
   const version = engineVersion();
   if (version) return { available: true, started: false, version };
   if (process.env.DOCKER_HOST) {
@@ -118,7 +119,10 @@ async function startDockerd(root, dockerd, driver, log) {
   }
   rmSync(startedPid, { force: true });
   const tail = readFileSync(logFile).subarray(logStart).toString('utf8').trim().split('\n').slice(-3).join('\n');
-  return { available: false, reason: exited ? `exited at start:\n${tail}` : `no answer within ${START_TIMEOUT_MS / 1000} s` };
+  return {
+    available: false,
+    reason: exited ? `exited at start:\n${tail}` : `no answer within ${START_TIMEOUT_MS / 1000} s`,
+  };
 }
 
 /** Stops the dockerd that ensureDockerEngine started (and its containers); does nothing otherwise. */
