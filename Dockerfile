@@ -26,6 +26,8 @@ RUN npm run build \
       ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
 
 FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title="webhook-sender" \
+      org.opencontainers.image.description="Webhook Sender Service: worker, consumer, api or all-in-one by command"
 # A numeric user, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd. It has no writable home:
 # nothing in the service writes to disk, so the root file system can be read-only.
 ARG APP_UID=10001

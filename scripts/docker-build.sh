@@ -26,4 +26,6 @@ started=$SECONDS
 # --network host: the engine runs without a bridge network, and npm ci reaches the registry through the host's.
 docker build --network host "${build_args[@]}" --tag "$tag" "$root" >&2
 log "image $tag built in $((SECONDS - started)) s"
+# Earlier builds of the image that no tag names any more (the build stage's cache is kept).
+docker image prune --force --filter label=org.opencontainers.image.title=webhook-sender >/dev/null
 echo "$tag"

@@ -137,5 +137,8 @@ import_image "$runtime_tag" "$runtime_tar" "$runtime_packages"
 # Node's own CA list lacks this machine's additions; npm reads the system store through NODE_EXTRA_CA_CERTS.
 import_image "$build_tag" "$build_tar" "$runtime_packages,$build_packages" \
   NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+# Bases of earlier package sets: untag them (layers still used by an image stay until that image goes).
+docker image ls --format '{{.Repository}}:{{.Tag}}' wss-base | grep -vxF -e "$runtime_tag" -e "$build_tag" |
+  xargs -r docker image rm >/dev/null 2>&1 || true
 echo "BASE_IMAGE=$runtime_tag"
 echo "BUILD_BASE_IMAGE=$build_tag"
