@@ -21,7 +21,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 release="${WSS_BASE_RELEASE:-trixie}"
 mirror="${WSS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 cache="${WSS_BASE_CACHE_DIR:-$root/.tools/cache/base-image}"
-# nodejs's own dependencies come along; ca-certificates because Debian's Node.js trusts the system CA store.
+# nodejs's own dependencies come along. ca-certificates: the system CA bundle (/etc/ssl/certs), which Node.js reads
+# through NODE_EXTRA_CA_CERTS or --use-openssl-ca (its own built-in list is there either way).
 runtime_packages="nodejs,ca-certificates"
 # Added to the runtime file system for the build stage.
 build_packages="npm"
