@@ -5,9 +5,9 @@
 //   node scripts/bootstrap.mjs            dependencies + Temporal CLI + redis-server
 //   node scripts/bootstrap.mjs --build    ... and compile TypeScript and the workflow bundle
 //   node scripts/bootstrap.mjs --test     ... and the tools only the tests use (docker-compose, prometheus, nginx,
-//                                         redis-sentinel, schemathesis, Temporal's Java test server for
-//                                         test/workflows: needs java + mvn; helm and tools/k8s-validate for the
-//                                         chart test: needs Go)
+//                                         redis-sentinel, docker.io, debootstrap, schemathesis, Temporal's Java
+//                                         test server for test/workflows: needs java + mvn; helm and
+//                                         tools/k8s-validate for the chart test: needs Go)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -115,6 +115,15 @@ const TEST_PACKAGES = [
   // Three sentinels watch a master and a replica in test/integration/redis-sentinel.test.ts (a failover during
   // deliveries). Without the package the test falls back to `redis-server --sentinel`, the same binary.
   { pkg: 'redis-sentinel', commands: ['redis-sentinel'], usedBy: 'the Redis Sentinel test' },
+  // test/container builds the image on a Debian base made with debootstrap and runs it in Debian's Docker engine
+  // (scripts/docker-engine.mjs starts dockerd itself; no system service is needed).
+  { pkg: 'docker.io', commands: ['dockerd'], paths: ['/usr/sbin/dockerd'], usedBy: 'the container image test' },
+  {
+    pkg: 'debootstrap',
+    commands: ['debootstrap'],
+    paths: ['/usr/sbin/debootstrap'],
+    usedBy: 'the container image test',
+  },
 ];
 
 function installTestPackages() {

@@ -262,6 +262,19 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     assert.ok(deployment(prod, 'worker').spec.template.spec.terminationGracePeriodSeconds > 90);
   });
 
+  it("runs as the image's own numeric user (the Dockerfile's APP_UID)", () => {
+    const dockerfile = readFileSync(path.join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
+    const uid = Number(/^ARG APP_UID=(\d+)$/m.exec(dockerfile)?.[1]);
+    assert.ok(uid > 0, 'Dockerfile declares ARG APP_UID');
+    for (const [file, objs] of rendered) {
+      for (const d of byKind(objs, 'Deployment')) {
+        const pod = d.spec.template.spec;
+        assert.equal(pod.securityContext.runAsUser, uid, `${file} ${d.metadata.name}`);
+        assert.equal(pod.containers[0].securityContext.runAsUser, uid, `${file} ${d.metadata.name}`);
+      }
+    }
+  });
+
   it('names each consumer after its pod through the downward API', () => {
     for (const [file, objs] of rendered) {
       const env = deployment(objs, 'consumer').spec.template.spec.containers[0].env;
