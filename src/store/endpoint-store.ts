@@ -53,7 +53,36 @@ export interface EndpointStoreOptions {
   now?: () => Date;
 }
 
-const MAX_CAS_RETRIES = 10;
+/**
+ * Compare-and-set rounds before an update gives up with a 409. Within a process updates of one endpoint are
+ * queued (see {@link KeyedQueue}), so a round is lost only to another process (another API replica, a worker's
+ * health check); with a random back-off between rounds, 50 such collisions in a row do not happen in practice.
+ */
+const MAX_CAS_ROUNDS = 50;
+/** Longest random pause between two compare-and-set rounds, in ms. */
+const MAX_CAS_BACKOFF_MS = 20;
+
+/**
+ * Runs tasks one after another per key, in call order; tasks of different keys run concurrently. A key's queue is
+ * forgotten when it runs empty.
+ */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
 
 /** Replaces KEYS[1] with ARGV[2] if it still holds ARGV[1]: 1 replaced, 0 changed meanwhile, -1 gone. */
 const REPLACE_IF_UNCHANGED_SCRIPT = `
@@ -80,6 +109,7 @@ export class EndpointStore {
   private readonly keys: RedisKeys;
   private readonly box: SecretBox;
   private readonly now: () => Date;
+  private readonly queue = new KeyedQueue();
 
   constructor(options: EndpointStoreOptions) {
     this.redis = options.redis;
@@ -269,13 +299,23 @@ export class EndpointStore {
    * compare-and-set script), so concurrent updates never overwrite each other. No WATCH: on a connection shared by
    * every caller (and on a Redis Cluster), one caller's WATCH would guard another caller's transaction.
    */
-  private async mutate(
+  private mutate(
     tenantId: TenantId,
     endpointId: EndpointId,
     change: (record: StoredEndpoint) => StoredEndpoint,
   ): Promise<Endpoint> {
     const key = this.keys.endpoint(tenantId, endpointId);
-    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+    // Queued per endpoint in this process: concurrent callers here would only lose rounds to each other.
+    return this.queue.run(key, () => this.compareAndSet(key, endpointId, change));
+  }
+
+  private async compareAndSet(
+    key: string,
+    endpointId: EndpointId,
+    change: (record: StoredEndpoint) => StoredEndpoint,
+  ): Promise<Endpoint> {
+    for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * MAX_CAS_BACKOFF_MS));
       const raw = await this.redis.get(key);
       if (raw === null) throw new NotFoundError(`endpoint ${endpointId} not found`);
       const next: StoredEndpoint = {
