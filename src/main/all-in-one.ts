@@ -1,3 +1,4 @@
+import type { Config } from '../infra/config';
 import { loadConfig } from '../infra/config';
 import { nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import { createLogger } from '../infra/logger';
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
     `  Ops         http://${config.WSS_OPS_HOST}:${ops.port}   (/livez, /readyz, /metrics)`,
     `  Web UI      ${config.WSS_TEMPORAL_UI_URL ?? '(external Temporal: see your cluster)'}`,
     `  Stream      XADD ${config.WSS_STREAM} * tenant <id> type <type> data <json>`,
-    `  Redis       ${redactUrl(config.REDIS_URL)}    Temporal ${config.TEMPORAL_ADDRESS}`,
+    `  Redis       ${describeRedis(config)}    Temporal ${config.TEMPORAL_ADDRESS}`,
     '',
   ];
   const opened = nonPublicAllowlistEntries(config.WSS_EGRESS_ALLOW_CIDRS);
@@ -82,10 +83,17 @@ async function main(): Promise<void> {
   log.info('shut down cleanly');
 }
 
-function redactUrl(raw: string): string {
-  const url = new URL(raw);
-  if (url.password) url.password = '***';
-  return url.toString();
+/** Where Redis is, for the banner: the server, the sentinels or the cluster seeds; never a password. */
+function describeRedis(config: Config): string {
+  const { topology, tls } = config.redis;
+  const hostPort = (n: { host: string; port: number }) => `${n.host}:${n.port}`;
+  const where =
+    topology.kind === 'standalone'
+      ? hostPort(topology)
+      : topology.kind === 'sentinel'
+        ? `${topology.masterName} via ${topology.sentinels.map(hostPort).join(',')}`
+        : topology.nodes.map(hostPort).join(',');
+  return `${where} (${topology.kind}${tls === false ? '' : ', TLS'})`;
 }
 
 runMain('wss', main);
