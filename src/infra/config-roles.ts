@@ -95,6 +95,7 @@ export const CONFIG_ROLES: Readonly<Record<ServiceVariable | CliVariable, readon
   WSS_SECRET_GRACE_MS: ['api'],
   // The API runs transforms for dry runs.
   WSS_TRANSFORM_PROCESSES: ['api', 'worker'],
+  WSS_WORKER_WORKFLOW_TASKS: ['worker'],
   WSS_TRANSFORM_TIMEOUT_MS: ['api', 'worker'],
   WSS_TRANSFORM_MAX_MEMORY_MB: ['api', 'worker'],
   WSS_SHUTDOWN_GRACE_MS: ALL,

@@ -265,6 +265,14 @@ export const configSchema = z.object({
     .describe(
       'Heap cap of each transform process (V8 old generation, in MB; the young generation adds 3/16 of it, at most 48 MB). A transform over it fails as `transform_failed`.',
     ),
+  WSS_WORKER_WORKFLOW_TASKS: int(1, 1000)
+    .default(8)
+    .describe(
+      'Workflow tasks one worker process takes at once. A task taken waits in the worker for its turn, and one not ' +
+        "done within Temporal's workflow task timeout (10 s) is thrown away and queued again behind the backlog, so " +
+        'on a CPU-starved worker a high value makes deliveries wait minutes without an attempt. Raise it only on ' +
+        'workers with spare CPU.',
+    ),
   WSS_SHUTDOWN_GRACE_MS: int(1000, 3_600_000)
     .default(20_000)
     .describe(

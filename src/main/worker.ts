@@ -137,6 +137,11 @@ export async function createDeliveryWorker(
     },
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
     maxCachedWorkflows: 2000,
+    // A workflow task taken here waits for the one workflow thread (and this process's CPU). Taking more than can be
+    // done within the workflow task timeout (10 s) gets them timed out by Temporal, their work thrown away and
+    // queued again behind the backlog: a burst on a starved worker then waits minutes without an attempt. The
+    // backlog is safer waiting in Temporal's task queue, where it has no timeout.
+    maxConcurrentWorkflowTaskExecutions: config.WSS_WORKER_WORKFLOW_TASKS,
     reuseV8Context: true,
     // Running attempts finish (and are reported) on shutdown; only after this are they cancelled: the activity
     // records a `worker_shutdown` retry and Temporal runs the attempt again on the next worker.
