@@ -111,6 +111,8 @@ const TEST_PACKAGES = [
   { pkg: 'prometheus', commands: ['prometheus', 'promtool'], usedBy: 'the metrics and alert-rule tests' },
   // nginx fronts the dev server with mTLS and an API key check in test/integration/temporal-tls.test.ts.
   { pkg: 'nginx-light', commands: ['nginx'], paths: ['/usr/sbin/nginx'], usedBy: 'the Temporal TLS test' },
+  // libfaketime moves the worker's clock in the chaos run's clock scenarios (npm run chaos).
+  { pkg: 'faketime', commands: ['faketime'], usedBy: "the chaos run's worker clock scenarios" },
 ];
 
 function installTestPackages() {

@@ -1,0 +1,89 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ScenarioResult } from './checker';
+
+/** The results table (stdout) and the JSON file under chaos/results/. */
+
+const RESULTS_DIR = path.resolve(__dirname, 'results');
+
+function n(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits).replace(/\.0+$/, '') : 'n/a';
+}
+
+/** One row per scenario: the same columns as the README's fault table. */
+export function scenarioTable(results: readonly ScenarioResult[]): string[][] {
+  return results.map((r) => [
+    r.name,
+    String(r.events),
+    String(r.delivered),
+    r.deadLettered > 0
+      ? `${r.deadLettered} (${Object.entries(r.deadLetterReasons)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')})`
+      : '0',
+    `${r.rejected}/${r.rejectedExpected}`,
+    r.destroyedCandidates > 0 || r.destroyed > 0
+      ? `${r.destroyed} of ${r.destroyedCandidates}${r.serviceCounted ? `; counted ${r.serviceCounted.count}` : ''}`
+      : '—',
+    String(r.lost),
+    String(r.duplicates),
+    n(r.recoveryS),
+    `${n(r.firstAttemptMs.p99 / 1000, 2)} / ${n(r.firstAttemptMs.max / 1000, 2)}`,
+  ]);
+}
+
+export const TABLE_HEADER = [
+  'scenario',
+  'events',
+  'delivered',
+  'dead-lettered',
+  'rejected',
+  'destroyed by the store',
+  'lost',
+  'dup',
+  'recovery s',
+  'XADD→1st attempt p99/max s',
+];
+
+export function formatPlain(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cols: readonly string[]) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function formatMarkdownTable(header: readonly string[], rows: readonly string[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+export function machine(): Record<string, unknown> {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    loadAvgAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+/** Writes `<date>-<mode>.json` and `latest-<mode>.json`; returns the dated file's path. */
+export function writeResults(mode: string, payload: unknown): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = new Date()
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const file = path.join(RESULTS_DIR, `${stamp}-${mode}.json`);
+  const text = `${JSON.stringify(payload, null, 2)}\n`;
+  writeFileSync(file, text);
+  writeFileSync(path.join(RESULTS_DIR, `latest-${mode}.json`), text);
+  return file;
+}
