@@ -74,6 +74,50 @@ export function machine(): Record<string, unknown> {
   };
 }
 
+/** The README's fault table: one run's results JSON (`npm run docs` regenerates it from chaos/results/latest-full.json). */
+export function readmeFaultTable(results: {
+  scenarios: ScenarioResult[];
+  durationS: number;
+  machine: { cpus: number };
+}): string {
+  const header = ['Scenario', 'Fault', ...TABLE_HEADER.slice(1)];
+  const rows = scenarioTable(results.scenarios).map((row, i) => [
+    `\`${row[0]}\``,
+    results.scenarios[i]?.description ?? '',
+    ...row.slice(1),
+  ]);
+  return formatMarkdownTable(header, rows);
+}
+
+/** The README's soak line, from chaos/results/latest-soak.json. */
+export function readmeSoakTable(soak: {
+  minutes: number;
+  summary: {
+    events: number;
+    delivered: number;
+    deadLettered: number;
+    lost: number;
+    duplicates: number;
+    longestRecoveryS: number;
+    faults: number;
+  };
+  memory: Record<string, { firstThirdMb: number; lastThirdMb: number; peakMb: number; trend: number }>;
+}): string {
+  const s = soak.summary;
+  const rows = [
+    ['Duration', `${soak.minutes} min (steady load, a random fault every 40-80 s: ${s.faults} faults)`],
+    ['Events', String(s.events)],
+    ['Delivered / dead-lettered / lost', `${s.delivered} / ${s.deadLettered} / ${s.lost}`],
+    ['Duplicates', String(s.duplicates)],
+    ['Longest recovery', `${n(s.longestRecoveryS)} s`],
+    ...Object.entries(soak.memory).map(([p, m]) => [
+      `RSS ${p}`,
+      `${m.firstThirdMb} → ${m.lastThirdMb} MB (trend ${m.trend}×, peak ${m.peakMb} MB)`,
+    ]),
+  ];
+  return formatMarkdownTable(['Soak', 'Result'], rows);
+}
+
 /** Writes `<date>-<mode>.json` and `latest-<mode>.json`; returns the dated file's path. */
 export function writeResults(mode: string, payload: unknown): string {
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     if (args.soak) {
       const soak = await runSoak(world, args.minutes);
       const failures = [...soak.failures, ...commonFailures(world)];
-      const file = writeResults(`soak-${args.minutes}min`, {
+      const file = writeResults('soak', {
         kind: 'soak',
         startedAt: startedAt.toISOString(),
         minutes: args.minutes,
