@@ -99,6 +99,8 @@ export class World {
     const config = loadConfig({}, env as Record<string, string>);
     const stores = createStores(config, 'chaos-harness');
     const producer = new Redis(redisServer.url, { commandTimeout: 5000, maxRetriesPerRequest: 1 });
+    // Redis restarts are part of the run: a refused reconnect is expected, and every command's own error is handled.
+    for (const conn of [producer, stores.redis]) conn.on('error', () => {});
     const roles = new RoleSet(env, logDir);
     const world = new World(dir, redisServer, temporalServer, roles, receiver, config, stores, producer, adminToken);
     world.apiUrl = `http://127.0.0.1:${apiPort}`;
