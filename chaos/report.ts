@@ -78,7 +78,9 @@ export function machine(): Record<string, unknown> {
 export function readmeFaultTable(results: {
   scenarios: ScenarioResult[];
   durationS: number;
-  machine: { cpus: number };
+  startedAt: string;
+  load: { events: number; perSecond: number };
+  machine: { cpus: number; cpuModel?: string; node?: string; loadAvgAtEnd?: number[] };
 }): string {
   const header = ['Scenario', 'Fault', ...TABLE_HEADER.slice(1)];
   const rows = scenarioTable(results.scenarios).map((row, i) => [
@@ -86,7 +88,12 @@ export function readmeFaultTable(results: {
     results.scenarios[i]?.description ?? '',
     ...row.slice(1),
   ]);
-  return formatMarkdownTable(header, rows);
+  const m = results.machine;
+  const caption =
+    `Run of ${results.startedAt.slice(0, 10)}: ${results.load.events} events per scenario at ${results.load.perSecond}/s, ` +
+    `${Math.round(results.durationS / 60)} min in all, on ${m.cpus} vCPUs (${m.cpuModel ?? 'unknown'}), Node ${m.node ?? '?'}, ` +
+    `load average ${m.loadAvgAtEnd?.[0] ?? '?'} at the end (a shared machine).`;
+  return `${caption}\n\n${formatMarkdownTable(header, rows)}`;
 }
 
 /** The README's soak line, from chaos/results/latest-soak.json. */
