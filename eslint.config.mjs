@@ -51,6 +51,7 @@ export default tseslint.config(
       '.data/**',
       'receivers/**',
       'bench/results/**',
+      'chaos/results/**',
       'scripts/**',
       'bin/**',
       // Linted by test/unit/lint-walls.test.ts, each as the file it stands for.
@@ -84,11 +85,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/infra/config.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/infra/config.ts', 'test/**/*.ts', 'bench/**/*.ts', 'chaos/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
-    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'chaos/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {

@@ -124,6 +124,8 @@ const TEST_PACKAGES = [
     paths: ['/usr/sbin/debootstrap'],
     usedBy: 'the container image test',
   },
+  // libfaketime moves the worker's clock in the chaos run's clock scenarios (npm run chaos).
+  { pkg: 'faketime', commands: ['faketime'], usedBy: "the chaos run's worker clock scenarios" },
 ];
 
 function installTestPackages() {

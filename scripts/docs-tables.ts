@@ -12,6 +12,7 @@ import { ERROR_CODES, apiErrorCodes, errorCodesOn } from '../src/domain/errors';
 import { metricTable } from '../src/infra/metrics';
 import { CONFIG_ROLES } from '../src/infra/config-roles';
 import { keyLayoutTable } from '../src/store/redis-keys';
+import { readmeFaultTable, readmeSoakTable } from '../chaos/report';
 
 function describeDefault(schema: { _zod?: { def?: { defaultValue?: unknown } } }): string {
   const value = schema._zod?.def?.defaultValue;
@@ -93,6 +94,19 @@ export function alertTable(): string {
   );
 }
 
+/** The chaos run whose figures the README shows (`npm run chaos` writes it; `npm run docs` copies it in). */
+export const CHAOS_RESULTS = path.join(__dirname, '..', 'chaos', 'results', 'latest-full.json');
+/** The soak whose figures the README shows (`npm run soak -- --minutes N`). */
+export const SOAK_RESULTS = path.join(__dirname, '..', 'chaos', 'results', 'latest-soak.json');
+
+function reliabilityTable(): string {
+  return readmeFaultTable(JSON.parse(readFileSync(CHAOS_RESULTS, 'utf8')));
+}
+
+function soakTable(): string {
+  return readmeSoakTable(JSON.parse(readFileSync(SOAK_RESULTS, 'utf8')));
+}
+
 /** README sections kept between `<!-- BEGIN generated:<name> ... -->` and `<!-- END generated:<name> -->`. */
 export const README_SECTIONS: Readonly<Record<string, () => string>> = {
   config: configTable,
@@ -102,6 +116,8 @@ export const README_SECTIONS: Readonly<Record<string, () => string>> = {
   alerts: alertTable,
   metrics: metricTable,
   'redis-keys': keyLayoutTable,
+  'chaos-faults': reliabilityTable,
+  'chaos-soak': soakTable,
 };
 
 /**

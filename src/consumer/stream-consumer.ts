@@ -28,7 +28,24 @@ export interface StreamConsumerOptions {
    * health). A failure here is logged; it never stops consumption.
    */
   readonly onGroupRecreated?: (recreation: GroupRecreation) => Promise<void>;
+  /**
+   * Called when pending entries turn out to have been deleted from the stream (XTRIM, XADD MAXLEN, XDEL) before
+   * their delivery was started: they are lost to the service, and this is where it counts them (a metric). They
+   * are also logged, at error, with their ids.
+   */
+  readonly onEntriesTrimmed?: (trimmed: TrimmedEntries) => void;
   readonly log: Logger;
+}
+
+/** Pending entries found deleted from the stream: their events never reached Temporal through this group. */
+export interface TrimmedEntries {
+  readonly stream: string;
+  readonly group: string;
+  /** The consumer that noticed. */
+  readonly consumer: string;
+  readonly entryIds: readonly string[];
+  /** own_pending: re-reading this consumer's pending entries; claim: XAUTOCLAIM of a dead consumer's entries. */
+  readonly via: 'own_pending' | 'claim';
 }
 
 /** What a consumer did when a read, claim or pending read found its group gone. */
@@ -230,6 +247,25 @@ export class StreamConsumer {
     return from;
   }
 
+  private reportTrimmed(entryIds: readonly string[], via: TrimmedEntries['via']): void {
+    const trimmed: TrimmedEntries = {
+      stream: this.o.stream,
+      group: this.o.group,
+      consumer: this.o.consumer,
+      entryIds,
+      via,
+    };
+    this.o.log.error(
+      { stream: trimmed.stream, group: trimmed.group, via, count: entryIds.length, entryIds: entryIds.slice(0, 100) },
+      'pending entries were deleted from the stream (trimmed) before their delivery started; their events are lost',
+    );
+    try {
+      this.o.onEntriesTrimmed?.(trimmed);
+    } catch (err) {
+      this.o.log.error({ err: describeError(err) }, 'could not report trimmed entries');
+    }
+  }
+
   /** Handles an entry in the background, within the in-flight window. */
   private track(entry: StreamEntry): void {
     this.unacked.add(entry[0]);
@@ -260,7 +296,13 @@ export class StreamConsumer {
     for (;;) {
       const entries = await this.read(cursor, undefined);
       if (entries.length === 0) return true;
-      if (!(await this.processAll(entries))) return false;
+      const gone = entries.filter(([, fields]) => fields === null).map(([id]) => id);
+      if (gone.length > 0) {
+        // Acked first: a crash between the ack and the report loses a count, never re-reports a loss as new.
+        await this.o.writer.xack(this.o.stream, this.o.group, ...gone);
+        this.reportTrimmed(gone, 'own_pending');
+      }
+      if (!(await this.processAll(entries.filter(([, fields]) => fields !== null)))) return false;
       const last = entries[entries.length - 1];
       if (!last) return true;
       cursor = last[0];
@@ -283,6 +325,9 @@ export class StreamConsumer {
       )) as [Buffer, RawStreamEntry[], Buffer[]?];
       const next = reply[0].toString();
       const entries = reply[1].map(toEntry);
+      // Redis 7 lists the pending entries that no longer exist in the stream and drops them from the PEL itself.
+      const deleted = (reply[2] ?? []).map((id) => id.toString());
+      if (deleted.length > 0) this.reportTrimmed(deleted, 'claim');
       if (entries.length > 0) {
         this.o.log.warn({ count: entries.length }, 'claimed entries abandoned by another consumer');
         if (!(await this.processAll(entries))) return false;
@@ -321,8 +366,8 @@ export class StreamConsumer {
   private async processOne([entryId, fields]: StreamEntry): Promise<boolean> {
     if (fields === null) {
       // The entry was deleted (XDEL/XTRIM) while pending: nothing left to deliver.
-      this.o.log.warn({ entryId }, 'pending entry no longer exists in the stream; acking');
       await this.o.writer.xack(this.o.stream, this.o.group, entryId);
+      this.reportTrimmed([entryId], 'own_pending');
       return true;
     }
     let result: IngestResult;

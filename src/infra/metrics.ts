@@ -83,6 +83,14 @@ export const METRICS = {
     perTenant: false,
     role: 'consumer',
   },
+  entriesTrimmed: {
+    name: 'wss_consumer_entries_trimmed_total',
+    kind: 'counter',
+    help: 'Pending stream entries found deleted from the stream (XTRIM, MAXLEN, XDEL) before their delivery started: events lost to the service. Size MAXLEN above the largest backlog.',
+    labels: {},
+    perTenant: false,
+    role: 'consumer',
+  },
   streamLag: {
     name: 'wss_consumer_stream_lag',
     kind: 'gauge',
@@ -135,6 +143,7 @@ export interface ServiceMetrics {
   recordAttempt(observation: AttemptObservation, nowMs?: number): void;
   recordCancelled(tenantId: string, endpoints: number): void;
   recordEntry(result: EntryResult): void;
+  recordEntriesTrimmed(count: number): void;
   recordEndpointDisabled(tenantId: string, reason: string): void;
   setStreamStats(stats: { lag?: number; pending?: number; deadLetterLength?: number }): void;
 }
@@ -172,6 +181,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   const attemptDuration = histogram(METRICS.attemptDuration);
   const latency = histogram(METRICS.latency);
   const entries = counter(METRICS.entries);
+  const entriesTrimmed = counter(METRICS.entriesTrimmed);
   const streamLag = gauge(METRICS.streamLag);
   const pending = gauge(METRICS.pending);
   const deadLetterLength = gauge(METRICS.deadLetterLength);
@@ -210,6 +220,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     },
     recordEntry(result) {
       entries.inc({ result });
+    },
+    recordEntriesTrimmed(count) {
+      if (count > 0) entriesTrimmed.inc(count);
     },
     recordEndpointDisabled(tenantId, reason) {
       endpointsDisabled.inc({ ...tenant(tenantId), reason });

@@ -114,6 +114,7 @@ export async function startConsumer(
       return result;
     },
     onGroupRecreated,
+    onEntriesTrimmed: (t) => metrics?.recordEntriesTrimmed(t.entryIds.length),
     log,
   });
   await consumer.start();

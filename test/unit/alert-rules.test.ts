@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { METRICS } from '../../src/infra/metrics';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,17 +13,10 @@ const prometheusDir = path.join(root, 'deploy', 'prometheus');
 const dashboardFile = path.join(root, 'deploy', 'grafana', 'wss-dashboard.json');
 
 /** The service's own metrics (issue 13), with their Prometheus types. */
-const SERVICE_METRICS: Readonly<Record<string, 'counter' | 'gauge' | 'histogram'>> = {
-  wss_deliveries_total: 'counter',
-  wss_delivery_attempts_total: 'counter',
-  wss_delivery_attempt_duration_seconds: 'histogram',
-  wss_delivery_latency_seconds: 'histogram',
-  wss_consumer_entries_total: 'counter',
-  wss_consumer_stream_lag: 'gauge',
-  wss_consumer_pending: 'gauge',
-  wss_dead_letter_stream_length: 'gauge',
-  wss_endpoints_disabled_total: 'counter',
-};
+/** The service's own metrics, from their one declaration. */
+const SERVICE_METRICS: Readonly<Record<string, 'counter' | 'gauge' | 'histogram'>> = Object.fromEntries(
+  Object.values(METRICS).map((metric) => [metric.name, metric.kind]),
+);
 
 /**
  * Metrics of the Temporal SDK runtime's Prometheus exporter (sdk-core, default prefix `temporal_`, default units:
