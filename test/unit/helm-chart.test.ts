@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { supervisorGraceSeconds } from '../../src/main/shutdown';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import ipaddr from 'ipaddr.js';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { configSchema } from '../../src/infra/config';
+import { chartConfigKeys, withGeneratedLists } from '../../scripts/helm-schema';
 
 /**
  * The Helm chart, checked offline: `helm lint --strict` and `helm template` (Helm built from the Go module proxy by
@@ -225,6 +227,7 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
       const firstAddress = (cidr: string) => ipaddr.parseCIDR(cidr)[0].toString();
       const denied = [
         '169.254.169.254',
+        '100.100.100.200',
         'fd00:ec2::254',
         'fe80::1',
         ...np.podCidrs.map(firstAddress),
@@ -379,6 +382,121 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     const noSecret = helm('template', 'wss', chart);
     assert.notEqual(noSecret.status, 0, 'the Secret name is required');
     assert.match(noSecret.stderr, /existingSecret/);
+  });
+
+  it('refuses values that would render a broken or unsafe release, each with a message naming the value', () => {
+    const base = ['--set', 'secrets.existingSecret=wss-secrets'];
+    const env = (role: string, entries: unknown[]) => ['--set-json', `${role}.env=${JSON.stringify(entries)}`];
+    const cases: Array<[string, string[], RegExp]> = [
+      // M2: <role>.env cannot override what the chart manages or carry a secret in plain text.
+      ['env overrides the grace', env('worker', [{ name: 'WSS_SHUTDOWN_GRACE_MS', value: '600000' }]), /env/],
+      ['env overrides the ops port', env('api', [{ name: 'WSS_OPS_PORT', value: '9999' }]), /env/],
+      ['plain secret in env', env('worker', [{ name: 'REDIS_PASSWORD', value: 'hunter2' }]), /env/],
+      [
+        'plain gRPC metadata in env',
+        env('worker', [{ name: 'TEMPORAL_GRPC_META_AUTHORIZATION', value: 'Bearer x' }]),
+        /env/,
+      ],
+      // M3: config: is an allow-list of the service's own settings.
+      ['gRPC metadata in config', ['--set', 'config.TEMPORAL_GRPC_META_AUTHORIZATION=x'], /TEMPORAL_GRPC_META/],
+      ['CLI token in config', ['--set', 'config.WSS_TOKEN=x'], /WSS_TOKEN/],
+      ['misspelt setting', ['--set', 'config.WSS_LOG_LEVL=debug'], /WSS_LOG_LEVL/],
+      ['Redis password in config', ['--set', 'config.REDIS_PASSWORD=x'], /REDIS_PASSWORD/],
+      // M7: certificates with TLS off crash-loop the service.
+      [
+        'client certificate without TLS',
+        ['--set', 'temporal.clientCert.existingSecret=mtls', '--set', 'temporal.tls=false'],
+        /temporal\.tls must be true/,
+      ],
+      [
+        'server CA without TLS',
+        ['--set', 'temporal.serverCA.existingSecret=ca', '--set', 'temporal.tls=false'],
+        /temporal\.tls must be true/,
+      ],
+      // L8: the NetworkPolicy's ranges.
+      ['no metadata ranges', ['--set-json', 'networkPolicy.metadataCidrs=[]'], /metadataCidrs/],
+      ['pod ranges removed', ['--set-json', 'networkPolicy.podCidrs=null'], /missing property 'podCidrs'/],
+      ['IPv4 prefix over 32', ['--set-json', 'networkPolicy.podCidrs=["10.0.0.0/33"]'], /podCidrs/],
+      ['IPv4 octet over 255', ['--set-json', 'networkPolicy.serviceCidrs=["10.300.0.0/16"]'], /serviceCidrs/],
+      ['IPv6 prefix over 128', ['--set-json', 'networkPolicy.extraDeniedCidrs=["fd00::/129"]'], /extraDeniedCidrs/],
+      // L9: shutdown and ports.
+      ['margin under 10 s', ['--set', 'shutdown.marginSeconds=3'], /marginSeconds/],
+      ['ops port equal to the API port', ['--set', 'ports.ops=8080'], /ports\.ops/],
+      ['grace under the attempt deadline', ['--set', 'shutdown.graceMs=10000'], /shutdown\.graceMs/],
+      [
+        'grace under a raised attempt deadline',
+        ['--set', 'shutdown.graceMs=60000', '--set', 'config.WSS_HTTP_TOTAL_TIMEOUT_MS=90000'],
+        /shutdown\.graceMs/,
+      ],
+    ];
+    const wrong: string[] = [];
+    for (const [name, args, expected] of cases) {
+      const result = helm('template', 'wss', chart, ...base, ...args);
+      if (result.status === 0) wrong.push(`${name}: rendered`);
+      else if (!expected.test(result.stderr)) wrong.push(`${name}: ${expected} not in ${result.stderr}`);
+    }
+    assert.deepEqual(wrong, []);
+    // What stays allowed: secrets from a Secret through valueFrom, any setting of the service, OTel settings.
+    const allowed = helm(
+      'template',
+      'wss',
+      chart,
+      ...base,
+      ...env('worker', [
+        { name: 'TEMPORAL_GRPC_META_AUTHORIZATION', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+        { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 's', key: 'p' } } },
+        { name: 'WSS_LOG_LEVEL', value: 'debug' },
+      ]),
+      '--set',
+      'config.OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318',
+      '--set',
+      'config.WSS_HTTP_TOTAL_TIMEOUT_MS=30000',
+    );
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.equal(validate(allowed.stdout).status, 0);
+  });
+
+  it("lists in values.schema.json exactly the service's settings the chart does not manage (scripts/helm-schema.ts)", () => {
+    const schema = JSON.parse(readFileSync(path.join(chart, 'values.schema.json'), 'utf8'));
+    assert.deepEqual(schema, withGeneratedLists(schema), 'run `node --import tsx scripts/helm-schema.ts`');
+    const keys = chartConfigKeys();
+    for (const k of ['WSS_LOG_LEVEL', 'WSS_HTTP_TOTAL_TIMEOUT_MS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME'])
+      assert.ok(keys.includes(k), k);
+    for (const k of [...SECRET_VARIABLES, 'REDIS_PASSWORD', 'WSS_OPS_PORT', 'WSS_SHUTDOWN_GRACE_MS', 'WSS_TOKEN'])
+      assert.ok(!keys.includes(k), k);
+    // The template's fallback for the attempt deadline is the service's default.
+    const helpers = readFileSync(path.join(chart, 'templates', '_helpers.tpl'), 'utf8');
+    const fallback = Number(/WSS_HTTP_TOTAL_TIMEOUT_MS \| default (\d+)/.exec(helpers)?.[1]);
+    assert.equal(fallback, configSchema.shape.WSS_HTTP_TOTAL_TIMEOUT_MS.parse(undefined));
+  });
+
+  it('warns in NOTES.txt when the NetworkPolicy is off, and passes the Redis ACL user to KEDA', () => {
+    // `helm install --dry-run` needs a cluster; NOTES.txt rendered offline through `tpl` in a copy of the chart.
+    const copy = mkdtempSync(path.join(tmpdir(), 'wss-chart-'));
+    try {
+      cpSync(chart, copy, { recursive: true });
+      cpSync(path.join(chart, 'templates', 'NOTES.txt'), path.join(copy, 'notes-source.txt'));
+      writeFileSync(
+        path.join(copy, 'templates', 'notes-check.yaml'),
+        'notes: |\n{{ tpl (.Files.Get "notes-source.txt") . | indent 2 }}\n',
+      );
+      const notes = (file: string) => {
+        const result = helm('template', 'wss', copy, '-f', file, '--show-only', 'templates/notes-check.yaml');
+        assert.equal(result.status, 0, result.stderr);
+        return (parseYaml(result.stdout) as { notes: string }).notes;
+      };
+      assert.match(
+        notes(path.join(chart, 'ci', 'networkpolicy-off-values.yaml')),
+        /WARNING: networkPolicy\.enabled is false/,
+      );
+      assert.doesNotMatch(notes(path.join(chart, 'ci', 'minimal-values.yaml')), /WARNING/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+    const withUser = objects(render(path.join(chart, 'ci', 'production-values.yaml')));
+    const auth = byKind(withUser, 'TriggerAuthentication').find((t) => t.metadata.name.endsWith('-redis'));
+    const params = auth?.spec.secretTargetRef.map((r: { parameter: string }) => r.parameter);
+    assert.deepEqual(params, ['username', 'password']);
   });
 
   it("renders the README's helm install command, with the example values file, into valid objects", () => {

@@ -67,6 +67,17 @@ terminationGracePeriodSeconds: the kubelet's SIGKILL must come after the process
 {{- if and .Values.temporal.apiKey.existingSecret (not .Values.temporal.tls) -}}
 {{- fail "temporal.tls must be true with temporal.apiKey: the API key would travel in plain text" -}}
 {{- end -}}
+{{- if and (or .Values.temporal.clientCert.existingSecret .Values.temporal.serverCA.existingSecret) (not .Values.temporal.tls) -}}
+{{- fail "temporal.tls must be true with temporal.clientCert or temporal.serverCA: the service refuses TLS certificates with TEMPORAL_TLS=false" -}}
+{{- end -}}
+{{- if eq (int .Values.ports.api) (int .Values.ports.ops) -}}
+{{- fail (printf "ports.ops must differ from ports.api (both %d): the ops listener and the API cannot share a port" (int .Values.ports.api)) -}}
+{{- end -}}
+{{- /* The fallback is the service's default (test/unit/helm-chart.test.ts compares them). */ -}}
+{{- $attemptMs := .Values.config.WSS_HTTP_TOTAL_TIMEOUT_MS | default 15000 | int -}}
+{{- if lt (int .Values.shutdown.graceMs) $attemptMs -}}
+{{- fail (printf "shutdown.graceMs (%d) must be at least WSS_HTTP_TOTAL_TIMEOUT_MS (%d): a drain shorter than one attempt cancels attempts that would have finished" (int .Values.shutdown.graceMs) $attemptMs) -}}
+{{- end -}}
 {{- if and .Values.keda.enabled .Values.redis.existingSecret (not .Values.redis.passwordKey) -}}
 {{- fail "redis.passwordKey is required with keda.enabled and redis.existingSecret: KEDA's scaler cannot read the password from a URL" -}}
 {{- end -}}
