@@ -362,6 +362,22 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     }
   });
 
+  it('fails strict validation of an invalid ipBlock CIDR, and of an except outside its cidr (NetworkPolicy)', () => {
+    const manifests = render(path.join(chart, 'ci', 'minimal-values.yaml'));
+    const cases: Array<[string, string, RegExp]> = [
+      ['cidr: 0.0.0.0/0', 'cidr: 0.0.0.0/33', /ipBlock\.cidr "0\.0\.0\.0\/33": not a CIDR/],
+      ['- 10.244.0.0/16', '- 10.300.0.0/16', /except "10\.300\.0\.0\/16": not a CIDR/],
+      ['cidr: ::/0', 'cidr: ::/129', /not a CIDR/],
+      ['cidr: 0.0.0.0/0', 'cidr: 10.0.0.0/8', /except "169\.254\.0\.0\/16" is not inside cidr "10\.0\.0\.0\/8"/],
+    ];
+    for (const [from, to, expected] of cases) {
+      assert.ok(manifests.includes(from), from);
+      const result = validate(manifests.replace(from, to));
+      assert.equal(result.status, 1, `${to}\n${result.stdout}`);
+      assert.match(result.stderr, expected, to);
+    }
+  });
+
   it('rejects a misspelt values key and a secret among the settings (values.schema.json)', () => {
     for (const [fixture, expected] of [
       ['misspelt-key-values.yaml', /enabeld/],

@@ -8,6 +8,8 @@
 //   - Custom resources (KEDA's ScaledObject and TriggerAuthentication) are checked against the CRDs given with -crd,
 //     the way the API server does it: the structural schema prunes unknown fields (each one is an error here), the
 //     OpenAPI schema and its CEL rules validate the rest.
+//   - A NetworkPolicy's ipBlock peers must hold valid CIDRs, each `except` inside its `cidr` (what the API server
+//     checks; the Go types take any string).
 //   - With -keda-scalers (the pinned KEDA module's pkg/scalers directory), each ScaledObject trigger's metadata keys
 //     and each TriggerAuthentication parameter must be ones the scaler's source declares: KEDA itself ignores a
 //     misspelt key, so a typo would silently fall back to a default.
@@ -25,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -280,9 +283,18 @@ func (v *validator) validate(d document) {
 		return
 	}
 	if v.scheme.Recognizes(gvk) {
-		if _, _, err := v.serializer.Decode(d.json, nil, nil); err != nil {
+		decoded, _, err := v.serializer.Decode(d.json, nil, nil)
+		if err != nil {
 			v.fail(d, id, "%v", err)
 			return
+		}
+		if np, isPolicy := decoded.(*networkingv1.NetworkPolicy); isPolicy {
+			if errs := checkIPBlocks(np); len(errs) > 0 {
+				for _, e := range errs {
+					v.fail(d, id, "%s", e)
+				}
+				return
+			}
 		}
 		v.ok++
 		fmt.Printf("ok %s (%s)\n", id, d.where())
@@ -490,4 +502,40 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checkIPBlocks parses every ipBlock of a NetworkPolicy's rules: cidr and except must be CIDRs, and each except must
+// lie inside its cidr (the API server's rule; a typo such as 10.0.0.0/33 would otherwise reach it unnoticed).
+func checkIPBlocks(np *networkingv1.NetworkPolicy) []string {
+	var errs []string
+	check := func(where string, peers []networkingv1.NetworkPolicyPeer) {
+		for i, peer := range peers {
+			block := peer.IPBlock
+			if block == nil {
+				continue
+			}
+			at := fmt.Sprintf("%s[%d].ipBlock", where, i)
+			cidr, err := netip.ParsePrefix(block.CIDR)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s.cidr %q: not a CIDR (%v)", at, block.CIDR, err))
+				continue
+			}
+			for _, except := range block.Except {
+				prefix, err := netip.ParsePrefix(except)
+				switch {
+				case err != nil:
+					errs = append(errs, fmt.Sprintf("%s.except %q: not a CIDR (%v)", at, except, err))
+				case prefix.Addr().Is4() != cidr.Addr().Is4() || prefix.Bits() < cidr.Bits() || !cidr.Contains(prefix.Addr()):
+					errs = append(errs, fmt.Sprintf("%s: except %q is not inside cidr %q", at, except, block.CIDR))
+				}
+			}
+		}
+	}
+	for i, rule := range np.Spec.Egress {
+		check(fmt.Sprintf("spec.egress[%d].to", i), rule.To)
+	}
+	for i, rule := range np.Spec.Ingress {
+		check(fmt.Sprintf("spec.ingress[%d].from", i), rule.From)
+	}
+	return errs
 }
