@@ -57,7 +57,10 @@ const RULES: readonly Rule[] = [
   {
     match: /wrong version number|packet length too long|unknown protocol|ETIMEDOUT.*tls|before secure TLS connection/i,
     cause: 'tls_mismatch',
-    summary: () => 'TLS handshake failed: TLS against a plain-text port',
+    summary: (m) =>
+      /ETIMEDOUT/.test(m)
+        ? 'the TLS handshake timed out: TLS against a plain-text port, or the server unreachable'
+        : 'TLS handshake failed: TLS against a plain-text port',
     check: ['REDIS_URL (rediss:// or redis://)', 'REDIS_TLS'],
   },
   {
