@@ -1,6 +1,12 @@
 import type { FastifyError } from 'fastify';
 import type { ApiErrorCode } from '../domain/errors';
-import { ValidationError, WssError, apiErrorCodes, isApiErrorCode } from '../domain/errors';
+import {
+  ReplicationNotConfirmedError,
+  ValidationError,
+  WssError,
+  apiErrorCodes,
+  isApiErrorCode,
+} from '../domain/errors';
 import { RequestValidationError } from './request-body';
 
 export type { ApiErrorCode };
@@ -18,6 +24,8 @@ export interface ErrorAnswer {
   readonly body: { readonly error: { code: string; message: string; field?: string; details?: unknown } };
   /** Not the caller's fault: worth an error log line. */
   readonly internal: boolean;
+  /** `Retry-After` seconds, for an answer the client should repeat later. */
+  readonly retryAfterSeconds?: number;
 }
 
 const answer = (code: ApiErrorCode, message: string, internal = false): ErrorAnswer => ({
@@ -48,7 +56,13 @@ export function toErrorAnswer(err: unknown, maxBodyBytes: number): ErrorAnswer {
       ...(err instanceof ValidationError && err.field !== undefined ? { field: err.field } : {}),
       ...(err instanceof RequestValidationError && err.issues.length > 1 ? { details: err.issues } : {}),
     };
-    return { status: err.httpStatus, body: { error }, internal: err.httpStatus >= 500 };
+    return {
+      status: err.httpStatus,
+      body: { error },
+      // A 503 the client is told to retry is expected under replica lag, not an internal fault.
+      internal: err.httpStatus >= 500 && !(err instanceof ReplicationNotConfirmedError),
+      ...(err instanceof ReplicationNotConfirmedError ? { retryAfterSeconds: err.retryAfterSeconds } : {}),
+    };
   }
   const { code = '', statusCode = 500, message } = (err ?? {}) as Partial<FastifyError>;
   const framework = FRAMEWORK_ERRORS[code];

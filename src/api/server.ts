@@ -56,6 +56,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     if (answer.internal) {
       log.error({ ...errorLogFields(err), method: request.method, path: pathOf(request) }, 'api request failed');
     }
+    if (answer.retryAfterSeconds !== undefined) void reply.header('retry-after', String(answer.retryAfterSeconds));
     void reply.code(answer.status).send(answer.body);
   };
 

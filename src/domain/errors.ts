@@ -136,6 +136,13 @@ export const ERROR_CODES = {
     description:
       'A failure inside the service that recurs on every attempt (a bug, or a stored setting it cannot use, e.g. for signing); details are in the service logs.',
   },
+  replication_not_confirmed: {
+    surfaces: ['api'],
+    retryable: true,
+    httpStatus: 503,
+    description:
+      'The event was written to the stream and may be delivered, but fewer replicas than `REDIS_WAIT_REPLICAS` confirmed it in time (see `Retry-After`); publishing it again with the same `id` is safe (deduplicated).',
+  },
 
   // --- delivery attempts (Temporal failure types) -------------------------------------------------------------
   delivery_attempt_failed: {
@@ -180,7 +187,7 @@ export const ERROR_CODES = {
     surfaces: ['activity'],
     retryable: false,
     description:
-      "Temporal ended the delivery: its last attempt ran past the attempt timeout (60 s) without an answer; the delivery is a dead letter.",
+      'Temporal ended the delivery: its last attempt ran past the attempt timeout (60 s) without an answer; the delivery is a dead letter.',
   },
   worker_lost: {
     surfaces: ['activity'],
@@ -449,6 +456,22 @@ export class UnprocessableEventError extends WssError {
  */
 export class InternalError extends WssError {
   readonly code = 'internal_error';
+}
+
+/**
+ * A publish that reached the stream, but fewer replicas than `REDIS_WAIT_REPLICAS` confirmed it in time: a
+ * failover now could lose it. The client may publish it again with the same id (deduplicated).
+ */
+export class ReplicationNotConfirmedError extends WssError {
+  readonly code = 'replication_not_confirmed';
+  constructor(
+    message: string,
+    /** Seconds the client should wait before publishing again (`Retry-After`). */
+    readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { Cluster, Redis } from 'ioredis';
+import type { Logger } from './logger';
+import { RedisErrorReporter, describeCause } from './redis-errors';
 import type { RedisSettings } from './redis-settings';
 
 /**
@@ -16,6 +18,22 @@ export interface RedisClientOptions {
    * a Redis that stays away surfaces as errors).
    */
   readonly maxRetriesPerRequest?: number;
+  /** Where connection failures are logged (classified, rate-limited); without it they are only kept for `/readyz`. */
+  readonly log?: Logger;
+}
+
+/** Connect time-out: a TLS client facing a plain-text server otherwise waits for a handshake answer forever. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+const reporters = new WeakMap<RedisClient, RedisErrorReporter>();
+
+/**
+ * Why the connection is not usable, when it last failed since it was last ready ("authentication refused
+ * (WRONGPASS); check REDIS_USERNAME, REDIS_PASSWORD"); undefined when it has not failed.
+ */
+export function redisFailureReason(redis: RedisClient): string | undefined {
+  const cause = reporters.get(redis)?.lastCause();
+  return cause !== undefined ? describeCause(cause) : undefined;
 }
 
 /**
@@ -32,6 +50,7 @@ export function createRedisClient(
   const tls: ConnectionOptions | undefined = settings.tls === false ? undefined : { ...settings.tls };
   const common: RedisOptions = {
     connectionName: `wss-${name}`,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     // Commands wait for a reconnect instead of failing at once; callers see errors only after this many tries.
     maxRetriesPerRequest: options.maxRetriesPerRequest ?? 20,
     ...(settings.username !== undefined ? { username: settings.username } : {}),
@@ -41,6 +60,22 @@ export function createRedisClient(
     // writes with READONLY: reconnect, which finds the new master, and resend the command.
     reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
+  const client = connect(settings, common, tls);
+  // Every connection failure is an `error` event; without a listener ioredis prints it unstructured to stderr.
+  const reporter = new RedisErrorReporter(name, tls !== undefined, options.log);
+  reporters.set(client, reporter);
+  client.on('error', (err: unknown) => reporter.report(err));
+  client.on('ready', () => reporter.recovered());
+  if (client instanceof Cluster) {
+    client.on('node error', (err: unknown) => reporter.report(err));
+  } else {
+    // A sentinel that cannot be reached or does not know the master (the master connection's error follows).
+    client.on('sentinelError', (err: unknown) => reporter.report(err));
+  }
+  return client;
+}
+
+function connect(settings: RedisSettings, common: RedisOptions, tls: ConnectionOptions | undefined): RedisClient {
   const { topology } = settings;
   switch (topology.kind) {
     case 'standalone':
@@ -85,6 +120,11 @@ export function createRedisClient(
   }
 }
 
+/** Fewer replicas than `REDIS_WAIT_REPLICAS` confirmed the writes in time; the writes themselves were made. */
+export class ReplicationUnconfirmed extends Error {
+  override readonly name = 'ReplicationUnconfirmed';
+}
+
 /**
  * Waits until `settings.waitReplicas` replicas have every write this connection made so far (`WAIT`), so that a
  * failover cannot lose it. Throws when fewer confirm within the time-out: the caller treats that as a transient
@@ -97,7 +137,7 @@ export async function confirmReplicated(
   if (settings.waitReplicas === 0 || redis instanceof Cluster) return;
   const confirmed = await redis.wait(settings.waitReplicas, settings.waitTimeoutMs);
   if (confirmed < settings.waitReplicas) {
-    throw new Error(
+    throw new ReplicationUnconfirmed(
       `Redis replication not confirmed: ${confirmed} of ${settings.waitReplicas} replicas within ${settings.waitTimeoutMs} ms (REDIS_WAIT_REPLICAS)`,
     );
   }

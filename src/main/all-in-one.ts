@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
   const metrics = createServiceMetrics(config);
-  const stores = createStores(config, 'local');
+  const stores = createStores(config, 'local', log);
   await registerSearchAttributes(config.temporal, log);
 
   const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores, { metrics, tracing });

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
-  const stores = createStores(config, 'api');
+  const stores = createStores(config, 'api', log);
   const metrics = createServiceMetrics(config);
   const api = await startApi(config, log, stores, { metrics });
   log.info({ port: api.port }, 'api listening');

@@ -63,7 +63,7 @@ export async function startConsumer(
     workflow: [...(overrides.tracing?.clientInterceptors ?? [])],
   });
   const ingestor = createIngestor(config, log, stores, client);
-  const reader = createRedis(config, 'consumer-reader');
+  const reader = createRedis(config, 'consumer-reader', log);
   const groupHealth = consumerGroupHealth(config, stores);
   const operatorHttp =
     config.WSS_OPERATOR_WEBHOOK_URL !== undefined
@@ -162,7 +162,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-consumer');
-  const stores = createStores(config, 'consumer');
+  const stores = createStores(config, 'consumer', log);
   const metrics = createServiceMetrics(config);
   const running = await startConsumer(config, log, stores, { metrics, tracing });
   const ops = await startOps(config, log, metrics, running.checks, { draining: shutdown.draining });

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import type { Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import type { RedisClient } from '../infra/redis';
+import { redisFailureReason } from '../infra/redis';
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import type { ServiceMetrics } from '../infra/metrics';
@@ -40,10 +41,21 @@ export async function startOps(
   return ops;
 }
 
-/** Redis answers: connected (not reconnecting, whose commands would queue) and a PING comes back. */
+/**
+ * Redis answers: connected (not reconnecting, whose commands would queue) and a PING comes back. When not, the
+ * reason is the connection's last failure, classified ("redis failing: authentication refused (WRONGPASS); check
+ * REDIS_USERNAME, REDIS_PASSWORD").
+ */
 export function redisAnswers(redis: RedisClient): ReadinessCheck {
   return async () => {
-    if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
+    if (redis.status !== 'ready') {
+      const reason = redisFailureReason(redis);
+      throw new Error(
+        reason !== undefined
+          ? `redis failing: ${reason} (connection ${redis.status})`
+          : `Redis connection is ${redis.status}`,
+      );
+    }
     const reply = await redis.ping();
     if (reply !== 'PONG') throw new Error(`Redis answered PING with ${reply}`);
   };

@@ -1,5 +1,6 @@
 import type { Config } from '../infra/config';
 import { requireConfig } from '../infra/config';
+import type { Logger } from '../infra/logger';
 import type { RedisClient } from '../infra/redis';
 import { createRedisClient } from '../infra/redis';
 import { SecretBox } from '../security/secret-box';
@@ -27,12 +28,13 @@ export interface Stores {
 }
 
 /** A connection to the configured Redis (one server, Sentinel or Cluster; see src/infra/redis.ts). */
-export function createRedis(config: Config, name: string): RedisClient {
-  return createRedisClient(config.redis, name);
+export function createRedis(config: Config, name: string, log?: Logger): RedisClient {
+  return createRedisClient(config.redis, name, log !== undefined ? { log } : {});
 }
 
-export function createStores(config: Config, name: string): Stores {
-  const redis = createRedis(config, name);
+/** `log` receives the connection's failures (classified and rate-limited, see src/infra/redis-errors.ts). */
+export function createStores(config: Config, name: string, log?: Logger): Stores {
+  const redis = createRedis(config, name, log);
   const keys = createRedisKeys(config.WSS_KEY_PREFIX, {
     events: config.WSS_STREAM,
     rejectedEntries: config.WSS_DEAD_LETTER_STREAM,

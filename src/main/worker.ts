@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
   const metrics = createServiceMetrics(config);
-  const stores = createStores(config, 'worker');
+  const stores = createStores(config, 'worker', log);
   await registerSearchAttributes(config.temporal, log);
   const delivery = await createDeliveryWorker(config, log, stores, { metrics, tracing });
   const ops = await startOps(

@@ -174,6 +174,20 @@ export async function startTlsRedis(options: TlsRedisOptions): Promise<RedisProc
   return { ...server, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A plain-text redis-server whose `default` user needs `password` (`requirepass`), like a small managed Redis. */
+export async function startPasswordRedis(password: string): Promise<RedisProcess & { remove(): void }> {
+  const dir = tempDir('wss-redis-auth-');
+  const port = await freePort();
+  const server = await startProcess(
+    'redis-auth',
+    redisServerBinary(),
+    [...baseArgs(port, dir), '--requirepass', password],
+    port,
+    dir,
+  );
+  return { ...server, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 export interface SentinelGroup {
   readonly masterName: string;
   readonly servers: RedisProcess[];
