@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   // Shutdown is ours: the consumer drains first, then the worker.
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
-  const metrics = createServiceMetrics(config);
+  const metrics = createServiceMetrics(config, ['api', 'consumer', 'worker']);
   const stores = createStores(config, 'local');
   await registerSearchAttributes(config.temporal, log);
 

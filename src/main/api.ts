@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const stores = createStores(config, 'api');
-  const metrics = createServiceMetrics(config);
+  const metrics = createServiceMetrics(config, ['api']);
   const api = await startApi(config, log, stores, { metrics });
   log.info({ port: api.port }, 'api listening');
   const ops = await startOps(config, log, metrics, api.checks, { draining: shutdown.draining });

@@ -163,7 +163,7 @@ async function main(): Promise<void> {
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-consumer');
   const stores = createStores(config, 'consumer');
-  const metrics = createServiceMetrics(config);
+  const metrics = createServiceMetrics(config, ['consumer']);
   const running = await startConsumer(config, log, stores, { metrics, tracing });
   const ops = await startOps(config, log, metrics, running.checks, { draining: shutdown.draining });
   log.info(

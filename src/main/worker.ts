@@ -207,7 +207,7 @@ async function main(): Promise<void> {
   const tracing = startTracing(config, log, 'wss-worker');
   const sdkMetrics = await temporalMetricsAddress(config);
   installWorkerRuntime(log, sdkMetrics);
-  const metrics = createServiceMetrics(config);
+  const metrics = createServiceMetrics(config, ['worker']);
   const stores = createStores(config, 'worker');
   await registerSearchAttributes(config.temporal, log);
   const delivery = await createDeliveryWorker(config, log, stores, { metrics, tracing });
