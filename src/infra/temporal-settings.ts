@@ -162,6 +162,17 @@ export function resolveTemporalSettings(env: Env, connectTimeoutMs: number): Tem
   };
 }
 
+/** Settings that work but should not be used in production, as start-up warnings (no secrets in them). */
+export function temporalSettingsWarnings(settings: TemporalSettings): string[] {
+  const warnings: string[] = [];
+  if (settings.apiKey !== undefined && settings.tls === false) {
+    warnings.push(
+      'TEMPORAL_API_KEY is set with TEMPORAL_TLS=false: the API key is sent to Temporal in plain text; enable TLS unless the connection is already protected (a local proxy, a sidecar)',
+    );
+  }
+  return warnings;
+}
+
 /** What a log line may say about the connection: no key, no PEM. */
 export function describeTemporalSettings(settings: TemporalSettings): Record<string, unknown> {
   return {

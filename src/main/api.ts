@@ -10,6 +10,7 @@ import { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { Resolver } from '../infra/egress/destination-policy';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import { deliverEvent } from '../workflows/deliver-event';
@@ -103,6 +104,7 @@ export async function startApi(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
+  for (const warning of temporalSettingsWarnings(config.temporal)) log.warn(warning);
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const stores = createStores(config, 'api');
   const metrics = createServiceMetrics(config, ['api']);

@@ -13,6 +13,7 @@ import type { Resolver } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { temporalLogFunction } from '../infra/temporal-log';
 import type { Tracing } from '../infra/tracing';
 import { TRACING_OFF, activeTraceHeaders, recordAttemptOnSpan, startTracing } from '../infra/tracing';
@@ -203,6 +204,7 @@ function countingDisabledEndpoints(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+  for (const warning of temporalSettingsWarnings(config.temporal)) log.warn(warning);
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-worker');
   const sdkMetrics = await temporalMetricsAddress(config);

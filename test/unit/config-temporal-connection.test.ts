@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/infra/config';
+import { temporalSettingsWarnings } from '../../src/infra/temporal-settings';
 import type { TestPki } from '../support/test-pki';
 import { createTestPki } from '../support/test-pki';
 
@@ -227,6 +228,16 @@ describe('Temporal connection configuration (Temporal env config names)', () => 
   it('says "config file" once when the config file cannot be read', () => {
     const message = configError({ TEMPORAL_CONFIG_FILE: path.join(pki.dir, 'nope.toml') });
     assert.doesNotMatch(message, /file file/, message);
+  });
+
+  it('warns at start-up when the API key would travel in plain text (TEMPORAL_TLS=false)', () => {
+    const plain = loadConfig({}, { TEMPORAL_API_KEY: 'sekret-api-key-123', TEMPORAL_TLS: 'false' }).temporal;
+    const warnings = temporalSettingsWarnings(plain);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /TEMPORAL_API_KEY.*TEMPORAL_TLS=false.*plain text/);
+    assert.doesNotMatch(warnings[0] ?? '', /sekret/);
+    assert.deepEqual(temporalSettingsWarnings(loadConfig({}, { TEMPORAL_API_KEY: 'sekret-api-key-123' }).temporal), []);
+    assert.deepEqual(temporalSettingsWarnings(loadConfig({}, {}).temporal), []);
   });
 
   it('never puts the API key or a private key into an error message', () => {
