@@ -210,10 +210,10 @@ describe('Temporal connection configuration (Temporal env config names)', () => 
 
   it('stops on gRPC metadata that gRPC cannot send, naming the TEMPORAL_GRPC_META_ variable', () => {
     const cases: [Record<string, string>, RegExp][] = [
-      [{ TEMPORAL_GRPC_META_X_TENANT: 'a\nb' }, /^  TEMPORAL_GRPC_META_X_TENANT: /m],
-      [{ TEMPORAL_GRPC_META_X_TENANT: 'caf\u00e9' }, /^  TEMPORAL_GRPC_META_X_TENANT: /m],
-      [{ 'TEMPORAL_GRPC_META_A B': 'v' }, /^  TEMPORAL_GRPC_META_A B: /m],
-      [{ TEMPORAL_GRPC_META_GRPC_TIMEOUT: '1' }, /^  TEMPORAL_GRPC_META_GRPC_TIMEOUT: /m],
+      [{ TEMPORAL_GRPC_META_X_TENANT: 'a\nb' }, /^ {2}TEMPORAL_GRPC_META_X_TENANT: /m],
+      [{ TEMPORAL_GRPC_META_X_TENANT: 'caf\u00e9' }, /^ {2}TEMPORAL_GRPC_META_X_TENANT: /m],
+      [{ 'TEMPORAL_GRPC_META_A B': 'v' }, /^ {2}TEMPORAL_GRPC_META_A B: /m],
+      [{ TEMPORAL_GRPC_META_GRPC_TIMEOUT: '1' }, /^ {2}TEMPORAL_GRPC_META_GRPC_TIMEOUT: /m],
     ];
     for (const [env, want] of cases) {
       const message = configError(env);
