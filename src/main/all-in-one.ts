@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const tracing = startTracing(config, log, 'wss');
   // Shutdown is ours: the consumer drains first, then the worker.
   const sdkMetrics = await temporalMetricsAddress(config);
-  installWorkerRuntime(log, sdkMetrics);
+  installWorkerRuntime(log, sdkMetrics, config.WSS_TEMPORAL_METRICS_BIND !== undefined);
   const metrics = createServiceMetrics(config, ['api', 'consumer', 'worker']);
   const stores = createStores(config, 'local');
   await registerSearchAttributes(config.temporal, log);

@@ -3,6 +3,7 @@ import { createTransformRunner } from '../activities/transform-runner';
 import { DeliveryOperations } from '../api/delivery-operations';
 import { RequestBuilder } from '../delivery/signed-request';
 import { connectTemporalClient } from '../infra/temporal';
+import { listenError } from '../infra/listen-error';
 import { createApiServer } from '../api/server';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
@@ -84,7 +85,15 @@ export async function startApi(
       },
     },
   });
-  await app.listen({ port: config.WSS_API_PORT, host: config.WSS_API_HOST });
+  try {
+    await app.listen({ port: config.WSS_API_PORT, host: config.WSS_API_HOST });
+  } catch (err) {
+    sampler?.stop();
+    await app.close();
+    await transforms.close();
+    await connection.close();
+    throw listenError(err, { host: 'WSS_API_HOST', port: 'WSS_API_PORT' }, config.WSS_API_HOST, config.WSS_API_PORT);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.WSS_API_PORT;
   return {

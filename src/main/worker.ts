@@ -21,6 +21,7 @@ import { RequestBuilder } from '../delivery/signed-request';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { connectTemporalWorker, registerSearchAttributes } from '../infra/temporal';
+import { sdkMetricsExporterError } from '../infra/listen-error';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { ServiceMetrics } from '../infra/metrics';
 import type { DeliveryMetricsSinks } from '../workflows/deliver-event';
@@ -170,7 +171,16 @@ export async function createDeliveryWorker(
  * so a second Ctrl-C would kill the process mid-drain. The entry points order the shutdown themselves
  * (`onShutdownSignal` in ./shutdown).
  */
-export function installWorkerRuntime(log: Logger, metricsBindAddress?: string): void {
+export function installWorkerRuntime(log: Logger, metricsBindAddress?: string, metricsBindConfigured = false): void {
+  try {
+    installRuntime(log, metricsBindAddress);
+  } catch (err) {
+    if (metricsBindAddress === undefined || !/metrics exporter/i.test((err as Error).message)) throw err;
+    throw sdkMetricsExporterError(err, { configured: metricsBindConfigured, address: metricsBindAddress });
+  }
+}
+
+function installRuntime(log: Logger, metricsBindAddress: string | undefined): void {
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger('WARN', temporalLogFunction(log)),
@@ -208,7 +218,7 @@ async function main(): Promise<void> {
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-worker');
   const sdkMetrics = await temporalMetricsAddress(config);
-  installWorkerRuntime(log, sdkMetrics);
+  installWorkerRuntime(log, sdkMetrics, config.WSS_TEMPORAL_METRICS_BIND !== undefined);
   const metrics = createServiceMetrics(config, ['worker']);
   const stores = createStores(config, 'worker');
   await registerSearchAttributes(config.temporal, log);
