@@ -11,6 +11,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 type MetricKind = 'counter' | 'gauge' | 'histogram';
 type Role = 'worker' | 'consumer' | 'consumer, api';
+/** A process role; the all-in-one runs all three. */
+export type ProcessRole = 'api' | 'consumer' | 'worker';
 
 interface MetricSpec {
   readonly name: string;
@@ -153,27 +155,43 @@ export interface MetricsOptions {
   readonly tenantLabel: boolean;
   /** Node's process metrics (CPU, memory, event-loop lag, GC). Default true. */
   readonly processMetrics?: boolean;
+  /**
+   * The roles this process runs: only their metrics are registered (a worker exports no stream gauges, the API no
+   * delivery counters). Default: all roles. Recording a metric of another role is a no-op.
+   */
+  readonly roles?: readonly ProcessRole[];
 }
 
-/** Creates a registry with every metric of {@link METRICS}, each at zero for its known label values. */
+/** Whether a metric is emitted by one of `roles`. */
+export function metricOfRoles(spec: { readonly role: string }, roles: readonly ProcessRole[]): boolean {
+  return spec.role.split(', ').some((role) => roles.includes(role as ProcessRole));
+}
+
+/**
+ * Creates a registry with the metrics of {@link METRICS} that the process's roles emit, each at zero for its known
+ * label values.
+ */
 export function createMetrics(options: MetricsOptions): ServiceMetrics {
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const roles = options.roles ?? (['api', 'consumer', 'worker'] as const);
+  // A metric of another role is still created (the recording functions stay simple) but joins no registry.
+  const registers = (spec: MetricSpec): Registry[] => (metricOfRoles(spec, roles) ? [registry] : []);
   const labelNames = (spec: MetricSpec): string[] => [
     ...Object.keys(spec.labels),
     ...(spec.perTenant && options.tenantLabel ? ['tenant'] : []),
   ];
   const counter = (spec: MetricSpec) =>
-    new Counter({ name: spec.name, help: spec.help, labelNames: labelNames(spec), registers: [registry] });
+    new Counter({ name: spec.name, help: spec.help, labelNames: labelNames(spec), registers: registers(spec) });
   const gauge = (spec: MetricSpec) =>
-    new Gauge({ name: spec.name, help: spec.help, labelNames: labelNames(spec), registers: [registry] });
+    new Gauge({ name: spec.name, help: spec.help, labelNames: labelNames(spec), registers: registers(spec) });
   const histogram = (spec: MetricSpec & { buckets: readonly number[] }) =>
     new Histogram({
       name: spec.name,
       help: spec.help,
       labelNames: labelNames(spec),
       buckets: [...spec.buckets],
-      registers: [registry],
+      registers: registers(spec),
     });
 
   const deliveries = counter(METRICS.deliveries);

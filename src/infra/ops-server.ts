@@ -2,6 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Fastify from 'fastify';
 import type { Logger } from './logger';
 import type { ServiceMetrics } from './metrics';
+import { listenError } from './listen-error';
 
 /** One readiness check: resolves when the dependency is fine, throws (with a reason) when it is not. */
 export type ReadinessCheck = () => Promise<void>;
@@ -86,7 +87,14 @@ export async function startOpsServer(options: OpsServerOptions): Promise<Running
     return reply.header('content-type', options.metrics.registry.contentType).send(text);
   });
 
-  await app.listen({ host: options.host, port: options.port });
+  try {
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    clearInterval(window);
+    delay.disable();
+    await app.close();
+    throw listenError(err, { host: 'WSS_OPS_HOST', port: 'WSS_OPS_PORT' }, options.host, options.port);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return {

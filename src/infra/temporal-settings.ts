@@ -66,7 +66,7 @@ export function resolveTemporalSettings(env: Env, connectTimeoutMs: number): Tem
     if (value !== undefined && (value !== '' || key.startsWith('TEMPORAL_GRPC_META_'))) cleanEnv[key] = value;
   }
   const configFile = cleanEnv.TEMPORAL_CONFIG_FILE;
-  if (configFile !== undefined) readOrFail('TEMPORAL_CONFIG_FILE', configFile, 'config file');
+  if (configFile !== undefined) readOrFail('TEMPORAL_CONFIG_FILE', configFile, 'config');
   if (envBool(cleanEnv.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION)) {
     // The TypeScript SDK's TLS has no such switch; pretending to honour it would hide why the handshake fails.
     throw new TemporalSettingsError([
@@ -125,12 +125,27 @@ export function resolveTemporalSettings(env: Env, connectTimeoutMs: number): Tem
   if (tlsProfile?.disabled === true && (tlsProfile.clientCert ?? tlsProfile.clientKey ?? tlsProfile.serverCACert)) {
     issues.push('TEMPORAL_TLS: false, but TLS certificates are configured; remove them or enable TLS');
   }
+  const address = profile.address ?? DEFAULT_ADDRESS;
+  if (!validAddress(address)) {
+    const source = cleanEnv.TEMPORAL_ADDRESS !== undefined ? 'TEMPORAL_ADDRESS' : where('address');
+    issues.push(
+      `${source}: "${address}" is not host:port with a port 1-65535 (an IPv6 address in brackets: [::1]:7233)`,
+    );
+  }
+  for (const [key, value] of Object.entries(profile.grpcMeta ?? {})) {
+    const problem = metadataProblem(key, value);
+    if (problem === undefined) continue;
+    const variable = Object.keys(cleanEnv).find(
+      (name) => name.startsWith('TEMPORAL_GRPC_META_') && metadataKey(name) === key,
+    );
+    issues.push(`${variable ?? where(`grpc_meta.${key}`)}: ${problem}`);
+  }
   if (issues.length > 0) throw new TemporalSettingsError(issues);
 
   // envconfig's rule (toClientOptions): any TLS setting turns TLS on, and so does an API key, unless TLS is off.
   const tlsEnabled = tlsProfile !== undefined ? tlsProfile.disabled !== true : profile.apiKey !== undefined;
   return {
-    address: profile.address ?? DEFAULT_ADDRESS,
+    address,
     namespace: profile.namespace ?? DEFAULT_NAMESPACE,
     tls: tlsEnabled
       ? {
@@ -147,6 +162,17 @@ export function resolveTemporalSettings(env: Env, connectTimeoutMs: number): Tem
   };
 }
 
+/** Settings that work but should not be used in production, as start-up warnings (no secrets in them). */
+export function temporalSettingsWarnings(settings: TemporalSettings): string[] {
+  const warnings: string[] = [];
+  if (settings.apiKey !== undefined && settings.tls === false) {
+    warnings.push(
+      'TEMPORAL_API_KEY is set with TEMPORAL_TLS=false: the API key is sent to Temporal in plain text; enable TLS unless the connection is already protected (a local proxy, a sidecar)',
+    );
+  }
+  return warnings;
+}
+
 /** What a log line may say about the connection: no key, no PEM. */
 export function describeTemporalSettings(settings: TemporalSettings): Record<string, unknown> {
   return {
@@ -155,6 +181,30 @@ export function describeTemporalSettings(settings: TemporalSettings): Record<str
     tls: settings.tls === false ? 'off' : settings.tls.clientCertPair !== undefined ? 'mtls' : 'on',
     apiKey: settings.apiKey !== undefined,
   };
+}
+
+/** host:port with a port 1-65535; an IPv6 host in brackets. What the SDK's connection (and gRPC) accepts. */
+function validAddress(address: string): boolean {
+  const match = /^(\[[0-9A-Fa-f:.]+(?:%[^\]\s]+)?\]|[^\s:[\]/@]+):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[2]);
+  return match !== null && port >= 1 && port <= 65_535;
+}
+
+/** The metadata key envconfig derives from a TEMPORAL_GRPC_META_<NAME> variable. */
+function metadataKey(variable: string): string {
+  return variable.slice('TEMPORAL_GRPC_META_'.length).toLowerCase().replaceAll('_', '-');
+}
+
+/** Why gRPC cannot send this header, or undefined. The message never holds the value (it may be a secret). */
+function metadataProblem(key: string, value: string): string | undefined {
+  if (!/^[0-9a-z_.-]+$/.test(key)) {
+    return `"${key}" is not a gRPC metadata key (lower-case letters, digits, "-", "_" and "." only)`;
+  }
+  if (key.startsWith('grpc-')) return `"${key}": keys starting with grpc- are reserved for gRPC itself`;
+  if (!key.endsWith('-bin') && !/^[\x20-\x7e]*$/.test(value)) {
+    return `the value of "${key}" holds characters gRPC cannot send (printable ASCII only, unless the key ends in -bin)`;
+  }
+  return undefined;
 }
 
 function envBool(value: string | undefined): boolean {

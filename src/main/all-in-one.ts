@@ -2,6 +2,7 @@ import type { Config } from '../infra/config';
 import { loadConfig } from '../infra/config';
 import { nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import { createLogger } from '../infra/logger';
+import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { registerSearchAttributes } from '../infra/temporal';
 import { startTracing } from '../infra/tracing';
 import { startApi } from './api';
@@ -18,12 +19,13 @@ import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } fr
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL);
+  for (const warning of temporalSettingsWarnings(config.temporal)) log.warn(warning);
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss');
   // Shutdown is ours: the consumer drains first, then the worker.
   const sdkMetrics = await temporalMetricsAddress(config);
-  installWorkerRuntime(log, sdkMetrics);
-  const metrics = createServiceMetrics(config);
+  installWorkerRuntime(log, sdkMetrics, config.WSS_TEMPORAL_METRICS_BIND !== undefined);
+  const metrics = createServiceMetrics(config, ['api', 'consumer', 'worker']);
   const stores = createStores(config, 'local', log);
   await registerSearchAttributes(config.temporal, log);
 

@@ -3,6 +3,7 @@ import { createTransformRunner } from '../activities/transform-runner';
 import { DeliveryOperations } from '../api/delivery-operations';
 import { RequestBuilder } from '../delivery/signed-request';
 import { connectTemporalClient } from '../infra/temporal';
+import { listenError } from '../infra/listen-error';
 import { createApiServer } from '../api/server';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
@@ -10,6 +11,7 @@ import { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { Resolver } from '../infra/egress/destination-policy';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import { deliverEvent } from '../workflows/deliver-event';
@@ -83,7 +85,15 @@ export async function startApi(
       },
     },
   });
-  await app.listen({ port: config.WSS_API_PORT, host: config.WSS_API_HOST });
+  try {
+    await app.listen({ port: config.WSS_API_PORT, host: config.WSS_API_HOST });
+  } catch (err) {
+    sampler?.stop();
+    await app.close();
+    await transforms.close();
+    await connection.close();
+    throw listenError(err, { host: 'WSS_API_HOST', port: 'WSS_API_PORT' }, config.WSS_API_HOST, config.WSS_API_PORT);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.WSS_API_PORT;
   return {
@@ -103,9 +113,10 @@ export async function startApi(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'api' });
+  for (const warning of temporalSettingsWarnings(config.temporal)) log.warn(warning);
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const stores = createStores(config, 'api', log);
-  const metrics = createServiceMetrics(config);
+  const metrics = createServiceMetrics(config, ['api']);
   const api = await startApi(config, log, stores, { metrics });
   log.info({ port: api.port }, 'api listening');
   const ops = await startOps(config, log, metrics, api.checks, { draining: shutdown.draining });

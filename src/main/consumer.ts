@@ -8,6 +8,7 @@ import { DestinationPolicy } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { connectTemporalClient } from '../infra/temporal';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
@@ -160,10 +161,11 @@ function entryResult(result: IngestResult): EntryResult {
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'consumer' });
+  for (const warning of temporalSettingsWarnings(config.temporal)) log.warn(warning);
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-consumer');
   const stores = createStores(config, 'consumer', log);
-  const metrics = createServiceMetrics(config);
+  const metrics = createServiceMetrics(config, ['consumer']);
   const running = await startConsumer(config, log, stores, { metrics, tracing });
   const ops = await startOps(config, log, metrics, running.checks, { draining: shutdown.draining });
   log.info(

@@ -5,15 +5,18 @@ import type { RedisClient } from '../infra/redis';
 import { redisFailureReason } from '../infra/redis';
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
-import type { ServiceMetrics } from '../infra/metrics';
+import type { ProcessRole, ServiceMetrics } from '../infra/metrics';
 import { createMetrics } from '../infra/metrics';
 import type { ReadinessCheck, RunningOpsServer } from '../infra/ops-server';
 import { startOpsServer } from '../infra/ops-server';
 import type { ConsumerGroupHealth } from '../store/consumer-group-health';
 
-/** The process's metrics: one registry per process, whatever roles it runs. */
-export function createServiceMetrics(config: Pick<Config, 'WSS_METRICS_TENANT_LABEL'>): ServiceMetrics {
-  return createMetrics({ tenantLabel: config.WSS_METRICS_TENANT_LABEL });
+/** The process's metrics: one registry per process, with the metrics of the roles it runs. */
+export function createServiceMetrics(
+  config: Pick<Config, 'WSS_METRICS_TENANT_LABEL'>,
+  roles: readonly ProcessRole[],
+): ServiceMetrics {
+  return createMetrics({ tenantLabel: config.WSS_METRICS_TENANT_LABEL, roles });
 }
 
 /**

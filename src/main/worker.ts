@@ -13,6 +13,7 @@ import type { Resolver } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
 import type { Logger } from '../infra/logger';
 import { createLogger } from '../infra/logger';
+import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { temporalLogFunction } from '../infra/temporal-log';
 import type { Tracing } from '../infra/tracing';
 import { TRACING_OFF, activeTraceHeaders, recordAttemptOnSpan, startTracing } from '../infra/tracing';
@@ -20,6 +21,7 @@ import { RequestBuilder } from '../delivery/signed-request';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { connectTemporalWorker, registerSearchAttributes } from '../infra/temporal';
+import { sdkMetricsExporterError } from '../infra/listen-error';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import type { ServiceMetrics } from '../infra/metrics';
 import type { DeliveryMetricsSinks } from '../workflows/deliver-event';
@@ -169,7 +171,16 @@ export async function createDeliveryWorker(
  * so a second Ctrl-C would kill the process mid-drain. The entry points order the shutdown themselves
  * (`onShutdownSignal` in ./shutdown).
  */
-export function installWorkerRuntime(log: Logger, metricsBindAddress?: string): void {
+export function installWorkerRuntime(log: Logger, metricsBindAddress?: string, metricsBindConfigured = false): void {
+  try {
+    installRuntime(log, metricsBindAddress);
+  } catch (err) {
+    if (metricsBindAddress === undefined || !/metrics exporter/i.test((err as Error).message)) throw err;
+    throw sdkMetricsExporterError(err, { configured: metricsBindConfigured, address: metricsBindAddress });
+  }
+}
+
+function installRuntime(log: Logger, metricsBindAddress: string | undefined): void {
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger('WARN', temporalLogFunction(log)),
@@ -203,11 +214,12 @@ function countingDisabledEndpoints(
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'worker' });
+  for (const warning of temporalSettingsWarnings(config.temporal)) log.warn(warning);
   const shutdown = onShutdownSignal({ log, deadlineMs: shutdownDeadlineMs(config) });
   const tracing = startTracing(config, log, 'wss-worker');
   const sdkMetrics = await temporalMetricsAddress(config);
-  installWorkerRuntime(log, sdkMetrics);
-  const metrics = createServiceMetrics(config);
+  installWorkerRuntime(log, sdkMetrics, config.WSS_TEMPORAL_METRICS_BIND !== undefined);
+  const metrics = createServiceMetrics(config, ['worker']);
   const stores = createStores(config, 'worker', log);
   await registerSearchAttributes(config.temporal, log);
   const delivery = await createDeliveryWorker(config, log, stores, { metrics, tracing });

@@ -267,6 +267,12 @@ describe('metrics scraped by a real Prometheus', () => {
     assert.equal(await prometheus.value('sum(wss_delivery_attempt_duration_seconds_count)'), n);
     assert.equal(await prometheus.value('sum(wss_consumer_entries_total{result="started"})'), n);
     assert.equal(await prometheus.value('sum(wss_deliveries_total{outcome="failed"})'), 0);
+    // Each role exports its own metrics only: the stream gauges come from the consumer and the API, the delivery
+    // counters from the worker, the entry counters from the consumer.
+    assert.equal(await prometheus.value('count(wss_consumer_stream_lag{job="worker"})'), undefined);
+    assert.ok((await prometheus.value('count(wss_consumer_stream_lag{job=~"api|consumer"})')) === 2);
+    assert.equal(await prometheus.value('count(wss_deliveries_total{job=~"api|consumer"})'), undefined);
+    assert.equal(await prometheus.value('count(wss_consumer_entries_total{job=~"api|worker"})'), undefined);
     // The Temporal SDK's worker metrics come through the same scrape target.
     const sdkSeries = await prometheus.value('count({job="worker",__name__=~"temporal_worker_task_slots_available"})');
     assert.ok((sdkSeries ?? 0) > 0, 'temporal_worker_task_slots_available scraped from the worker');

@@ -62,6 +62,28 @@ function knownMetric(name: string): string | undefined {
   return KNOWN[base] === 'histogram' ? base : undefined;
 }
 
+/** Labels every scraped series has, besides a metric's own: Prometheus's target labels, and `le` of a bucket. */
+const TARGET_LABELS = ['job', 'instance', 'le'];
+
+/**
+ * The labels an expression over only the service's own metrics aggregates by (`by (...)`) that none of its metrics
+ * has (a `by (stream)` over a gauge without a stream label: one series with an empty label). Undefined when it also
+ * reads other metrics (the Temporal SDK's labels are not declared here).
+ */
+function missingGroupingLabels(expr: string): string[] | undefined {
+  const names = metricNames(expr).map((name) => knownMetric(name) ?? name);
+  if (!names.every((name) => name in SERVICE_METRICS)) return undefined;
+  const specs = Object.values(METRICS).filter((spec) => names.includes(spec.name));
+  const have = new Set([
+    ...TARGET_LABELS,
+    ...specs.flatMap((spec) => [...Object.keys(spec.labels), ...(spec.perTenant ? ['tenant'] : [])]),
+  ]);
+  const grouped = [...expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) =>
+    (m[1] ?? '').split(',').map((label) => label.trim()),
+  );
+  return grouped.filter((label) => label !== '' && !have.has(label));
+}
+
 interface Dashboard {
   templating: { list: { name: string; type: string; query: string }[] };
   panels: { type: string; title: string; datasource?: { uid: string }; targets?: { expr: string }[] }[];
@@ -143,6 +165,12 @@ describe('alerting rules (deploy/prometheus)', () => {
     }
   });
 
+  it("aggregate the service's metrics only by labels they have", () => {
+    for (const rule of alertRules()) {
+      assert.deepEqual(missingGroupingLabels(rule.expr) ?? [], [], `${rule.alert}: ${rule.expr}`);
+    }
+  });
+
   it('query only metrics the service, the Temporal SDK, Prometheus and the blackbox exporter export', () => {
     for (const rule of alertRules()) {
       for (const name of metricNames(rule.expr)) assert.ok(knownMetric(name), `${rule.alert}: unknown metric ${name}`);
@@ -170,6 +198,10 @@ describe('Grafana dashboard (deploy/grafana/wss-dashboard.json)', () => {
     }
     for (const metric of Object.keys(SERVICE_METRICS)) assert.ok(used.has(metric), `${metric} is on no panel`);
     assert.ok(used.has('temporal_worker_task_slots_available'));
+  });
+
+  it("aggregates the service's metrics only by labels they have", () => {
+    for (const expr of dashboardExprs) assert.deepEqual(missingGroupingLabels(expr) ?? [], [], expr);
   });
 
   it('queries histograms through their buckets and counters through rate or increase', () => {

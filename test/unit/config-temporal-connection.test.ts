@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/infra/config';
+import { temporalSettingsWarnings } from '../../src/infra/temporal-settings';
 import type { TestPki } from '../support/test-pki';
 import { createTestPki } from '../support/test-pki';
 
@@ -181,6 +182,62 @@ describe('Temporal connection configuration (Temporal env config names)', () => 
     );
     writeFileSync(file, '[profile.default\naddress = ');
     assert.match(configError({ TEMPORAL_CONFIG_FILE: file }), /TEMPORAL_CONFIG_FILE: cannot load/);
+  });
+
+  it('stops on an address that is not host:port with a port 1-65535, naming its source', () => {
+    for (const address of [
+      '7291',
+      '127.0.0.1:99999',
+      '127.0.0.1:0',
+      'temporal',
+      'temporal:',
+      ':7233',
+      '::1:7233',
+      'a b:7233',
+    ]) {
+      assert.match(configError({ TEMPORAL_ADDRESS: address }), /TEMPORAL_ADDRESS: .*host:port/, address);
+    }
+    for (const address of ['temporal.internal:7233', '127.0.0.1:1', '[::1]:65535', 'ns.acct.tmprl.cloud:7233']) {
+      assert.equal(loadConfig({}, { TEMPORAL_ADDRESS: address }).temporal.address, address);
+    }
+    const file = path.join(pki.dir, 'address.toml');
+    writeFileSync(file, '[profile.default]\naddress = "7291"\n');
+    assert.match(
+      configError({ TEMPORAL_CONFIG_FILE: file }),
+      new RegExp(`address in profile "default" of ${file.replaceAll('.', '\\.')}: .*host:port`),
+    );
+  });
+
+  it('stops on gRPC metadata that gRPC cannot send, naming the TEMPORAL_GRPC_META_ variable', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ TEMPORAL_GRPC_META_X_TENANT: 'a\nb' }, /^ {2}TEMPORAL_GRPC_META_X_TENANT: /m],
+      [{ TEMPORAL_GRPC_META_X_TENANT: 'caf\u00e9' }, /^ {2}TEMPORAL_GRPC_META_X_TENANT: /m],
+      [{ 'TEMPORAL_GRPC_META_A B': 'v' }, /^ {2}TEMPORAL_GRPC_META_A B: /m],
+      [{ TEMPORAL_GRPC_META_GRPC_TIMEOUT: '1' }, /^ {2}TEMPORAL_GRPC_META_GRPC_TIMEOUT: /m],
+    ];
+    for (const [env, want] of cases) {
+      const message = configError(env);
+      assert.match(message, want, message);
+      assert.doesNotMatch(message, /caf|a\nb/, 'the value stays out of the message');
+    }
+    assert.deepEqual(loadConfig({}, { TEMPORAL_GRPC_META_X_TENANT: 'acme-1' }).temporal.metadata, {
+      'x-tenant': 'acme-1',
+    });
+  });
+
+  it('says "config file" once when the config file cannot be read', () => {
+    const message = configError({ TEMPORAL_CONFIG_FILE: path.join(pki.dir, 'nope.toml') });
+    assert.doesNotMatch(message, /file file/, message);
+  });
+
+  it('warns at start-up when the API key would travel in plain text (TEMPORAL_TLS=false)', () => {
+    const plain = loadConfig({}, { TEMPORAL_API_KEY: 'sekret-api-key-123', TEMPORAL_TLS: 'false' }).temporal;
+    const warnings = temporalSettingsWarnings(plain);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /TEMPORAL_API_KEY.*TEMPORAL_TLS=false.*plain text/);
+    assert.doesNotMatch(warnings[0] ?? '', /sekret/);
+    assert.deepEqual(temporalSettingsWarnings(loadConfig({}, { TEMPORAL_API_KEY: 'sekret-api-key-123' }).temporal), []);
+    assert.deepEqual(temporalSettingsWarnings(loadConfig({}, {}).temporal), []);
   });
 
   it('never puts the API key or a private key into an error message', () => {

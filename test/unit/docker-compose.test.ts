@@ -17,7 +17,7 @@ interface ComposeService {
   cap_drop?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
-  ports?: (string | { target: number })[];
+  ports?: (string | { target: number; published?: number | string; host_ip?: string })[];
 }
 
 /** docker-compose.yml as docker-compose itself resolves it (anchors, merges and variables applied). */
@@ -79,6 +79,18 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(service.cap_drop, ['ALL'], `${role}: capabilities`);
       assert.equal(service.user, undefined, `${role}: runs as the image's own non-root user`);
     }
+  });
+  it('publishes every port on the loopback interface only (Temporal, its UI, the API and the ops ports)', () => {
+    const { services } = resolvedCompose();
+    let published = 0;
+    for (const [name, service] of Object.entries(services)) {
+      for (const port of service.ports ?? []) {
+        published += 1;
+        const hostIp = typeof port === 'string' ? /^([^:]+):\d+:\d+/.exec(port)?.[1] : port.host_ip;
+        assert.equal(hostIp, '127.0.0.1', `${name} publishes ${JSON.stringify(port)} on every interface`);
+      }
+    }
+    assert.ok(published >= 6, `${published} published ports`);
   });
 });
 

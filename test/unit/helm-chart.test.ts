@@ -330,7 +330,7 @@ describe('Helm chart deploy/helm/webhook-sender', () => {
     const [monitor] = byKind(objs, 'ServiceMonitor');
     const relabel = monitor?.spec.endpoints[0].relabelings[0];
     assert.equal(relabel.replacement, 'wss-$1', 'job = wss-api, wss-consumer, wss-worker');
-    assert.match(original, /job="wss-worker-sdk"/);
+    assert.match(original, /job=~"wss-worker\|wss-worker-sdk"/);
     assert.equal(monitor?.spec.endpoints[0].metricRelabelings[0].replacement, 'wss-worker-sdk');
   });
 

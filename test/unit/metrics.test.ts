@@ -105,6 +105,27 @@ describe('service metrics', () => {
     assert.match(text, /^wss_dead_letter_stream_length 1$/m);
   });
 
+  it("registers on each role only that role's metrics (the all-in-one: all of them)", async () => {
+    const names = async (roles?: readonly ('api' | 'consumer' | 'worker')[]) => {
+      const m = createMetrics({ tenantLabel: false, processMetrics: false, ...(roles ? { roles } : {}) });
+      return new Set((await m.registry.getMetricsAsJSON()).map((metric) => metric.name));
+    };
+    const all = Object.values(METRICS).map((spec) => spec.name);
+    for (const role of ['api', 'consumer', 'worker'] as const) {
+      const got = await names([role]);
+      for (const spec of Object.values(METRICS)) {
+        const emits = spec.role.split(', ').includes(role);
+        assert.equal(got.has(spec.name), emits, `${role}: ${spec.name}`);
+      }
+    }
+    assert.deepEqual([...(await names(['api', 'consumer', 'worker']))].sort(), [...all].sort());
+    assert.deepEqual([...(await names())].sort(), [...all].sort());
+    // Recording a metric the role does not export is a no-op, not an error.
+    const api = createMetrics({ tenantLabel: false, processMetrics: false, roles: ['api'] });
+    api.recordAttempt({ tenantId: 't', outcome: 'delivered', sent: { statusCode: 200, durationMs: 1 } });
+    assert.doesNotMatch(await api.registry.metrics(), /wss_deliveries_total/);
+  });
+
   it('documents every metric in the README table', () => {
     const table = metricTable();
     for (const spec of Object.values(METRICS)) assert.ok(table.includes(`| \`${spec.name}\` |`), spec.name);
