@@ -256,8 +256,10 @@ export function countDuplicates(world: World, results: ScenarioResult[], gen: Ge
       r.duplicates += times.length - 1;
       const first = times[0] as number;
       const last = times[times.length - 1] as number;
+      // Only this scenario's own faults can explain its duplicates: a window of the next scenario that happens to
+      // overlap a late duplicate does not.
       const windows = world.windows
-        .filter((w) => w.start <= last && (w.end ?? Date.now()) >= first - 2000)
+        .filter((w) => w.scenario === r.name && w.start <= last && (w.end ?? Date.now()) >= first - 2000)
         .map((w) => `${w.scenario}/${w.name}`);
       r.duplicateEvents.push({ eventId: e.eventId, deliveries: times.length, windows });
     }

@@ -132,9 +132,15 @@ export class ChaosReceiver {
     const eventId = String(req.headers['x-wss-event-id'] ?? '');
     const path = req.url ?? '';
     const secret = this.secrets.get(path.split('/').slice(0, 2).join('/'));
-    const verdict = secret
+    const signed = secret
       ? verifyWssRequest(secret, req.headers, body)
       : ({ ok: false, reason: 'no secret for this path' } as const);
+    // The ledger is keyed by X-WSS-Event-Id, which the signature does not cover: the signed body must carry the same
+    // id, or a request with another event's body would count as this event's delivery.
+    const verdict =
+      signed.ok && bodyEventId(body) !== eventId
+        ? ({ ok: false, reason: 'the signed body\'s "id" differs from X-WSS-Event-Id' } as const)
+        : signed;
     const ts = Number(req.headers['x-wss-timestamp']);
     const skew = Number.isFinite(ts) ? ts - at / 1000 : undefined;
     const ledger = this.ledger(eventId);
@@ -175,5 +181,15 @@ export class ChaosReceiver {
       const hook = this.afterOk;
       res.once('finish', () => hook(eventId));
     }
+  }
+}
+
+/** The `id` of a delivered body (the service's default `{"id", "type", ..., "data"}` shape), or undefined. */
+function bodyEventId(body: Buffer): string | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { id?: unknown };
+    return typeof parsed.id === 'string' ? parsed.id : undefined;
+  } catch {
+    return undefined;
   }
 }
