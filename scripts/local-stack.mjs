@@ -17,7 +17,9 @@
 // - any other signal (SIGTERM from `kill <pid>` or a supervisor, a SIGINT with no terminal) is relayed, each one.
 // Redis and Temporal are stopped only after the command has exited, so a draining service can still record its
 // work. A signal during start-up stops what was started and exits. (Only SIGKILL of this script leaves Redis and
-// Temporal running; a later start then fails on their ports.)
+// Temporal running; a later start then fails on their ports.) package.json's `start` line `exec`s this script: npm
+// runs it with /bin/sh -c, and on Debian dash would otherwise stay in between and die at once on the Ctrl-C, so npm
+// would return to the prompt while the drain still runs.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -19,8 +19,8 @@ import { uniqueName, waitFor } from '../support/services';
  * dir and free ports) starts Redis and the Temporal dev server and runs the all-in-one; the test signals it while an
  * attempt is in flight at a slow receiver, then restarts the stack on the same data and checks the attempt was
  * recorded once and is never sent again. The service exits at once on a second signal, so one Ctrl-C must reach it
- * once: the Ctrl-C test runs the stack on a real pseudo-terminal (util-linux `script`), types Ctrl-C into it and
- * relays it to the runner once more, as npm does.
+ * once: the Ctrl-C test runs package.json's `start` line on a real pseudo-terminal (util-linux `script`) through
+ * `/bin/sh -c`, as npm runs it, types Ctrl-C into it and relays it to the runner once more, as npm does.
  */
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -156,8 +156,23 @@ function runnerPid(dataDir: string): number {
 }
 
 /**
+ * package.json's `start` line with this test's data dir, running the sources (`tsx`) instead of the build. npm runs
+ * it with `/bin/sh -c`; on Debian that is dash, which stays in between as the runner's parent unless the line
+ * `exec`s, and dies at once on the terminal's Ctrl-C, so npm would report the interrupt while the drain still runs.
+ */
+function npmStartLine(dataDir: string): string {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const line = pkg.scripts.start
+    .replace(' run -- ', ` run --data-dir '${dataDir}' -- `)
+    .replace('node dist/src/main/all-in-one.js', 'node --import tsx src/main/all-in-one.ts');
+  assert.ok(line.includes(dataDir) && line.includes('src/main/all-in-one.ts'), `unexpected start line: ${line}`);
+  return line;
+}
+
+/**
  * `node scripts/local-stack.mjs run --data-dir … -- node --import tsx src/main/all-in-one.ts`, in its own group;
- * with `pty`, inside `script`, on a pseudo-terminal whose foreground group it is (as in a terminal window).
+ * with `pty`, the `npm start` line through `/bin/sh -c` inside `script`, on a pseudo-terminal whose foreground group
+ * it is (as in a terminal window).
  */
 async function startLocalStack(settings: StackSettings, pty = false): Promise<RunningStack> {
   const command = [
@@ -174,9 +189,10 @@ async function startLocalStack(settings: StackSettings, pty = false): Promise<Ru
   ];
   // detached: its own process group, like a terminal's foreground job, so the test can signal the group.
   const child = pty
-    ? spawn('script', ['-qfec', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
+    ? spawn('script', ['-qfec', npmStartLine(settings.dataDir), '/dev/null'], {
         cwd: ROOT,
-        env: settings.env,
+        // `script` runs the line with $SHELL -c; npm uses /bin/sh.
+        env: { ...settings.env, SHELL: '/bin/sh' },
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
       })
