@@ -91,6 +91,7 @@ export function jwksRoutes(app: ApiInstance, deps: Pick<ApiDependencies, 'signin
   app.route({
     method: 'GET',
     url: '/v1/tenants/:tenantId/jwks.json',
+    exposeHeadRoute: true,
     config: { access: 'public' },
     schema: {
       operationId: 'getTenantJwks',
@@ -101,9 +102,10 @@ export function jwksRoutes(app: ApiInstance, deps: Pick<ApiDependencies, 'signin
     },
     handler: async (req, reply) => {
       const keys = await deps.signingKeys.publicKeys(req.params.tenantId);
+      // Served as application/json, as documented (RFC 7517's application/jwk-set+json is accepted by few clients
+      // that do not also accept JSON).
       return reply
         .header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`)
-        .header('content-type', 'application/jwk-set+json; charset=utf-8')
         .send({ keys: keys.map((k) => k.jwk) });
     },
   });
