@@ -283,6 +283,23 @@ describe('v1a (ed25519) signatures with a per-tenant JWKS', () => {
     assert.equal(header(later, 'webhook-signature-kid'), newKid);
   });
 
+  it('a PATCH switches an HMAC endpoint to v1a besides v1, creating the tenant key on the way', async () => {
+    const tenant = uniqueName('v1a-patch');
+    const { hook, endpoint } = await endpointFor(tenant, {});
+    assert.deepEqual(endpoint.signatureVersions, ['v1'], 'HMAC only by default');
+    assert.deepEqual(await fetchJwks(tenant), { keys: [] });
+    const patched = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, {
+      signatureVersions: ['v1', 'v1a'],
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.deepEqual(patched.body.signatureVersions, ['v1', 'v1a']);
+    const req = await publish(tenant, hook, 'evt-v1a-patch');
+    assert.match(header(req, 'x-wss-signature'), /^[0-9a-f]{64}$/);
+    const { keys } = await fetchJwks(tenant);
+    assert.equal(keys.length, 1);
+    assert.equal(nodeVerifies(req, keys[0]!, v1aSignatures(req)[0]!), true);
+  });
+
   it('the dry run shows the v1a signature and its kid', async () => {
     const tenant = uniqueName('v1a-dry');
     const { endpoint } = await endpointFor(tenant, { signatureVersions: ['v1', 'v1a'] });
