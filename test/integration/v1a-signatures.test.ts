@@ -336,6 +336,24 @@ describe('v1a (ed25519) signatures with a per-tenant JWKS', () => {
     }
   });
 
+  it('binds each sealed private key to its tenant, and deleting the tenant removes its keys', async () => {
+    const owner = uniqueName('v1a-owner');
+    const thief = uniqueName('v1a-thief');
+    await endpointFor(owner, { signatureVersions: ['v1a'] });
+    const keys = stack.stores.keys;
+    const record = await stack.redis.get(keys.tenantSigningKeys(owner as never));
+    assert.ok(record);
+    // A record copied onto another tenant does not decrypt there (the AAD names tenant and kid).
+    await stack.redis.set(keys.tenantSigningKeys(thief as never), record);
+    await assert.rejects(stack.stores.signingKeys.activeSigningKeys(thief as never), { code: 'secret_unavailable' });
+    await stack.redis.del(keys.tenantSigningKeys(thief as never));
+
+    const deleted = await stack.api('DELETE', `/v1/tenants/${owner}`);
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.deepEqual(await fetchJwks(owner), { keys: [] });
+    assert.equal(await stack.redis.exists(keys.tenantSigningKeys(owner as never)), 0);
+  });
+
   it('never shows, logs or records a private key, before or after rotation', async () => {
     const tenant = uniqueName('v1a-secret');
     const { hook, endpoint } = await endpointFor(tenant, { signatureVersions: ['v1', 'v1a'] });
