@@ -126,11 +126,28 @@ const TEST_PACKAGES = [
   },
   // libfaketime moves the worker's clock in the chaos run's clock scenarios (npm run chaos).
   { pkg: 'faketime', commands: ['faketime'], usedBy: "the chaos run's worker clock scenarios" },
+  // The Python receiver kit verifies v1a (ed25519) signatures with the cryptography package (Python's standard
+  // library has no ed25519); present when python3 imports it.
+  {
+    pkg: 'python3-cryptography',
+    commands: [],
+    pythonModules: ['cryptography'],
+    usedBy: 'the Python receiver kit (npm run test:receivers) and the v1a integration test',
+  },
 ];
 
+/** True when python3 imports every module (a package without a command of its own). */
+function pythonImports(modules) {
+  const python = findOnPath('python3');
+  if (python === undefined) return false;
+  return modules.every((m) => spawnSync(python, ['-c', `import ${m}`], { stdio: 'ignore' }).status === 0);
+}
+
 function installTestPackages() {
-  const missing = TEST_PACKAGES.filter(
-    ({ commands, paths = [] }) => !commands.every((c) => findOnPath(c)) && !paths.some((p) => existsSync(p)),
+  const missing = TEST_PACKAGES.filter(({ commands, paths = [], pythonModules }) =>
+    pythonModules !== undefined
+      ? !pythonImports(pythonModules)
+      : !commands.every((c) => findOnPath(c)) && !paths.some((p) => existsSync(p)),
   );
   if (missing.length === 0) return;
   const names = missing.map(({ pkg }) => pkg);

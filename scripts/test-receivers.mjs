@@ -46,6 +46,19 @@ function pythonSuite() {
       return false;
     }
   }
+  // v1a (ed25519) needs the cryptography package: Python's standard library has no ed25519. Bootstrap installs
+  // Debian's python3-cryptography; a python3 of its own (pyenv, venv) may need pip.
+  if (!pythonHas(python, 'cryptography')) {
+    console.log('cryptography is not installed; trying once: python3 -m pip install --user cryptography');
+    run(python, ['-m', 'pip', 'install', '--user', 'cryptography']);
+    if (!pythonHas(python, 'cryptography')) {
+      console.error(
+        'Python 3 with the cryptography package is required for the v1a receiver kit tests: apt-get install ' +
+          'python3-cryptography (or python3 -m pip install --user cryptography)',
+      );
+      return false;
+    }
+  }
   return run(python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'receivers/python']);
 }
 

@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { wssExpressMiddleware } from './express';
 import type { ExpressLikeRequest, ExpressLikeResponse } from './express';
 import { WssVerificationError, createWssPreParsingHook } from './fastify';
-import { readRawBody, verifyWssSignature } from './verify';
-import type { WssVerdictReason } from './verify';
+import { JwksCache, JwksUnavailableError, readRawBody, verifyV1aSignature, verifyWssSignature } from './verify';
+import type { Jwks, V1aVerdictReason, WssVerdictReason } from './verify';
 
 interface Vector {
   name: string;
@@ -196,5 +196,105 @@ describe('Fastify preParsing hook', () => {
       assert.equal(err.reason, 'malformed_signature');
       return true;
     });
+  });
+});
+
+interface V1aVector {
+  name: string;
+  jwks: Jwks;
+  id: string;
+  timestampHeader: string;
+  signatureHeader: string;
+  kidHeader: string | null;
+  bodyBase64: string;
+  now: number;
+  toleranceSeconds: number;
+  expected: { valid: boolean; reason: V1aVerdictReason };
+}
+
+const v1aVectors = (
+  JSON.parse(readFileSync(join(__dirname, '../../test/vectors/v1a.json'), 'utf8')) as { vectors: V1aVector[] }
+).vectors;
+
+describe('verifyV1aSignature against the shared v1a vectors', () => {
+  it('loads the vectors', () => assert.ok(v1aVectors.length > 20));
+  for (const v of v1aVectors) {
+    it(`${v.name} -> ${v.expected.reason}`, () => {
+      const verdict = verifyV1aSignature({
+        jwks: v.jwks,
+        id: v.id,
+        timestamp: v.timestampHeader,
+        signature: v.signatureHeader,
+        kid: v.kidHeader ?? undefined,
+        body: Buffer.from(v.bodyBase64, 'base64'),
+        now: v.now,
+        toleranceSeconds: v.toleranceSeconds,
+      });
+      assert.deepEqual(verdict, v.expected);
+    });
+  }
+});
+
+describe('JwksCache', () => {
+  const rotation = v1aVectors.find((v) => v.name === 'rotation: receiver holds both keys')!;
+  const [newKey, oldKey] = rotation.jwks.keys;
+  const request = {
+    id: rotation.id,
+    timestamp: rotation.timestampHeader,
+    // Only the new key's signature: a receiver holding only the old key must refetch.
+    signature: rotation.signatureHeader.split(' ')[0],
+    kid: rotation.kidHeader!.split(' ')[0],
+    body: Buffer.from(rotation.bodyBase64, 'base64'),
+    now: rotation.now,
+  };
+
+  /** A loopback JWKS server whose answer the test changes; counts its requests. */
+  async function jwksServer(initial: Jwks) {
+    const state = { jwks: initial as Jwks | 'fail', hits: 0 };
+    const server = createServer((_req, res) => {
+      state.hits += 1;
+      if (state.jwks === 'fail') res.writeHead(503).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state.jwks));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+    return { state, url, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('refetches when a request names a key it lacks, at most once per minimum interval', async () => {
+    const srv = await jwksServer({ keys: [oldKey!] });
+    let clock = 1_000_000;
+    try {
+      const cache = new JwksCache(srv.url, { clock: () => clock, minRefreshSeconds: 30 });
+      await cache.keys();
+      assert.equal(srv.state.hits, 1);
+      // Rotated, but within the minimum interval: the cached set is used, the new kid is unknown.
+      srv.state.jwks = { keys: [newKey!, oldKey!] };
+      assert.equal((await cache.verify(request)).reason, 'unknown_key');
+      assert.equal(srv.state.hits, 1);
+      clock += 31_000;
+      assert.deepEqual(await cache.verify(request), { valid: true, reason: 'ok' });
+      assert.equal(srv.state.hits, 2);
+      // Known now: no more fetches.
+      assert.deepEqual(await cache.verify(request), { valid: true, reason: 'ok' });
+      assert.equal(srv.state.hits, 2);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('keeps the keys it has when a refetch fails, and fails loudly when it has none', async () => {
+    const srv = await jwksServer({ keys: [newKey!] });
+    let clock = 1_000_000;
+    try {
+      const cache = new JwksCache(srv.url, { clock: () => clock, ttlSeconds: 60 });
+      assert.equal((await cache.verify(request)).valid, true);
+      srv.state.jwks = 'fail';
+      clock += 61_000;
+      assert.equal((await cache.verify(request)).valid, true, 'the expired set is kept while the sender is down');
+      await assert.rejects(new JwksCache(srv.url).keys(), JwksUnavailableError);
+    } finally {
+      await srv.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
-import type { RequestBuilder, SignedRequest } from '../delivery/signed-request';
+import type { RequestBuilder, RequestSigning, SignedRequest } from '../delivery/signed-request';
 import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
 import { classifyResponse } from '../domain/classify-response';
@@ -7,6 +7,7 @@ import type { AttemptLogEntry } from '../domain/delivery-log';
 import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../domain/delivery-log';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
+import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
 import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
@@ -81,6 +82,10 @@ export interface DeliveryDependencies extends FailureBookkeepingDependencies {
    * benchmark's worker, whose endpoints have no filters).
    */
   readonly payloads?: { get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> };
+  /** The tenant's ed25519 keys, read only for endpoints that sign with `v1a` (absent: such endpoints fail to sign). */
+  readonly signingKeys?: {
+    activeSigningKeys(tenantId: TenantId): Promise<NonNullable<RequestSigning['signingKeys']>>;
+  };
   readonly requests: Pick<RequestBuilder, 'build'>;
   readonly http: Pick<HttpClient, 'post'>;
   readonly deliveryLog: FailureBookkeepingDependencies['deliveryLog'] & {
@@ -509,12 +514,18 @@ export function createActivities(deps: DeliveryDependencies) {
     if (miss === 'endpoint_disabled') return { skipped: 'endpoint_disabled' };
     if (miss !== undefined) return { skipped: 'unsubscribed' };
     const unsigned = await step('build_request', () => deps.requests.build(event, endpoint));
+    const versions = endpoint.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS;
+    const signingKeys = versions.includes('v1a')
+      ? await step('load_endpoint', async () => deps.signingKeys?.activeSigningKeys(event.tenantId))
+      : undefined;
     const request = await step('sign', () =>
       signRequest(unsigned, {
         scheme: endpoint.signatureScheme,
-        secrets: loaded.signingSecrets(),
+        secrets: versions.includes('v1') ? loaded.signingSecrets() : [],
         // Taken now, per attempt: a retry hours later must not be rejected by the receiver's timestamp window.
         timestamp: unixSeconds(now()),
+        versions,
+        ...(signingKeys !== undefined ? { signingKeys } : {}),
       }),
     );
     return { endpoint, request };

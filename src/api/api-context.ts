@@ -5,6 +5,7 @@ import type { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { ApiKeyStore } from '../store/api-key-store';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { EventPublisher } from '../store/event-publisher';
+import type { SigningKeyStore } from '../store/signing-key-store';
 import type { TenantStore } from '../store/tenant-store';
 import type { DeliveryOperations } from './delivery-operations';
 import type { dryRunDelivery } from './dry-run';
@@ -28,6 +29,8 @@ export interface ApiDependencies {
   readonly endpoints: EndpointStore;
   readonly tenants: TenantStore;
   readonly apiKeys: ApiKeyStore;
+  /** Each tenant's ed25519 keys for `v1a`: public halves for the API and the JWKS, private ones for the dry run. */
+  readonly signingKeys: Pick<SigningKeyStore, 'publicKeys' | 'ensure' | 'rotate' | 'activeSigningKeys' | 'deleteAll'>;
   readonly publisher: EventPublisher;
   /** Builds request bodies and headers exactly as deliveries do (for the dry run). */
   readonly requests: Parameters<typeof dryRunDelivery>[2]['requests'];

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { RequestBuilder } from '../delivery/signed-request';
 import { signRequest, toEventText, unixSeconds } from '../delivery/signed-request';
 import type { Endpoint } from '../domain/endpoint';
+import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
+import type { AsymmetricSigningKey } from '../security/ed25519';
 import type { EventEnvelope, EventText } from '../domain/event';
 import { ValidationError } from '../domain/errors';
 import type { RoutingMiss } from '../domain/routing';
@@ -33,6 +35,8 @@ export async function dryRunDelivery(
   deps: {
     requests: Pick<RequestBuilder, 'buildFromEnvelope'>;
     loadSecrets: () => Promise<string[]>;
+    /** The tenant's active ed25519 keys, loaded only for an endpoint that signs with `v1a`. */
+    loadSigningKeys?: () => Promise<AsymmetricSigningKey[]>;
     /** The clock the signature's timestamp is read from. Default: `Date.now`. */
     now?: () => number;
   },
@@ -48,10 +52,14 @@ export async function dryRunDelivery(
   );
   if (miss !== undefined) return { matches: false, reason: miss };
   const unsigned = await deps.requests.buildFromEnvelope(text, endpoint);
+  const versions = endpoint.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS;
+  const signingKeys = versions.includes('v1a') ? await deps.loadSigningKeys?.() : undefined;
   const signed = signRequest(unsigned, {
     scheme: endpoint.signatureScheme,
     secrets: await deps.loadSecrets(),
     timestamp: unixSeconds((deps.now ?? Date.now)()),
+    versions,
+    ...(signingKeys !== undefined ? { signingKeys } : {}),
   });
   return { matches: true, eventType: signed.eventType, headers: { ...signed.headers }, body: signed.body };
 }

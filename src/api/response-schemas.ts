@@ -82,6 +82,13 @@ export const endpointResponse = z
     filter: z.unknown().optional().describe('Mongo-style content filter over the event envelope (an object).'),
     transform: z.string().optional(),
     signatureScheme: signatureSchemeSchema,
+    signatureVersions: z
+      .array(z.enum(['v1', 'v1a']))
+      .readonly()
+      .optional()
+      .describe(
+        'Signatures sent: `v1` (HMAC with the endpoint secret), `v1a` (ed25519 with the tenant key). Absent means `["v1"]`.',
+      ),
     sendTraceparent: z
       .boolean()
       .describe("Whether deliveries carry the attempt's W3C `traceparent` header (when tracing is on)."),

@@ -132,6 +132,15 @@ export const retryPolicySchema = domainRetryPolicySchema.describe(
 
 export const signatureSchemeSchema = z.enum(['wss', 'standard-webhooks', 'both']);
 
+export const signatureVersionsSchema = z
+  .array(z.enum(['v1', 'v1a']))
+  .min(1)
+  .max(2)
+  .refine((versions) => new Set(versions).size === versions.length, 'must not repeat a version')
+  .describe(
+    'Signatures sent, by their Standard Webhooks identifiers: `v1` is the HMAC-SHA256 signature with the endpoint secret (headers per `signatureScheme`), `v1a` the ed25519 signature with the tenant\'s key (`webhook-signature: v1a,…` and `webhook-signature-kid`; public keys at `/v1/tenants/{tenantId}/jwks.json`). Default `["v1"]`.',
+  );
+
 export const secretSchema = z
   .string()
   .min(24, 'must be at least 24 characters')
@@ -155,6 +164,7 @@ const endpointFields = {
     .optional()
     .describe('JSONata expression producing the body.'),
   signatureScheme: signatureSchemeSchema.optional(),
+  signatureVersions: signatureVersionsSchema.optional(),
   sendTraceparent: z
     .boolean()
     .optional()

@@ -18,6 +18,7 @@ import { deliveryRoutes } from './routes/deliveries';
 import { endpointRoutes } from './routes/endpoints';
 import { eventRoutes } from './routes/events';
 import { serviceRoutes } from './routes/service';
+import { jwksRoutes, signingKeyRoutes } from './routes/signing-keys';
 import { tenantRoutes } from './routes/tenants';
 
 export type { ApiDependencies, ApiInstance };
@@ -139,6 +140,8 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   // Swagger UI ships its assets with the package: /docs works without internet access.
   void app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   void app.register(async (service) => serviceRoutes(service, deps));
+  // Public, outside the authenticated /v1 scope: receivers fetch a tenant's JWKS without a token.
+  void app.register(async (jwks) => jwksRoutes(jwks, deps));
   void app.register(async (v1) => {
     v1.decorateRequest('principal', null as never);
     v1.addHook(
@@ -158,6 +161,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     eventRoutes(v1, deps);
     deliveryRoutes(v1, deps);
     deadLetterRoutes(v1, deps);
+    signingKeyRoutes(v1, deps);
   });
   void app.register(async (other) => {
     // The body of a request to a method a path lacks is never read.

@@ -116,6 +116,10 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .requiredOption('--events <types>', 'comma-separated event types, with wildcards: order.*,invoice.paid')
     .option('--secret <secret>', 'signing secret (default: generated)')
     .option('--scheme <scheme>', 'signature scheme: wss, standard-webhooks or both')
+    .option(
+      '--signatures <versions>',
+      'comma-separated signatures to send: v1 (HMAC, default), v1a (ed25519 with the tenant key), or v1,v1a',
+    )
     .option('--filter <json>', 'content filter, a JSON document (or @file)')
     .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
     .option('--description <text>', 'free text')
@@ -132,6 +136,13 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
             .filter(Boolean),
           secret: o.secret,
           signatureScheme: o.scheme,
+          signatureVersions:
+            o.signatures === undefined
+              ? undefined
+              : String(o.signatures)
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
           description: o.description,
           filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
           transform: o.transform,
@@ -164,6 +175,24 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     sub(endpoints, 'test <tenantId> <endpointId>', 'dry run: match, body and headers; sends nothing'),
   ).action(
     call('POST /v1/tenants/{}/endpoints/{}/test', dryRun, (o) => ({ type: o.type, data: jsonArg(o.data, 'data') })),
+  );
+
+  const signingKeys = program
+    .command('signing-keys')
+    .description("a tenant's ed25519 keys for v1a signatures (private keys are never shown)");
+  sub(signingKeys, 'list <tenantId>', 'the public keys valid now, newest first').action(
+    call('GET /v1/tenants/{}/signing-keys', (b) => table(b.keys, ['kid', 'publicKey', 'createdAt', 'expiresAt'])),
+  );
+  sub(signingKeys, 'rotate <tenantId>', 'new key pair; the previous keys keep signing for the grace period').action(
+    call(
+      'POST /v1/tenants/{}/signing-keys/rotate',
+      (r) => `new key ${r.kid}
+public key: ${r.publicKey}
+previous keys valid until ${r.previousKeyValidUntil}`,
+    ),
+  );
+  sub(signingKeys, 'jwks <tenantId>', 'the public JWKS receivers fetch (served without a token)').action(
+    call('GET /v1/tenants/{}/jwks.json', (b) => JSON.stringify(b, null, 2)),
   );
 
   const events = program.command('events').description('publish events through the API');

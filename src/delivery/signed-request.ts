@@ -1,9 +1,10 @@
-import type { Endpoint, SignatureScheme } from '../domain/endpoint';
+import type { Endpoint, SignatureScheme, SignatureVersion } from '../domain/endpoint';
 import { WssError } from '../domain/errors';
 import { checkHeaderTotals, checkStaticHeaders } from '../domain/http-headers';
 import type { EventEnvelope, EventRef, EventText } from '../domain/event';
 import type { EventId, TenantId } from '../domain/ids';
 import type { TraceHeaders } from '../domain/trace-context';
+import type { AsymmetricSigningKey } from '../security/ed25519';
 import { buildSignatureHeaders } from '../security/signature';
 
 /**
@@ -41,6 +42,10 @@ export interface RequestSigning {
   readonly secrets: readonly string[];
   /** Unix seconds, taken when the request is sent (see {@link unixSeconds}). */
   readonly timestamp: number;
+  /** The endpoint's `signatureVersions`; default `["v1"]`. */
+  readonly versions?: readonly SignatureVersion[];
+  /** The tenant's active ed25519 keys, newest first, for `v1a`. */
+  readonly signingKeys?: readonly AsymmetricSigningKey[];
 }
 
 /** The stored payload of an event expired or was never written. Retrying cannot bring it back. */
@@ -176,6 +181,8 @@ export function signRequest(request: UnsignedRequest, signing: RequestSigning): 
     eventId: request.id,
     timestamp: signing.timestamp,
     body: request.body,
+    ...(signing.versions !== undefined ? { versions: signing.versions } : {}),
+    ...(signing.signingKeys !== undefined ? { signingKeys: signing.signingKeys } : {}),
   });
   return { ...request, headers: { ...request.headers, ...lowercaseKeys(signature) } };
 }

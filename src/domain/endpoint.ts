@@ -3,6 +3,16 @@ import type { EndpointId, TenantId } from './ids';
 /** How an endpoint's requests are signed. */
 export type SignatureScheme = 'wss' | 'standard-webhooks' | 'both';
 
+/**
+ * Which signatures an endpoint's requests carry, named by their Standard Webhooks signature identifiers: `v1` is
+ * the symmetric HMAC-SHA256 signature with the endpoint's secret (in the header sets of its
+ * {@link SignatureScheme}), `v1a` the asymmetric ed25519 signature with its tenant's key pair.
+ */
+export type SignatureVersion = 'v1' | 'v1a';
+
+/** What an endpoint stored before `signatureVersions` existed signs with. */
+export const DEFAULT_SIGNATURE_VERSIONS: readonly SignatureVersion[] = ['v1'];
+
 /** Per-endpoint retry policy. Every field is optional; missing ones fall back to the tenant and service defaults. */
 export interface RetryPolicySpec {
   /** Delay before the first retry, in ms. */
@@ -40,6 +50,12 @@ export interface Endpoint {
   /** JSONata expression producing the body (or `{body, headers, eventType}`). */
   readonly transform?: string;
   readonly signatureScheme: SignatureScheme;
+  /**
+   * Which signatures are sent (`v1` entries before `v1a` ones); non-empty, no repeats. Absent means {@link DEFAULT_SIGNATURE_VERSIONS}
+   * (`["v1"]`). With `v1a` and without `v1`, requests carry no HMAC signature at all (the endpoint's secret is
+   * kept but unused).
+   */
+  readonly signatureVersions?: readonly SignatureVersion[];
   /**
    * Send the delivery attempt's W3C `traceparent` (and `tracestate`) to the receiver, when tracing is on. Off by
    * default: a trace id is internal information. (Endpoints stored before the field existed read as off.)

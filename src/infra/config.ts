@@ -249,7 +249,9 @@ export const configSchema = z.object({
     ),
   WSS_SECRET_GRACE_MS: int(0)
     .default(24 * 3600 * 1000)
-    .describe('How long a rotated-out secret keeps signing (both signatures are sent).'),
+    .describe(
+      "How long a rotated-out secret, or a tenant's rotated-out ed25519 key, keeps signing (both signatures are sent; the key stays in the JWKS).",
+    ),
   WSS_TRANSFORM_PROCESSES: int(1, 64)
     .default(2)
     .describe(

@@ -67,6 +67,7 @@ export async function startApi(
       endpoints: stores.endpoints,
       tenants: stores.tenants,
       apiKeys: stores.apiKeys,
+      signingKeys: stores.signingKeys,
       publisher: new EventPublisher(stores.redis, stores.keys, config.redis),
       requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
       destinations,

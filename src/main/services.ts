@@ -10,6 +10,7 @@ import { DeliveryLogStore } from '../store/delivery-log-store';
 import { EndpointStore } from '../store/endpoint-store';
 import { PayloadStore } from '../store/payload-store';
 import { createRedisKeys } from '../store/redis-keys';
+import { SigningKeyStore } from '../store/signing-key-store';
 import type { RedisKeys } from '../store/redis-keys';
 import { TenantStore } from '../store/tenant-store';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
@@ -24,6 +25,8 @@ export interface Stores {
   readonly payloads: PayloadStore;
   readonly apiKeys: ApiKeyStore;
   readonly deliveryLog: DeliveryLogStore;
+  /** Each tenant's ed25519 key pairs for `v1a` signatures. */
+  readonly signingKeys: SigningKeyStore;
   close(): Promise<void>;
 }
 
@@ -54,6 +57,7 @@ export function createStores(config: Config, name: string, log?: Logger): Stores
     ),
     apiKeys: new ApiKeyStore(redis, keys),
     deliveryLog: new DeliveryLogStore(redis, keys, config.WSS_PAYLOAD_TTL_SECONDS),
+    signingKeys: new SigningKeyStore(redis, keys, secretBox),
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
     },

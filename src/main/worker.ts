@@ -98,6 +98,7 @@ export async function createDeliveryWorker(
   const activities = createActivities({
     endpoints: stores.endpoints,
     payloads: stores.payloads,
+    signingKeys: stores.signingKeys,
     requests,
     http,
     deliveryLog: stores.deliveryLog,

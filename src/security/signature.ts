@@ -1,6 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { SignatureScheme } from '../domain/endpoint';
+import type { SignatureScheme, SignatureVersion } from '../domain/endpoint';
+import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
 import { InternalError } from '../domain/errors';
+import type { AsymmetricSigningKey } from './ed25519';
+import { SIGNATURE_KID_HEADER, signV1a } from './ed25519';
 
 // Signing runs in the delivery activity at attempt time and needs node:crypto, so this module lives outside the
 // workflow-safe domain/ on purpose. The signing functions are pure (clock and secrets are arguments); only the
@@ -38,9 +41,16 @@ export interface SignatureHeadersInput {
   readonly scheme: SignatureScheme;
   /**
    * Active secrets, newest first; every one signs, so receivers on either side of a rotation accept. Must be
-   * non-empty. For `standard-webhooks` and `both` every secret must be a `whsec_` secret.
+   * non-empty when `versions` has `v1`. For `standard-webhooks` and `both` every secret must be a `whsec_` secret.
    */
   readonly secrets: readonly string[];
+  /** Which signatures to send (see {@link SignatureVersion}). Default `["v1"]`: the HMAC headers of `scheme`. */
+  readonly versions?: readonly SignatureVersion[];
+  /**
+   * The tenant's active ed25519 keys, newest first; every one signs (`v1a`), as secrets do for `v1`. Must be
+   * non-empty when `versions` has `v1a`; ignored otherwise.
+   */
+  readonly signingKeys?: readonly AsymmetricSigningKey[];
   /** Stable across retries; sent as `webhook-id` so receivers can deduplicate. */
   readonly eventId: string;
   /** Unix seconds at send time (taken per attempt by the caller). */
@@ -133,19 +143,49 @@ export function isStandardWebhooksSecret(s: string): boolean {
 }
 
 /**
- * Exactly the signature headers to send for an endpoint's scheme:
- * - `wss`: `X-WSS-Timestamp`, `X-WSS-Signature`.
- * - `standard-webhooks`: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
- * - `both`: all five. The wss signature is keyed with the whole `whsec_...` string's UTF-8 bytes (not the decoded
- *   key), so a wss receiver configures the same secret string it was shown.
+ * Exactly the signature headers to send for an endpoint's scheme and signature versions:
+ * - `v1` (HMAC, with the endpoint's secrets), by `scheme`:
+ *   - `wss`: `X-WSS-Timestamp`, `X-WSS-Signature`.
+ *   - `standard-webhooks`: `webhook-id`, `webhook-timestamp`, `webhook-signature` (`v1,…` entries).
+ *   - `both`: all five. The wss signature is keyed with the whole `whsec_...` string's UTF-8 bytes (not the decoded
+ *     key), so a wss receiver configures the same secret string it was shown.
+ * - `v1a` (ed25519, with the tenant's keys): `webhook-id`, `webhook-timestamp`, one `v1a,…` entry per key appended
+ *   to `webhook-signature` (after any `v1` entries), and `webhook-signature-kid` with the keys' kids in the same
+ *   order, whatever `scheme` says.
  *
- * @throws SigningError if `secrets` is empty, any secret is unusable for the scheme (e.g. not `whsec_` for
- * `standard-webhooks`/`both`), or the timestamp is not a non-negative integer. Nothing is signed in that case.
+ * @throws SigningError if `versions` is empty, a version lacks its secrets or keys, any secret is unusable for the
+ * scheme (e.g. not `whsec_` for `standard-webhooks`/`both`), or the timestamp is not a non-negative integer.
+ * Nothing is signed in that case.
  */
 export function buildSignatureHeaders(input: SignatureHeadersInput): Record<string, string> {
+  const { eventId, timestamp, body } = input;
+  const versions = input.versions ?? DEFAULT_SIGNATURE_VERSIONS;
+  if (versions.length === 0) throw new SigningError('at least one signature version is required');
+  const ts = formatTimestamp(timestamp);
+  const hmac = versions.includes('v1') ? hmacHeaders(input, ts) : {};
+  if (!versions.includes('v1a')) return hmac;
+  const keys = input.signingKeys ?? [];
+  if (keys.length === 0) {
+    throw new SigningError(
+      'signature version "v1a" needs a signing key of the tenant; create one with POST /v1/tenants/{tenantId}/signing-keys/rotate',
+    );
+  }
+  const bytes = toBytes(body);
+  const entries = keys.map((key) => signV1a(key, eventId, ts, bytes));
+  const symmetric = hmac['webhook-signature'];
+  return {
+    ...hmac,
+    'webhook-id': eventId,
+    'webhook-timestamp': ts,
+    'webhook-signature': [...(symmetric !== undefined ? [symmetric] : []), ...entries].join(' '),
+    [SIGNATURE_KID_HEADER]: keys.map((key) => key.kid).join(' '),
+  };
+}
+
+/** The `v1` (HMAC) headers of the input's scheme. */
+function hmacHeaders(input: SignatureHeadersInput, ts: string): Record<string, string> {
   const { scheme, secrets, eventId, timestamp, body } = input;
   requireSecrets(secrets);
-  const ts = formatTimestamp(timestamp);
   if (scheme !== 'wss') {
     // Validate every secret up front so a bad old secret cannot yield a half-signed request.
     secrets.forEach((secret, index) => {

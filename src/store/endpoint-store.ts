@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Result } from 'ioredis';
 import type { RedisClient } from '../infra/redis';
-import type { Endpoint, RetryPolicySpec, SignatureScheme } from '../domain/endpoint';
+import type { Endpoint, RetryPolicySpec, SignatureScheme, SignatureVersion } from '../domain/endpoint';
+import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import type { EndpointId, TenantId } from '../domain/ids';
 import { mintEndpointId } from '../domain/ids';
@@ -21,6 +22,7 @@ export interface EndpointInput {
   filter?: unknown;
   transform?: string;
   signatureScheme?: SignatureScheme;
+  signatureVersions?: readonly SignatureVersion[];
   sendTraceparent?: boolean;
 }
 
@@ -134,6 +136,7 @@ export class EndpointStore {
       tenantId,
       enabled: input.enabled ?? true,
       signatureScheme: input.signatureScheme ?? 'wss',
+      signatureVersions: [...(input.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS)],
       sendTraceparent: input.sendTraceparent ?? false,
       createdAt: stamp,
       updatedAt: stamp,
@@ -187,6 +190,7 @@ export class EndpointStore {
       ...normalizeInput({ ...record, ...patch } as EndpointInput),
       enabled: patch.enabled ?? record.enabled,
       signatureScheme: patch.signatureScheme ?? record.signatureScheme,
+      signatureVersions: [...(patch.signatureVersions ?? record.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS)],
       sendTraceparent: patch.sendTraceparent ?? record.sendTraceparent ?? false,
       ...(patch.enabled === true ? { disabledReason: undefined } : {}),
     }));
@@ -336,7 +340,7 @@ function owner(tenantId: TenantId, endpointId: EndpointId): string {
 
 function normalizeInput(
   input: EndpointInput,
-): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'sendTraceparent'> {
+): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'signatureVersions' | 'sendTraceparent'> {
   return {
     url: input.url,
     eventTypes: [...input.eventTypes],
@@ -366,8 +370,12 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
 
 function toPublic(record: StoredEndpoint): Endpoint {
   const { secrets: _secrets, ...rest } = record;
-  // Stored before the field existed: off.
-  return { ...rest, sendTraceparent: rest.sendTraceparent ?? false };
+  // Stored before the fields existed: off, and HMAC only.
+  return {
+    ...rest,
+    sendTraceparent: rest.sendTraceparent ?? false,
+    signatureVersions: rest.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS,
+  };
 }
 
 function encodeCursor(lastId: string): string {

@@ -57,6 +57,8 @@ export interface RedisKeys {
   deadLetters(tenantId: TenantId): string;
   /** Sorted set of `<eventId>/<endpointId>` by failure time, per endpoint, for time-range replays. */
   endpointDeadLetters(tenantId: TenantId, endpointId: EndpointId): string;
+  /** JSON list of a tenant's ed25519 signing keys for `v1a` (private keys encrypted), newest first. */
+  tenantSigningKeys(tenantId: TenantId): string;
 }
 
 /** Names of the streams, which are configured whole (producers and operators know them), not derived. */
@@ -91,6 +93,7 @@ export function createRedisKeys(prefix: string, streams: StreamNames): RedisKeys
     endpointFailures: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}:failures`,
     deadLetters: (tenantId) => `${tenant(tenantId)}:dead`,
     endpointDeadLetters: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}:dead`,
+    tenantSigningKeys: (tenantId) => `${tenant(tenantId)}:signing-keys`,
     payload: (tenantId, eventId) => `${event(tenantId, eventId)}:payload`,
     eventClaim: (tenantId, eventId) => `${event(tenantId, eventId)}:claim`,
     attempts: (tenantId, eventId) => `${event(tenantId, eventId)}:attempts`,
@@ -116,6 +119,10 @@ export const KEY_LAYOUT: Readonly<Record<keyof RedisKeys, { readonly scope: KeyS
   endpointFailures: { scope: 'tenant', holds: "Hash: an endpoint's failure streak (`count`, `since`)." },
   deadLetters: { scope: 'tenant', holds: "Hash: a tenant's dead letters by `<event>/<endpoint>`." },
   endpointDeadLetters: { scope: 'tenant', holds: "Sorted set: an endpoint's dead letters by failure time." },
+  tenantSigningKeys: {
+    scope: 'tenant',
+    holds: "A tenant's ed25519 signing keys for `v1a` (JSON; private keys encrypted), newest first.",
+  },
   payload: { scope: 'event', holds: "An event's `data` (expires: `WSS_PAYLOAD_TTL_SECONDS`)." },
   eventClaim: { scope: 'event', holds: 'Dedupe claim: the stream entry that owns the event id (expires).' },
   attempts: { scope: 'event', holds: "List of an event's attempt records (expires with the payload)." },
@@ -165,6 +172,7 @@ export function keyPatterns(): Record<keyof RedisKeys, string> {
     endpointFailures: keys.endpointFailures(tenant, endpoint),
     deadLetters: keys.deadLetters(tenant),
     endpointDeadLetters: keys.endpointDeadLetters(tenant, endpoint),
+    tenantSigningKeys: keys.tenantSigningKeys(tenant),
     payload: keys.payload(tenant, event),
     eventClaim: keys.eventClaim(tenant, event),
     attempts: keys.attempts(tenant, event),

@@ -16,6 +16,8 @@ import { DestinationPolicy } from '../../src/infra/egress/destination-policy';
 import { createHttpClient } from '../../src/infra/http-client';
 import type { HttpClient } from '../../src/infra/http-client';
 import { createLogger } from '../../src/infra/logger';
+import { generateSigningKeyPair } from '../../src/security/ed25519';
+import type { AsymmetricSigningKey } from '../../src/security/ed25519';
 import { TransformPool } from '../../src/transform/transform-pool';
 import type { ReceivedRequest } from '../support/receiver';
 import { receiverPool } from '../support/receiver';
@@ -60,6 +62,8 @@ interface Case {
   readonly name: string;
   readonly endpoint: Partial<Endpoint>;
   readonly secrets: readonly string[];
+  /** The tenant's ed25519 keys, for endpoints that sign with v1a. */
+  readonly signingKeys?: readonly AsymmetricSigningKey[];
   /** Signature header names the scheme sends, as sent. */
   readonly signatureHeaders: readonly string[];
 }
@@ -82,6 +86,13 @@ const CASES: Case[] = [
     endpoint: { signatureScheme: 'both', headers: { Authorization: 'Bearer receiver-token' } },
     secrets: WHSEC_SECRETS.slice(0, 1),
     signatureHeaders: ['x-wss-timestamp', 'x-wss-signature', 'webhook-id', 'webhook-timestamp', 'webhook-signature'],
+  },
+  {
+    name: 'v1 and v1a (ed25519) during a signing-key rotation',
+    endpoint: { signatureScheme: 'standard-webhooks', signatureVersions: ['v1', 'v1a'] },
+    secrets: WHSEC_SECRETS.slice(0, 1),
+    signingKeys: [generateSigningKeyPair(), generateSigningKeyPair()],
+    signatureHeaders: ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'webhook-signature-kid'],
   },
   {
     name: 'an endpoint with a filter and a transform that sets the body, a header and the event type',
@@ -121,6 +132,7 @@ async function deliver(
   endpoint: Endpoint,
   secrets: readonly string[],
   requests: RequestBuilder,
+  signingKeys: readonly AsymmetricSigningKey[] = [],
 ): Promise<DeliveryAttemptResult> {
   const http = createHttpClient({
     connectTimeoutMs: 2000,
@@ -136,6 +148,7 @@ async function deliver(
       setEnabled: async () => undefined,
     },
     payloads: { get: async () => DATA_JSON },
+    signingKeys: { activeSigningKeys: async () => [...signingKeys] },
     requests,
     http,
     deliveryLog: {
@@ -155,7 +168,12 @@ async function deliver(
 }
 
 /** The dry run of the same event, as the API runs it: the data as the producer's text. */
-function dryRun(endpoint: Endpoint, secrets: readonly string[], requests: RequestBuilder): Promise<DryRunResult> {
+function dryRun(
+  endpoint: Endpoint,
+  secrets: readonly string[],
+  requests: RequestBuilder,
+  signingKeys: readonly AsymmetricSigningKey[] = [],
+): Promise<DryRunResult> {
   return dryRunDelivery(
     endpoint,
     {
@@ -165,7 +183,12 @@ function dryRun(endpoint: Endpoint, secrets: readonly string[], requests: Reques
       occurredAt: EVENT.occurredAt,
       dataJson: DATA_JSON,
     },
-    { requests, loadSecrets: async () => [...secrets], now: () => SIGNED_AT_MS },
+    {
+      requests,
+      loadSecrets: async () => [...secrets],
+      loadSigningKeys: async () => [...signingKeys],
+      now: () => SIGNED_AT_MS,
+    },
   );
 }
 
@@ -186,8 +209,8 @@ describe('dry run equals delivery, byte for byte, at the same clock reading', ()
         transform: createTransformRunner(pool),
       });
 
-      assert.equal((await deliver(endpoint, c.secrets, requests)).outcome, 'delivered');
-      const dry = await dryRun(endpoint, c.secrets, requests);
+      assert.equal((await deliver(endpoint, c.secrets, requests, c.signingKeys)).outcome, 'delivered');
+      const dry = await dryRun(endpoint, c.secrets, requests, c.signingKeys);
 
       assert.equal(hook.requests.length, 1);
       const received = hook.requests[0]!;

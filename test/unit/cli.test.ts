@@ -123,6 +123,15 @@ describe('wss CLI', () => {
           transform: '{"t": data.total}',
         },
       ],
+      [
+        ['endpoints', 'add', 'acme', '--url', 'https://h.example/x', '--events', 'a.b', '--signatures', 'v1, v1a'],
+        'POST',
+        '/v1/tenants/acme/endpoints',
+        { url: 'https://h.example/x', eventTypes: ['a.b'], signatureVersions: ['v1', 'v1a'] },
+      ],
+      [['signing-keys', 'list', 'acme'], 'GET', '/v1/tenants/acme/signing-keys', undefined],
+      [['signing-keys', 'rotate', 'acme'], 'POST', '/v1/tenants/acme/signing-keys/rotate', {}],
+      [['signing-keys', 'jwks', 'acme'], 'GET', '/v1/tenants/acme/jwks.json', undefined],
       [['endpoints', 'list', 'acme'], 'GET', '/v1/tenants/acme/endpoints', undefined],
       [
         ['endpoints', 'list', 'acme', '--limit', '5', '--cursor', 'c/1'],
@@ -462,8 +471,11 @@ describe('wss CLI', () => {
       [
         'endpoints add',
         ['tenantId'],
-        ['--url', '--events', '--secret', '--scheme', '--filter', '--transform', '--description'],
+        ['--url', '--events', '--secret', '--scheme', '--signatures', '--filter', '--transform', '--description'],
       ],
+      ['signing-keys list', ['tenantId'], []],
+      ['signing-keys rotate', ['tenantId'], []],
+      ['signing-keys jwks', ['tenantId'], []],
       ['endpoints list', ['tenantId'], ['--limit', '--cursor']],
       ['endpoints get', ['tenantId', 'endpointId'], []],
       ['endpoints delete', ['tenantId', 'endpointId'], []],

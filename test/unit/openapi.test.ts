@@ -83,7 +83,9 @@ describe('OpenAPI document', () => {
       const op = operation(route);
       const isPublic = route.config?.access === 'public';
       assert.equal(op.security?.length === 0, isPublic, `${op.operationId}: public iff public`);
-      assert.equal(route.url.startsWith('/v1/'), !isPublic, `${op.operationId}: /v1 routes need a token`);
+      // The one public /v1 route: a tenant's JWKS, which receivers fetch without a token to verify v1a signatures.
+      const publicV1 = route.url === '/v1/tenants/:tenantId/jwks.json';
+      assert.equal(route.url.startsWith('/v1/') && !publicV1, !isPublic, `${op.operationId}: /v1 routes need a token`);
       if (isPublic) continue;
       for (const status of ['401', '404']) {
         assert.equal(op.responses[status]?.content['application/json'].schema.$ref, '#/components/schemas/Error');
@@ -101,7 +103,7 @@ describe('OpenAPI document', () => {
       for (const status of ['400', '413', '415']) assert.ok(op.responses[status], `${op.operationId} ${status}`);
     }
     const optional = routes.filter((r) => r.config?.optionalBody).map((r) => operation(r).operationId);
-    assert.deepEqual(optional.sort(), ['createApiKey', 'enableEndpoint', 'rotateEndpointSecret']);
+    assert.deepEqual(optional.sort(), ['createApiKey', 'enableEndpoint', 'rotateEndpointSecret', 'rotateSigningKey']);
   });
 
   it('declares every path parameter with its pattern', () => {

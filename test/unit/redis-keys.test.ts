@@ -37,6 +37,7 @@ function allKeys(keys: RedisKeys, s: (typeof SAMPLES)[number]): Record<keyof Red
     endpointFailures: keys.endpointFailures(s.tenant, s.endpoint),
     deadLetters: keys.deadLetters(s.tenant),
     endpointDeadLetters: keys.endpointDeadLetters(s.tenant, s.endpoint),
+    tenantSigningKeys: keys.tenantSigningKeys(s.tenant),
     payload: keys.payload(s.tenant, s.event),
     eventClaim: keys.eventClaim(s.tenant, s.event),
     attempts: keys.attempts(s.tenant, s.event),

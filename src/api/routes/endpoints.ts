@@ -56,6 +56,8 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const secret = signingSecret(input.signatureScheme ?? 'wss', given);
       // The admin may create a tenant's first endpoint directly; a tenant key implies the tenant exists.
       if (req.principal.kind === 'admin') await deps.tenants.ensure(tenantId);
+      // The tenant's key pair exists before the first v1a delivery, and its JWKS can be fetched at once.
+      if (input.signatureVersions?.includes('v1a') === true) await deps.signingKeys.ensure(tenantId);
       const created = await deps.endpoints.create(tenantId, input, secret);
       return reply.code(201).send({ ...created.endpoint, secret: created.secret });
     },
@@ -136,6 +138,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
           );
         }
       }
+      if (patch.signatureVersions?.includes('v1a') === true) await deps.signingKeys.ensure(endpoint.tenantId);
       const { description, filter, transform, ...rest } = patch;
       return deps.endpoints.update(endpoint.tenantId, endpoint.id, {
         ...rest,
@@ -258,6 +261,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       return dryRunDelivery(endpoint, event, {
         requests: deps.requests,
         loadSecrets: () => deps.endpoints.loadSigningSecrets(endpoint.tenantId, endpoint.id),
+        loadSigningKeys: () => deps.signingKeys.activeSigningKeys(endpoint.tenantId),
       });
     },
   });

@@ -75,6 +75,7 @@ export function tenantRoutes(app: ApiInstance, deps: ApiDependencies): void {
       // Endpoints go first: an in-flight delivery whose endpoint is gone is skipped at its next attempt.
       const endpoints = await deps.endpoints.deleteAll(tenantId);
       await deps.apiKeys.revokeAll(tenantId);
+      await deps.signingKeys.deleteAll(tenantId);
       const cancelledDeliveries = await deps.operations.cancelTenant(tenantId);
       await deps.tenants.delete(tenantId);
       return { deleted: tenantId, endpoints, cancelledDeliveries };
