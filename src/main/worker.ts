@@ -144,6 +144,14 @@ export async function createDeliveryWorker(
     // queued again behind the backlog: a burst on a starved worker then waits minutes without an attempt. The
     // backlog is safer waiting in Temporal's task queue, where it has no timeout.
     maxConcurrentWorkflowTaskExecutions: config.WSS_WORKER_WORKFLOW_TASKS,
+    // Every outstanding workflow-task poll holds one of those slots (sticky and normal queue together). The SDK's
+    // default, min(10, slots) pollers, holds all of them, and the core then never asks the server for an eager
+    // start (no free slot to take the task): the consumer-worker and the all-in-one would lose it. Half the slots
+    // poll, the SDK's own guidance. (`maxConcurrentWorkflowTaskPolls` is ignored by SDK 1.24; this is what counts.)
+    workflowTaskPollerBehavior: {
+      type: 'simple-maximum',
+      maximum: workflowTaskPollers(config.WSS_WORKER_WORKFLOW_TASKS),
+    },
     reuseV8Context: true,
     // Running attempts finish (and are reported) on shutdown; only after this are they cancelled: the activity
     // records a `worker_shutdown` retry and Temporal runs the attempt again on the next worker.
@@ -162,6 +170,11 @@ export async function createDeliveryWorker(
       await connection.close();
     },
   };
+}
+
+/** Workflow-task pollers for `slots` workflow task slots: half of them, at least 2 (the SDK's minimum). */
+export function workflowTaskPollers(slots: number): number {
+  return Math.max(2, Math.floor(slots / 2));
 }
 
 /**
