@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { AttemptRecord } from '../activities/deliver-webhook';
 import type { OperationalEvent } from '../domain/operational-event';
 import { createActivities } from '../activities/deliver-webhook';
@@ -45,12 +45,14 @@ export interface DeliveryWorker {
  * Prefer the bundle built by `npm run build`; fall back to bundling the sources at start (tests, dev), with the
  * same workflow interceptors `scripts/bundle-workflows.mjs` bundles.
  */
-function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
-  const bundle = path.resolve(__dirname, '../../workflow-bundle.js');
+function workflowSource(
+  interceptors: boolean,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
+  const bundle = path.resolve(__dirname, '../..', interceptors ? 'workflow-bundle-traced.js' : 'workflow-bundle.js');
   if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
   return {
     workflowsPath: require.resolve('../workflows'),
-    workflowModules: [require.resolve('../workflows/interceptors')],
+    ...(interceptors ? { workflowModules: [require.resolve('../workflows/interceptors')] } : {}),
   };
 }
 
@@ -59,7 +61,17 @@ export async function createDeliveryWorker(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { resolver?: Resolver; metrics?: ServiceMetrics; tracing?: Tracing } = {},
+  overrides: {
+    resolver?: Resolver;
+    metrics?: ServiceMetrics;
+    tracing?: Tracing;
+    /** Benchmark experiments only (bench/delivery-worker.ts): merged over the options below. */
+    experiment?: {
+      workerOptions?: Partial<WorkerOptions>;
+      workflowInterceptors?: boolean;
+      activityInterceptors?: ActivityInterceptorsFactory[];
+    };
+  } = {},
 ): Promise<DeliveryWorker> {
   const metrics = overrides.metrics;
   const tracing = overrides.tracing ?? TRACING_OFF;
@@ -125,7 +137,10 @@ export async function createDeliveryWorker(
     },
   };
 
-  const { workflowModules, ...source } = workflowSource();
+  // The OpenTelemetry workflow interceptors run only when tracing is on: with tracing off they cost the worker
+  // about a fifth of its CPU per workflow task for spans that are thrown away (bench/README.md, "Experiments").
+  // Replay does not depend on them: they add no commands, only headers.
+  const { workflowModules, ...source } = workflowSource(overrides.experiment?.workflowInterceptors ?? tracing.enabled);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -134,7 +149,7 @@ export async function createDeliveryWorker(
     activities,
     sinks: { ...sinks, ...tracing.sinks },
     interceptors: {
-      activity: [...tracing.activityInterceptors],
+      activity: [...tracing.activityInterceptors, ...(overrides.experiment?.activityInterceptors ?? [])],
       ...(workflowModules !== undefined ? { workflowModules } : {}),
     },
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
@@ -156,6 +171,7 @@ export async function createDeliveryWorker(
     // Running attempts finish (and are reported) on shutdown; only after this are they cancelled: the activity
     // records a `worker_shutdown` retry and Temporal runs the attempt again on the next worker.
     shutdownGraceTime: workerShutdownGraceMs(config),
+    ...overrides.experiment?.workerOptions,
   });
   let running: Promise<void> | undefined;
   return {
