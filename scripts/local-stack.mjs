@@ -174,6 +174,10 @@ async function startTemporal(dataDir, port, uiPort) {
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecution=true',
   ];
+  // Tuning experiments (bench/README.md): more dynamic config for the dev server, `KEY=VALUE;KEY=VALUE`.
+  for (const pair of (process.env.WSS_LOCAL_TEMPORAL_DYNAMIC_CONFIG ?? '').split(';').filter(Boolean)) {
+    args.push('--dynamic-config-value', pair);
+  }
   if (uiPort) args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
   const child = startChild('temporal', temporal, args, path.join(dataDir, 'temporal.log'));
