@@ -523,7 +523,7 @@ class Bench {
       await sleep(5);
     }
     await this.waitForCount(`${name}: deliveries`, () => tally.delivered.size, sent);
-    return this.latencyFrom(name, rate, tally.sentAt, tally.latencyMs, measureFrom, measureTo);
+    return { ...this.latencyFrom(name, rate, tally.sentAt, tally.latencyMs, measureFrom, measureTo), tally };
   }
 
   latencyFrom(
@@ -681,6 +681,8 @@ interface ThroughputResult {
 }
 
 interface PacedResult {
+  /** The receiver's tally of the phase (pipeline phases only). */
+  readonly tally?: PhaseTally;
   readonly name: string;
   readonly targetRate: number;
   readonly achievedRate: number;
@@ -719,18 +721,23 @@ async function allInOnePhase(bench: Bench, separate: ThroughputResult): Promise<
   log(`all-in-one 1 ep: ${tp.deliveriesPerSec.toFixed(1)} deliveries/s (${cpuNote(tp.cpu)})`);
   const rate = Math.max(1, Math.round(tp.deliveriesPerSec * 0.5));
   const half = await bench.pacedLoop('all-in-one latency 50%', bench.tenants.one, rate, stream);
-  const ids = sampleWorkflowIds(bench.tenants.one, tp.tally, bench.profile.historySample);
-  let eager = 0;
-  for (const workflowId of ids) {
-    const history = await bench.temporal.workflow.getHandle(workflowId).fetchHistory();
-    if (history.events?.[0]?.workflowExecutionStartedEventAttributes?.eagerExecutionAccepted === true) eager += 1;
-  }
+  const eagerShare = async (tally: PhaseTally): Promise<{ eager: number; of: number }> => {
+    const ids = sampleWorkflowIds(bench.tenants.one, tally, bench.profile.historySample);
+    let eager = 0;
+    for (const workflowId of ids) {
+      const history = await bench.temporal.workflow.getHandle(workflowId).fetchHistory();
+      if (history.events?.[0]?.workflowExecutionStartedEventAttributes?.eagerExecutionAccepted === true) eager += 1;
+    }
+    return { eager, of: ids.length };
+  };
+  const saturated = await eagerShare(tp.tally);
+  const moderate = half.tally ? await eagerShare(half.tally) : { eager: 0, of: 0 };
   bench.row({
     section: 'all-in-one',
     metric: 'throughput, 1 endpoint/event (npm start)',
     value: round(tp.deliveriesPerSec, 1),
     unit: 'deliveries/s',
-    note: `${round(tp.deliveriesPerSec / separate.deliveriesPerSec, 2)}× separate roles; eager starts ${eager} of ${ids.length} sampled; CPU s/1,000: ${cpuPer1000Note(tp.cpuPer1000)}`,
+    note: `${round(tp.deliveriesPerSec / separate.deliveriesPerSec, 2)}× separate roles; eager starts ${saturated.eager} of ${saturated.of} sampled; CPU s/1,000: ${cpuPer1000Note(tp.cpuPer1000)}`,
   });
   const l = half.latency;
   bench.row({
@@ -738,11 +745,12 @@ async function allInOnePhase(bench: Bench, separate: ThroughputResult): Promise<
     metric: `XADD→receiver @50% (${rate}/s) p50/p95/p99/max`,
     value: `${l.p50} / ${l.p95} / ${l.p99} / ${l.max}`,
     unit: 'ms',
-    note: `${l.samples} samples, achieved ${round(half.achievedRate, 1)}/s`,
+    note: `${l.samples} samples, achieved ${round(half.achievedRate, 1)}/s; eager starts ${moderate.eager} of ${moderate.of} sampled`,
   });
   await bench.stopChild('all-in-one');
   const { tally: _tally, ...result } = tp;
-  return { throughput: result, latency: half, eagerSampled: { eager, of: ids.length } };
+  const { tally: _halfTally, ...latency } = half;
+  return { throughput: result, latency, eagerSampled: { saturated, moderate } };
 }
 
 /** The processes of the service and its servers, in the order the CPU rows list them. */
@@ -1103,7 +1111,7 @@ async function main(): Promise<number> {
     const paced: PacedResult[] = [];
     for (const level of LOAD_LEVELS) {
       const rate = Math.max(1, Math.round(maxRate * level));
-      const result = await bench.pacedLoop(`latency ${level * 100}%`, tenants.one, rate);
+      const { tally: _tally, ...result } = await bench.pacedLoop(`latency ${level * 100}%`, tenants.one, rate);
       paced.push(result);
       const l = result.latency;
       log(`latency @${level * 100}% (${rate}/s): p50 ${l.p50} p95 ${l.p95} p99 ${l.p99} max ${l.max} ms`);
