@@ -1,61 +1,47 @@
 /**
- * Child process for tuning experiments only: the delivery worker exactly as src/main/worker.ts wires it (same
- * activities from createActivities, same stores and HTTP client), but with BENCH_WORKER_OPTIONS merged into the
- * WorkerOptions. Without `--worker-options`, run.ts starts the real src/main/worker.ts instead.
+ * Child process for tuning experiments only: the delivery worker exactly as src/main/worker.ts builds it
+ * (`createDeliveryWorker`: same activities, stores, HTTP client, sinks, slot and poller settings), with experiment
+ * switches from the environment. Without `--worker-options` or `--ab`, run.ts starts the real src/main/worker.ts.
+ *
+ * Env (besides the service's own configuration):
+ *   BENCH_WORKER_OPTIONS          JSON merged into the WorkerOptions last
+ *   BENCH_WORKFLOW_INTERCEPTORS   `on`: bundle the OpenTelemetry workflow interceptors although tracing is off
+ *                                 (what every worker did before they followed tracing)
+ *   BENCH_NO_HEARTBEAT            `1`: `Context.heartbeat` does nothing (prices the attempt's heartbeats)
  */
-import { Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { createActivities } from '../src/activities/deliver-webhook';
-import { RequestBuilder } from '../src/delivery/signed-request';
-import { createTransformRunner } from '../src/activities/transform-runner';
+import type { Context } from '@temporalio/activity';
+import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../src/infra/config';
-import { DestinationPolicy } from '../src/infra/egress/destination-policy';
-import { createHttpClient, httpClientOptionsFromConfig } from '../src/infra/http-client';
 import { createLogger } from '../src/infra/logger';
-import { connectTemporalWorker } from '../src/infra/temporal';
 import { createStores } from '../src/main/services';
-import { OperationalEvents } from '../src/store/operational-events';
+import { createDeliveryWorker } from '../src/main/worker';
 import { workerOptionOverrides } from './worker-options';
+
+/** Each attempt's context gets a heartbeat that does nothing (the activity calls `context.heartbeat`). */
+function silenceHeartbeats(context: Context): Record<string, never> {
+  Object.defineProperty(context, 'heartbeat', { value: () => undefined });
+  return {};
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.WSS_LOG_LEVEL, { component: 'bench-worker' });
-  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
-  const stores = createStores(config, 'bench-worker');
-  const connection = await connectTemporalWorker(config.temporal);
-  const policy = new DestinationPolicy({
-    allowCidrs: config.WSS_EGRESS_ALLOW_CIDRS,
-    httpsOnly: config.WSS_EGRESS_HTTPS_ONLY,
+  Runtime.install({
+    shutdownSignals: ['SIGTERM', 'SIGINT'],
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
   });
-  const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
-  const activityLog = log.child({ component: 'activity' });
-  const activities = createActivities({
-    endpoints: stores.endpoints,
-    requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner() }),
-    http,
-    deliveryLog: stores.deliveryLog,
-    operationalEvents: new OperationalEvents(stores.redis, stores.keys, activityLog, undefined),
-    health: {
-      disableAfterFailures: config.WSS_ENDPOINT_DISABLE_AFTER_FAILURES,
-      disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
+  const stores = createStores(config, 'bench-worker');
+  const worker = await createDeliveryWorker(config, log, stores, {
+    experiment: {
+      workerOptions: workerOptionOverrides(),
+      ...(process.env.BENCH_WORKFLOW_INTERCEPTORS === 'on' ? { workflowInterceptors: true } : {}),
+      ...(process.env.BENCH_NO_HEARTBEAT === '1' ? { activityInterceptors: [silenceHeartbeats] } : {}),
     },
-    log: activityLog,
   });
   try {
-    const worker = await Worker.create({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.WSS_TASK_QUEUE,
-      workflowsPath: require.resolve('../src/workflows'),
-      activities,
-      maxCachedWorkflows: 2000,
-      reuseV8Context: true,
-      shutdownGraceTime: '20 seconds',
-      ...workerOptionOverrides(),
-    });
-    await worker.run();
+    await worker.run(); // Returns after SIGTERM: the SDK drains and stops.
   } finally {
-    await http.close();
-    await connection.close();
+    await worker.close();
     await stores.close();
   }
 }

@@ -1,11 +1,13 @@
 /**
- * Child process: a Temporal worker for the floor workflow (bench/floor-workflows.ts) with a no-op activity.
- * Reports, over IPC, every 50 ms, the latency (now − start time) of the activities that ran since the last report.
+ * Child process: a Temporal worker for the floor workflows (bench/floor-workflows.ts): one with a no-op activity,
+ * one empty. Reports, over IPC, every 50 ms, the latency (now − start time) of the no-op activities and empty
+ * workflows that ran since the last report.
  *
  * Env: TEMPORAL_ADDRESS, BENCH_TASK_QUEUE, BENCH_WORKER_OPTIONS (JSON merged into WorkerOptions).
  */
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import type { FloorActivities } from './floor-workflows';
+import type { InjectedSinks } from '@temporalio/worker';
+import type { FloorActivities, FloorSinks } from './floor-workflows';
 import { workerOptionOverrides } from './worker-options';
 
 export interface FloorReport {
@@ -23,12 +25,16 @@ async function main(): Promise<void> {
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
   let sentAts: number[] = [];
   let latencies: number[] = [];
+  const ran = (sentAt: number) => {
+    sentAts.push(sentAt);
+    latencies.push(Date.now() - sentAt);
+  };
   const activities: FloorActivities = {
     async noop(sentAt: number) {
-      sentAts.push(sentAt);
-      latencies.push(Date.now() - sentAt);
+      ran(sentAt);
     },
   };
+  const sinks: InjectedSinks<FloorSinks> = { floor: { ran: { fn: (_info, sentAt) => ran(sentAt) } } };
   const flush = setInterval(() => {
     if (sentAts.length === 0) return;
     process.send?.({ type: 'done', sentAt: sentAts, latencyMs: latencies } satisfies FloorReport);
@@ -43,6 +49,7 @@ async function main(): Promise<void> {
       taskQueue,
       workflowsPath: require.resolve('./floor-workflows'),
       activities,
+      sinks,
       // The delivery worker's settings (src/main/worker.ts), so the floor differs from it only in the work done.
       maxCachedWorkflows: 2000,
       reuseV8Context: true,

@@ -121,3 +121,20 @@ export function cpuPercent(
   }
   return out;
 }
+
+/** CPU seconds each process spent between two marks, per `per` units of work (`count` done in between). */
+export function cpuSecondsPer(
+  before: Map<string, { pid: number; cpuSeconds: number; at: number }>,
+  after: Map<string, { pid: number; cpuSeconds: number; at: number }>,
+  count: number,
+  per = 1000,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (count <= 0) return out;
+  for (const [name, end] of after) {
+    const start = before.get(name);
+    if (!start || start.pid !== end.pid) continue;
+    out[name] = Math.round(((end.cpuSeconds - start.cpuSeconds) / count) * per * 100) / 100;
+  }
+  return out;
+}

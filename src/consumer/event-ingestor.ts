@@ -17,7 +17,13 @@ import type { DeliverEventInput } from '../delivery/workflow-contract';
 
 /** What became of one stream entry. */
 export type IngestResult =
-  | { readonly kind: 'started'; readonly workflowId: string; readonly endpoints: number }
+  | {
+      readonly kind: 'started';
+      readonly workflowId: string;
+      readonly endpoints: number;
+      /** The server handed the first workflow task straight to this process's worker (eager workflow start). */
+      readonly eager?: boolean;
+    }
   /** A re-read of an entry whose workflow was already started (a crash or failure before its ack). */
   | { readonly kind: 'already_started'; readonly workflowId: string }
   /** The event id was published before, within the dedupe window (or its delivery is still running). */
@@ -133,7 +139,7 @@ export class EventIngestor {
       })),
     };
 
-    const { started } = await startDelivery(this.deps.delivery, input, 'ALLOW_DUPLICATE', entryId);
+    const { started, eagerlyStarted } = await startDelivery(this.deps.delivery, input, 'ALLOW_DUPLICATE', entryId);
     if (!started) {
       // The dedupe window is over, but a delivery of the earlier event with this id is still running.
       this.deps.log.warn(
@@ -142,8 +148,12 @@ export class EventIngestor {
       );
       return { kind: 'duplicate', workflowId };
     }
-    this.deps.log.info({ tenantId, eventId, eventType, workflowId, endpoints: selected.length }, 'event accepted');
-    return { kind: 'started', workflowId, endpoints: selected.length };
+    const eager = eagerlyStarted === true;
+    this.deps.log.info(
+      { tenantId, eventId, eventType, workflowId, endpoints: selected.length, eager },
+      'event accepted',
+    );
+    return { kind: 'started', workflowId, endpoints: selected.length, eager };
   }
 
   /** Whether the latest run of `workflowId` was started for this stream entry (its memo says so). */

@@ -16,6 +16,13 @@ export interface DeliveryTarget {
   readonly client: Client;
   readonly taskQueue: string;
   readonly workflow: DeliverEventWorkflow;
+  /**
+   * Ask the server to hand the first workflow task straight back to a worker of this process (eager workflow start:
+   * no matching dispatch, no poll). Only possible when `client` runs on the `NativeConnection` of a worker polling
+   * `taskQueue` in this process (the SDK refuses it on a plain `Connection`); the consumer sets it only then.
+   * The server may decline (no free workflow slot, or eager start disabled), and the start then works as usual.
+   */
+  readonly requestEagerStart?: boolean;
 }
 
 /**
@@ -31,7 +38,7 @@ export async function startDelivery(
   reuse: Extract<WorkflowIdReusePolicy, 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE'>,
   /** The stream entry that accepted the event, kept in the memo so a re-read of it can tell its own run. */
   streamEntryId?: string,
-): Promise<{ started: boolean; workflowId: string; runId?: string }> {
+): Promise<{ started: boolean; workflowId: string; runId?: string; eagerlyStarted?: boolean }> {
   const workflowId = deliveryWorkflowId(input.event.tenantId, input.event.eventId);
   try {
     const handle = await target.client.workflow.start(target.workflow, {
@@ -39,6 +46,7 @@ export async function startDelivery(
       workflowId,
       args: [input],
       workflowIdReusePolicy: reuse,
+      ...(target.requestEagerStart === true ? { requestEagerStart: true } : {}),
       ...(streamEntryId !== undefined ? { memo: { [STREAM_ENTRY_MEMO]: streamEntryId } } : {}),
       typedSearchAttributes: [
         { key: TenantIdKey, value: input.event.tenantId },
@@ -48,7 +56,7 @@ export async function startDelivery(
         { key: DeliveryStatusKey, value: 'pending' },
       ],
     });
-    return { started: true, workflowId, runId: handle.firstExecutionRunId };
+    return { started: true, workflowId, runId: handle.firstExecutionRunId, eagerlyStarted: handle.eagerlyStarted };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { started: false, workflowId };
     throw err;

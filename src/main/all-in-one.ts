@@ -6,15 +6,16 @@ import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { registerSearchAttributes } from '../infra/temporal';
 import { startTracing } from '../infra/tracing';
 import { startApi } from './api';
-import { startConsumer } from './consumer';
+import { startConsumerWorker } from './consumer-worker';
 import { createStores } from './services';
 import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
-import { createServiceMetrics, startOps, temporalAnswers, workerPolling } from './ops';
-import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } from './worker';
+import { createServiceMetrics, startOps } from './ops';
+import { installWorkerRuntime, temporalMetricsAddress } from './worker';
 
 /**
- * The local runner behind `npm start`: worker, consumer and API in one process. In production run the three
- * entry points separately (dist/src/main/{worker,consumer,api}.js) and scale them independently.
+ * The local runner behind `npm start`: worker, consumer and API in one process. The consumer starts workflows on the
+ * worker's native connection with eager start (see ./consumer-worker.ts). In production run the roles separately
+ * (dist/src/main/{worker,consumer,api}.js, or consumer-worker.js for eager start) and scale them independently.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -29,21 +30,14 @@ async function main(): Promise<void> {
   const stores = createStores(config, 'local', log);
   await registerSearchAttributes(config.temporal, log);
 
-  const worker = await createDeliveryWorker(config, log.child({ component: 'worker' }), stores, { metrics, tracing });
-  const workerRun = worker.run();
-  const consumer = await startConsumer(config, log.child({ component: 'consumer' }), stores, { metrics, tracing });
+  const delivery = await startConsumerWorker(config, log, stores, { metrics, tracing });
   const api = await startApi(config, log.child({ component: 'api' }), stores);
   // One ops port for the three roles: ready when each of them is.
   const ops = await startOps(
     config,
     log.child({ component: 'ops' }),
     metrics,
-    {
-      ...api.checks,
-      ...consumer.checks,
-      worker: workerPolling(worker.worker),
-      temporal: temporalAnswers(worker.connection),
-    },
+    { ...api.checks, ...delivery.checks },
     { draining: shutdown.draining, temporalMetricsUrl: `http://${sdkMetrics}/metrics` },
   );
 
@@ -73,10 +67,9 @@ async function main(): Promise<void> {
     'shutting down: draining consumer, API, then worker (running attempts finish; a second signal exits at once)',
   );
   try {
-    await consumer.close();
+    await delivery.closeConsumer();
     await api.close();
-    await worker.close();
-    await workerRun.catch(() => undefined);
+    await delivery.close();
     await ops.close();
   } finally {
     await stores.close();

@@ -1,4 +1,5 @@
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import { EventIngestor } from '../consumer/event-ingestor';
 import { StreamConsumer } from '../consumer/stream-consumer';
 import type { GroupRecreation } from '../consumer/stream-consumer';
@@ -40,9 +41,21 @@ export interface RunningConsumer {
 }
 
 /** The ingestor the consumer (and the tests' crash simulation) hands entries to. */
-export function createIngestor(config: Config, log: Logger, stores: Stores, temporal: Client): EventIngestor {
+export function createIngestor(
+  config: Config,
+  log: Logger,
+  stores: Stores,
+  temporal: Client,
+  /** `temporal` runs on the native connection of a worker of this process that polls the delivery task queue. */
+  eager = false,
+): EventIngestor {
   return new EventIngestor({
-    delivery: { client: temporal, taskQueue: config.WSS_TASK_QUEUE, workflow: deliverEvent },
+    delivery: {
+      client: temporal,
+      taskQueue: config.WSS_TASK_QUEUE,
+      workflow: deliverEvent,
+      ...(eager ? { requestEagerStart: true } : {}),
+    },
     limits: { maxDataBytes: config.WSS_MAX_EVENT_BYTES, maxDepth: config.WSS_MAX_EVENT_DEPTH },
     payloads: stores.payloads,
     endpoints: stores.endpoints,
@@ -57,13 +70,29 @@ export async function startConsumer(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { consumerName?: string; metrics?: ServiceMetrics; tracing?: Tracing } = {},
+  overrides: {
+    consumerName?: string;
+    metrics?: ServiceMetrics;
+    tracing?: Tracing;
+    /**
+     * The native connection of a worker in this process that polls WSS_TASK_QUEUE (the all-in-one and the
+     * consumer-worker role). The consumer then starts workflows on it with eager start requested, and leaves closing
+     * it to the worker. Without it the consumer opens a connection of its own and starts workflows the usual way.
+     */
+    workerConnection?: NativeConnection;
+  } = {},
 ): Promise<RunningConsumer> {
   const metrics = overrides.metrics;
-  const { client, connection } = await connectTemporalClient(config.temporal, {
-    workflow: [...(overrides.tracing?.clientInterceptors ?? [])],
-  });
-  const ingestor = createIngestor(config, log, stores, client);
+  const interceptors = { workflow: [...(overrides.tracing?.clientInterceptors ?? [])] };
+  const shared = overrides.workerConnection;
+  const { client, connection } =
+    shared !== undefined
+      ? {
+          client: new Client({ connection: shared, namespace: config.temporal.namespace, interceptors }),
+          connection: shared,
+        }
+      : await connectTemporalClient(config.temporal, interceptors);
+  const ingestor = createIngestor(config, log, stores, client, shared !== undefined);
   const reader = createRedis(config, 'consumer-reader', log);
   const groupHealth = consumerGroupHealth(config, stores);
   const operatorHttp =
@@ -133,7 +162,8 @@ export async function startConsumer(
       await consumer.stop();
       reader.disconnect();
       await operatorHttp?.close();
-      await connection.close();
+      // A worker's connection is the worker's to close, after its own drain.
+      if (shared === undefined) await connection.close();
     },
   };
 }

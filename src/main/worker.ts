@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { AttemptRecord } from '../activities/deliver-webhook';
 import type { OperationalEvent } from '../domain/operational-event';
 import { createActivities } from '../activities/deliver-webhook';
@@ -45,12 +45,14 @@ export interface DeliveryWorker {
  * Prefer the bundle built by `npm run build`; fall back to bundling the sources at start (tests, dev), with the
  * same workflow interceptors `scripts/bundle-workflows.mjs` bundles.
  */
-function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
-  const bundle = path.resolve(__dirname, '../../workflow-bundle.js');
+function workflowSource(
+  interceptors: boolean,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
+  const bundle = path.resolve(__dirname, '../..', interceptors ? 'workflow-bundle-traced.js' : 'workflow-bundle.js');
   if (existsSync(bundle) && __filename.endsWith('.js')) return { workflowBundle: { codePath: bundle } };
   return {
     workflowsPath: require.resolve('../workflows'),
-    workflowModules: [require.resolve('../workflows/interceptors')],
+    ...(interceptors ? { workflowModules: [require.resolve('../workflows/interceptors')] } : {}),
   };
 }
 
@@ -59,7 +61,17 @@ export async function createDeliveryWorker(
   config: Config,
   log: Logger,
   stores: Stores,
-  overrides: { resolver?: Resolver; metrics?: ServiceMetrics; tracing?: Tracing } = {},
+  overrides: {
+    resolver?: Resolver;
+    metrics?: ServiceMetrics;
+    tracing?: Tracing;
+    /** Benchmark experiments only (bench/delivery-worker.ts): merged over the options below. */
+    experiment?: {
+      workerOptions?: Partial<WorkerOptions>;
+      workflowInterceptors?: boolean;
+      activityInterceptors?: ActivityInterceptorsFactory[];
+    };
+  } = {},
 ): Promise<DeliveryWorker> {
   const metrics = overrides.metrics;
   const tracing = overrides.tracing ?? TRACING_OFF;
@@ -126,7 +138,10 @@ export async function createDeliveryWorker(
     },
   };
 
-  const { workflowModules, ...source } = workflowSource();
+  // The OpenTelemetry workflow interceptors run only when tracing is on: with tracing off they cost the worker
+  // about a fifth of its CPU per workflow task for spans that are thrown away (bench/README.md, "Experiments").
+  // Replay does not depend on them: they add no commands, only headers.
+  const { workflowModules, ...source } = workflowSource(overrides.experiment?.workflowInterceptors ?? tracing.enabled);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -135,7 +150,7 @@ export async function createDeliveryWorker(
     activities,
     sinks: { ...sinks, ...tracing.sinks },
     interceptors: {
-      activity: [...tracing.activityInterceptors],
+      activity: [...tracing.activityInterceptors, ...(overrides.experiment?.activityInterceptors ?? [])],
       ...(workflowModules !== undefined ? { workflowModules } : {}),
     },
     // Workflows here are short and hold no large state; a warm cache avoids replaying on every activity result.
@@ -145,10 +160,19 @@ export async function createDeliveryWorker(
     // queued again behind the backlog: a burst on a starved worker then waits minutes without an attempt. The
     // backlog is safer waiting in Temporal's task queue, where it has no timeout.
     maxConcurrentWorkflowTaskExecutions: config.WSS_WORKER_WORKFLOW_TASKS,
+    // Every outstanding workflow-task poll holds one of those slots (sticky and normal queue together). The SDK's
+    // default, min(10, slots) pollers, holds all of them, and the core then never asks the server for an eager
+    // start (no free slot to take the task): the consumer-worker and the all-in-one would lose it. Half the slots
+    // poll, the SDK's own guidance. (`maxConcurrentWorkflowTaskPolls` is ignored by SDK 1.24; this is what counts.)
+    workflowTaskPollerBehavior: {
+      type: 'simple-maximum',
+      maximum: workflowTaskPollers(config.WSS_WORKER_WORKFLOW_TASKS),
+    },
     reuseV8Context: true,
     // Running attempts finish (and are reported) on shutdown; only after this are they cancelled: the activity
     // records a `worker_shutdown` retry and Temporal runs the attempt again on the next worker.
     shutdownGraceTime: workerShutdownGraceMs(config),
+    ...overrides.experiment?.workerOptions,
   });
   let running: Promise<void> | undefined;
   return {
@@ -163,6 +187,11 @@ export async function createDeliveryWorker(
       await connection.close();
     },
   };
+}
+
+/** Workflow-task pollers for `slots` workflow task slots: half of them, at least 2 (the SDK's minimum). */
+export function workflowTaskPollers(slots: number): number {
+  return Math.max(2, Math.floor(slots / 2));
 }
 
 /**
