@@ -7,6 +7,7 @@ import type { AttemptLogEntry } from '../domain/delivery-log';
 import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../domain/delivery-log';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
+import type { EndpointCredentials } from '../domain/endpoint-auth';
 import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
@@ -73,7 +74,15 @@ export interface DeliveryDependencies extends FailureBookkeepingDependencies {
     getForDelivery(
       tenantId: TenantId,
       endpointId: EndpointId,
-    ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined>;
+    ): Promise<
+      | {
+          endpoint: Endpoint;
+          signingSecrets(): string[];
+          /** The endpoint's decrypted authentication, if it has one (see `PostOptions.auth`). */
+          credentials?(): EndpointCredentials | undefined;
+        }
+      | undefined
+    >;
   };
   /**
    * The stored event data, read to check the endpoint's content filter again before each attempt. The worker
@@ -372,7 +381,7 @@ export function createActivities(deps: DeliveryDependencies) {
       });
     };
 
-    let prepared: { endpoint: Endpoint; request: SignedRequest } | { skipped: string };
+    let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
       prepared = await prepare(event, endpointId);
     } catch (err) {
@@ -380,7 +389,7 @@ export function createActivities(deps: DeliveryDependencies) {
       throw err;
     }
     if ('skipped' in prepared) return skip(prepared.skipped);
-    const { endpoint, request } = prepared;
+    const { endpoint, request, auth } = prepared;
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
@@ -391,6 +400,7 @@ export function createActivities(deps: DeliveryDependencies) {
       response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
         endpointId,
         signal: cancellation,
+        ...(auth !== undefined ? { auth } : {}),
       });
       const retryAfter = response.headers['retry-after'];
       classification = classifyResponse({
@@ -494,7 +504,7 @@ export function createActivities(deps: DeliveryDependencies) {
   async function prepare(
     event: EventRef,
     endpointId: EndpointId,
-  ): Promise<{ endpoint: Endpoint; request: SignedRequest } | { skipped: string }> {
+  ): Promise<{ endpoint: Endpoint; request: SignedRequest; auth?: EndpointCredentials } | { skipped: string }> {
     const loaded = await step('load_endpoint', () => deps.endpoints.getForDelivery(event.tenantId, endpointId));
     const endpoint = loaded?.endpoint;
     if (!loaded || !endpoint) return { skipped: 'endpoint_deleted' };
@@ -517,7 +527,8 @@ export function createActivities(deps: DeliveryDependencies) {
         timestamp: unixSeconds(now()),
       }),
     );
-    return { endpoint, request };
+    const auth = await step('sign', () => loaded.credentials?.());
+    return { endpoint, request, ...(auth !== undefined ? { auth } : {}) };
   }
 
   /**

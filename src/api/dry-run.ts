@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RequestBuilder } from '../delivery/signed-request';
 import { signRequest, toEventText, unixSeconds } from '../delivery/signed-request';
 import type { Endpoint } from '../domain/endpoint';
+import { redactedAuthHeaders, withAuthHeaders } from '../domain/endpoint-auth';
 import type { EventEnvelope, EventText } from '../domain/event';
 import { ValidationError } from '../domain/errors';
 import type { RoutingMiss } from '../domain/routing';
@@ -53,7 +54,9 @@ export async function dryRunDelivery(
     secrets: await deps.loadSecrets(),
     timestamp: unixSeconds((deps.now ?? Date.now)()),
   });
-  return { matches: true, eventType: signed.eventType, headers: { ...signed.headers }, body: signed.body };
+  // The endpoint's Authorization goes last, as the HTTP client sets it on the wire; its secret is not shown.
+  const headers = withAuthHeaders(signed.headers, redactedAuthHeaders(endpoint.auth));
+  return { matches: true, eventType: signed.eventType, headers, body: signed.body };
 }
 
 /** Filters see parsed data, as the workflow's routing does. */
