@@ -149,47 +149,24 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   ): Promise<HttpResponseSummary> {
     const auth = postOptions.auth;
     if (auth === undefined) return send(rawUrl, headers, body, postOptions, dispatcher);
+    const authorized = (value: string) => withAuthHeaders(headers, { authorization: value });
     switch (auth.type) {
       case 'basic': {
         const basic = Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64');
-        return send(
-          rawUrl,
-          withAuthHeaders(headers, { authorization: `Basic ${basic}` }),
-          body,
-          postOptions,
-          dispatcher,
-        );
+        return send(rawUrl, authorized(`Basic ${basic}`), body, postOptions, dispatcher);
       }
       case 'bearer':
-        return send(
-          rawUrl,
-          withAuthHeaders(headers, { authorization: `Bearer ${auth.token}` }),
-          body,
-          postOptions,
-          dispatcher,
-        );
+        return send(rawUrl, authorized(`Bearer ${auth.token}`), body, postOptions, dispatcher);
       case 'mtls':
         return send(rawUrl, headers, body, postOptions, clientCertDispatchers.for(auth.certificate, auth.privateKey));
       case 'oauth2_client_credentials': {
         const context = { endpointId: postOptions.endpointId ?? 'unknown', ...signalOf(postOptions) };
         const token = await tokens.token(auth, context);
-        const first = await send(
-          rawUrl,
-          withAuthHeaders(headers, { authorization: `Bearer ${token}` }),
-          body,
-          postOptions,
-          dispatcher,
-        );
+        const first = await send(rawUrl, authorized(`Bearer ${token}`), body, postOptions, dispatcher);
         if (first.statusCode !== 401) return first;
         // The receiver no longer takes the token (expired early, revoked): one fresh token, one more send.
         const fresh = await tokens.token(auth, { ...context, rejected: token });
-        return send(
-          rawUrl,
-          withAuthHeaders(headers, { authorization: `Bearer ${fresh}` }),
-          body,
-          postOptions,
-          dispatcher,
-        );
+        return send(rawUrl, authorized(`Bearer ${fresh}`), body, postOptions, dispatcher);
       }
       default: {
         const unreachable: never = auth;
@@ -235,6 +212,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const remainingMs = totalTimeoutMs - (performance.now() - started);
     const read = await readCapped(
       response.body,
+      // A token response is read whole (up to its own cap) even when deliveries read less of a receiver's answer.
       Math.max(maxResponseBytes, keepBytes === SNIPPET_BYTES ? 0 : keepBytes),
       Math.max(0, Math.min(bodyReadTimeoutMs, remainingMs)),
       keepBytes,
