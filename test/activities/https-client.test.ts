@@ -5,12 +5,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { transportReason } from '../../src/domain/classify-response';
-import { DeliveryTransportError } from '../../src/domain/errors';
+import { DeliveryTransportError, ValidationError } from '../../src/domain/errors';
 import { ConfigError } from '../../src/infra/config';
 import { DestinationPolicy } from '../../src/infra/egress/destination-policy';
 import type { Resolver } from '../../src/infra/egress/destination-policy';
 import { createHttpClient, readExtraCaFile } from '../../src/infra/http-client';
 import type { HttpClient, HttpClientOptions } from '../../src/infra/http-client';
+import { checkClientCertificate } from '../../src/security/endpoint-credentials';
 import { createReceiverPki, startHttpsReceiver } from '../support/https-receiver';
 import type { HttpsReceiver, ReceiverPki } from '../support/https-receiver';
 
@@ -200,5 +201,34 @@ describe('WSS_HTTP_CA_FILE', () => {
       () => readExtraCaFile(broken),
       (err: unknown) => err instanceof ConfigError && /WSS_HTTP_CA_FILE/.test(err.message),
     );
+  });
+});
+
+describe('mTLS client certificates at registration', () => {
+  it('accepts a matching pair and refuses an expired certificate, a foreign key or garbage, quoting neither', () => {
+    const own = pki.issue('pair', { usage: 'client' });
+    const summary = checkClientCertificate(own.cert, own.key);
+    assert.equal(summary.fingerprint256, own.fingerprint256);
+    assert.match(summary.subject, /CN=pair/);
+
+    const expired = pki.issue('old', { usage: 'client', expired: true });
+    const stranger = pki.issue('stranger', { usage: 'client' });
+    for (const [cert, key, field, reason] of [
+      [expired.cert, expired.key, 'auth.certificate', /expired/],
+      [own.cert, stranger.key, 'auth.privateKey', /does not belong/],
+      ['not a certificate', own.key, 'auth.certificate', /not a PEM certificate/],
+      [own.cert, 'not a key', 'auth.privateKey', /not an unencrypted PEM private key/],
+    ] as const) {
+      assert.throws(
+        () => checkClientCertificate(cert, key),
+        (err: unknown) => {
+          assert.ok(err instanceof ValidationError);
+          assert.equal(err.field, field);
+          assert.match(err.message, reason);
+          assert.ok(!err.message.includes('BEGIN'), 'the PEM text is not quoted');
+          return true;
+        },
+      );
+    }
   });
 });
