@@ -8,6 +8,7 @@ import { MAX_RESPONSE_BODY_EXCERPT_LENGTH } from '../domain/delivery-log';
 import { truncateError } from '../domain/delivery-outcome';
 import type { Endpoint } from '../domain/endpoint';
 import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
+import type { EndpointCredentials } from '../domain/endpoint-auth';
 import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
@@ -74,7 +75,15 @@ export interface DeliveryDependencies extends FailureBookkeepingDependencies {
     getForDelivery(
       tenantId: TenantId,
       endpointId: EndpointId,
-    ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined>;
+    ): Promise<
+      | {
+          endpoint: Endpoint;
+          signingSecrets(): string[];
+          /** The endpoint's decrypted authentication, if it has one (see `PostOptions.auth`). */
+          credentials?(): EndpointCredentials | undefined;
+        }
+      | undefined
+    >;
   };
   /**
    * The stored event data, read to check the endpoint's content filter again before each attempt. The worker
@@ -377,7 +386,7 @@ export function createActivities(deps: DeliveryDependencies) {
       });
     };
 
-    let prepared: { endpoint: Endpoint; request: SignedRequest } | { skipped: string };
+    let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
       prepared = await prepare(event, endpointId);
     } catch (err) {
@@ -385,7 +394,7 @@ export function createActivities(deps: DeliveryDependencies) {
       throw err;
     }
     if ('skipped' in prepared) return skip(prepared.skipped);
-    const { endpoint, request } = prepared;
+    const { endpoint, request, auth } = prepared;
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
@@ -396,6 +405,7 @@ export function createActivities(deps: DeliveryDependencies) {
       response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
         endpointId,
         signal: cancellation,
+        ...(auth !== undefined ? { auth } : {}),
       });
       const retryAfter = response.headers['retry-after'];
       classification = classifyResponse({
@@ -499,7 +509,7 @@ export function createActivities(deps: DeliveryDependencies) {
   async function prepare(
     event: EventRef,
     endpointId: EndpointId,
-  ): Promise<{ endpoint: Endpoint; request: SignedRequest } | { skipped: string }> {
+  ): Promise<{ endpoint: Endpoint; request: SignedRequest; auth?: EndpointCredentials } | { skipped: string }> {
     const loaded = await step('load_endpoint', () => deps.endpoints.getForDelivery(event.tenantId, endpointId));
     const endpoint = loaded?.endpoint;
     if (!loaded || !endpoint) return { skipped: 'endpoint_deleted' };
@@ -528,7 +538,8 @@ export function createActivities(deps: DeliveryDependencies) {
         ...(signingKeys !== undefined ? { signingKeys } : {}),
       }),
     );
-    return { endpoint, request };
+    const auth = await step('sign', () => loaded.credentials?.());
+    return { endpoint, request, ...(auth !== undefined ? { auth } : {}) };
   }
 
   /**

@@ -4,6 +4,7 @@ import { signRequest, toEventText, unixSeconds } from '../delivery/signed-reques
 import type { Endpoint } from '../domain/endpoint';
 import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
 import type { AsymmetricSigningKey } from '../security/ed25519';
+import { redactedAuthHeaders, withAuthHeaders } from '../domain/endpoint-auth';
 import type { EventEnvelope, EventText } from '../domain/event';
 import { ValidationError } from '../domain/errors';
 import type { RoutingMiss } from '../domain/routing';
@@ -61,7 +62,9 @@ export async function dryRunDelivery(
     versions,
     ...(signingKeys !== undefined ? { signingKeys } : {}),
   });
-  return { matches: true, eventType: signed.eventType, headers: { ...signed.headers }, body: signed.body };
+  // The endpoint's Authorization goes last, as the HTTP client sets it on the wire; its secret is not shown.
+  const headers = withAuthHeaders(signed.headers, redactedAuthHeaders(endpoint.auth));
+  return { matches: true, eventType: signed.eventType, headers, body: signed.body };
 }
 
 /** Filters see parsed data, as the workflow's routing does. */

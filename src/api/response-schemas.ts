@@ -66,6 +66,32 @@ export const apiKeyResponse = z
   })
   .meta({ id: 'ApiKey' });
 
+/** The endpoint's authentication without its secrets: the only shape a read can return. */
+const endpointAuthView = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('basic'), username: z.string() }),
+    z.object({ type: z.literal('bearer') }),
+    z.object({
+      type: z.literal('oauth2_client_credentials'),
+      tokenUrl: z.string(),
+      clientId: z.string(),
+      scope: z.string().optional(),
+      audience: z.string().optional(),
+      clientAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']),
+    }),
+    z.object({
+      type: z.literal('mtls'),
+      certificate: z.object({
+        subject: z.string(),
+        issuer: z.string(),
+        fingerprint256: z.string(),
+        validTo: z.string(),
+      }),
+    }),
+  ])
+  .describe('How deliveries authenticate; secrets (password, token, client secret, private key) are never shown.')
+  .meta({ id: 'EndpointAuth' });
+
 export const endpointResponse = z
   .object({
     id: z.string(),
@@ -92,6 +118,7 @@ export const endpointResponse = z
     sendTraceparent: z
       .boolean()
       .describe("Whether deliveries carry the attempt's W3C `traceparent` header (when tracing is on)."),
+    auth: endpointAuthView.optional(),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -148,6 +148,58 @@ export const secretSchema = z
   .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
   .describe('Signing secret. Generated when omitted; `whsec_` base64 for Standard Webhooks.');
 
+// Endpoint authentication (issue 18). The secrets go in here and never come out: reads show the view only.
+const credentialText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII');
+
+export const endpointAuthSchema = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z.enum(['basic']),
+        username: credentialText(256).refine((u) => !u.includes(':'), 'must not contain ":"'),
+        password: credentialText(1024),
+      })
+      .strict(),
+    z.object({ type: z.enum(['bearer']), token: credentialText(4096) }).strict(),
+    z
+      .object({
+        type: z.enum(['oauth2_client_credentials']),
+        tokenUrl: urlSchema.describe('Token endpoint (https in production); checked against the egress policy.'),
+        clientId: credentialText(512),
+        clientSecret: credentialText(1024),
+        scope: credentialText(1024).optional(),
+        audience: credentialText(1024).optional(),
+        clientAuthMethod: z
+          .enum(['client_secret_basic', 'client_secret_post'])
+          .default('client_secret_basic')
+          .describe('How the client id and secret reach the token endpoint (RFC 6749 §2.3.1).'),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.enum(['mtls']),
+        certificate: z
+          .string()
+          .min(1)
+          .max(64 * 1024)
+          .describe('PEM client certificate, intermediates after it.'),
+        privateKey: z
+          .string()
+          .min(1)
+          .max(64 * 1024)
+          .describe('PEM private key of the certificate, unencrypted.'),
+      })
+      .strict(),
+  ])
+  .describe(
+    'How deliveries authenticate besides the signature: `basic`, `bearer`, `oauth2_client_credentials` or `mtls`. Secrets are encrypted at rest and never returned; reads show the type and the non-secret fields.',
+  );
+
 const endpointFields = {
   url: urlSchema,
   description: z.string().max(1024).optional(),
@@ -173,7 +225,9 @@ const endpointFields = {
     ),
 };
 
-export const createEndpointSchema = z.object({ ...endpointFields, secret: secretSchema.optional() }).strict();
+export const createEndpointSchema = z
+  .object({ ...endpointFields, secret: secretSchema.optional(), auth: endpointAuthSchema.optional() })
+  .strict();
 export const updateEndpointSchema = z
   .object({
     ...endpointFields,
@@ -182,6 +236,7 @@ export const updateEndpointSchema = z
     description: endpointFields.description.nullable(),
     filter: endpointFields.filter.nullable(),
     transform: endpointFields.transform.nullable(),
+    auth: endpointAuthSchema.nullable().describe('Replaces the authentication whole; `null` removes it.'),
   })
   .partial()
   .strict();

@@ -124,6 +124,9 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
     .option('--description <text>', 'free text')
     .option('--send-traceparent', "send each attempt's W3C traceparent header (when the service traces)")
+    .option('--auth <json>', AUTH_HELP)
+    .option('--client-cert <file>', 'mTLS: client certificate (PEM file); needs --client-key')
+    .option('--client-key <file>', 'mTLS: private key of --client-cert (PEM file)')
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -147,7 +150,27 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
           transform: o.transform,
           sendTraceparent: o.sendTraceparent === true ? true : undefined,
+          auth: authArg(o),
         }),
+      ),
+    );
+  sub(endpoints, 'auth <tenantId> <endpointId>', "set or remove an endpoint's authentication (secrets never shown)")
+    .option('--auth <json>', AUTH_HELP)
+    .option('--client-cert <file>', 'mTLS: client certificate (PEM file); needs --client-key')
+    .option('--client-key <file>', 'mTLS: private key of --client-cert (PEM file)')
+    .option('--remove', 'remove the authentication')
+    .action(
+      call(
+        'PATCH /v1/tenants/{}/endpoints/{}',
+        (e) => `${e.id} auth: ${e.auth === undefined ? 'none' : JSON.stringify(e.auth)}`,
+        (o) => {
+          const auth = o.remove === true ? null : authArg(o);
+          if (auth === undefined) throw new UsageError('give --auth, --client-cert with --client-key, or --remove');
+          if (auth === null && (o.auth !== undefined || o.clientCert !== undefined)) {
+            throw new UsageError('--remove takes no other auth option');
+          }
+          return { auth };
+        },
       ),
     );
   sub(endpoints, 'list <tenantId>', "list a tenant's endpoints")
@@ -255,6 +278,33 @@ const pick =
 
 const ONCE = '(shown once: store it now)';
 
+const AUTH_HELP =
+  'endpoint authentication as JSON, or @file (keeps secrets out of shell history): {"type":"basic","username":…,"password":…}, {"type":"bearer","token":…}, {"type":"oauth2_client_credentials","tokenUrl":…,"clientId":…,"clientSecret":…,"scope":…,"audience":…} or {"type":"mtls","certificate":<PEM>,"privateKey":<PEM>}';
+
+/** `--auth` as given, or the mTLS shape built from `--client-cert` and `--client-key`; undefined when neither. */
+function authArg(o: Options): RawJson | undefined {
+  const cert = o.clientCert;
+  const key = o.clientKey;
+  if (o.auth !== undefined && (cert !== undefined || key !== undefined)) {
+    throw new UsageError('give either --auth or --client-cert with --client-key, not both');
+  }
+  if (o.auth !== undefined) return jsonArg(o.auth, 'auth');
+  if (cert === undefined && key === undefined) return undefined;
+  if (typeof cert !== 'string' || typeof key !== 'string') {
+    throw new UsageError('--client-cert and --client-key go together');
+  }
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --${flag} file ${file}: ${(err as Error).message}`);
+    }
+  };
+  return new RawJson(
+    JSON.stringify({ type: 'mtls', certificate: read(cert, 'client-cert'), privateKey: read(key, 'client-key') }),
+  );
+}
+
 function eventOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--type <type>', 'event type, e.g. order.created')
@@ -350,6 +400,7 @@ function jsonArg(value: string | boolean | undefined, flag: string): RawJson {
 /** The request body text; fields that are undefined or empty are left out, as they were never given. */
 function bodyText(body: Body): string {
   const fields = Object.entries(body).filter(([, v]) => v !== undefined && v !== '');
+  // `null` is a value here (it clears a field in a PATCH), sent as JSON null.
   return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${v instanceof RawJson ? v.text : JSON.stringify(v)}`).join(',')}}`;
 }
 
@@ -360,7 +411,7 @@ async function request(o: Options, envInput: Env | undefined, method: string, pa
   const token = o.token ?? env.WSS_TOKEN ?? env.WSS_ADMIN_TOKEN;
   if (!URL.canParse(base)) throw new UsageError(`--api is not a URL: ${base}`);
   if (!token) throw new UsageError('no token: pass --token or set WSS_TOKEN / WSS_ADMIN_TOKEN');
-  const text = method === 'POST' ? bodyText(params) : undefined;
+  const text = method === 'POST' || method === 'PATCH' ? bodyText(params) : undefined;
   const headers = { authorization: `Bearer ${token}`, ...(text && { 'content-type': 'application/json' }) };
   let res: Response;
   try {

@@ -41,6 +41,8 @@ export type TransportReason =
   | 'protocol_error'
   | 'aborted'
   | 'network_error'
+  /** The endpoint's OAuth2 token endpoint failed (unreachable, an error status, no token): nothing was sent. */
+  | 'oauth2_token_error'
   /** The HTTP client refused to send the request as built (e.g. a `Keep-Alive` or `Expect` header); never sent. */
   | 'invalid_request';
 
@@ -150,6 +152,9 @@ const TRANSPORT_REASONS: Readonly<Record<string, TransportReason>> = {
   UND_ERR_NOT_SUPPORTED: 'invalid_request',
   ERR_INVALID_CHAR: 'invalid_request',
   ERR_INVALID_HTTP_TOKEN: 'invalid_request',
+
+  // The OAuth2 token endpoint failed; the token service may recover, so it is retried like the receiver would be.
+  OAUTH2_TOKEN_ERROR: 'oauth2_token_error',
 
   UND_ERR_ABORTED: 'aborted',
   ABORT_ERR: 'aborted',

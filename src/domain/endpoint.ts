@@ -1,3 +1,4 @@
+import type { EndpointAuthView } from './endpoint-auth';
 import type { EndpointId, TenantId } from './ids';
 
 /** How an endpoint's requests are signed. */
@@ -65,4 +66,6 @@ export interface Endpoint {
   readonly updatedAt: string;
   /** Why the endpoint was disabled, when the service did it (e.g. `gone`, `failing`). */
   readonly disabledReason?: string;
+  /** How deliveries authenticate besides the signature; the view only, its secrets are sealed apart. */
+  readonly auth?: EndpointAuthView;
 }

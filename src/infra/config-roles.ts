@@ -77,6 +77,7 @@ export const CONFIG_ROLES: Readonly<Record<ServiceVariable | CliVariable, readon
   WSS_HTTP_HEADERS_TIMEOUT_MS: ['consumer', 'worker'],
   WSS_HTTP_TOTAL_TIMEOUT_MS: ['consumer', 'worker'],
   WSS_HTTP_MAX_RESPONSE_BYTES: ['consumer', 'worker'],
+  WSS_HTTP_CA_FILE: ['consumer', 'worker'],
   // The API checks endpoint URLs against the same egress policy when they are registered.
   WSS_EGRESS_ALLOW_CIDRS: ALL,
   WSS_EGRESS_HTTPS_ONLY: ALL,

@@ -213,6 +213,12 @@ export const configSchema = z.object({
   WSS_HTTP_MAX_RESPONSE_BYTES: int(0)
     .default(64 * 1024)
     .describe('Response body bytes read before the connection is cut.'),
+  WSS_HTTP_CA_FILE: z
+    .string()
+    .optional()
+    .describe(
+      "Extra CA certificates (PEM file) trusted for HTTPS deliveries and OAuth2 token requests, besides Node's bundled roots: for receivers with a private CA.",
+    ),
   WSS_EGRESS_ALLOW_CIDRS: csv
     .default([])
     .describe('Comma-separated CIDRs exempt from the SSRF guard (e.g. `127.0.0.0/8` for local runs).'),

@@ -1,10 +1,18 @@
+import { X509Certificate, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { EndpointCredentials } from '../domain/endpoint-auth';
+import { withAuthHeaders } from '../domain/endpoint-auth';
 import { DeliveryTransportError, DestinationNotAllowedError } from '../domain/errors';
 import type { Config } from './config';
+import { ConfigError } from './config';
 import type { DestinationPolicy } from './egress/destination-policy';
+import { OAuth2TokenSource } from './egress/oauth2-tokens';
+import type { TokenCache } from './egress/oauth2-tokens';
 
 /**
  * The one way the service talks to receivers: a single POST with hard limits, because every receiver is a
@@ -44,6 +52,15 @@ export interface HttpClientOptions {
    */
   readonly proxyUrl?: string;
   readonly policy: DestinationPolicy;
+  /**
+   * Extra CA certificates (PEM) trusted for HTTPS besides Node's bundled roots, for receivers with a private CA.
+   * Config: `WSS_HTTP_CA_FILE` (none).
+   */
+  readonly extraCaPem?: string;
+  /** Where workers share OAuth2 tokens (Redis). Without it each client caches its own tokens in memory. */
+  readonly tokenCache?: TokenCache;
+  /** Sent as `User-Agent` on OAuth2 token requests. */
+  readonly userAgent?: string;
 }
 
 export interface HttpResponseSummary {
@@ -66,6 +83,13 @@ export interface PostOptions {
   readonly endpointId?: string;
   /** Aborts the request (the activity's cancellation: the worker is shutting down). */
   readonly signal?: AbortSignal;
+  /**
+   * The endpoint's authentication, decrypted for this attempt: `basic` and `bearer` set `authorization` (replacing
+   * any such header in `headers`), `oauth2_client_credentials` sets a Bearer token fetched and shared through the
+   * token source (on a 401 the token is refreshed and the request sent once more), and `mtls` presents the client
+   * certificate on connections of its own, never shared with another certificate or with none.
+   */
+  readonly auth?: EndpointCredentials;
 }
 
 export interface HttpClient {
@@ -97,6 +121,7 @@ export function httpClientOptionsFromConfig(config: Config, policy: DestinationP
     totalTimeoutMs: config.WSS_HTTP_TOTAL_TIMEOUT_MS,
     maxResponseBytes: config.WSS_HTTP_MAX_RESPONSE_BYTES,
     ...(config.WSS_EGRESS_PROXY !== undefined ? { proxyUrl: config.WSS_EGRESS_PROXY } : {}),
+    ...(config.WSS_HTTP_CA_FILE !== undefined ? { extraCaPem: readExtraCaFile(config.WSS_HTTP_CA_FILE) } : {}),
     policy,
   };
 }
@@ -106,12 +131,57 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const { policy, proxyUrl, totalTimeoutMs, maxResponseBytes } = options;
   const bodyReadTimeoutMs = options.bodyReadTimeoutMs ?? DEFAULT_BODY_READ_TIMEOUT_MS;
   const dispatcher = createDispatcher(options);
+  const clientCertDispatchers = new ClientCertificateDispatchers(options);
+  const tokens = new OAuth2TokenSource({
+    post: async (url, headers, body, tokenOptions) => {
+      const answer = await send(url, headers, body, tokenOptions, dispatcher, tokenOptions.maxBodyBytes);
+      return { statusCode: answer.statusCode, body: answer.bodySnippet };
+    },
+    ...(options.tokenCache !== undefined ? { cache: options.tokenCache } : {}),
+    ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
+  });
 
   async function post(
     rawUrl: string,
     headers: Record<string, string>,
     body: string | Uint8Array,
     postOptions: PostOptions = {},
+  ): Promise<HttpResponseSummary> {
+    const auth = postOptions.auth;
+    if (auth === undefined) return send(rawUrl, headers, body, postOptions, dispatcher);
+    const authorized = (value: string) => withAuthHeaders(headers, { authorization: value });
+    switch (auth.type) {
+      case 'basic': {
+        const basic = Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64');
+        return send(rawUrl, authorized(`Basic ${basic}`), body, postOptions, dispatcher);
+      }
+      case 'bearer':
+        return send(rawUrl, authorized(`Bearer ${auth.token}`), body, postOptions, dispatcher);
+      case 'mtls':
+        return send(rawUrl, headers, body, postOptions, clientCertDispatchers.for(auth.certificate, auth.privateKey));
+      case 'oauth2_client_credentials': {
+        const context = { endpointId: postOptions.endpointId ?? 'unknown', ...signalOf(postOptions) };
+        const token = await tokens.token(auth, context);
+        const first = await send(rawUrl, authorized(`Bearer ${token}`), body, postOptions, dispatcher);
+        if (first.statusCode !== 401) return first;
+        // The receiver no longer takes the token (expired early, revoked): one fresh token, one more send.
+        const fresh = await tokens.token(auth, { ...context, rejected: token });
+        return send(rawUrl, authorized(`Bearer ${fresh}`), body, postOptions, dispatcher);
+      }
+      default: {
+        const unreachable: never = auth;
+        throw new Error(`unhandled auth ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  async function send(
+    rawUrl: string,
+    headers: Record<string, string>,
+    body: string | Uint8Array,
+    postOptions: Pick<PostOptions, 'endpointId' | 'signal'>,
+    via: Dispatcher,
+    keepBytes = SNIPPET_BYTES,
   ): Promise<HttpResponseSummary> {
     const endpointId = postOptions.endpointId ?? 'unknown';
     const started = performance.now();
@@ -130,7 +200,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         method: 'POST',
         headers,
         body,
-        dispatcher,
+        dispatcher: via,
         signal,
       });
     } catch (err) {
@@ -142,8 +212,10 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const remainingMs = totalTimeoutMs - (performance.now() - started);
     const read = await readCapped(
       response.body,
-      maxResponseBytes,
+      // A token response is read whole (up to its own cap) even when deliveries read less of a receiver's answer.
+      Math.max(maxResponseBytes, keepBytes === SNIPPET_BYTES ? 0 : keepBytes),
       Math.max(0, Math.min(bodyReadTimeoutMs, remainingMs)),
+      keepBytes,
     );
     return {
       statusCode: response.statusCode,
@@ -157,28 +229,102 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 
   return {
     post,
-    close: () => dispatcher.close(),
+    close: async () => {
+      await Promise.all([dispatcher.close(), clientCertDispatchers.close()]);
+    },
   };
 }
 
-function createDispatcher(options: HttpClientOptions): Dispatcher {
+function signalOf(options: PostOptions): { signal?: AbortSignal } {
+  return options.signal !== undefined ? { signal: options.signal } : {};
+}
+
+/**
+ * @param clientCertificate presented in every handshake of this dispatcher's connections (mTLS); a dispatcher
+ *   with one is used for its endpoint's certificate only, so no other endpoint's request rides its connections.
+ */
+function createDispatcher(options: HttpClientOptions, clientCertificate?: { cert: string; key: string }): Dispatcher {
   const timeouts = {
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyIdleTimeoutMs ?? options.headersTimeoutMs,
   };
+  // Node's default trust (its bundled roots) plus the operator's bundle; `ca` replaces the default, hence both.
+  const trust = options.extraCaPem !== undefined ? { ca: [...rootCertificates, options.extraCaPem] } : {};
+  const tls = { ...trust, ...(clientCertificate ?? {}) };
   if (options.proxyUrl !== undefined) {
+    // CONNECT tunnel: the TLS session runs end to end to the receiver (requestTls), the proxy sees only bytes.
     return new ProxyAgent({
       uri: options.proxyUrl,
       ...timeouts,
-      proxyTls: { timeout: options.connectTimeoutMs },
-      requestTls: { timeout: options.connectTimeoutMs },
+      proxyTls: { timeout: options.connectTimeoutMs, ...trust },
+      requestTls: { timeout: options.connectTimeoutMs, ...tls },
     });
   }
   // No redirect interceptor is composed on: undici's request() then never follows Location.
   return new Agent({
     ...timeouts,
-    connect: { timeout: options.connectTimeoutMs, lookup: options.policy.createPinnedLookup() },
+    connect: { timeout: options.connectTimeoutMs, lookup: options.policy.createPinnedLookup(), ...tls },
   });
+}
+
+/** Most client certificates kept with an open pool at once; the least recently used is closed beyond it. */
+const MAX_CLIENT_CERT_DISPATCHERS = 256;
+
+/**
+ * One dispatcher (connection pool) per client certificate, so a certificate is presented only on connections made
+ * for it. Keyed by a digest of certificate and key: an endpoint whose certificate changes gets a new pool.
+ */
+class ClientCertificateDispatchers {
+  private readonly pools = new Map<string, Dispatcher>();
+
+  constructor(private readonly options: HttpClientOptions) {}
+
+  for(cert: string, key: string): Dispatcher {
+    const id = createHash('sha256').update(cert).update('\0').update(key).digest('base64url');
+    const existing = this.pools.get(id);
+    if (existing !== undefined) {
+      // Most recently used last.
+      this.pools.delete(id);
+      this.pools.set(id, existing);
+      return existing;
+    }
+    const created = createDispatcher(this.options, { cert, key });
+    this.pools.set(id, created);
+    if (this.pools.size > MAX_CLIENT_CERT_DISPATCHERS) {
+      const [oldestId, oldest] = this.pools.entries().next().value as [string, Dispatcher];
+      this.pools.delete(oldestId);
+      void oldest.close().catch(() => undefined);
+    }
+    return created;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((d) => d.close()));
+    this.pools.clear();
+  }
+}
+
+/**
+ * Reads `WSS_HTTP_CA_FILE`: every certificate must parse, or start-up stops naming the variable.
+ */
+export function readExtraCaFile(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`WSS_HTTP_CA_FILE: cannot read "${file}" (${code})`]);
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ConfigError([`WSS_HTTP_CA_FILE: "${file}" holds no PEM certificate`]);
+  blocks.forEach((block, index) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ConfigError([`WSS_HTTP_CA_FILE: certificate ${index + 1} in "${file}" does not parse`]);
+    }
+  });
+  return pem;
 }
 
 async function checkViaResolve(policy: DestinationPolicy, rawUrl: string): Promise<URL> {
@@ -196,8 +342,9 @@ async function readCapped(
   body: Readable,
   maxBytes: number,
   budgetMs: number,
+  keepBytes = SNIPPET_BYTES,
 ): Promise<{ snippet: string; truncated: boolean; incomplete?: 'timeout' | 'error' }> {
-  const keep = Math.min(SNIPPET_BYTES, maxBytes);
+  const keep = Math.min(keepBytes, maxBytes);
   const kept: Buffer[] = [];
   let keptBytes = 0;
   let readBytes = 0;

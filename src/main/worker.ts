@@ -7,7 +7,7 @@ import type { OperationalEvent } from '../domain/operational-event';
 import { createActivities } from '../activities/deliver-webhook';
 import { createTransformRunner } from '../activities/transform-runner';
 import type { Config } from '../infra/config';
-import { loadConfig } from '../infra/config';
+import { loadConfig, requireConfig } from '../infra/config';
 import { DestinationPolicy, nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
 import type { Resolver } from '../infra/egress/destination-policy';
 import { createHttpClient, httpClientOptionsFromConfig } from '../infra/http-client';
@@ -17,7 +17,9 @@ import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { temporalLogFunction } from '../infra/temporal-log';
 import type { Tracing } from '../infra/tracing';
 import { TRACING_OFF, activeTraceHeaders, recordAttemptOnSpan, startTracing } from '../infra/tracing';
-import { RequestBuilder } from '../delivery/signed-request';
+import { RequestBuilder, USER_AGENT } from '../delivery/signed-request';
+import { SecretBox } from '../security/secret-box';
+import { OAuth2TokenCache } from '../store/oauth2-token-cache';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { connectTemporalWorker, registerSearchAttributes } from '../infra/temporal';
@@ -93,7 +95,12 @@ export async function createDeliveryWorker(
       'WSS_SHUTDOWN_GRACE_MS is not above WSS_HTTP_TOTAL_TIMEOUT_MS: a shutdown may cut running attempts off (they are retried)',
     );
   }
-  const http = createHttpClient(httpClientOptionsFromConfig(config, policy));
+  const http = createHttpClient({
+    ...httpClientOptionsFromConfig(config, policy),
+    // OAuth2 tokens of endpoints are shared by every worker through Redis (sealed with the master key).
+    tokenCache: new OAuth2TokenCache(stores.redis, stores.keys, new SecretBox(requireConfig(config, 'WSS_MASTER_KEY'))),
+    userAgent: USER_AGENT,
+  });
   // Tenants' transforms run in child processes with a deadline and a heap cap, never on this event loop.
   const transforms = new TransformPool(transformPoolOptionsFromConfig(config));
   const requests = new RequestBuilder({

@@ -8,6 +8,8 @@ import type { EndpointId, TenantId } from '../domain/ids';
 import { mintEndpointId } from '../domain/ids';
 import type { RedisKeys } from './redis-keys';
 import type { SecretBox } from '../security/secret-box';
+import type { EndpointCredentials } from '../domain/endpoint-auth';
+import { authView } from '../security/endpoint-credentials';
 
 /** Fields a caller may set on an endpoint. */
 export interface EndpointInput {
@@ -24,6 +26,8 @@ export interface EndpointInput {
   signatureScheme?: SignatureScheme;
   signatureVersions?: readonly SignatureVersion[];
   sendTraceparent?: boolean;
+  /** Endpoint authentication (sealed at rest, shown only as its view); `null` in a patch removes it. */
+  auth?: EndpointCredentials | null;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -39,6 +43,8 @@ interface StoredSecret {
 interface StoredEndpoint extends Endpoint {
   /** Newest first. */
   readonly secrets: readonly StoredSecret[];
+  /** The endpoint's {@link EndpointCredentials} as JSON, AES-GCM sealed and bound to this endpoint. */
+  readonly authSealed?: string;
 }
 
 export interface Page<T> {
@@ -141,6 +147,7 @@ export class EndpointStore {
       createdAt: stamp,
       updatedAt: stamp,
       secrets: [{ sealed: this.box.seal(secret, owner(tenantId, id)), createdAt: stamp }],
+      ...this.sealAuth(tenantId, id, input.auth),
     };
     const created = await this.redis
       .multi()
@@ -193,7 +200,24 @@ export class EndpointStore {
       signatureVersions: [...(patch.signatureVersions ?? record.signatureVersions ?? DEFAULT_SIGNATURE_VERSIONS)],
       sendTraceparent: patch.sendTraceparent ?? record.sendTraceparent ?? false,
       ...(patch.enabled === true ? { disabledReason: undefined } : {}),
+      // Absent: kept as it is; null: removed; given: replaced whole.
+      ...(patch.auth !== undefined
+        ? { auth: undefined, authSealed: undefined, ...this.sealAuth(tenantId, endpointId, patch.auth) }
+        : {}),
     }));
+  }
+
+  /** The view and the sealed credentials of a record, or nothing. */
+  private sealAuth(
+    tenantId: TenantId,
+    endpointId: EndpointId,
+    credentials: EndpointCredentials | null | undefined,
+  ): Pick<StoredEndpoint, 'auth' | 'authSealed'> {
+    if (credentials === undefined || credentials === null) return {};
+    return {
+      auth: authView(credentials),
+      authSealed: this.box.seal(JSON.stringify(credentials), authOwner(tenantId, endpointId)),
+    };
   }
 
   /** Enables or disables an endpoint. `reason` records why the service disabled it (e.g. `gone`). */
@@ -255,10 +279,19 @@ export class EndpointStore {
   async getForDelivery(
     tenantId: TenantId,
     endpointId: EndpointId,
-  ): Promise<{ endpoint: Endpoint; signingSecrets(): string[] } | undefined> {
+  ): Promise<
+    { endpoint: Endpoint; signingSecrets(): string[]; credentials(): EndpointCredentials | undefined } | undefined
+  > {
     const record = await this.getStored(tenantId, endpointId);
     if (!record) return undefined;
-    return { endpoint: toPublic(record), signingSecrets: () => this.openSecrets(record) };
+    return {
+      endpoint: toPublic(record),
+      signingSecrets: () => this.openSecrets(record),
+      credentials: () =>
+        record.authSealed === undefined
+          ? undefined
+          : (JSON.parse(this.box.open(record.authSealed, authOwner(record.tenantId, record.id))) as EndpointCredentials),
+    };
   }
 
   private openSecrets(record: StoredEndpoint): string[] {
@@ -338,9 +371,14 @@ function owner(tenantId: TenantId, endpointId: EndpointId): string {
   return `${tenantId}/${endpointId}`;
 }
 
+/** A separate binding, so a signing secret's ciphertext cannot be passed off as the credentials or back. */
+function authOwner(tenantId: TenantId, endpointId: EndpointId): string {
+  return `${tenantId}/${endpointId}/auth`;
+}
+
 function normalizeInput(
   input: EndpointInput,
-): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'signatureVersions' | 'sendTraceparent'> {
+): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'signatureVersions' | 'sendTraceparent' | 'auth'> {
   return {
     url: input.url,
     eventTypes: [...input.eventTypes],
@@ -369,7 +407,7 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
 }
 
 function toPublic(record: StoredEndpoint): Endpoint {
-  const { secrets: _secrets, ...rest } = record;
+  const { secrets: _secrets, authSealed: _authSealed, ...rest } = record;
   // Stored before the fields existed: off, and HMAC only.
   return {
     ...rest,

@@ -59,6 +59,11 @@ export interface RedisKeys {
   endpointDeadLetters(tenantId: TenantId, endpointId: EndpointId): string;
   /** JSON list of a tenant's ed25519 signing keys for `v1a` (private keys encrypted), newest first. */
   tenantSigningKeys(tenantId: TenantId): string;
+  /**
+   * An OAuth2 access token shared by every worker (sealed, expires before the token does), or its refresh lock.
+   * `digest` is the token source's base64url digest of the credentials, so changed credentials get a new key.
+   */
+  oauth2Token(digest: string, part?: 'token' | 'lock'): string;
 }
 
 /** Names of the streams, which are configured whole (producers and operators know them), not derived. */
@@ -97,6 +102,7 @@ export function createRedisKeys(prefix: string, streams: StreamNames): RedisKeys
     payload: (tenantId, eventId) => `${event(tenantId, eventId)}:payload`,
     eventClaim: (tenantId, eventId) => `${event(tenantId, eventId)}:claim`,
     attempts: (tenantId, eventId) => `${event(tenantId, eventId)}:attempts`,
+    oauth2Token: (digest, part = 'token') => `${service}:oauth2-${part}:${digest}`,
   };
 }
 
@@ -126,6 +132,10 @@ export const KEY_LAYOUT: Readonly<Record<keyof RedisKeys, { readonly scope: KeyS
   payload: { scope: 'event', holds: "An event's `data` (expires: `WSS_PAYLOAD_TTL_SECONDS`)." },
   eventClaim: { scope: 'event', holds: 'Dedupe claim: the stream entry that owns the event id (expires).' },
   attempts: { scope: 'event', holds: "List of an event's attempt records (expires with the payload)." },
+  oauth2Token: {
+    scope: 'service',
+    holds: 'An OAuth2 access token shared by the workers (sealed; expires before the token), or its refresh lock.',
+  },
 };
 
 /**
@@ -176,6 +186,7 @@ export function keyPatterns(): Record<keyof RedisKeys, string> {
     payload: keys.payload(tenant, event),
     eventClaim: keys.eventClaim(tenant, event),
     attempts: keys.attempts(tenant, event),
+    oauth2Token: keys.oauth2Token('<credentials digest>'),
   };
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { verifyWssRequest } from '../support/independent-verifier';
 import { startReceiver } from '../support/receiver';
@@ -487,7 +488,13 @@ describe('management API against real Redis and Temporal', () => {
     it('never shows, stores, logs or records a secret in plaintext, before or after rotation', async () => {
       const tenant = await createTenant('secret');
       const hook = await receiver();
-      const created = await createEndpoint(tenant, { url: hook.url });
+      // Endpoint authentication secrets are held to the same rule as the signing secret.
+      const password = `pw_${randomBytes(12).toString('hex')}`;
+      const created = await createEndpoint(tenant, {
+        url: hook.url,
+        auth: { type: 'basic', username: 'hook-user', password },
+      });
+      assert.deepEqual(created.auth, { type: 'basic', username: 'hook-user' });
       const original = created.secret;
       const base = `/v1/tenants/${tenant}/endpoints/${created.id}`;
       const responses: unknown[] = [];
@@ -519,6 +526,10 @@ describe('management API against real Redis and Temporal', () => {
       });
       assert.equal(published.status, 202);
       await waitFor('delivery', () => hook.requests.length === 1);
+      assert.equal(
+        hook.requests[0]?.headers.authorization,
+        `Basic ${Buffer.from(`hook-user:${password}`).toString('base64')}`,
+      );
       const workflowId = workflowIdOf(tenant, published.body.id);
       await stack.temporal.workflow.getHandle(workflowId).result();
       await collect('GET', `/v1/tenants/${tenant}/deliveries/${published.body.id}`);
@@ -534,6 +545,7 @@ describe('management API against real Redis and Temporal', () => {
       for (const [label, secret] of [
         ['original', original],
         ['rotated', next],
+        ['basic auth password', password],
       ] as const) {
         const payload = secret.replace(/^[a-z]+_/, ''); // the random part alone, in case a prefix is stripped
         for (const [where, text] of [

@@ -131,6 +131,18 @@ describe('classifyResponse', () => {
       { outcome: 'retry', reason: 'tls_error' },
     ],
     [
+      'retries a client certificate the receiver demanded and did not get',
+      transport('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'),
+      policy,
+      { outcome: 'retry', reason: 'tls_error' },
+    ],
+    [
+      'retries a failed OAuth2 token endpoint',
+      transport('OAUTH2_TOKEN_ERROR'),
+      policy,
+      { outcome: 'retry', reason: 'oauth2_token_error' },
+    ],
+    [
       'retries an oversized response',
       transport('UND_ERR_RES_EXCEEDED_MAX_SIZE'),
       policy,

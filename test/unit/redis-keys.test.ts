@@ -41,6 +41,7 @@ function allKeys(keys: RedisKeys, s: (typeof SAMPLES)[number]): Record<keyof Red
     payload: keys.payload(s.tenant, s.event),
     eventClaim: keys.eventClaim(s.tenant, s.event),
     attempts: keys.attempts(s.tenant, s.event),
+    oauth2Token: keys.oauth2Token('q3Zx-_digest'),
   };
 }
 

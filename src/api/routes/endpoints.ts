@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { Endpoint } from '../../domain/endpoint';
-import { NotFoundError, ValidationError } from '../../domain/errors';
+import { DestinationNotAllowedError, NotFoundError, ValidationError } from '../../domain/errors';
+import type { EndpointAuthType, EndpointCredentials } from '../../domain/endpoint-auth';
+import { authHeaderNames } from '../../domain/endpoint-auth';
+import { checkClientCertificate } from '../../security/endpoint-credentials';
 import { compileFilter } from '../../domain/filter';
 import type { SignatureScheme } from '../../domain/endpoint';
 import { generateStandardWebhooksSecret, generateWssSecret, isStandardWebhooksSecret } from '../../security/signature';
@@ -53,6 +56,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const { secret: given, ...input } = req.body;
       validateProgrammableFields(input);
       await deps.destinations.checkUrl(input.url);
+      await checkAuth(input.auth, input.headers, deps);
       const secret = signingSecret(input.signatureScheme ?? 'wss', given);
       // The admin may create a tenant's first endpoint directly; a tenant key implies the tenant exists.
       if (req.principal.kind === 'admin') await deps.tenants.ensure(tenantId);
@@ -125,6 +129,11 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const patch = req.body;
       validateProgrammableFields(patch);
       if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
+      if (patch.auth !== undefined && patch.auth !== null)
+        await checkAuth(patch.auth, patch.headers ?? endpoint.headers, deps);
+      else if (patch.headers !== undefined) {
+        checkAuthHeaders(patch.auth === null ? undefined : endpoint.auth?.type, patch.headers);
+      }
       const scheme = patch.signatureScheme;
       if (scheme !== undefined && scheme !== 'wss' && scheme !== endpoint.signatureScheme) {
         // Every secret that still signs (the current one, and the previous one during its grace period) must
@@ -274,6 +283,42 @@ function signingSecret(scheme: SignatureScheme, given: string | undefined): stri
     throw new ValidationError(`secret: must be a "whsec_" base64 secret for signatureScheme "${scheme}"`, 'secret');
   }
   return secret;
+}
+
+/**
+ * The endpoint authentication's own checks, beyond its schema: a token URL must pass the egress policy (the token
+ * is fetched through the same guard), a client certificate must parse, be valid and match its key, and the static
+ * headers must not set the header the authentication sets.
+ */
+async function checkAuth(
+  auth: EndpointCredentials | undefined,
+  headers: Readonly<Record<string, string>> | undefined,
+  deps: ApiDependencies,
+): Promise<void> {
+  if (auth === undefined) return;
+  checkAuthHeaders(auth.type, headers);
+  if (auth.type === 'oauth2_client_credentials') {
+    try {
+      await deps.destinations.checkUrl(auth.tokenUrl);
+    } catch (err) {
+      if (err instanceof DestinationNotAllowedError)
+        throw new DestinationNotAllowedError(`auth.tokenUrl: ${err.reason}`);
+      throw err;
+    }
+  }
+  if (auth.type === 'mtls') checkClientCertificate(auth.certificate, auth.privateKey);
+}
+
+/** The header the service sets for the authentication cannot also be a static header (it would never be sent). */
+function checkAuthHeaders(type: EndpointAuthType | undefined, headers: Readonly<Record<string, string>> | undefined) {
+  const owned = authHeaderNames(type);
+  const clash = Object.keys(headers ?? {}).find((name) => owned.includes(name.toLowerCase()));
+  if (clash !== undefined) {
+    throw new ValidationError(
+      `headers: "${clash}" is set by the endpoint's auth (${type ?? 'none'}); remove it from the static headers`,
+      `headers.${clash}`,
+    );
+  }
 }
 
 /** Filters and transforms are compiled at registration, so a bad one is a 400 now rather than a failure later. */
