@@ -170,22 +170,28 @@ function parseRunFlags(args) {
   return parsed;
 }
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
+/** Whether `port` can be bound on 127.0.0.1 now. */
+async function bindable(port) {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
-/** `count` distinct free ports (each is released before the next is taken, so ask for them all at once). */
+/**
+ * `count` distinct free loopback ports below 32768: the server records its ports in PostgreSQL's
+ * cluster_membership.rpc_port, a smallint, so the kernel's ephemeral range (32768 and up) fails there with "value out
+ * of range for type smallint". Random picks in 20000-32767, each checked by binding it.
+ */
 async function freePorts(count) {
   const ports = new Set();
-  while (ports.size < count) ports.add(await freePort());
+  for (let tries = 0; ports.size < count; tries++) {
+    if (tries > 1000) throw new Error('no free loopback ports in 20000-32767');
+    const port = 20_000 + Math.floor(Math.random() * 12_768);
+    if (!ports.has(port) && (await bindable(port))) ports.add(port);
+  }
   return [...ports];
 }
 
@@ -321,7 +327,7 @@ async function startPostgres(dataDir, port, password) {
       '-c',
       `port=${port}`,
       '-c',
-      "unix_socket_directories=''",
+      'unix_socket_directories=',
       '-c',
       `max_connections=${PG_MAX_CONNECTIONS}`,
     ],
