@@ -7,7 +7,8 @@
  *                the topology of docker-compose.yml
  *
  * Each run writes its own result files (bench/run.ts); this writes the side-by-side rows to
- * bench/results/<ISO-date>-<mode>-servers.json and latest-<mode>-servers.json.
+ * bench/results/<ISO-date>-<mode>-servers.json and latest-<mode>-servers.json. With --merge-only it runs nothing and
+ * puts the latest result file of each server (same mode and --label) side by side.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,28 +92,42 @@ interface SideBySide {
   readonly ratio?: number;
 }
 
+/** A rate in a metric's name, e.g. "@50% (12/s)": the rates differ between servers, the measure does not. */
+const RATE = / \((\d+(?:\.\d+)?\/s)\)/;
+/** The same as "@12/s". */
+const AT_RATE = / @(\d+(?:\.\d+)?\/s)/;
+
+/** The row's key and display name without the rate; its value with the rate it was measured at. */
+function normalized(r: ResultRow): { metric: string; value: number | string } {
+  const inParens = RATE.exec(r.metric);
+  const atRate = inParens ? undefined : AT_RATE.exec(r.metric);
+  const match = inParens ?? atRate;
+  if (!match?.[1]) return { metric: r.metric, value: r.value };
+  return { metric: r.metric.replace(match[0], atRate ? ' @rate' : ''), value: `${cell(r.value)} at ${match[1]}` };
+}
+
 /** Rows in the dev server's order, then any row only the PostgreSQL run has; matched by section + metric. */
 function sideBySide(dev: readonly ResultRow[], postgres: readonly ResultRow[]): SideBySide[] {
-  const key = (r: ResultRow) => `${r.section}\0${r.metric}`;
-  const pg = new Map(postgres.map((r) => [key(r), r]));
+  const key = (r: ResultRow) => `${r.section}\0${normalized(r).metric}`;
+  const find = (rows: readonly ResultRow[], k: string) => rows.find((x) => key(x) === k);
   const out: SideBySide[] = [];
   const seen = new Set<string>();
   for (const r of [...dev, ...postgres]) {
     const k = key(r);
     if (seen.has(k)) continue;
     seen.add(k);
-    const d = dev.find((x) => key(x) === k);
-    const p = pg.get(k);
+    const d = find(dev, k);
+    const p = find(postgres, k);
     const ratio =
       typeof d?.value === 'number' && typeof p?.value === 'number' && d.value !== 0
         ? Math.round((p.value / d.value) * 100) / 100
         : undefined;
     out.push({
       section: r.section,
-      metric: r.metric,
+      metric: normalized(r).metric,
       unit: r.unit,
-      ...(d !== undefined ? { dev: d.value } : {}),
-      ...(p !== undefined ? { postgres: p.value } : {}),
+      ...(d !== undefined ? { dev: normalized(d).value } : {}),
+      ...(p !== undefined ? { postgres: normalized(p).value } : {}),
       ...(ratio !== undefined && Number.isFinite(ratio) ? { ratio } : {}),
     });
   }
@@ -143,10 +158,17 @@ function formatSideBySideMarkdown(rows: readonly SideBySide[]): string {
 }
 
 async function main(): Promise<number> {
-  const benchArgs = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  // --merge-only: no runs; the table from the latest result file of each server (same mode and label).
+  const mergeOnly = argv.includes('--merge-only');
+  const benchArgs = argv.filter((a) => a !== '--merge-only');
   const started = Date.now();
   const results: Partial<Record<ServerRun['key'], RunResult>> = {};
   for (const server of RUNS) {
+    if (mergeOnly) {
+      results[server.key] = readResult(resultFile(benchArgs, server), 0);
+      continue;
+    }
     if (stopping) return 1;
     const runStarted = Date.now();
     const code = await runBench(server, benchArgs);
