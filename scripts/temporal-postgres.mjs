@@ -11,13 +11,14 @@
 // the version that tools/temporal-server/go.mod pins, the server the Temporal CLI's dev server embeds) into the
 // git-ignored .tools/temporal-server-<hash>/, reused when present. A cold build takes minutes (see the README).
 //
-// `run`: an ephemeral PostgreSQL cluster (Debian's postgresql-15: initdb + postgres, TCP on 127.0.0.1 only, a random
-// password, run as the `postgres` user when this runs as root), the `temporal` and `temporal_visibility` databases
-// created and migrated by temporal-sql-tool from the schemas embedded in the server (postgresql/v12), a server config
-// shaped like the auto-setup image's (postgres12 plugin, 4 history shards, pools of 20 and 10 connections, SQL
-// visibility), the server started, namespace `default` registered (retention 24 h), then the command with
-// TEMPORAL_ADDRESS set. The service registers its own search attributes at start-up (src/infra/temporal.ts).
-// Everything lives in a temp dir that is removed afterwards; every port is a free loopback port.
+// `run`: an ephemeral PostgreSQL cluster (Debian's `postgresql`, installed with apt-get when missing: initdb +
+// postgres, TCP on 127.0.0.1 only, a random password, run as the `postgres` user when this runs as root), the
+// `temporal` and `temporal_visibility` databases created and migrated by temporal-sql-tool from the schemas embedded
+// in the server (postgresql/v12), a server config shaped like the auto-setup image's (postgres12 plugin, 4 history
+// shards, pools of 20 and 10 connections, SQL visibility), the server started, namespace `default` registered
+// (retention 24 h), then the command with TEMPORAL_ADDRESS set. The service registers its own search attributes at
+// start-up (src/infra/temporal.ts). Everything lives in a temp dir that is removed afterwards; every port is a free
+// loopback port (the server's below 32768: see freePorts).
 //
 // For the benchmark, the command also gets TEMPORAL_SERVER_PID (the server) and TEMPORAL_POSTGRES_PID (the
 // postmaster; its backends are its children) to sample their CPU.
@@ -247,8 +248,32 @@ function tail(file, lines = 20) {
   }
 }
 
-/** Debian's PostgreSQL: initdb and postgres on PATH, else the newest /usr/lib/postgresql/<major>/bin. */
+/**
+ * Debian's PostgreSQL, installed with apt-get when missing and this runs as root (the `postgresql` package: the
+ * distribution's major version, 15 on Debian 12).
+ */
 function findPostgres() {
+  const found = locatePostgres();
+  if (found) return found;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && findOnPath('apt-get')) {
+    log('installing PostgreSQL (apt-get install postgresql)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'];
+    if (spawnSync('apt-get', install, { stdio: 'inherit', env }).status !== 0) {
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+      spawnSync('apt-get', install, { stdio: 'inherit', env });
+    }
+  }
+  const installed = locatePostgres();
+  if (installed) return installed;
+  throw new Error(
+    'PostgreSQL server binaries (initdb, postgres) not found: apt-get install -y --no-install-recommends postgresql',
+  );
+}
+
+/** initdb and postgres on PATH, else the newest /usr/lib/postgresql/<major>/bin. */
+function locatePostgres() {
   const onPath = ['initdb', 'postgres'].map((n) => findOnPath(n));
   if (onPath.every(Boolean)) return { initdb: onPath[0], postgres: onPath[1] };
   const base = '/usr/lib/postgresql';
@@ -263,9 +288,7 @@ function findPostgres() {
       return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres') };
     }
   }
-  throw new Error(
-    'PostgreSQL server binaries (initdb, postgres) not found: apt-get install -y --no-install-recommends postgresql-15',
-  );
+  return undefined;
 }
 
 /** PostgreSQL refuses to run as root: then it runs as the `postgres` user (Debian's package creates it). */
