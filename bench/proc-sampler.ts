@@ -51,13 +51,16 @@ export function findPid(match: (argv: string[]) => boolean): number | undefined 
 export class ProcSampler {
   private readonly pids = new Map<string, number>();
   private readonly samples = new Map<string, ProcReading[]>();
+  /** How a name is read when not with {@link readProc} (e.g. a process with its children). */
+  private readonly readers = new Map<string, (pid: number) => ProcReading | undefined>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly intervalMs = 500) {}
 
-  track(name: string, pid: number | undefined): void {
+  track(name: string, pid: number | undefined, read?: (pid: number) => ProcReading | undefined): void {
     if (pid === undefined) return;
     this.pids.set(name, pid);
+    if (read) this.readers.set(name, read);
     if (!this.samples.has(name)) this.samples.set(name, []);
     this.sampleOnce();
   }
@@ -84,7 +87,7 @@ export class ProcSampler {
   cpuMark(): Map<string, { pid: number; cpuSeconds: number; at: number }> {
     const mark = new Map<string, { pid: number; cpuSeconds: number; at: number }>();
     for (const [name, pid] of this.pids) {
-      const reading = readProc(pid);
+      const reading = this.read(name, pid);
       if (reading) mark.set(name, { pid, cpuSeconds: reading.cpuSeconds, at: reading.at });
     }
     return mark;
@@ -100,9 +103,13 @@ export class ProcSampler {
     return (this.samples.get(name) ?? []).filter((s) => s.at >= from && s.at <= to).map((s) => s.rssMb);
   }
 
+  private read(name: string, pid: number): ProcReading | undefined {
+    return (this.readers.get(name) ?? readProc)(pid);
+  }
+
   private sampleOnce(): void {
     for (const [name, pid] of this.pids) {
-      const reading = readProc(pid);
+      const reading = this.read(name, pid);
       if (reading) this.samples.get(name)?.push(reading);
     }
   }

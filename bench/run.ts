@@ -40,6 +40,7 @@ import type { FloorReport } from './floor-worker';
 import type { HistoryCost } from './history-cost';
 import { measureHistoryCost } from './history-cost';
 import { cpuPercent, cpuSecondsPer, findPid, ProcSampler } from './proc-sampler';
+import { readProcTree } from './proc-tree';
 import type { BenchReceiver, PhaseTally } from './receiver';
 import { startBenchReceiver } from './receiver';
 import { commandCalls, commandsPerEvent } from './redis-stats';
@@ -754,7 +755,7 @@ async function allInOnePhase(bench: Bench, separate: ThroughputResult): Promise<
 }
 
 /** The processes of the service and its servers, in the order the CPU rows list them. */
-const CPU_ROLES = ['worker', 'consumer', 'all-in-one', 'temporal', 'redis'] as const;
+const CPU_ROLES = ['worker', 'consumer', 'all-in-one', 'temporal', 'postgres', 'redis'] as const;
 
 /**
  * CPU seconds per 1,000 deliveries of each role and of the Temporal server and Redis, in the 1-endpoint window (the
@@ -786,7 +787,7 @@ function cpuRows(bench: Bench, tp1: ThroughputResult, tp5: ThroughputResult, flo
     metric: 'CPU s per 1,000 deliveries: whole stack',
     value: total(tp1.cpuPer1000),
     unit: 's',
-    note: `worker + consumer + Temporal + Redis, 1 endpoint; ${FAN_OUT} endpoints: ${total(tp5.cpuPer1000)}`,
+    note: `worker + consumer + Temporal (+ PostgreSQL) + Redis, 1 endpoint; ${FAN_OUT} endpoints: ${total(tp5.cpuPer1000)}`,
   });
 }
 
@@ -803,6 +804,27 @@ function cpuNote(cpu: Record<string, number>): string {
     .sort((a, b) => b[1] - a[1])
     .map(([name, pct]) => `${name} ${pct}%`)
     .join(', ');
+}
+
+/**
+ * Which Temporal server the run is against: scripts/temporal-postgres.mjs exports the pids of its server and of
+ * PostgreSQL's postmaster; otherwise it is the dev server that scripts/local-stack.mjs started on this port.
+ */
+function temporalServer(temporalAddress: string): { name: string; pid?: number; postgresPid?: number } {
+  const pidFromEnv = (name: string): number | undefined => {
+    const value = process.env[name];
+    if (value === undefined || value === '') return undefined;
+    if (!/^\d+$/.test(value)) throw new HarnessError(`${name} must be a pid, got "${value}"`);
+    return Number(value);
+  };
+  const serverPid = pidFromEnv('TEMPORAL_SERVER_PID');
+  const postgresPid = pidFromEnv('TEMPORAL_POSTGRES_PID');
+  if (serverPid !== undefined && postgresPid !== undefined) {
+    return { name: 'Temporal server on PostgreSQL', pid: serverPid, postgresPid };
+  }
+  const port = temporalAddress.split(':')[1] ?? '';
+  const pid = findPid((argv) => argv.includes('start-dev') && argv.includes(port));
+  return { name: 'Temporal dev server on SQLite', ...(pid !== undefined ? { pid } : {}) };
 }
 
 function machineInfo(temporalPid: number | undefined): Record<string, unknown> {
@@ -913,17 +935,19 @@ async function main(): Promise<number> {
   }, profile.hangGuardMs);
   hangGuard.unref();
 
-  const port = temporalAddress.split(':')[1] ?? '';
-  const temporalPid = findPid((argv) => argv.includes('start-dev') && argv.includes(port));
+  const server = temporalServer(temporalAddress);
+  const temporalPid = server.pid;
   const redisPid = findPid(
     (argv) => (argv[0] ?? '').includes('redis-server') && argv.join(' ').includes(new URL(redisUrl).port),
   );
   bench.sampler.track('temporal', temporalPid);
+  // The postmaster and its backends as one process (scripts/temporal-postgres.mjs).
+  bench.sampler.track('postgres', server.postgresPid, readProcTree);
   bench.sampler.track('redis', redisPid);
   bench.sampler.track('bench', process.pid);
   bench.sampler.start();
   const log = (message: string) => console.log(`[bench +${((Date.now() - runStarted) / 1000).toFixed(0)}s] ${message}`);
-  log(`mode ${args.mode}; logs in ${logDir}; temporal pid ${temporalPid}, redis pid ${redisPid}`);
+  log(`mode ${args.mode}; ${server.name}; logs in ${logDir}; temporal pid ${temporalPid}, redis pid ${redisPid}`);
 
   try {
     // ---- start-up: worker, floor worker and consumer; a warm-up batch proves the pipeline works end to end.
@@ -1284,10 +1308,19 @@ async function main(): Promise<number> {
     });
     bench.row({
       section: 'memory',
-      metric: 'temporal dev server peak RSS',
+      metric: 'temporal server peak RSS',
       value: round(bench.sampler.peakRssMb('temporal') ?? Number.NaN, 0),
       unit: 'MB',
+      note: server.name,
     });
+    if (server.postgresPid !== undefined) {
+      bench.row({
+        section: 'memory',
+        metric: 'postgres peak PSS (postmaster + backends)',
+        value: round(bench.sampler.peakRssMb('postgres') ?? Number.NaN, 0),
+        unit: 'MB',
+      });
+    }
     bench.row({
       section: 'memory',
       metric: 'worker RSS trend, last ÷ first third of throughput',
@@ -1421,12 +1454,15 @@ async function main(): Promise<number> {
   }
 
   function writeResults(): void {
-    const label = args.label !== undefined ? `${args.mode}-${args.label}` : args.mode;
+    // A run on the PostgreSQL server keeps its own result files beside the dev server's.
+    const label = [args.mode, args.label, server.postgresPid !== undefined ? 'postgres' : undefined]
+      .filter((part) => part !== undefined)
+      .join('-');
     const result = {
       mode: label,
       date: new Date().toISOString(),
       durationSeconds: round((Date.now() - runStarted) / 1000, 1),
-      machine: machineInfo(temporalPid),
+      machine: { ...machineInfo(temporalPid), temporalServer: server.name },
       settings: {
         profile,
         pipelineWindowDeliveries: PIPELINE_WINDOW_DELIVERIES,
