@@ -17,6 +17,7 @@ import { deadLetterRoutes } from './routes/dead-letters';
 import { deliveryRoutes } from './routes/deliveries';
 import { endpointRoutes } from './routes/endpoints';
 import { eventRoutes } from './routes/events';
+import { orderingRoutes } from './routes/ordering';
 import { serviceRoutes } from './routes/service';
 import { tenantRoutes } from './routes/tenants';
 
@@ -156,6 +157,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     apiKeyRoutes(v1, deps);
     endpointRoutes(v1, deps);
     eventRoutes(v1, deps);
+    orderingRoutes(v1, deps);
     deliveryRoutes(v1, deps);
     deadLetterRoutes(v1, deps);
   });

@@ -1,4 +1,5 @@
 import type { EndpointId, TenantId } from './ids';
+import type { OrderingSpec } from './ordering';
 
 /** How an endpoint's requests are signed. */
 export type SignatureScheme = 'wss' | 'standard-webhooks' | 'both';
@@ -49,4 +50,7 @@ export interface Endpoint {
   readonly updatedAt: string;
   /** Why the endpoint was disabled, when the service did it (e.g. `gone`, `failing`). */
   readonly disabledReason?: string;
+  // --- ordered delivery (issue 17) ---
+  /** Deliver events with the same key one at a time, in stream order (README "Ordered delivery"). */
+  readonly ordering?: OrderingSpec;
 }

@@ -13,6 +13,7 @@ import { connectTemporalClient } from '../infra/temporal';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { deliverEvent } from '../workflows/deliver-event';
+import { orderedDelivery } from '../workflows/ordered-delivery';
 import type { IngestResult } from '../consumer/event-ingestor';
 import type { EntryResult, ServiceMetrics } from '../infra/metrics';
 import type { ReadinessCheck } from '../infra/ops-server';
@@ -49,6 +50,12 @@ export function createIngestor(config: Config, log: Logger, stores: Stores, temp
     tenants: stores.tenants,
     serviceRetryPolicy: serviceRetryPolicy(config),
     log,
+    ordered: {
+      client: temporal,
+      taskQueue: config.WSS_TASK_QUEUE,
+      workflow: orderedDelivery,
+      source: { stream: stores.keys.eventStream(), group: config.WSS_CONSUMER_GROUP },
+    },
   });
 }
 

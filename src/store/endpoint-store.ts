@@ -5,6 +5,7 @@ import type { Endpoint, RetryPolicySpec, SignatureScheme } from '../domain/endpo
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import type { EndpointId, TenantId } from '../domain/ids';
 import { mintEndpointId } from '../domain/ids';
+import type { OrderingSpec } from '../domain/ordering';
 import type { RedisKeys } from './redis-keys';
 import type { SecretBox } from '../security/secret-box';
 
@@ -22,6 +23,8 @@ export interface EndpointInput {
   transform?: string;
   signatureScheme?: SignatureScheme;
   sendTraceparent?: boolean;
+  // --- ordered delivery (issue 17); null in a patch removes it
+  ordering?: OrderingSpec | null;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -336,7 +339,7 @@ function owner(tenantId: TenantId, endpointId: EndpointId): string {
 
 function normalizeInput(
   input: EndpointInput,
-): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'sendTraceparent'> {
+): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'sendTraceparent' | 'ordering'> & { ordering?: OrderingSpec } {
   return {
     url: input.url,
     eventTypes: [...input.eventTypes],
@@ -347,6 +350,8 @@ function normalizeInput(
     ...(input.retryPolicy !== undefined ? { retryPolicy: input.retryPolicy } : {}),
     ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
     ...(input.transform !== undefined && input.transform !== null ? { transform: input.transform } : {}),
+    // --- ordered delivery
+    ...(input.ordering !== undefined && input.ordering !== null ? { ordering: input.ordering } : {}),
   };
 }
 
@@ -359,6 +364,7 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
     retryPolicy: _retryPolicy,
     filter: _filter,
     transform: _transform,
+    ordering: _ordering,
     ...rest
   } = record;
   return rest;

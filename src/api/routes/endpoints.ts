@@ -258,6 +258,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       return dryRunDelivery(endpoint, event, {
         requests: deps.requests,
         loadSecrets: () => deps.endpoints.loadSigningSecrets(endpoint.tenantId, endpoint.id),
+        ...(req.body.orderingKey !== undefined ? { orderingKey: req.body.orderingKey } : {}),
       });
     },
   });
