@@ -120,6 +120,8 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
     .option('--description <text>', 'free text')
     .option('--send-traceparent', "send each attempt's W3C traceparent header (when the service traces)")
+    .option('--order-by <key>', 'ordered delivery per key: a path like $.data.order.id, or orderingKey (stream field)')
+    .option('--on-failure <action>', 'with --order-by, after a failed head: continue (default) or pause the key')
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -136,6 +138,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
           transform: o.transform,
           sendTraceparent: o.sendTraceparent === true ? true : undefined,
+          ordering: o.orderBy ? { key: o.orderBy, onFailure: o.onFailure } : undefined,
         }),
       ),
     );
@@ -163,8 +166,31 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
   eventOptions(
     sub(endpoints, 'test <tenantId> <endpointId>', 'dry run: match, body and headers; sends nothing'),
   ).action(
-    call('POST /v1/tenants/{}/endpoints/{}/test', dryRun, (o) => ({ type: o.type, data: jsonArg(o.data, 'data') })),
+    call('POST /v1/tenants/{}/endpoints/{}/test', dryRun, (o) => ({
+      type: o.type,
+      data: jsonArg(o.data, 'data'),
+      orderingKey: o.orderingKey,
+    })),
   );
+
+  // --- ordered delivery (issue 17)
+  const ordering = program.command('ordering').description('ordered delivery per key: paused keys and resume');
+  sub(ordering, 'paused <tenantId> <endpointId>', 'list the keys paused after a failed head').action(
+    call('GET /v1/tenants/{}/endpoints/{}/ordering/paused', (b) =>
+      table(b.items, ['keyHash', 'eventId', 'pausedAt', 'queued']),
+    ),
+  );
+  sub(ordering, 'resume <tenantId> <endpointId>', 'resume a paused key (its next event goes out)')
+    .option('--key <key>', 'the ordering key, as events carry it')
+    .option('--key-hash <hash>', 'the key hash, as `ordering paused` lists it')
+    .action(
+      call(
+        'POST /v1/tenants/{}/endpoints/{}/ordering/resume',
+        (r) => `resumed key ${r.keyHash} (${r.queued} event(s) waiting)`,
+        (o) => ({ key: o.key, keyHash: o.keyHash }),
+      ),
+    );
+  // --- end ordered delivery
 
   const events = program.command('events').description('publish events through the API');
   eventOptions(sub(events, 'publish <tenantId>', 'publish an event'))
@@ -181,6 +207,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           id: o.id,
           traceparent: o.traceparent,
           tracestate: o.tracestate,
+          orderingKey: o.orderingKey,
         }),
       ),
     );
@@ -229,7 +256,8 @@ const ONCE = '(shown once: store it now)';
 function eventOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--type <type>', 'event type, e.g. order.created')
-    .requiredOption('--data <json>', 'event data as JSON, or @file to read it from a file (sent as written)');
+    .requiredOption('--data <json>', 'event data as JSON, or @file to read it from a file (sent as written)')
+    .option('--ordering-key <key>', "the event's orderingKey stream field (ordered delivery)");
 }
 
 /**
@@ -384,7 +412,13 @@ function listEndpoints(b: any): string {
 function dryRun(r: any): string {
   if (!r.matches) return `matches: no (${r.reason})`;
   const headers = Object.entries(r.headers).map(([k, v]) => `  ${k}: ${v}`);
-  return `matches: yes\nheaders:\n${headers.join('\n')}\nbody:\n${r.body}`;
+  const ordering =
+    r.ordering === undefined
+      ? ''
+      : r.ordering.key === null
+        ? `ordering: no key (${r.ordering.reason})\n`
+        : `ordering: key ${JSON.stringify(r.ordering.key)} (hash ${r.ordering.keyHash})\n`;
+  return `matches: yes\n${ordering}headers:\n${headers.join('\n')}\nbody:\n${r.body}`;
 }
 
 function describeDelivery(d: any): string {

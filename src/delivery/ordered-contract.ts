@@ -62,6 +62,8 @@ export interface OrderedLaneInput {
   readonly paused?: PausedHead;
   /** How long an empty lane waits for its next event before the run ends, in ms. Default 60 s. */
   readonly idleMs?: number;
+  /** Events handled per run before it continues as new. Default 200 (about 2,000 history events). */
+  readonly eventsPerRun?: number;
 }
 
 export interface OrderedLaneState {

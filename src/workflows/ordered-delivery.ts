@@ -93,7 +93,7 @@ export async function orderedDelivery(input: OrderedLaneInput): Promise<void> {
       () => (queue.length > 0 && paused === undefined) || historyFull(),
       paused === undefined ? (input.idleMs ?? DEFAULT_IDLE_MS) : undefined,
     );
-    if (handled >= EVENTS_PER_RUN || historyFull()) {
+    if (handled >= (input.eventsPerRun ?? EVENTS_PER_RUN) || historyFull()) {
       // Signals that came with this activation were handled above; one that arrives after it fails this
       // completion, and Temporal replays the task with the signal, so no event is lost across the new run.
       await condition(allHandlersFinished);

@@ -133,7 +133,7 @@ describe('ordered delivery per key, with two worker processes', () => {
   it(
     'delivers 1,000 events over 20 keys in stream order per key, keys in parallel, through a kill -9 of a worker',
     { timeout: DELIVERY_MS + START_MS },
-    async () => {
+    async (t) => {
       const tenant = uniqueName('t');
       const KEYS = 20;
       const EVENTS = 1000;
@@ -171,6 +171,7 @@ describe('ordered delivery per key, with two worker processes', () => {
         );
       }
       for (const [err] of (await pipeline.exec()) ?? []) assert.ifError(err);
+      const publishedAt = Date.now();
 
       // A kill -9 of one worker once a third is through: its running attempts and workflow tasks move to the other.
       await waitFor(
@@ -201,6 +202,9 @@ describe('ordered delivery per key, with two worker processes', () => {
       assert.ok(failedFirst >= 100, `about 200 first attempts failed (${failedFirst})`);
 
       const { overlaps, maxPerKey, maxTotal } = receiver.stats();
+      t.diagnostic(
+        `requests ${receiver.arrivals.length}, failed first attempts ${failedFirst}, overlapping another key ${overlaps}, most in flight ${maxTotal}, in ${((Date.now() - publishedAt) / 1000).toFixed(1)} s`,
+      );
       assert.equal(maxPerKey, 1, 'one request per key in flight at a time');
       // A serial run would have no overlap at all; keys in parallel overlap on most requests.
       assert.ok(overlaps >= 200, `requests that overlapped another key's: ${overlaps}`);
