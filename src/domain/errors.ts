@@ -77,17 +77,17 @@ export const ERROR_CODES = {
     httpStatus: 405,
     description: 'The path exists, but not with this method (see the `Allow` header).',
   },
-  ordering_key_not_paused: {
-    surfaces: ['api'],
-    retryable: false,
-    httpStatus: 404,
-    description: 'Resume of an ordering key that is not paused (no lane of this key is running, or it is not held).',
-  },
   conflict: {
     surfaces: ['api'],
     retryable: false,
     httpStatus: 409,
     description: 'The resource already exists, or the operation does not apply to its current state.',
+  },
+  ordering_key_not_paused: {
+    surfaces: ['api'],
+    retryable: false,
+    httpStatus: 409,
+    description: 'Resume of an ordering key that is not paused (no lane of this key is running, or it is not held); nothing was changed.',
   },
   payload_too_large: {
     surfaces: ['api'],

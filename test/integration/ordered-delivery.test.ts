@@ -275,7 +275,7 @@ describe('ordered delivery per key, with two worker processes', () => {
     const notPaused = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpointId}/ordering/resume`, {
       key: 'B',
     });
-    assert.equal(notPaused.status, 404, JSON.stringify(notPaused.body));
+    assert.equal(notPaused.status, 409, JSON.stringify(notPaused.body));
     assert.equal(notPaused.body.error.code, 'ordering_key_not_paused');
 
     const resumed = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpointId}/ordering/resume`, {

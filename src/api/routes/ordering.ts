@@ -34,7 +34,7 @@ export function orderingRoutes(app: ApiInstance, deps: ApiDependencies): void {
   app.route({
     method: 'POST',
     url: '/v1/tenants/:tenantId/endpoints/:endpointId/ordering/resume',
-    config: { access: 'tenant' },
+    config: { access: 'tenant', errors: [409] },
     schema: {
       operationId: 'resumeOrderingKey',
       summary: 'Resume a paused ordering key: its next event is delivered, the failed one stays dead-lettered',
