@@ -87,7 +87,8 @@ export const ERROR_CODES = {
     surfaces: ['api'],
     retryable: false,
     httpStatus: 409,
-    description: 'Resume of an ordering key that is not paused (no lane of this key is running, or it is not held); nothing was changed.',
+    description:
+      'Resume of an ordering key that is not paused (no lane of this key is running, or it is not held); nothing was changed.',
   },
   payload_too_large: {
     surfaces: ['api'],
@@ -166,7 +167,7 @@ export const ERROR_CODES = {
     surfaces: ['activity'],
     retryable: true,
     description:
-      "An ordered lane's order check: a stream entry before the lane's head is still being handled by the consumer; checked again shortly (README \"Ordered delivery\").",
+      'An ordered lane\'s order check: a stream entry before the lane\'s head is still being handled by the consumer; checked again shortly (README "Ordered delivery").',
   },
   worker_shutdown: {
     surfaces: ['activity'],
