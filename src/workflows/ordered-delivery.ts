@@ -89,9 +89,12 @@ export async function orderedDelivery(input: OrderedLaneInput): Promise<void> {
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= HISTORY_LIMIT;
 
   for (;;) {
+    // A paused lane waits without a timer (it may wait long); a resume wakes it even with nothing queued, so that
+    // an empty lane still ends when idle.
+    const waitingPaused = paused !== undefined;
     const ready = await condition(
-      () => (queue.length > 0 && paused === undefined) || historyFull(),
-      paused === undefined ? (input.idleMs ?? DEFAULT_IDLE_MS) : undefined,
+      () => (queue.length > 0 && paused === undefined) || historyFull() || (waitingPaused && paused === undefined),
+      waitingPaused ? undefined : (input.idleMs ?? DEFAULT_IDLE_MS),
     );
     if (handled >= (input.eventsPerRun ?? EVENTS_PER_RUN) || historyFull()) {
       // Signals that came with this activation were handled above; one that arrives after it fails this
@@ -117,7 +120,8 @@ export async function orderedDelivery(input: OrderedLaneInput): Promise<void> {
       continue;
     }
 
-    const head = queue[0] as OrderedItem;
+    const head = queue[0];
+    if (head === undefined || paused !== undefined) continue;
     if (handledBelow === undefined || compareStreamIds(head.seq, handledBelow) > 0) {
       const scope = new CancellationScope();
       checking = { scope, seq: head.seq };
