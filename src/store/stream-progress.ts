@@ -1,4 +1,3 @@
-import type { StreamGroupRef } from '../delivery/ordered-contract';
 import { compareStreamIds } from '../domain/ordering';
 import type { RedisClient } from '../infra/redis';
 
@@ -14,7 +13,7 @@ import type { RedisClient } from '../infra/redis';
 export class StreamProgress {
   constructor(private readonly redis: RedisClient) {}
 
-  async handledBelow(source: StreamGroupRef): Promise<string> {
+  async handledBelow(source: { readonly stream: string; readonly group: string }): Promise<string> {
     const summary = (await this.redis.xpending(source.stream, source.group)) as [number, string | null, ...unknown[]];
     const oldestPending = summary[1];
     if (summary[0] > 0 && typeof oldestPending === 'string') return oldestPending;
