@@ -8,6 +8,7 @@ import type { EventPublisher } from '../store/event-publisher';
 import type { SigningKeyStore } from '../store/signing-key-store';
 import type { TenantStore } from '../store/tenant-store';
 import type { DeliveryOperations } from './delivery-operations';
+import type { OrderedLaneOperations } from './ordered-lanes';
 import type { dryRunDelivery } from './dry-run';
 
 /*
@@ -39,6 +40,8 @@ export interface ApiDependencies {
     DeliveryOperations,
     'get' | 'cancel' | 'retry' | 'replay' | 'listDeadLetters' | 'cancelTenant'
   >;
+  /** Ordered delivery: paused keys and their resume. */
+  readonly orderedLanes: Pick<OrderedLaneOperations, 'listPaused' | 'resume'>;
   readonly maxEventBytes: number;
   /** Deepest nesting accepted in an event's `data` (WSS_MAX_EVENT_DEPTH). */
   readonly maxEventDepth: number;

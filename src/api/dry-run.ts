@@ -9,6 +9,8 @@ import type { EventEnvelope, EventText } from '../domain/event';
 import { ValidationError } from '../domain/errors';
 import type { RoutingMiss } from '../domain/routing';
 import { ContentMatcherCache, findRoutingMiss } from '../domain/routing';
+import type { OrderingSpec } from '../domain/ordering';
+import { orderingKeyHash, orderingKeyOf } from '../domain/ordering';
 
 export type DryRunResult =
   | { readonly matches: false; readonly reason: RoutingMiss }
@@ -19,7 +21,13 @@ export type DryRunResult =
       readonly headers: Record<string, string>;
       /** The exact body bytes that would be sent (as text). */
       readonly body: string;
+      /** For an endpoint with ordering: the key (and lane) the event would get, or why it gets none. */
+      readonly ordering?: DryRunOrdering;
     };
+
+/** The ordering key an event would get: with its hash (its lane), or null and why (it is then delivered unordered). */
+export type DryRunOrdering =
+  { readonly key: string; readonly keyHash: string } | { readonly key: null; readonly reason: string };
 
 /**
  * What a delivery of `event` to `endpoint` would look like: the routing decision, the transformed body and every
@@ -40,6 +48,8 @@ export async function dryRunDelivery(
     loadSigningKeys?: () => Promise<AsymmetricSigningKey[]>;
     /** The clock the signature's timestamp is read from. Default: `Date.now`. */
     now?: () => number;
+    /** The sample's `orderingKey` stream field, for an endpoint ordered by it. */
+    orderingKey?: string;
   },
 ): Promise<DryRunResult> {
   const text = toEventText(event);
@@ -64,7 +74,24 @@ export async function dryRunDelivery(
   });
   // The endpoint's Authorization goes last, as the HTTP client sets it on the wire; its secret is not shown.
   const headers = withAuthHeaders(signed.headers, redactedAuthHeaders(endpoint.auth));
-  return { matches: true, eventType: signed.eventType, headers, body: signed.body };
+  const ordering = endpoint.ordering
+    ? dryRunOrdering(endpoint.ordering, filterInput(event, text), deps.orderingKey)
+    : undefined;
+  return {
+    matches: true,
+    eventType: signed.eventType,
+    headers,
+    body: signed.body,
+    ...(ordering ? { ordering } : {}),
+  };
+}
+
+/** The consumer's decision (`orderingKeyOf`), shown. */
+function dryRunOrdering(spec: OrderingSpec, envelope: EventEnvelope, streamKey: string | undefined): DryRunOrdering {
+  const result = orderingKeyOf(spec, envelope, streamKey);
+  return result.key === undefined
+    ? { key: null, reason: `${result.reason}; it would be delivered without ordering` }
+    : { key: result.key, keyHash: orderingKeyHash(result.key) };
 }
 
 /** Filters see parsed data, as the workflow's routing does. */

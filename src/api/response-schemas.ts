@@ -119,6 +119,10 @@ export const endpointResponse = z
       .boolean()
       .describe("Whether deliveries carry the attempt's W3C `traceparent` header (when tracing is on)."),
     auth: endpointAuthView.optional(),
+    ordering: z
+      .object({ key: z.string(), onFailure: z.enum(['continue', 'pause']) })
+      .optional()
+      .describe('Ordered delivery per key (README "Ordered delivery").'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -136,9 +140,31 @@ export const dryRunResponse = z
       eventType: z.string(),
       headers: z.record(z.string(), z.string()),
       body: z.string().describe('The exact body that would be sent.'),
+      ordering: z
+        .union([z.object({ key: z.string(), keyHash: z.string() }), z.object({ key: z.null(), reason: z.string() })])
+        .optional()
+        .describe(
+          "For an endpoint with ordering: the event's ordering key and its hash (the lane it joins), or why it has none (it is then delivered unordered).",
+        ),
     }),
   ])
   .meta({ id: 'DryRun' });
+
+// --- ordered delivery (issue 17)
+const pausedKey = z
+  .object({
+    keyHash: z.string().describe("The key's hash; resume with it, or with the key itself."),
+    eventId: z.string().describe('The event whose failure paused the key (it was dead-lettered).'),
+    seq: z.string().describe("That event's stream entry id."),
+    pausedAt: timestamp,
+    lastError: z.string().optional(),
+    queued: z.number().int().describe('Events of the key waiting behind the pause.'),
+  })
+  .meta({ id: 'PausedOrderingKey' });
+
+export const pausedKeysResponse = z.object({ items: z.array(pausedKey) }).meta({ id: 'PausedOrderingKeys' });
+
+export const resumedKeyResponse = pausedKey.extend({ resumed: z.literal(true) });
 
 const attemptResponse = z.object({
   attempt: z.number().int(),

@@ -5,6 +5,12 @@ import type { ApiKeyId, EndpointId, EventId, TenantId } from '../domain/ids';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
 import { retryPolicySchema as domainRetryPolicySchema } from '../domain/retry-policy';
 import { parseTraceparent } from '../domain/trace-context';
+import {
+  MAX_ORDERING_KEY_LENGTH,
+  MAX_ORDERING_PATH_LENGTH,
+  ORDERING_KEY_HASH_PATTERN,
+  assertOrderingKey,
+} from '../domain/ordering';
 
 /**
  * Request bodies of the management API. The same schemas validate requests and generate `/openapi.json`, so the
@@ -199,6 +205,44 @@ export const endpointAuthSchema = z
   .describe(
     'How deliveries authenticate besides the signature: `basic`, `bearer`, `oauth2_client_credentials` or `mtls`. Secrets are encrypted at rest and never returned; reads show the type and the non-secret fields.',
   );
+// --- ordered delivery (issue 17)
+export const orderingSchema = z
+  .object({
+    key: z
+      .string()
+      .max(MAX_ORDERING_PATH_LENGTH)
+      .superRefine((value, ctx) => {
+        try {
+          assertOrderingKey(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'is not a valid ordering key' });
+        }
+      })
+      .describe(
+        'The key events are ordered by: a path into the event envelope (`$.data.order.id`, `$.data.items[0].sku`, `$["data"]["order-id"]`), or `orderingKey` for the stream entry\'s `orderingKey` field. An event without a key is delivered unordered.',
+      ),
+    onFailure: z
+      .enum(['continue', 'pause'])
+      .default('continue')
+      .describe(
+        "After a head event of a key is dead-lettered: `continue` with the key's next event, or `pause` the key until it is resumed (`POST .../ordering/resume`). Default `continue`.",
+      ),
+  })
+  .strict()
+  .describe('Deliver events with the same key one at a time, in stream order (README "Ordered delivery").');
+
+export const orderingKeyBodySchema = z
+  .object({
+    key: z.string().min(1).max(MAX_ORDERING_KEY_LENGTH).optional().describe('The ordering key, as events carry it.'),
+    keyHash: z
+      .string()
+      .regex(ORDERING_KEY_HASH_PATTERN, 'must be 32 lower-case hex digits')
+      .optional()
+      .describe("The key's hash, as the paused-key list shows it."),
+  })
+  .strict()
+  .refine((b) => (b.key === undefined) !== (b.keyHash === undefined), 'give exactly one of key and keyHash');
+// --- end ordered delivery
 
 const endpointFields = {
   url: urlSchema,
@@ -223,6 +267,7 @@ const endpointFields = {
     .describe(
       "Send the delivery attempt's W3C `traceparent` (and `tracestate`) header to the receiver when the service's tracing is on. Default false: a trace id is internal information.",
     ),
+  ordering: orderingSchema.optional(),
 };
 
 export const createEndpointSchema = z
@@ -237,6 +282,7 @@ export const updateEndpointSchema = z
     filter: endpointFields.filter.nullable(),
     transform: endpointFields.transform.nullable(),
     auth: endpointAuthSchema.nullable().describe('Replaces the authentication whole; `null` removes it.'),
+    ordering: endpointFields.ordering.nullable(),
   })
   .partial()
   .strict();
@@ -280,6 +326,14 @@ export const publishEventSchema = z
       .regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII')
       .optional()
       .describe('W3C `tracestate` that goes with `traceparent`.'),
+    orderingKey: z
+      .string()
+      .min(1)
+      .max(MAX_ORDERING_KEY_LENGTH)
+      .optional()
+      .describe(
+        "The ordering key of endpoints whose `ordering.key` is `orderingKey` (the stream entry's `orderingKey` field).",
+      ),
   })
   .strict()
   .superRefine((body, ctx) => {

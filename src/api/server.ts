@@ -17,6 +17,7 @@ import { deadLetterRoutes } from './routes/dead-letters';
 import { deliveryRoutes } from './routes/deliveries';
 import { endpointRoutes } from './routes/endpoints';
 import { eventRoutes } from './routes/events';
+import { orderingRoutes } from './routes/ordering';
 import { serviceRoutes } from './routes/service';
 import { jwksRoutes, signingKeyRoutes } from './routes/signing-keys';
 import { tenantRoutes } from './routes/tenants';
@@ -159,6 +160,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     apiKeyRoutes(v1, deps);
     endpointRoutes(v1, deps);
     eventRoutes(v1, deps);
+    orderingRoutes(v1, deps);
     deliveryRoutes(v1, deps);
     deadLetterRoutes(v1, deps);
     signingKeyRoutes(v1, deps);

@@ -127,6 +127,8 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--auth <json>', AUTH_HELP)
     .option('--client-cert <file>', 'mTLS: client certificate (PEM file); needs --client-key')
     .option('--client-key <file>', 'mTLS: private key of --client-cert (PEM file)')
+    .option('--order-by <key>', 'ordered delivery per key: a path like $.data.order.id, or orderingKey (stream field)')
+    .option('--on-failure <action>', 'with --order-by, after a failed head: continue (default) or pause the key')
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -151,6 +153,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           transform: o.transform,
           sendTraceparent: o.sendTraceparent === true ? true : undefined,
           auth: authArg(o),
+          ordering: o.orderBy ? { key: o.orderBy, onFailure: o.onFailure } : undefined,
         }),
       ),
     );
@@ -197,7 +200,11 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
   eventOptions(
     sub(endpoints, 'test <tenantId> <endpointId>', 'dry run: match, body and headers; sends nothing'),
   ).action(
-    call('POST /v1/tenants/{}/endpoints/{}/test', dryRun, (o) => ({ type: o.type, data: jsonArg(o.data, 'data') })),
+    call('POST /v1/tenants/{}/endpoints/{}/test', dryRun, (o) => ({
+      type: o.type,
+      data: jsonArg(o.data, 'data'),
+      orderingKey: o.orderingKey,
+    })),
   );
 
   const signingKeys = program
@@ -217,6 +224,24 @@ previous keys valid until ${r.previousKeyValidUntil}`,
   sub(signingKeys, 'jwks <tenantId>', 'the public JWKS receivers fetch (served without a token)').action(
     call('GET /v1/tenants/{}/jwks.json', (b) => JSON.stringify(b, null, 2)),
   );
+  // --- ordered delivery (issue 17)
+  const ordering = program.command('ordering').description('ordered delivery per key: paused keys and resume');
+  sub(ordering, 'paused <tenantId> <endpointId>', 'list the keys paused after a failed head').action(
+    call('GET /v1/tenants/{}/endpoints/{}/ordering/paused', (b) =>
+      table(b.items, ['keyHash', 'eventId', 'pausedAt', 'queued']),
+    ),
+  );
+  sub(ordering, 'resume <tenantId> <endpointId>', 'resume a paused key (its next event goes out)')
+    .option('--key <key>', 'the ordering key, as events carry it')
+    .option('--key-hash <hash>', 'the key hash, as `ordering paused` lists it')
+    .action(
+      call(
+        'POST /v1/tenants/{}/endpoints/{}/ordering/resume',
+        (r) => `resumed key ${r.keyHash} (${r.queued} event(s) waiting)`,
+        (o) => ({ key: o.key, keyHash: o.keyHash }),
+      ),
+    );
+  // --- end ordered delivery
 
   const events = program.command('events').description('publish events through the API');
   eventOptions(sub(events, 'publish <tenantId>', 'publish an event'))
@@ -233,6 +258,7 @@ previous keys valid until ${r.previousKeyValidUntil}`,
           id: o.id,
           traceparent: o.traceparent,
           tracestate: o.tracestate,
+          orderingKey: o.orderingKey,
         }),
       ),
     );
@@ -308,7 +334,8 @@ function authArg(o: Options): RawJson | undefined {
 function eventOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--type <type>', 'event type, e.g. order.created')
-    .requiredOption('--data <json>', 'event data as JSON, or @file to read it from a file (sent as written)');
+    .requiredOption('--data <json>', 'event data as JSON, or @file to read it from a file (sent as written)')
+    .option('--ordering-key <key>', "the event's orderingKey stream field (ordered delivery)");
 }
 
 /**
@@ -464,7 +491,13 @@ function listEndpoints(b: any): string {
 function dryRun(r: any): string {
   if (!r.matches) return `matches: no (${r.reason})`;
   const headers = Object.entries(r.headers).map(([k, v]) => `  ${k}: ${v}`);
-  return `matches: yes\nheaders:\n${headers.join('\n')}\nbody:\n${r.body}`;
+  const ordering =
+    r.ordering === undefined
+      ? ''
+      : r.ordering.key === null
+        ? `ordering: no key (${r.ordering.reason})\n`
+        : `ordering: key ${JSON.stringify(r.ordering.key)} (hash ${r.ordering.keyHash})\n`;
+  return `matches: yes\n${ordering}headers:\n${headers.join('\n')}\nbody:\n${r.body}`;
 }
 
 function describeDelivery(d: any): string {

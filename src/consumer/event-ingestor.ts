@@ -14,6 +14,9 @@ import type { EventClaim } from '../store/payload-store';
 import type { DeliveryTarget } from '../delivery/start-delivery';
 import { STREAM_ENTRY_MEMO, startDelivery } from '../delivery/start-delivery';
 import type { DeliverEventInput } from '../delivery/workflow-contract';
+import { splitOrderedRoutes } from '../domain/ordering';
+import type { OrderedLaneTarget } from './ordered-routing';
+import { enqueueOrdered } from './ordered-routing';
 
 /** What became of one stream entry. */
 export type IngestResult =
@@ -41,6 +44,8 @@ export interface EventIngestorDependencies {
   readonly tenants: { getRetryPolicy(tenantId: TenantId): Promise<RetryPolicySpec | undefined> };
   readonly serviceRetryPolicy: ResolvedRetryPolicy;
   readonly log: Logger;
+  /** Where events of endpoints with ordering go (README "Ordered delivery"); without it ordering is ignored. */
+  readonly ordered?: OrderedLaneTarget;
 }
 
 /**
@@ -129,8 +134,26 @@ export class EventIngestor {
       this.deps.log.info({ tenantId, eventId, entryId, workflowId }, 'entry read again; its workflow already started');
       return { kind: 'already_started', workflowId };
     }
-    const selected = selectEndpoints(envelope, endpoints, (endpoint) => this.matchers.matcherFor(endpoint));
+    const routed = selectEndpoints(envelope, endpoints, (endpoint) => this.matchers.matcherFor(endpoint));
     const event: EventRef = { tenantId, eventId, eventType, occurredAt };
+
+    // --- ordered delivery: endpoints with ordering and a key go to their key's lane, before the event's own
+    // workflow starts (a started workflow marks the entry done on a re-read, so the lanes must have it by then).
+    const { ordered, unordered } = this.deps.ordered
+      ? splitOrderedRoutes(routed, envelope, entry.orderingKey)
+      : { ordered: [], unordered: routed };
+    if (this.deps.ordered && ordered.length > 0) {
+      const lanes = await enqueueOrdered(this.deps.ordered, entryId, event, ordered, (route) =>
+        resolveRetryPolicy(route.endpoint.retryPolicy, tenantPolicy, this.deps.serviceRetryPolicy),
+      );
+      if (unordered.length === 0) {
+        this.deps.log.info({ tenantId, eventId, eventType, lanes: lanes.length }, 'event accepted (ordered only)');
+        return { kind: 'started', workflowId: lanes[0] as string, endpoints: ordered.length };
+      }
+    }
+    const selected = unordered;
+    // --- end ordered delivery
+
     const input: DeliverEventInput = {
       event,
       deliveries: selected.map((endpoint) => ({

@@ -1,5 +1,6 @@
 import type { EndpointAuthView } from './endpoint-auth';
 import type { EndpointId, TenantId } from './ids';
+import type { OrderingSpec } from './ordering';
 
 /** How an endpoint's requests are signed. */
 export type SignatureScheme = 'wss' | 'standard-webhooks' | 'both';
@@ -68,4 +69,7 @@ export interface Endpoint {
   readonly disabledReason?: string;
   /** How deliveries authenticate besides the signature; the view only, its secrets are sealed apart. */
   readonly auth?: EndpointAuthView;
+  // --- ordered delivery (issue 17) ---
+  /** Deliver events with the same key one at a time, in stream order (README "Ordered delivery"). */
+  readonly ordering?: OrderingSpec;
 }

@@ -83,6 +83,13 @@ export const ERROR_CODES = {
     httpStatus: 409,
     description: 'The resource already exists, or the operation does not apply to its current state.',
   },
+  ordering_key_not_paused: {
+    surfaces: ['api'],
+    retryable: false,
+    httpStatus: 409,
+    description:
+      'Resume of an ordering key that is not paused (no lane of this key is running, or it is not held); nothing was changed.',
+  },
   payload_too_large: {
     surfaces: ['api'],
     retryable: false,
@@ -155,6 +162,12 @@ export const ERROR_CODES = {
     retryable: true,
     description:
       "The service's own infrastructure failed before anything was sent (e.g. Redis unreachable); retried on the schedule, not counted against the endpoint.",
+  },
+  ordering_predecessors_pending: {
+    surfaces: ['activity'],
+    retryable: true,
+    description:
+      'An ordered lane\'s order check: a stream entry before the lane\'s head is still being handled by the consumer; checked again shortly (README "Ordered delivery").',
   },
   worker_shutdown: {
     surfaces: ['activity'],
@@ -380,6 +393,11 @@ export class ValidationError extends WssError {
   ) {
     super(message, options);
   }
+}
+
+/** Resume of an ordering key whose lane is not paused (ordered delivery). */
+export class OrderingKeyNotPausedError extends WssError {
+  readonly code = 'ordering_key_not_paused';
 }
 
 /** A resource does not exist, or exists in a tenant the caller may not see (never 403: ids must not leak). */

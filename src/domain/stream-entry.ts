@@ -3,6 +3,7 @@ import { isValidEventType } from './event-type';
 import type { EventId, TenantId } from './ids';
 import { eventIdFromEntryId, isEventId, isTenantId } from './ids';
 import { jsonNestingDepth } from './json-text';
+import { MAX_ORDERING_KEY_LENGTH, ORDERING_STREAM_FIELD } from './ordering';
 import type { TraceHeaders } from './trace-context';
 import { parseTraceHeaders } from './trace-context';
 
@@ -23,6 +24,8 @@ export interface AcceptedEntry {
    * tracing is diagnostics, and an event is delivered whatever its trace context.
    */
   readonly traceProblem?: string;
+  /** The producer's `orderingKey` field: the ordering key of endpoints whose ordering names the stream field. */
+  readonly orderingKey?: string;
 }
 
 /**
@@ -54,7 +57,7 @@ export const PRODUCER_FIELD_ESCAPE = 'wss_producer_';
 /** What Redis hands out as a stream entry id: `<milliseconds>-<sequence>`. */
 const STREAM_ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
-const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id']);
+const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id', ORDERING_STREAM_FIELD]);
 /** Optional W3C trace context of the producer; never refuses an entry (see {@link AcceptedEntry.traceProblem}). */
 const TRACE_FIELDS = new Set(['traceparent', 'tracestate']);
 /** Field names this safe to echo in a reason; anything else is referred to by its position. */
@@ -131,6 +134,11 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
     return reject('invalid_field', 'field "id" is not a valid event id');
   }
 
+  const orderingKey = values.get(ORDERING_STREAM_FIELD);
+  if (orderingKey !== undefined && orderingKey.length > MAX_ORDERING_KEY_LENGTH) {
+    return reject('invalid_field', `field "${ORDERING_STREAM_FIELD}" is over ${MAX_ORDERING_KEY_LENGTH} characters`);
+  }
+
   const millis = Number(entryId.split('-')[0]);
   // Checked whole, not only its time part: the derived event id is built from it.
   if (!STREAM_ENTRY_ID.test(entryId) || !Number.isSafeInteger(millis)) {
@@ -147,6 +155,7 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
       eventId: explicitId ?? eventIdFromEntryId(entryId),
       occurredAt: new Date(millis).toISOString(),
       ...traceContext(traceValues, repeatedTraceField),
+      ...(orderingKey !== undefined && orderingKey !== '' ? { orderingKey } : {}),
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { createTransformRunner } from '../activities/transform-runner';
 import { DeliveryOperations } from '../api/delivery-operations';
+import { OrderedLaneOperations } from '../api/ordered-lanes';
 import { RequestBuilder } from '../delivery/signed-request';
 import { connectTemporalClient } from '../infra/temporal';
 import { listenError } from '../infra/listen-error';
@@ -15,6 +16,7 @@ import { temporalSettingsWarnings } from '../infra/temporal-settings';
 import { EventPublisher } from '../store/event-publisher';
 import { TransformPool, transformPoolOptionsFromConfig } from '../transform/transform-pool';
 import { deliverEvent } from '../workflows/deliver-event';
+import { orderedDelivery } from '../workflows/ordered-delivery';
 import type { ReadinessCheck } from '../infra/ops-server';
 import type { ServiceMetrics } from '../infra/metrics';
 import { createServiceMetrics, redisAnswers, startOps, startStreamSampler } from './ops';
@@ -72,6 +74,7 @@ export async function startApi(
       requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),
       destinations,
       operations,
+      orderedLanes: new OrderedLaneOperations(temporal, orderedDelivery.name),
       maxEventBytes: config.WSS_MAX_EVENT_BYTES,
       maxEventDepth: config.WSS_MAX_EVENT_DEPTH,
       secretGraceMs: config.WSS_SECRET_GRACE_MS,

@@ -14,6 +14,7 @@ import { connectTemporalClient } from '../infra/temporal';
 import { createOperatorWebhook } from '../notifications/operator-webhook';
 import { OperationalEvents } from '../store/operational-events';
 import { deliverEvent } from '../workflows/deliver-event';
+import { orderedDelivery } from '../workflows/ordered-delivery';
 import type { IngestResult } from '../consumer/event-ingestor';
 import type { EntryResult, ServiceMetrics } from '../infra/metrics';
 import type { ReadinessCheck } from '../infra/ops-server';
@@ -62,6 +63,12 @@ export function createIngestor(
     tenants: stores.tenants,
     serviceRetryPolicy: serviceRetryPolicy(config),
     log,
+    ordered: {
+      client: temporal,
+      taskQueue: config.WSS_TASK_QUEUE,
+      workflow: orderedDelivery,
+      source: { stream: stores.keys.eventStream(), group: config.WSS_CONSUMER_GROUP },
+    },
   });
 }
 

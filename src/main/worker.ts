@@ -6,6 +6,8 @@ import type { AttemptRecord } from '../activities/deliver-webhook';
 import type { OperationalEvent } from '../domain/operational-event';
 import { createActivities } from '../activities/deliver-webhook';
 import { createTransformRunner } from '../activities/transform-runner';
+import { createStreamOrderActivities } from '../activities/stream-order';
+import { StreamProgress } from '../store/stream-progress';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
 import { DestinationPolicy, nonPublicAllowlistEntries } from '../infra/egress/destination-policy';
@@ -154,7 +156,8 @@ export async function createDeliveryWorker(
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.WSS_TASK_QUEUE,
     ...source,
-    activities,
+    // The ordered-delivery lanes' order check (README "Ordered delivery").
+    activities: { ...activities, ...createStreamOrderActivities({ progress: new StreamProgress(stores.redis) }) },
     sinks: { ...sinks, ...tracing.sinks },
     interceptors: {
       activity: [...tracing.activityInterceptors, ...(overrides.experiment?.activityInterceptors ?? [])],

@@ -6,6 +6,7 @@ import { DEFAULT_SIGNATURE_VERSIONS } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import type { EndpointId, TenantId } from '../domain/ids';
 import { mintEndpointId } from '../domain/ids';
+import type { OrderingSpec } from '../domain/ordering';
 import type { RedisKeys } from './redis-keys';
 import type { SecretBox } from '../security/secret-box';
 import type { EndpointCredentials } from '../domain/endpoint-auth';
@@ -28,6 +29,8 @@ export interface EndpointInput {
   sendTraceparent?: boolean;
   /** Endpoint authentication (sealed at rest, shown only as its view); `null` in a patch removes it. */
   auth?: EndpointCredentials | null;
+  // --- ordered delivery (issue 17); null in a patch removes it
+  ordering?: OrderingSpec | null;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -290,7 +293,9 @@ export class EndpointStore {
       credentials: () =>
         record.authSealed === undefined
           ? undefined
-          : (JSON.parse(this.box.open(record.authSealed, authOwner(record.tenantId, record.id))) as EndpointCredentials),
+          : (JSON.parse(
+              this.box.open(record.authSealed, authOwner(record.tenantId, record.id)),
+            ) as EndpointCredentials),
     };
   }
 
@@ -376,9 +381,12 @@ function authOwner(tenantId: TenantId, endpointId: EndpointId): string {
   return `${tenantId}/${endpointId}/auth`;
 }
 
-function normalizeInput(
-  input: EndpointInput,
-): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'signatureVersions' | 'sendTraceparent' | 'auth'> {
+function normalizeInput(input: EndpointInput): Omit<
+  EndpointInput,
+  'enabled' | 'signatureScheme' | 'signatureVersions' | 'sendTraceparent' | 'auth' | 'ordering'
+> & {
+  ordering?: OrderingSpec;
+} {
   return {
     url: input.url,
     eventTypes: [...input.eventTypes],
@@ -389,6 +397,8 @@ function normalizeInput(
     ...(input.retryPolicy !== undefined ? { retryPolicy: input.retryPolicy } : {}),
     ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
     ...(input.transform !== undefined && input.transform !== null ? { transform: input.transform } : {}),
+    // --- ordered delivery
+    ...(input.ordering !== undefined && input.ordering !== null ? { ordering: input.ordering } : {}),
   };
 }
 
@@ -401,6 +411,7 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
     retryPolicy: _retryPolicy,
     filter: _filter,
     transform: _transform,
+    ordering: _ordering,
     ...rest
   } = record;
   return rest;

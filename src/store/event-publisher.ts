@@ -27,9 +27,12 @@ export class EventPublisher {
     dataJson: string;
     id?: EventId;
     trace?: TraceHeaders;
+    /** The entry's `orderingKey` field (ordered delivery). */
+    orderingKey?: string;
   }): Promise<string> {
     const fields = ['tenant', event.tenantId, 'type', event.type, 'data', event.dataJson];
     if (event.id !== undefined) fields.push('id', event.id);
+    if (event.orderingKey !== undefined) fields.push('orderingKey', event.orderingKey);
     if (event.trace !== undefined) {
       fields.push('traceparent', event.trace.traceparent);
       if (event.trace.tracestate !== undefined) fields.push('tracestate', event.trace.tracestate);

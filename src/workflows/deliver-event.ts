@@ -98,7 +98,7 @@ export async function deliverEvent(input: DeliverEventInput): Promise<DeliverEve
   }
 }
 
-async function deliverToEndpoint(event: EventRef, planned: PlannedDelivery): Promise<DeliveryResult> {
+export async function deliverToEndpoint(event: EventRef, planned: PlannedDelivery): Promise<DeliveryResult> {
   const { deliverWebhook } = proxyActivities<Activities>({
     startToCloseTimeout: ATTEMPT_TIMEOUT,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,

@@ -271,6 +271,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
         requests: deps.requests,
         loadSecrets: () => deps.endpoints.loadSigningSecrets(endpoint.tenantId, endpoint.id),
         loadSigningKeys: () => deps.signingKeys.activeSigningKeys(endpoint.tenantId),
+        ...(req.body.orderingKey !== undefined ? { orderingKey: req.body.orderingKey } : {}),
       });
     },
   });

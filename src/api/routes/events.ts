@@ -36,7 +36,7 @@ export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
       if (size > deps.maxEventBytes) {
         throw new PayloadTooLargeError(`data is ${size} bytes, over the ${deps.maxEventBytes}-byte limit`);
       }
-      const { type, id, traceparent, tracestate } = req.body;
+      const { type, id, traceparent, tracestate, orderingKey } = req.body;
       let entryId: string;
       try {
         entryId = await deps.publisher.publish({
@@ -44,6 +44,7 @@ export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
           type,
           dataJson: data,
           ...(id !== undefined ? { id } : {}),
+          ...(orderingKey !== undefined ? { orderingKey } : {}),
           ...(traceparent !== undefined
             ? { trace: { traceparent, ...(tracestate !== undefined ? { tracestate } : {}) } }
             : {}),
