@@ -5,7 +5,9 @@
 //   node --import tsx test/workflows/histories/record-histories.ts <label>
 //
 // writes test/workflows/histories/<label>-<scenario>.history.bin. The committed `before-terminal-bookkeeping-*` files were
-// recorded from the commit before the workflow started calling `recordDeliveryFailure`.
+// recorded from the commit before the workflow started calling `recordDeliveryFailure`; the
+// `before-local-first-attempt-*` files from 4ddc304, the last commit whose first attempt was a regular activity and
+// whose final DeliveryStatus was always upserted (the old shape the local-attempt patch must keep replaying).
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -38,6 +40,15 @@ const SCENARIOS: Record<
     script: { ep_gone: () => 410, ep_ok: (n) => (n === 1 ? 503 : 200) },
   },
   delivered: { endpoints: { ep_ok: FAST }, script: { ep_ok: () => 200 } },
+  // Delivered on the second attempt, after a 503.
+  'retried-delivered': { endpoints: { ep_flaky: FAST }, script: { ep_flaky: (n) => (n === 1 ? 503 : 200) } },
+  // A fan-out of five, each delivered on its first attempt.
+  'fan-out-delivered': {
+    endpoints: Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`ep_${i}`, FAST])),
+    script: Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`ep_${i}`, () => 200])),
+  },
+  // Every attempt answers 500 until the policy's attempts are spent.
+  'retries-exhausted': { endpoints: { ep_down: FAST }, script: { ep_down: () => 500 } },
 };
 
 async function main(): Promise<void> {
