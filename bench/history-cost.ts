@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  *   (`patched()`) recorded in the same task is part of that same action;
  * - `wftHeartbeat`: a workflow task completed only to keep a long local activity going (one with no command,
  *   immediately followed by the next workflow task): each counts once;
- * - `upsert`: each UpsertWorkflowSearchAttributes command;
+ * - `upsert`: each UpsertWorkflowSearchAttributes command, except the SDK's own upsert of `TemporalChangeVersion`
+ *   that goes with a patch marker (exempt by the same rules);
  * - `timer`, `signal`: each timer started, each signal.
  * Queries and activity heartbeats are billed too but leave no trace in history; the delivery workflow is not queried,
  * and its local first attempt does not heartbeat.
@@ -58,24 +59,6 @@ export function eventTypeName(eventType: unknown): string {
   return (name ?? 'UNKNOWN').replace(/^EVENT_TYPE_/, '');
 }
 
-/** Events a workflow task completion writes for its commands (what separates a heartbeat from real progress). */
-const COMMAND_EVENTS = new Set([
-  'ACTIVITY_TASK_SCHEDULED',
-  'ACTIVITY_TASK_CANCEL_REQUESTED',
-  'TIMER_STARTED',
-  'TIMER_CANCELED',
-  'MARKER_RECORDED',
-  'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES',
-  'WORKFLOW_PROPERTIES_MODIFIED',
-  'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED',
-  'START_CHILD_WORKFLOW_EXECUTION_INITIATED',
-  'REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED',
-  'WORKFLOW_EXECUTION_COMPLETED',
-  'WORKFLOW_EXECUTION_FAILED',
-  'WORKFLOW_EXECUTION_CANCELED',
-  'WORKFLOW_EXECUTION_CONTINUED_AS_NEW',
-]);
-
 /** Counts one history's events and its billable actions (see {@link ActionKind}). */
 export function costOfHistory(history: { readonly events?: readonly HistoryEvent[] | null }): SingleHistoryCost {
   const events = history.events ?? [];
@@ -101,11 +84,12 @@ export function costOfHistory(history: { readonly events?: readonly HistoryEvent
         break;
       case 'WORKFLOW_TASK_COMPLETED': {
         const next = events[index + 1];
-        if (next !== undefined && eventTypeName(next.eventType) === 'WORKFLOW_TASK_SCHEDULED') actions.wftHeartbeat += 1;
+        if (next !== undefined && eventTypeName(next.eventType) === 'WORKFLOW_TASK_SCHEDULED')
+          actions.wftHeartbeat += 1;
         break;
       }
       case 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES':
-        actions.upsert += 1;
+        if (upsertedKeys(event).some((key) => key !== 'TemporalChangeVersion')) actions.upsert += 1;
         break;
       case 'WORKFLOW_EXECUTION_SIGNALED':
       case 'SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED':
@@ -125,6 +109,11 @@ export function costOfHistory(history: { readonly events?: readonly HistoryEvent
     eventTypes,
     actions,
   };
+}
+
+/** The search attributes an UpsertWorkflowSearchAttributes event sets. */
+export function upsertedKeys(event: HistoryEvent): string[] {
+  return Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {});
 }
 
 /** Whether the history ends with the workflow closed. */
