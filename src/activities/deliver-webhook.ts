@@ -436,6 +436,15 @@ export function createActivities(deps: DeliveryDependencies) {
           details: [failureDetails(attempt, undefined)],
         });
       }
+      if (timedOutByTemporal(cancellation)) {
+        // Temporal ended this attempt at its deadline (a local first attempt is told at once) and the workflow records
+        // what that means; a final outcome written here would race its record. An attempt with more to come is logged
+        // like any failed one.
+        sent = { reason: 'attempt_timed_out', durationMs: now() - sendStarted };
+        if (attempt < retryPolicy.maximumAttempts) await finish('retry', { reason: 'attempt_timed_out' });
+        deps.log.warn({ ...fields, reason: 'attempt_timed_out' }, 'attempt cut off at its deadline by Temporal');
+        throw cancellation.reason;
+      }
       classification = classifyTransportError(err, retryPolicy);
     }
     const statusCode = response?.statusCode;
@@ -597,6 +606,11 @@ function isDeterministic(err: unknown, step: AttemptStep): boolean {
 /** The worker cancelled the attempt because its shutdown grace (WSS_SHUTDOWN_GRACE_MS) is over. */
 function cancelledByShutdown(signal: AbortSignal): boolean {
   return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
+}
+
+/** Temporal cancelled the attempt because its start-to-close or schedule-to-close deadline passed. */
+function timedOutByTemporal(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'TIMED_OUT';
 }
 
 function errorName(err: unknown): string {

@@ -83,10 +83,14 @@ const FIRST_ATTEMPT_TIMEOUT = ATTEMPT_TIMEOUT;
  * local activity of a workflow task is one billable action together. One try: anything but success or a final
  * failure continues as the regular activity, on the endpoint's schedule.
  */
-const { deliverWebhook: deliverFirstAttempt } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: FIRST_ATTEMPT_TIMEOUT,
-  retry: { maximumAttempts: 1 },
-});
+function localFirstAttempt(policy: ResolvedRetryPolicy) {
+  return proxyLocalActivities<Activities>({
+    startToCloseTimeout: FIRST_ATTEMPT_TIMEOUT,
+    // The retry window counts from the first attempt, and may be shorter than it.
+    scheduleToCloseTimeout: scheduleToCloseMs(policy),
+    retry: { maximumAttempts: 1 },
+  }).deliverWebhook;
+}
 
 /**
  * The terminal bookkeeping: short attempts, retried for a day (Redis down, the worker lost) so that a delivery
@@ -223,7 +227,7 @@ async function firstAttempt(
   policy: ResolvedRetryPolicy,
 ): Promise<{ result: DeliveryAttemptResult } | { retryInMs: number }> {
   try {
-    return { result: await deliverFirstAttempt(input) };
+    return { result: await localFirstAttempt(policy)(input) };
   } catch (err) {
     if (isCancellation(err)) throw err;
     const failure = asActivityFailure(err);
@@ -242,12 +246,13 @@ function asActivityFailure(err: unknown): ActivityFailure {
   if (err instanceof ActivityFailure) return err;
   if (!(err instanceof TemporalFailure)) throw err;
   const final = err instanceof ApplicationFailure && (err.nonRetryable || isNonRetryableType(err.type));
+  const windowClosed = err instanceof TimeoutFailure && err.timeoutType === 'SCHEDULE_TO_CLOSE';
   return new ActivityFailure(
     err.message,
     'deliverWebhook',
     undefined,
     // The local attempt has no retries of its own.
-    final ? 'NON_RETRYABLE_FAILURE' : 'MAXIMUM_ATTEMPTS_REACHED',
+    final ? 'NON_RETRYABLE_FAILURE' : windowClosed ? 'TIMEOUT' : 'MAXIMUM_ATTEMPTS_REACHED',
     undefined,
     err,
   );
@@ -265,6 +270,7 @@ function waitAfterFirstAttempt(err: ActivityFailure, policy: ResolvedRetryPolicy
     const asked = (cause.details?.[0] as DeliveryAttemptFailureDetails | undefined)?.nextRetryDelayMs;
     if (asked !== undefined) return asked;
   }
+  if (err.retryState === 'TIMEOUT') return undefined;
   return policy.maximumAttempts > 1 ? policy.initialIntervalMs : undefined;
 }
 
@@ -339,7 +345,7 @@ function terminalFailure(
   const cause = err.cause;
   const windowClosed = err.retryState === 'TIMEOUT';
   const attemptsUsed =
-    err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' ? planned.retryPolicy.maximumAttempts : lastAttempt;
+    lastAttempt ?? (err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' ? planned.retryPolicy.maximumAttempts : undefined);
   const counted = { countsAgainstEndpoint: true, attemptLogged: false };
 
   if (cause instanceof ApplicationFailure) {
