@@ -31,6 +31,16 @@ export interface DeliverWebhookInput {
   readonly retryPolicy: ResolvedRetryPolicy;
   /** Set on operator retries and replays, whose success clears the endpoint's dead letter for this event. */
   readonly redelivery?: boolean;
+  /**
+   * Attempts made before this activity's first one: the workflow's local first attempt. Added to Temporal's count,
+   * so attempt numbers, the schedule's next wait and `maximumAttempts` run on across the hand-over. Default 0.
+   */
+  readonly previousAttempts?: number;
+  /**
+   * When the delivery's first attempt was scheduled (epoch ms): the retry window counts from it. Default: this
+   * activity's own schedule time, which is the first attempt's when no attempt ran before it.
+   */
+  readonly firstAttemptAtMs?: number;
 }
 
 /** What a finished attempt returns to the workflow. Small: it is stored in history. */
@@ -47,6 +57,12 @@ export interface DeliveryAttemptResult {
 export interface DeliveryAttemptFailureDetails {
   readonly attempt: number;
   readonly statusCode?: number;
+  /**
+   * The wait before the next attempt this attempt asked for (the schedule's, or `Retry-After`). Temporal reads it
+   * from `nextRetryDelay`; the workflow, which does not see that field, reads it here to start the regular activity
+   * after its local first attempt.
+   */
+  readonly nextRetryDelayMs?: number;
   /**
    * Set when the activity gave up (a non-retryable failure): whether its terminal bookkeeping went through. When it
    * did not (Redis down), the workflow hands the failure to `recordDeliveryFailure`, which is retried until it does.
@@ -198,7 +214,10 @@ export function createActivities(deps: DeliveryDependencies) {
    */
   async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const context = Context.current();
-    const beat = () => context.heartbeat({ attempt: context.info.attempt } satisfies DeliveryHeartbeat);
+    // A local activity cannot heartbeat: the worker that runs it also holds its workflow task.
+    if (context.info.isLocal) return attemptDelivery(input);
+    const attempt = attemptNumber(input, context.info);
+    const beat = () => context.heartbeat({ attempt } satisfies DeliveryHeartbeat);
     beat();
     const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
     try {
@@ -211,7 +230,7 @@ export function createActivities(deps: DeliveryDependencies) {
   async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
     const info = Context.current().info;
-    const attempt = info.attempt;
+    const attempt = attemptNumber(input, info);
     const fields = { tenantId: event.tenantId, eventId: event.eventId, endpointId, attempt };
     const started = now();
     let sent: AttemptRecord['sent'];
@@ -362,7 +381,7 @@ export function createActivities(deps: DeliveryDependencies) {
       const status = statusCode !== undefined ? { statusCode } : {};
       const delay = nextRetryDelayMs(retryPolicy, attempt, random(), retryAfterMs);
       // The retry window counts from the first attempt; an attempt that would start after it never runs.
-      const windowEndsAt = info.scheduledTimestampMs + retryPolicy.retryWindowMs;
+      const windowEndsAt = (input.firstAttemptAtMs ?? info.scheduledTimestampMs) + retryPolicy.retryWindowMs;
       if (delay === undefined || now() + delay >= windowEndsAt) {
         return failFinally({
           type: 'retries_exhausted',
@@ -382,7 +401,7 @@ export function createActivities(deps: DeliveryDependencies) {
         type,
         message,
         nextRetryDelay: delay,
-        details: [failureDetails(attempt, statusCode)],
+        details: [{ ...failureDetails(attempt, statusCode), nextRetryDelayMs: delay }],
       });
     };
 
@@ -431,6 +450,15 @@ export function createActivities(deps: DeliveryDependencies) {
           message: 'the worker shut down before the receiver answered',
           details: [failureDetails(attempt, undefined)],
         });
+      }
+      if (timedOutByTemporal(cancellation)) {
+        // Temporal ended this attempt at its deadline (a local first attempt is told at once) and the workflow records
+        // what that means; a final outcome written here would race its record. An attempt with more to come is logged
+        // like any failed one.
+        sent = { reason: 'attempt_timed_out', durationMs: now() - sendStarted };
+        if (attempt < retryPolicy.maximumAttempts) await finish('retry', { reason: 'attempt_timed_out' });
+        deps.log.warn({ ...fields, reason: 'attempt_timed_out' }, 'attempt cut off at its deadline by Temporal');
+        throw cancellation.reason;
       }
       classification = classifyTransportError(err, retryPolicy);
     }
@@ -571,6 +599,11 @@ export function createActivities(deps: DeliveryDependencies) {
 
 export type Activities = ReturnType<typeof createActivities>;
 
+/** The delivery's attempt number: Temporal's count of this activity's attempts, after those made before it. */
+function attemptNumber(input: DeliverWebhookInput, info: Context['info']): number {
+  return info.attempt + (input.previousAttempts ?? 0);
+}
+
 /** The workflow run an activity belongs to: the bookkeeping's idempotency key, with the event and endpoint. */
 function runIdOf(info: Context['info']): string {
   return info.workflowExecution?.runId ?? info.activityId;
@@ -595,6 +628,11 @@ function isDeterministic(err: unknown, step: AttemptStep): boolean {
 /** The worker cancelled the attempt because its shutdown grace (WSS_SHUTDOWN_GRACE_MS) is over. */
 function cancelledByShutdown(signal: AbortSignal): boolean {
   return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
+}
+
+/** Temporal cancelled the attempt because its start-to-close or schedule-to-close deadline passed. */
+function timedOutByTemporal(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'TIMED_OUT';
 }
 
 function errorName(err: unknown): string {

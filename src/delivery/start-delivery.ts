@@ -1,7 +1,7 @@
 import type { Client, WorkflowIdReusePolicy } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { deliveryWorkflowId } from '../domain/ids';
-import { DeliveryStatusKey, EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from './search-attributes';
+import { EndpointIdKey, EventIdKey, EventTypeKey, TenantIdKey } from './search-attributes';
 import type { DeliverEventInput, DeliverEventWorkflow } from './workflow-contract';
 
 /** Memo field holding the stream entry id a delivery was started for. */
@@ -30,7 +30,9 @@ export interface DeliveryTarget {
  * event can never run twice at once; `reuse` decides whether a closed earlier run blocks a new one (the
  * consumer: yes, duplicates are dropped; operator retries: no, they are new runs of the same workflow).
  *
- * Search attributes are set at start, which costs no history event; only DeliveryStatus changes later.
+ * Search attributes are set at start, which costs no history event and no billable action. `DeliveryStatus` is not:
+ * the workflow sets it only when the outcome is not `delivered` (a running delivery is `ExecutionStatus =
+ * 'Running'`, a delivered one `ExecutionStatus = 'Completed' AND DeliveryStatus IS NULL`).
  */
 export async function startDelivery(
   target: DeliveryTarget,
@@ -53,7 +55,6 @@ export async function startDelivery(
         { key: EventIdKey, value: input.event.eventId },
         { key: EventTypeKey, value: input.event.eventType },
         { key: EndpointIdKey, value: input.deliveries.map((d) => d.endpointId) },
-        { key: DeliveryStatusKey, value: 'pending' },
       ],
     });
     return { started: true, workflowId, runId: handle.firstExecutionRunId, eagerlyStarted: handle.eagerlyStarted };

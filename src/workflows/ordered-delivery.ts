@@ -140,10 +140,12 @@ export async function orderedDelivery(input: OrderedLaneInput): Promise<void> {
 
     queue.shift();
     lastSeq = head.seq;
-    const result = await deliverToEndpoint(head.event, {
-      endpointId: input.endpointId,
-      retryPolicy: head.retryPolicy,
-    });
+    // Lanes came after the local first attempt: no history of theirs predates it, so no patch is needed.
+    const result = await deliverToEndpoint(
+      head.event,
+      { endpointId: input.endpointId, retryPolicy: head.retryPolicy },
+      true,
+    );
     handled += 1;
     if (result.status === 'failed' && head.onFailure === 'pause') {
       paused = {

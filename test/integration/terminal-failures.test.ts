@@ -350,19 +350,23 @@ describe('terminal failures: a worker SIGKILLed during the last attempt', () => 
       child = await startWorkerProcess();
       const tenant = uniqueName('t');
       let stall = true;
-      const hook = await receivers.start(() => (stall ? { status: 200, delayMs: STALL_MS } : { status: 200 }));
+      // Attempt 1 (the workflow's local attempt) fails fast, so the last attempt is the regular activity: a worker
+      // that dies during a local attempt has its workflow task, and the attempt, run again instead.
+      const hook = await receivers.start((_r, i) =>
+        i === 0 ? { status: 503 } : stall ? { status: 200, delayMs: STALL_MS } : { status: 200 },
+      );
       const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
         url: hook.url,
         eventTypes: ['*'],
-        retryPolicy: { maximumAttempts: 1 },
+        retryPolicy: { maximumAttempts: 2, initialIntervalMs: 200, jitterPercent: 0 },
       });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const ep = res.body as { id: string };
       await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"id":1}', 'id', 'evt-killed');
       const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'evt-killed'));
 
-      // The last (only) attempt is waiting for the receiver when its worker dies.
-      await waitFor('the attempt reached the receiver', () => hook.requests.length === 1, 60_000);
+      // The last attempt is waiting for the receiver when its worker dies.
+      await waitFor('the attempt reached the receiver', () => hook.requests.length === 2, 60_000);
       child.kill('SIGKILL');
       await new Promise((resolve) => child!.once('exit', resolve));
       replacement = await createDeliveryWorker(stack.config, stack.log, stack.stores, { metrics });
@@ -370,17 +374,52 @@ describe('terminal failures: a worker SIGKILLed during the last attempt', () => 
 
       const result = await waitFor('result', () => handle.result(), 90_000);
       assert.equal(result.status, 'failed');
-      // The attempt was lost with its worker: nobody retried it on the replacement (maximumAttempts 1).
-      assert.equal(hook.requests.length, 1);
+      // The attempt was lost with its worker: nobody retried it on the replacement (maximumAttempts 2).
+      assert.equal(hook.requests.length, 2);
       // The worker's fault, not the receiver's: the streak does not move.
-      await assertRecorded(stack, tenant, ep.id, 'evt-killed', { reason: 'worker_lost', attempts: 1, streak: 0 });
+      await assertRecorded(stack, tenant, ep.id, 'evt-killed', { reason: 'worker_lost', attempts: 2, streak: 0 });
       assert.equal(await failedDeliveries(metrics), 1, 'counted once, by the worker that recorded it');
 
       stall = false;
       const retry = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/evt-killed/retry`);
       assert.equal(retry.status, 202, JSON.stringify(retry.body));
-      await waitFor('the redelivery', () => hook.requests.length === 2, 30_000);
-      assert.equal(hook.requests[1]!.headers['x-wss-event-id'], 'evt-killed');
+      await waitFor('the redelivery', () => hook.requests.length === 3, 30_000);
+      assert.equal(hook.requests[2]!.headers['x-wss-event-id'], 'evt-killed');
+    },
+  );
+  it(
+    'runs a local first attempt again when its worker dies during it, with the same event id',
+    { timeout: 150_000 },
+    async () => {
+      // Only the worker process polls, so the first workflow task, and its local attempt, run there.
+      await replacement?.close();
+      replacement = undefined;
+      child = await startWorkerProcess();
+      const tenant = uniqueName('t');
+      let stall = true;
+      const hook = await receivers.start(() => (stall ? { status: 200, delayMs: STALL_MS } : { status: 200 }));
+      const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: hook.url, eventTypes: ['*'] });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      await stack.xadd('tenant', tenant, 'type', 'order.created', 'data', '{"id":2}', 'id', 'evt-local-killed');
+      const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'evt-local-killed'));
+
+      // The first attempt runs inside the workflow task of the worker that dies: nothing of it is in history yet.
+      await waitFor('the attempt reached the receiver', () => hook.requests.length === 1, 60_000);
+      stall = false;
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child!.once('exit', resolve));
+      replacement = await createDeliveryWorker(stack.config, stack.log, stack.stores, { metrics });
+      void replacement.run();
+
+      // The workflow task times out and the replacement runs it again from the start: attempt 1 once more.
+      const result = await waitFor('result', () => handle.result(), 90_000);
+      assert.equal(result.status, 'delivered');
+      assert.equal(result.deliveries[0]?.attempts, 1);
+      assert.equal(hook.requests.length, 2);
+      assert.deepEqual(
+        hook.requests.map((r) => r.headers['x-wss-event-id']),
+        ['evt-local-killed', 'evt-local-killed'],
+      );
     },
   );
 });

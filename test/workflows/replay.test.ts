@@ -9,6 +9,7 @@ import { before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { LOCAL_FIRST_ATTEMPT_PATCH } from '../../src/workflows/deliver-event';
 import { createTimeSkippingEnv } from './time-skipping-env';
 
 const HISTORIES = path.join(__dirname, 'histories');
@@ -30,6 +31,27 @@ before(async () => {
 describe('deliverEvent replays histories recorded by earlier versions', () => {
   it('has histories to replay', () => {
     assert.ok(files.length >= 3, `histories found: ${files.join(', ')}`);
+  });
+
+  it('has histories of both shapes: first attempt a regular activity (old), and a local one (new)', () => {
+    const shapes = files.map((file) => {
+      const history = temporal.api.history.v1.History.decode(readFileSync(path.join(HISTORIES, file)));
+      const types = (history.events ?? []).map((e) => temporal.api.enums.v1.EventType[e.eventType ?? 0]);
+      const patchedLocal = (history.events ?? []).some((e) =>
+        Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((details) =>
+          (details.payloads ?? []).some((p) =>
+            Buffer.from(p.data ?? [])
+              .toString('utf8')
+              .includes(LOCAL_FIRST_ATTEMPT_PATCH),
+          ),
+        ),
+      );
+      return { file, local: patchedLocal, types: types.length };
+    });
+    const old = shapes.filter((s) => s.file.startsWith('before-local-first-attempt-'));
+    const current = shapes.filter((s) => s.file.startsWith('local-first-attempt-'));
+    assert.ok(old.length >= 5 && old.every((s) => !s.local), JSON.stringify(old));
+    assert.ok(current.length >= 5 && current.every((s) => s.local), JSON.stringify(current));
   });
 
   for (const file of files) {

@@ -85,7 +85,8 @@ export function scriptedDelivery(
     const context = Context.current();
     const { info } = context;
     const { endpointId, retryPolicy } = input;
-    const attempt = info.attempt;
+    // The delivery's attempt number, across the hand-over from the local first attempt (as the real activity).
+    const attempt = info.attempt + (input.previousAttempts ?? 0);
     const startedAtMs = await clock();
     const seen = { endpointId, attempt, startedAtMs };
     // The real activity counts the window from info.scheduledTimestampMs; here the first attempt's start.
@@ -110,7 +111,7 @@ export function scriptedDelivery(
     }
     if (answer === 'stall') {
       record(seen);
-      const beat = setInterval(() => context.heartbeat(), 1_000);
+      const beat = setInterval(() => (info.isLocal ? undefined : context.heartbeat()), 1_000);
       try {
         await Promise.race([hung, context.cancelled]);
       } finally {
@@ -162,7 +163,7 @@ export function scriptedDelivery(
           type: 'delivery_attempt_failed',
           message: `HTTP ${statusCode} (${classification.reason})`,
           nextRetryDelay: delay,
-          details: [details],
+          details: [{ ...details, nextRetryDelayMs: delay }],
         });
       }
       default: {

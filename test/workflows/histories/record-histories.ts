@@ -5,7 +5,10 @@
 //   node --import tsx test/workflows/histories/record-histories.ts <label>
 //
 // writes test/workflows/histories/<label>-<scenario>.history.bin. The committed `before-terminal-bookkeeping-*` files were
-// recorded from the commit before the workflow started calling `recordDeliveryFailure`.
+// recorded from the commit before the workflow started calling `recordDeliveryFailure`; the
+// `before-local-first-attempt-*` files from 4ddc304, the last commit whose first attempt was a regular activity and
+// whose final DeliveryStatus was always upserted (the old shape the local-attempt patch must keep replaying); the
+// `local-first-attempt-*` files from the commit that made the first attempt local (the new shape).
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +17,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { parseEndpointId, parseEventId, parseTenantId } from '../../../src/domain/ids';
 import type { ResolvedRetryPolicy } from '../../../src/domain/retry-policy';
 import { DEFAULT_RETRY_POLICY } from '../../../src/domain/retry-policy';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../../src/delivery/search-attributes';
+import { DeliveryStatusKey, SEARCH_ATTRIBUTE_KEYS } from '../../../src/delivery/search-attributes';
 import type { DeliverEventInput } from '../../../src/delivery/workflow-contract';
 import type { ReceiverAnswer } from '../scripted-delivery';
 import { scriptedDelivery } from '../scripted-delivery';
@@ -28,7 +31,12 @@ const FAST: ResolvedRetryPolicy = { ...DEFAULT_RETRY_POLICY, maximumAttempts: 2 
 /** Each scenario: the endpoints, their policies and their receivers' answers. */
 const SCENARIOS: Record<
   string,
-  { endpoints: Record<string, ResolvedRetryPolicy>; script: Record<string, (n: number) => ReceiverAnswer> }
+  {
+    endpoints: Record<string, ResolvedRetryPolicy>;
+    script: Record<string, (n: number) => ReceiverAnswer>;
+    /** Started with `DeliveryStatus = 'pending'`, as a consumer from before the local first attempt starts it. */
+    startedPending?: boolean;
+  }
 > = {
   // An exception the activity did not shape, on every attempt: Temporal ends the delivery.
   'temporal-ended': { endpoints: { ep_throws: FAST }, script: { ep_throws: () => 'throw' } },
@@ -38,6 +46,17 @@ const SCENARIOS: Record<
     script: { ep_gone: () => 410, ep_ok: (n) => (n === 1 ? 503 : 200) },
   },
   delivered: { endpoints: { ep_ok: FAST }, script: { ep_ok: () => 200 } },
+  // Delivered on the second attempt, after a 503.
+  'retried-delivered': { endpoints: { ep_flaky: FAST }, script: { ep_flaky: (n) => (n === 1 ? 503 : 200) } },
+  // A fan-out of five, each delivered on its first attempt.
+  'fan-out-delivered': {
+    endpoints: Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`ep_${i}`, FAST])),
+    script: Object.fromEntries([1, 2, 3, 4, 5].map((i) => [`ep_${i}`, () => 200])),
+  },
+  // Every attempt answers 500 until the policy's attempts are spent.
+  'retries-exhausted': { endpoints: { ep_down: FAST }, script: { ep_down: () => 500 } },
+  // During a rolling upgrade: started by an old consumer, run by a new worker.
+  'started-pending-delivered': { endpoints: { ep_ok: FAST }, script: { ep_ok: () => 200 }, startedPending: true },
 };
 
 async function main(): Promise<void> {
@@ -76,6 +95,7 @@ async function main(): Promise<void> {
           taskQueue,
           workflowId: `deliver-${input.event.eventId}-${randomUUID()}`,
           args: [input],
+          ...(scenario.startedPending ? { typedSearchAttributes: [{ key: DeliveryStatusKey, value: 'pending' }] } : {}),
         });
         await handle.result();
         return handle.fetchHistory();
