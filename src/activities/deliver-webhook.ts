@@ -118,6 +118,12 @@ export interface DeliveryDependencies extends FailureBookkeepingDependencies {
     removeDeadLetter(tenantId: TenantId, eventId: EventId, endpointId: EndpointId): Promise<void>;
   };
   readonly log: Logger;
+  /**
+   * Aborted (reason: a `CancelledFailure('WORKER_SHUTDOWN')`) when the worker's shutdown grace is over. The SDK cancels
+   * regular activities itself then, but not a local first attempt, which would hold the drain until the receiver
+   * answers: this cuts it off the same way, as a `worker_shutdown` retry.
+   */
+  readonly workerShutdown?: AbortSignal;
   /** Clock and randomness, injectable for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
@@ -419,7 +425,11 @@ export function createActivities(deps: DeliveryDependencies) {
     let classification: DeliveryClassification;
     const sendStarted = now();
     // Aborted when the worker's shutdown grace is over: the attempt is handed back to Temporal, see below.
-    const cancellation = Context.current().cancellationSignal;
+    const context = Context.current();
+    const cancellation =
+      context.info.isLocal && deps.workerShutdown !== undefined
+        ? AbortSignal.any([context.cancellationSignal, deps.workerShutdown])
+        : context.cancellationSignal;
     try {
       response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
         endpointId,

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { CancelledFailure } from '@temporalio/common';
 import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import type { ActivityInterceptorsFactory, NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { AttemptRecord } from '../activities/deliver-webhook';
@@ -116,7 +117,10 @@ export async function createDeliveryWorker(
     config.WSS_OPERATOR_WEBHOOK_URL !== undefined
       ? createOperatorWebhook(config.WSS_OPERATOR_WEBHOOK_URL, config.WSS_OPERATOR_WEBHOOK_SECRET, http)
       : undefined;
+  // Fired at the end of the shutdown grace, for the local first attempts the SDK does not cancel (see close()).
+  const workerShutdown = new AbortController();
   const activities = createActivities({
+    workerShutdown: workerShutdown.signal,
     endpoints: stores.endpoints,
     payloads: stores.payloads,
     signingKeys: stores.signingKeys,
@@ -191,7 +195,15 @@ export async function createDeliveryWorker(
     run: () => (running ??= worker.run()),
     close: async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      // The SDK cancels running regular attempts after shutdownGraceTime; local first attempts are cut off here at
+      // the same moment, and are recorded as the same `worker_shutdown` retry.
+      const cutOff = setTimeout(
+        () => workerShutdown.abort(new CancelledFailure('WORKER_SHUTDOWN')),
+        workerShutdownGraceMs(config),
+      );
+      cutOff.unref();
       await running?.catch(() => undefined);
+      clearTimeout(cutOff);
       await transforms.close();
       await http.close();
       await connection.close();

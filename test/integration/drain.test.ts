@@ -360,21 +360,27 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
 
       const eventIds = Array.from({ length: total }, (_, i) => `evt-drain-${i}`);
       const entryIds: string[] = [];
-      for (const eventId of eventIds) {
-        const id = await redis.xadd(
-          svc.stream,
-          '*',
-          'tenant',
-          svc.tenant,
-          'type',
-          'order.paid',
-          'id',
-          eventId,
-          'data',
-          '{}',
-        );
-        entryIds.push(String(id));
-      }
+      const publish = async (ids: string[]) => {
+        for (const eventId of ids) {
+          const id = await redis.xadd(
+            svc.stream,
+            '*',
+            'tenant',
+            svc.tenant,
+            'type',
+            'order.paid',
+            'id',
+            eventId,
+            'data',
+            '{}',
+          );
+          entryIds.push(String(id));
+        }
+      };
+      // The burst comes in two halves: the second one lands right before the consumer's SIGTERM, so the consumer is
+      // reading it when the signal comes however fast it started the first half's workflows.
+      const half = total / 2;
+      await publish(eventIds.slice(0, half));
 
       // Worker first: once attempts are running at the receiver, a rolling replacement starts and the old one drains.
       await waitFor('attempts at the receiver', () => receiver.requests.length >= 10, DELIVERY_WAIT_MS, 20);
@@ -385,12 +391,13 @@ describe('graceful drain under load', { timeout: 900_000 }, () => {
       const worker1Exit = await exitOf(worker1);
       assert.deepEqual(worker1Exit, { code: 0, signal: null }, tail(worker1));
 
-      // Then the consumer, while it is still reading the burst.
+      // Then the consumer, while it is still reading the burst (one entry at a time: WSS_CONSUMER_BATCH=1).
+      await publish(eventIds.slice(half));
       await waitFor(
-        'the consumer half-way through the burst',
-        async () => (await groupInfo(svc.stream, svc.group)).entriesRead >= 40,
+        'the consumer into the second half of the burst',
+        async () => (await groupInfo(svc.stream, svc.group)).entriesRead >= half + 5,
         DELIVERY_WAIT_MS,
-        20,
+        5,
       );
       consumer1.process.kill('SIGTERM');
       const consumer1Exit = await exitOf(consumer1);
