@@ -133,7 +133,8 @@ const TEST_PACKAGES = [
     commands: [],
     pythonModules: ['cryptography'],
     usedBy: 'the Python receiver kit (npm run test:receivers) and the v1a integration test',
-  },
+  },  // The tenant portal's browser test (test/integration/portal.test.ts) drives Debian's Chromium with playwright-core.
+  { pkg: 'chromium', commands: ['chromium'], usedBy: 'the tenant portal browser test' },
 ];
 
 /** True when python3 imports every module (a package without a command of its own). */
