@@ -199,5 +199,8 @@ if (args.has('--test')) {
   installWorkflowTestServer();
   installSchemathesis(root, step);
   installChartTools();
+  // The tenant portal's browser test loads the built portal (a few seconds; always rebuilt so it is never stale).
+  step('building the tenant portal (portal/dist)');
+  if (!run('npm', ['run', '--silent', 'build:portal'])) fail('portal build failed');
 }
 if (args.has('--build')) build();

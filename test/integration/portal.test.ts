@@ -66,6 +66,9 @@ describe('tenant portal in a real browser', () => {
       .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   }
 
+  const nav = (page: Page, name: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
   async function signIn(page: Page, key: string): Promise<void> {
     await page.goto(`${stack.apiUrl}/portal/`);
     await page.getByRole('heading', { name: 'Sign in to the webhook portal' }).waitFor();
@@ -126,7 +129,12 @@ describe('tenant portal in a real browser', () => {
     assert.ok(endpointId.length > 0, page.url());
     await page.getByLabel('Sample data (JSON)').fill('{"total": 5}');
     const dryRun = page.getByRole('status', { name: 'Dry run result' });
-    await dryRun.getByText('Would be delivered').waitFor();
+    await dryRun
+      .getByText('Would be delivered')
+      .waitFor()
+      .catch(async (err: unknown) => {
+        throw new Error(`dry run shows: ${await dryRun.textContent()}`, { cause: err });
+      });
     await page.getByLabel('Filter (JSON)').fill('{"data.total": {"$gt": 10}}');
     await dryRun.getByText('Not delivered: the filter does not match').waitFor();
     await page.getByLabel('Filter (JSON)').fill('{"data.total": {"$gt": 1}}');
@@ -163,12 +171,12 @@ describe('tenant portal in a real browser', () => {
     assert.equal(hook.requests.length, 2);
 
     // Deliveries page: the delivery is listed, and the failed one shows up under failures until retried.
-    await page.getByRole('link', { name: 'Deliveries' }).click();
+    await nav(page, 'Deliveries').click();
     await page.getByRole('heading', { name: 'Deliveries', level: 1 }).waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'deliveries page');
 
     // Rotate the secret: shown once, different from the first.
-    await page.getByRole('link', { name: 'Endpoints' }).click();
+    await nav(page, 'Endpoints').click();
     await page.getByRole('link', { name: 'orders to the ERP' }).click();
     await page.getByRole('button', { name: 'Rotate secret' }).click();
     await page.getByRole('button', { name: 'Rotate now' }).click();
@@ -179,7 +187,7 @@ describe('tenant portal in a real browser', () => {
     await page.getByTestId('secret-value').waitFor({ state: 'detached' });
 
     // Tenant B's endpoint never appears anywhere tenant A looks.
-    await page.getByRole('link', { name: 'Endpoints' }).click();
+    await nav(page, 'Endpoints').click();
     await page.getByRole('link', { name: 'orders to the ERP' }).waitFor();
     assert.ok(!(await page.content()).includes('tenant-b-secret-hook'));
 
@@ -187,6 +195,7 @@ describe('tenant portal in a real browser', () => {
     const phone = await newPage(360);
     await signIn(phone, a.key);
     await phone.getByRole('link', { name: 'orders to the ERP' }).click();
+    await phone.getByLabel('Sample data (JSON)').fill('{"total": 5}');
     await phone.getByRole('status', { name: 'Dry run result' }).getByText('Would be delivered').waitFor();
     const overflow = Number(await phone.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
     assert.ok(overflow <= 0, `no horizontal scrolling at 360 px (overflow ${overflow})`);

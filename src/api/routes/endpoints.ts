@@ -234,7 +234,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
     },
   });
 
-  const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth);
+  const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth, dryRunSchema);
   app.route({
     method: 'POST',
     url: '/v1/tenants/:tenantId/endpoints/:endpointId/test',
