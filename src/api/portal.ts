@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { NotFoundError } from '../domain/errors';
 
 /**
  * The tenant portal's built assets (`portal/dist`, made by `npm run build`): found from this module upwards, so it
@@ -19,7 +20,7 @@ export function defaultPortalDir(): string | undefined {
 /**
  * Serves the tenant portal under `/portal/`: static files only, with a strict CSP and the other security headers.
  * The portal talks to the public `/v1` API with a bearer token kept in memory (no cookie, so no CSRF surface, and
- * nothing in `localStorage`). When the assets are not built, `/portal/` answers 404 `portal_not_built`.
+ * nothing in `localStorage`). When the assets are not built, `/portal/` answers 404 `not_found`, saying so.
  */
 export async function portalPlugin(app: FastifyInstance, options: { root: string | undefined }): Promise<void> {
   await app.register(fastifyHelmet, {
@@ -43,11 +44,9 @@ export async function portalPlugin(app: FastifyInstance, options: { root: string
   });
   const { root } = options;
   if (root === undefined) {
-    app.get('/portal/*', { schema: { hide: true } }, async (_request, reply) =>
-      reply.code(404).send({
-        error: { code: 'portal_not_built', message: 'the tenant portal is not built: run npm run build' },
-      }),
-    );
+    app.get('/portal/*', { schema: { hide: true } }, async () => {
+      throw new NotFoundError('the tenant portal is not built: run npm run build');
+    });
     return;
   }
   await app.register(fastifyStatic, {
@@ -56,10 +55,7 @@ export async function portalPlugin(app: FastifyInstance, options: { root: string
     index: 'index.html',
     // Hashed asset names never change; index.html must be re-read so a new build is picked up.
     setHeaders: (res, path) => {
-      res.setHeader(
-        'cache-control',
-        path.endsWith('index.html') ? 'no-cache' : 'public, max-age=31536000, immutable',
-      );
+      res.setHeader('cache-control', path.endsWith('index.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
     },
     schemaHide: true,
   });
