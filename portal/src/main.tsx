@@ -178,9 +178,16 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; noti
 /* ---------- endpoints ---------- */
 
 function EndpointState({ endpoint }: { endpoint: Endpoint }) {
-  if (endpoint.enabled) return <span class="badge ok">Enabled</span>;
+  if (endpoint.enabled)
+    return (
+      <span class="badge ok" data-testid="endpoint-state">
+        Enabled
+      </span>
+    );
   return (
-    <span class="badge off">Disabled{endpoint.disabledReason ? `: ${reasonText(endpoint.disabledReason)}` : ''}</span>
+    <span class="badge off" data-testid="endpoint-state">
+      Disabled{endpoint.disabledReason ? `: ${reasonText(endpoint.disabledReason)}` : ''}
+    </span>
   );
 }
 
@@ -434,14 +441,14 @@ function EndpointEditor({
         {endpoint.enabled ? (
           <button
             type="button"
-            onClick={() => act(api<Endpoint>('POST', `${base}/disable`).then(onChange), 'Disabled')}
+            onClick={() => act(api<Endpoint>('POST', `${base}/disable`).then(onChange), 'Endpoint disabled')}
           >
             Disable
           </button>
         ) : (
           <button
             type="button"
-            onClick={() => act(api<Endpoint>('POST', `${base}/enable`, {}).then(onChange), 'Enabled')}
+            onClick={() => act(api<Endpoint>('POST', `${base}/enable`, {}).then(onChange), 'Endpoint enabled')}
           >
             Enable
           </button>

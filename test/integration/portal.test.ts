@@ -186,6 +186,24 @@ describe('tenant portal in a real browser', () => {
     await page.getByRole('button', { name: 'Done' }).click();
     await page.getByTestId('secret-value').waitFor({ state: 'detached' });
 
+    // Health and lifecycle: disable (shown with its state), enable, and, at the end, delete.
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByTestId('endpoint-state').filter({ hasText: 'Disabled' }).waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByTestId('endpoint-state').filter({ hasText: 'Enabled' }).waitFor();
+
+    // Layout shift over the whole session (Chromium's layout-shift entries, input-driven ones excluded).
+    const shift = Number(
+      await page.evaluate(`new Promise((resolve) => {
+        let sum = 0;
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+        }).observe({ type: 'layout-shift', buffered: true });
+        setTimeout(() => resolve(sum), 500);
+      })`),
+    );
+    assert.ok(shift < 0.1, `cumulative layout shift ${shift} is under 0.1`);
+
     // Tenant B's endpoint never appears anywhere tenant A looks.
     await nav(page, 'Endpoints').click();
     await page.getByRole('link', { name: 'orders to the ERP' }).waitFor();
@@ -193,7 +211,12 @@ describe('tenant portal in a real browser', () => {
 
     // 360 px: the same endpoint page, usable on a phone.
     const phone = await newPage(360);
-    await signIn(phone, a.key);
+    // Keyboard only: the key field is the first stop, Enter submits.
+    await phone.goto(`${stack.apiUrl}/portal/`);
+    await phone.keyboard.press('Tab');
+    await phone.keyboard.type(a.key);
+    await phone.keyboard.press('Enter');
+    await phone.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
     await phone.getByRole('link', { name: 'orders to the ERP' }).click();
     await phone.getByLabel('Sample data (JSON)').fill('{"total": 5}');
     await phone.getByRole('status', { name: 'Dry run result' }).getByText('Would be delivered').waitFor();
@@ -201,6 +224,11 @@ describe('tenant portal in a real browser', () => {
     assert.ok(overflow <= 0, `no horizontal scrolling at 360 px (overflow ${overflow})`);
     await phone.screenshot({ path: path.join(ROOT, 'docs', 'portal-360.png'), fullPage: true });
     await phone.context().close();
+
+    await page.getByRole('link', { name: 'orders to the ERP' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByText('No endpoints yet').waitFor();
     await page.context().close();
   });
 
