@@ -18,6 +18,9 @@ RUN npm ci --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/bundle-workflows.mjs ./scripts/
 COPY src ./src
+# The tenant portal's sources; `npm run build` builds them into portal/dist (served under /portal/).
+COPY portal/index.html portal/vite.config.mjs portal/tsconfig.json ./portal/
+COPY portal/src ./portal/src
 # tsc, then the pre-bundled workflow code (dist/workflow-bundle.js): workers never run webpack at start. Then only
 # production dependencies, and of the Temporal bridge's prebuilt binaries (about 25 MB each) only this platform's.
 RUN npm run build \
@@ -41,6 +44,7 @@ WORKDIR /app
 # Owned by root and not writable by the service's user.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/portal/dist ./portal/dist
 COPY package.json ./
 COPY bin ./bin
 USER ${APP_UID}:${APP_UID}

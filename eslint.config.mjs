@@ -54,6 +54,7 @@ export default tseslint.config(
       'chaos/results/**',
       'scripts/**',
       'bin/**',
+      'portal/dist/**',
       // Linted by test/unit/lint-walls.test.ts, each as the file it stands for.
       'test/lint-fixtures/**',
     ],

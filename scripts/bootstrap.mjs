@@ -133,7 +133,8 @@ const TEST_PACKAGES = [
     commands: [],
     pythonModules: ['cryptography'],
     usedBy: 'the Python receiver kit (npm run test:receivers) and the v1a integration test',
-  },
+  },  // The tenant portal's browser test (test/integration/portal.test.ts) drives Debian's Chromium with playwright-core.
+  { pkg: 'chromium', commands: ['chromium'], usedBy: 'the tenant portal browser test' },
 ];
 
 /** True when python3 imports every module (a package without a command of its own). */
@@ -198,5 +199,8 @@ if (args.has('--test')) {
   installWorkflowTestServer();
   installSchemathesis(root, step);
   installChartTools();
+  // The tenant portal's browser test loads the built portal (a few seconds; always rebuilt so it is never stale).
+  step('building the tenant portal (portal/dist)');
+  if (!run('npm', ['run', '--silent', 'build:portal'])) fail('portal build failed');
 }
 if (args.has('--build')) build();

@@ -5,6 +5,7 @@ import type { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { ApiKeyStore } from '../store/api-key-store';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { EventPublisher } from '../store/event-publisher';
+import type { PortalSessionStore } from '../store/portal-session-store';
 import type { SigningKeyStore } from '../store/signing-key-store';
 import type { TenantStore } from '../store/tenant-store';
 import type { DeliveryOperations } from './delivery-operations';
@@ -30,6 +31,8 @@ export interface ApiDependencies {
   readonly endpoints: EndpointStore;
   readonly tenants: TenantStore;
   readonly apiKeys: ApiKeyStore;
+  /** Short-lived tenant portal sessions (the `wps_` tokens of portal links). */
+  readonly portalSessions: Pick<PortalSessionStore, 'create' | 'resolve'>;
   /** Each tenant's ed25519 keys for `v1a`: public halves for the API and the JWKS, private ones for the dry run. */
   readonly signingKeys: Pick<SigningKeyStore, 'publicKeys' | 'ensure' | 'rotate' | 'activeSigningKeys' | 'deleteAll'>;
   readonly publisher: EventPublisher;

@@ -6,7 +6,14 @@ import { parseTenantId } from '../domain/ids';
 
 /** Who is calling: the operator with the admin token, or a tenant with one of its API keys. */
 export type Principal =
-  { readonly kind: 'admin' } | { readonly kind: 'tenant'; readonly tenantId: TenantId; readonly keyId: ApiKeyId };
+  | { readonly kind: 'admin' }
+  | {
+      readonly kind: 'tenant';
+      readonly tenantId: TenantId;
+      readonly keyId: ApiKeyId;
+      /** Signed in through a portal session link (short-lived), not with an API key. */
+      readonly portal?: true;
+    };
 
 /**
  * Who may call a route: the admin token only, or also a tenant key (which then only sees its own tenant).
@@ -27,7 +34,9 @@ declare module 'fastify' {
 export interface AuthOptions {
   readonly adminToken: string;
   /** Resolves a tenant API key to its tenant, or undefined. */
-  readonly resolveApiKey: (key: string) => Promise<{ tenantId: TenantId; keyId: ApiKeyId } | undefined>;
+  readonly resolveApiKey: (
+    key: string,
+  ) => Promise<{ tenantId: TenantId; keyId: ApiKeyId; portal?: true } | undefined>;
 }
 
 function digest(value: string): Buffer {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import { SyntaxKind, createScanner } from 'jsonc-parser';
 import { ValidationError } from '../domain/errors';
 import { jsonNestingDepth } from '../domain/json-text';
@@ -99,7 +100,11 @@ export interface EventBody {
  * the text before anything recurses over it), any other member nested deeper than the API's body limit, and a
  * member given twice (`JSON.parse` would silently keep the last one).
  */
-export function parseEventBody(text: string, limits: { readonly maxDataDepth: number }): EventBody {
+export function parseEventBody(
+  text: string,
+  limits: { readonly maxDataDepth: number },
+  schema: z.ZodType<PublishEventBody> = publishEventSchema,
+): EventBody {
   // A bounded scan first: a hostile body nested 500,000 levels deep is refused in microseconds, before
   // JSON.parse spends a third of a second building it.
   const bound = Math.max(limits.maxDataDepth + 1, MAX_REQUEST_BODY_DEPTH);
@@ -110,11 +115,11 @@ export function parseEventBody(text: string, limits: { readonly maxDataDepth: nu
   const parsed = parseJsonText(text);
   const members = topLevelMembers(text);
   if (members === undefined) {
-    validate(publishEventSchema, parsed); // names what is wrong with a body that is not an object
+    validate(schema, parsed); // names what is wrong with a body that is not an object
     throw new ValidationError('request body must be a JSON object');
   }
   const dataJson = checkMembers(text, members, limits);
-  const body = validate(publishEventSchema, parsed);
+  const body = validate(schema, parsed);
   if (dataJson === undefined) throw new ValidationError('data: is required', 'data');
   return { body, dataJson };
 }
@@ -146,12 +151,12 @@ function checkMembers(
  * {@link parseEventBody} cuts the source of `data` out of it before the schema sees the parsed rest, so the
  * producer's bytes are never re-serialised. `dataJson(req)` is that source.
  */
-export function eventBodyRoute(maxDataDepth: number) {
+export function eventBodyRoute(maxDataDepth: number, schema: z.ZodType<PublishEventBody> = publishEventSchema) {
   const sources = new WeakMap<FastifyRequest, string>();
   return {
     config: { rawBody: true },
     preValidation: async (req: FastifyRequest) => {
-      const { body, dataJson } = parseEventBody(typeof req.body === 'string' ? req.body : '', { maxDataDepth });
+      const { body, dataJson } = parseEventBody(typeof req.body === 'string' ? req.body : '', { maxDataDepth }, schema);
       sources.set(req, dataJson);
       req.body = body;
     },

@@ -18,6 +18,9 @@ import { deliveryRoutes } from './routes/deliveries';
 import { endpointRoutes } from './routes/endpoints';
 import { eventRoutes } from './routes/events';
 import { orderingRoutes } from './routes/ordering';
+import { portalSessionRoutes } from './routes/portal-sessions';
+import { defaultPortalDir, portalPlugin } from './portal';
+import { PORTAL_TOKEN_PREFIX } from '../store/portal-session-store';
 import { serviceRoutes } from './routes/service';
 import { jwksRoutes, signingKeyRoutes } from './routes/signing-keys';
 import { tenantRoutes } from './routes/tenants';
@@ -30,6 +33,8 @@ export interface ApiServerOptions {
   readonly log: Logger;
   /** Largest accepted request body. Default 1 MiB. */
   readonly maxBodyBytes?: number;
+  /** Built tenant portal assets served under `/portal/`. Default: `portal/dist` of this checkout, when built. */
+  readonly portalDir?: string;
 }
 
 /** `application/json` or `application/<x>+json`, in UTF-8 when a charset is named. */
@@ -141,13 +146,19 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   // Swagger UI ships its assets with the package: /docs works without internet access.
   void app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   void app.register(async (service) => serviceRoutes(service, deps));
+  // The tenant portal: static assets with their own security headers; it calls /v1 like any other client.
+  void app.register(portalPlugin, { root: options.portalDir ?? defaultPortalDir() });
   // Public, outside the authenticated /v1 scope: receivers fetch a tenant's JWKS without a token.
   void app.register(async (jwks) => jwksRoutes(jwks, deps));
   void app.register(async (v1) => {
     v1.decorateRequest('principal', null as never);
     v1.addHook(
       'onRequest',
-      authenticate({ adminToken: options.adminToken, resolveApiKey: (k) => deps.apiKeys.resolve(k) }),
+      authenticate({
+        adminToken: options.adminToken,
+        resolveApiKey: (k) =>
+          k.startsWith(PORTAL_TOKEN_PREFIX) ? deps.portalSessions.resolve(k) : deps.apiKeys.resolve(k),
+      }),
     );
     v1.addHook('preParsing', async (request) => {
       const { 'content-type': type, 'content-length': length, 'transfer-encoding': chunked } = request.headers;
@@ -158,6 +169,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     });
     tenantRoutes(v1, deps);
     apiKeyRoutes(v1, deps);
+    portalSessionRoutes(v1, deps);
     endpointRoutes(v1, deps);
     eventRoutes(v1, deps);
     orderingRoutes(v1, deps);

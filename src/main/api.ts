@@ -6,6 +6,7 @@ import { RequestBuilder } from '../delivery/signed-request';
 import { connectTemporalClient } from '../infra/temporal';
 import { listenError } from '../infra/listen-error';
 import { createApiServer } from '../api/server';
+import { PortalSessionStore } from '../store/portal-session-store';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
 import { DestinationPolicy } from '../infra/egress/destination-policy';
@@ -69,6 +70,7 @@ export async function startApi(
       endpoints: stores.endpoints,
       tenants: stores.tenants,
       apiKeys: stores.apiKeys,
+      portalSessions: new PortalSessionStore(stores.redis, stores.keys),
       signingKeys: stores.signingKeys,
       publisher: new EventPublisher(stores.redis, stores.keys, config.redis),
       requests: new RequestBuilder({ payloads: stores.payloads, transform: createTransformRunner(transforms) }),

@@ -47,6 +47,8 @@ export interface RedisKeys {
   apiKeys(): string;
   /** Hash of a tenant's API key id → key record (no key material, only its digest). */
   tenantApiKeys(tenantId: TenantId): string;
+  /** A tenant portal session by the SHA-256 of its token (expires with the session). */
+  portalSession(tokenDigest: string): string;
   /** Stream of operational events (endpoint disabled, ...). */
   operationalEvents(): string;
   /** Hash `{count, since}`: consecutive failed deliveries of an endpoint and when the streak began. */
@@ -90,6 +92,7 @@ export function createRedisKeys(prefix: string, streams: StreamNames): RedisKeys
     tenant: (tenantId) => `${service}:tenant:${tenantId}`,
     apiKeys: () => `${service}:apikeys`,
     tenantApiKeys: (tenantId) => `${service}:tenant:${tenantId}:apikeys`,
+    portalSession: (tokenDigest) => `${service}:portal-session:${tokenDigest}`,
     ingestStats: () => `${service}:stats:ingest`,
     consumerGroupRecovery: (group) => `${service}:consumer-group-recovered:${group}`,
     operationalEvents: () => `${service}:ops`,
@@ -117,6 +120,7 @@ export const KEY_LAYOUT: Readonly<Record<keyof RedisKeys, { readonly scope: KeyS
   tenant: { scope: 'service', holds: 'A tenant (JSON).' },
   apiKeys: { scope: 'service', holds: 'Hash: API key digest → tenant and key id.' },
   tenantApiKeys: { scope: 'service', holds: "Hash: a tenant's API key id → key record (digest, no key)." },
+  portalSession: { scope: 'service', holds: 'A tenant portal session (tenant, expiry) by token digest (expires).' },
   ingestStats: { scope: 'service', holds: 'Hash of ingest counters (`duplicates`).' },
   consumerGroupRecovery: { scope: 'service', holds: 'The last recreation of a lost consumer group (expires).' },
   operationalEvents: { scope: 'service', holds: 'Stream of operational events (endpoint disabled, ...), capped.' },
@@ -174,6 +178,7 @@ export function keyPatterns(): Record<keyof RedisKeys, string> {
     tenant: keys.tenant(tenant),
     apiKeys: keys.apiKeys(),
     tenantApiKeys: keys.tenantApiKeys(tenant),
+    portalSession: keys.portalSession('<sha256 of token>'),
     ingestStats: keys.ingestStats(),
     consumerGroupRecovery: keys.consumerGroupRecovery('<WSS_CONSUMER_GROUP>'),
     operationalEvents: keys.operationalEvents(),

@@ -103,7 +103,13 @@ describe('OpenAPI document', () => {
       for (const status of ['400', '413', '415']) assert.ok(op.responses[status], `${op.operationId} ${status}`);
     }
     const optional = routes.filter((r) => r.config?.optionalBody).map((r) => operation(r).operationId);
-    assert.deepEqual(optional.sort(), ['createApiKey', 'enableEndpoint', 'rotateEndpointSecret', 'rotateSigningKey']);
+    assert.deepEqual(optional.sort(), [
+      'createApiKey',
+      'createPortalSession',
+      'enableEndpoint',
+      'rotateEndpointSecret',
+      'rotateSigningKey',
+    ]);
   });
 
   it('declares every path parameter with its pattern', () => {

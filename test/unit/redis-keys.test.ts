@@ -29,6 +29,7 @@ function allKeys(keys: RedisKeys, s: (typeof SAMPLES)[number]): Record<keyof Red
     tenant: keys.tenant(s.tenant),
     apiKeys: keys.apiKeys(),
     tenantApiKeys: keys.tenantApiKeys(s.tenant),
+    portalSession: keys.portalSession('0f'.repeat(32)),
     ingestStats: keys.ingestStats(),
     consumerGroupRecovery: keys.consumerGroupRecovery('wss-senders'),
     operationalEvents: keys.operationalEvents(),

@@ -243,7 +243,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
     },
   });
 
-  const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth);
+  const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth, dryRunSchema);
   app.route({
     method: 'POST',
     url: '/v1/tenants/:tenantId/endpoints/:endpointId/test',
@@ -254,11 +254,15 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       summary: 'Dry run: routing decision, body and headers of a delivery; sends nothing',
       tags,
       params: endpointParams,
-      body: publishEventSchema,
+      body: dryRunSchema,
       response: { 200: answer('What would be sent', dryRunResponse) },
     },
     handler: async (req) => {
-      const endpoint = await load(req.params);
+      const stored = await load(req.params);
+      // An unsaved edit (the portal's editor) is dry-run as if saved; it is compiled first, as a PATCH would be.
+      const { draft } = req.body;
+      if (draft !== undefined) validateProgrammableFields(draft);
+      const endpoint = draft === undefined ? stored : withDraft(stored, draft);
       // The sample's data as written, so the dry run shows byte for byte what a delivery of it sends.
       const event: EventText = {
         id: req.body.id ?? dryRunEventId(),
@@ -275,6 +279,34 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       });
     },
   });
+}
+
+/** Dry-run body: the sample event, and optionally an unsaved subscription to try it against. */
+const dryRunSchema = publishEventSchema.extend({
+  draft: z
+    .object({
+      eventTypes: updateEndpointSchema.shape.eventTypes,
+      filter: updateEndpointSchema.shape.filter,
+      transform: updateEndpointSchema.shape.transform,
+    })
+    .strict()
+    .optional()
+    .describe('Unsaved subscription fields to dry-run as if saved (`null` clears, as in a PATCH).'),
+});
+
+function withDraft(
+  endpoint: Endpoint,
+  draft: { eventTypes?: readonly string[] | undefined; filter?: unknown; transform?: string | null | undefined },
+): Endpoint {
+  const { filter: _filter, transform: _transform, ...rest } = endpoint;
+  const filter = draft.filter === undefined ? endpoint.filter : draft.filter;
+  const transform = draft.transform === undefined ? endpoint.transform : draft.transform;
+  return {
+    ...rest,
+    ...(draft.eventTypes !== undefined ? { eventTypes: draft.eventTypes } : {}),
+    ...(filter !== null && filter !== undefined ? { filter } : {}),
+    ...(transform !== null && transform !== undefined ? { transform } : {}),
+  } as Endpoint;
 }
 
 /** The given signing secret, or a new one; Standard Webhooks schemes need a `whsec_` secret. */

@@ -1,0 +1,57 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { RedisClient } from '../infra/redis';
+import type { ApiKeyId, TenantId } from '../domain/ids';
+import { mintApiKeyId } from '../domain/ids';
+import type { RedisKeys } from './redis-keys';
+
+/** What a portal session token resolves to. `keyId` names the session (`key_…`), so request logs can tell them apart. */
+export interface PortalSessionPrincipal {
+  readonly tenantId: TenantId;
+  readonly keyId: ApiKeyId;
+  readonly portal: true;
+}
+
+interface StoredSession {
+  readonly tenantId: TenantId;
+  readonly keyId: ApiKeyId;
+  readonly expiresAt: string;
+}
+
+/** Tokens of portal sessions start with this, so the auth hook knows which store to ask. */
+export const PORTAL_TOKEN_PREFIX = 'wps_';
+
+/**
+ * Short-lived, tenant-scoped tokens behind the tenant portal's sign-in links. Like API keys they are 32 random
+ * bytes stored only as their SHA-256; unlike them each one expires: Redis drops the key at the expiry, and
+ * {@link resolve} also checks the stored time, so a session is refused from its expiry on even before Redis
+ * evicts it.
+ */
+export class PortalSessionStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async create(tenantId: TenantId, ttlSeconds: number): Promise<{ token: string; expiresAt: string }> {
+    const token = `${PORTAL_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(this.now().getTime() + ttlSeconds * 1000).toISOString();
+    const session: StoredSession = { tenantId, keyId: mintApiKeyId(randomBytes(8).toString('hex')), expiresAt };
+    await this.redis.set(this.keys.portalSession(digest(token)), JSON.stringify(session), 'EX', ttlSeconds);
+    return { token, expiresAt };
+  }
+
+  /** The tenant a presented session token acts for, or undefined for an unknown or expired one. */
+  async resolve(token: string): Promise<PortalSessionPrincipal | undefined> {
+    if (!token.startsWith(PORTAL_TOKEN_PREFIX)) return undefined;
+    const raw = await this.redis.get(this.keys.portalSession(digest(token)));
+    if (raw === null) return undefined;
+    const session = JSON.parse(raw) as StoredSession;
+    if (Date.parse(session.expiresAt) <= this.now().getTime()) return undefined;
+    return { tenantId: session.tenantId, keyId: session.keyId, portal: true };
+  }
+}
+
+function digest(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}

@@ -1,0 +1,275 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { startReceiver } from '../support/receiver';
+import type { Receiver } from '../support/receiver';
+import { uniqueName } from '../support/services';
+import { startStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
+
+/*
+ * The tenant portal in a real browser (Debian's chromium, driven by playwright-core) against the whole service on
+ * real Redis and Temporal. The portal is served from portal/dist, which `npm run build` (and bootstrap --test)
+ * makes.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const WAIT_MS = 30_000;
+
+describe('tenant portal in a real browser', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  const receivers: Receiver[] = [];
+
+  before(async () => {
+    assert.ok(CHROMIUM, 'chromium is not installed: run node scripts/bootstrap.mjs --test (apt package chromium)');
+    assert.ok(existsSync(path.join(ROOT, 'portal', 'dist', 'index.html')), 'portal/dist is missing: run npm run build');
+    stack = await startStack();
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await Promise.all(receivers.map((r) => r.close()));
+    await stack?.stop();
+  });
+
+  const tenantId = (label: string) => uniqueName(label).replace(/[^A-Za-z0-9_-]/g, '_');
+
+  async function tenantWithKey(label: string): Promise<{ id: string; key: string }> {
+    const id = tenantId(label);
+    assert.equal((await stack.api('POST', '/v1/tenants', { id })).status, 201);
+    const key = await stack.api('POST', `/v1/tenants/${id}/api-keys`, { name: 'portal test' });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    return { id, key: key.body.key as string };
+  }
+
+  async function newPage(width: number): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width, height: 900 }, timezoneId: 'Asia/Tokyo' });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    return page;
+  }
+
+  /** axe-core's serious and critical violations on the page as it is now. */
+  async function seriousViolations(page: Page): Promise<string[]> {
+    await page.evaluate(AXE_SOURCE);
+    const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as {
+      violations: { id: string; impact: string | null; nodes: { target: string[] }[] }[];
+    };
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+
+  const nav = (page: Page, name: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
+  async function signIn(page: Page, key: string): Promise<void> {
+    await page.goto(`${stack.apiUrl}/portal/`);
+    await page.getByRole('heading', { name: 'Sign in to the webhook portal' }).waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'sign-in page');
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+  }
+
+  it('serves the portal with a CSP and the other security headers', async () => {
+    const res = await fetch(`${stack.apiUrl}/portal/`);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    assert.ok(res.headers.get('strict-transport-security'));
+  });
+
+  it('signs in with a tenant key, manages an endpoint with a live dry run, sends, retries and rotates', async () => {
+    const a = await tenantWithKey('portal-a');
+    const b = await tenantWithKey('portal-b');
+    const other = await stack.api(
+      'POST',
+      `/v1/tenants/${b.id}/endpoints`,
+      { url: 'http://127.0.0.1:9/tenant-b-secret-hook', eventTypes: ['order.*'] },
+      b.key,
+    );
+    assert.equal(other.status, 201);
+    // Fails the first request (answered 500 with a body the attempt keeps), then accepts.
+    const hook = await startReceiver((_req, index) =>
+      index === 0 ? { status: 500, body: 'receiver exploded' } : { status: 200 },
+    );
+    receivers.push(hook);
+
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    await page.getByText('No endpoints yet').waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'empty endpoint list');
+    // Nothing the browser keeps outlives the tab.
+    assert.deepEqual(await page.evaluate('[localStorage.length, sessionStorage.length, document.cookie]'), [0, 0, '']);
+
+    await page.getByRole('button', { name: 'New endpoint' }).click();
+    await page.getByLabel('URL').fill(hook.url);
+    await page.getByLabel('Event types').fill('order.created');
+    await page.getByLabel('Description').fill('orders to the ERP');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    const shownSecret = (await page.getByTestId('secret-value').textContent())?.trim() ?? '';
+    assert.ok(shownSecret.length > 20, 'the secret is shown once after creation');
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByTestId('secret-value').waitFor({ state: 'detached' });
+
+    // The endpoint page: subscription editor with the dry run beside it.
+    await page.getByRole('heading', { name: 'orders to the ERP', level: 1 }).waitFor();
+    const endpointId = new URL(page.url()).hash.split('/').pop() ?? '';
+    assert.ok(endpointId.length > 0, page.url());
+    await page.getByLabel('Sample data (JSON)').fill('{"total": 5}');
+    const dryRun = page.getByRole('status', { name: 'Dry run result' });
+    await dryRun
+      .getByText('Would be delivered')
+      .waitFor()
+      .catch(async (err: unknown) => {
+        throw new Error(`dry run shows: ${await dryRun.textContent()}`, { cause: err });
+      });
+    await page.getByLabel('Filter (JSON)').fill('{"data.total": {"$gt": 10}}');
+    await dryRun.getByText('Not delivered: the filter does not match').waitFor();
+    await page.getByLabel('Filter (JSON)').fill('{"data.total": {"$gt": 1}}');
+    await dryRun.getByText('Would be delivered').waitFor();
+    await page.getByLabel('Transform (JSONata)').fill('{"amount": data.total}');
+    await page.getByTestId('dry-run-body').getByText('{"amount":5}').waitFor();
+    assert.match((await page.getByTestId('dry-run-headers').textContent()) ?? '', /signature/i);
+    await page.getByRole('button', { name: 'Save subscription' }).click();
+    await page.getByText('Saved').waitFor();
+    const saved = await stack.api('GET', `/v1/tenants/${a.id}/endpoints/${endpointId}`, undefined, a.key);
+    assert.deepEqual(saved.body.filter, { 'data.total': { $gt: 1 } });
+    assert.equal(saved.body.transform, '{"amount": data.total}');
+    assert.deepEqual(await seriousViolations(page), [], 'endpoint page');
+    await page.screenshot({ path: path.join(ROOT, 'docs', 'portal-1280.png'), fullPage: true });
+
+    // One attempt only, so the first (failing) answer fails the delivery and the retry is the user's.
+    const patched = await stack.api('PATCH', `/v1/tenants/${a.id}/endpoints/${endpointId}`, {
+      retryPolicy: { maximumAttempts: 1 },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByRole('link', { name: 'View delivery' }).click();
+    await page.getByRole('heading', { name: /^Delivery / }).waitFor();
+    const attempts = page.getByRole('table', { name: `Attempts to ${endpointId}` });
+    await attempts.getByRole('cell', { name: '500', exact: true }).waitFor();
+    await attempts.getByText('receiver exploded').waitFor();
+    await page.getByTestId('delivery-status').getByText('failed').waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'delivery page');
+
+    await page.getByRole('button', { name: 'Retry failed deliveries' }).click();
+    await attempts.getByRole('cell', { name: '200', exact: true }).waitFor();
+    await page.getByTestId('delivery-status').getByText('delivered').waitFor();
+    assert.equal(hook.requests.length, 2);
+
+    // Deliveries page: the delivery is listed, and the failed one shows up under failures until retried.
+    await nav(page, 'Deliveries').click();
+    await page.getByRole('heading', { name: 'Deliveries', level: 1 }).waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'deliveries page');
+
+    // Rotate the secret: shown once, different from the first.
+    await nav(page, 'Endpoints').click();
+    await page.getByRole('link', { name: 'orders to the ERP' }).click();
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('button', { name: 'Rotate now' }).click();
+    const rotated = (await page.getByTestId('secret-value').textContent())?.trim() ?? '';
+    assert.ok(rotated.length > 20 && rotated !== shownSecret, 'a new secret is shown');
+    await page.getByRole('button', { name: 'Copy' }).waitFor();
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByTestId('secret-value').waitFor({ state: 'detached' });
+
+    // Health and lifecycle: disable (shown with its state), enable, and, at the end, delete.
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await page.getByTestId('endpoint-state').filter({ hasText: 'Disabled' }).waitFor();
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await page.getByTestId('endpoint-state').filter({ hasText: 'Enabled' }).waitFor();
+
+    // Layout shift over the whole session (Chromium's layout-shift entries, input-driven ones excluded).
+    const shift = Number(
+      await page.evaluate(`new Promise((resolve) => {
+        let sum = 0;
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+        }).observe({ type: 'layout-shift', buffered: true });
+        setTimeout(() => resolve(sum), 500);
+      })`),
+    );
+    assert.ok(shift < 0.1, `cumulative layout shift ${shift} is under 0.1`);
+
+    // Tenant B's endpoint never appears anywhere tenant A looks.
+    await nav(page, 'Endpoints').click();
+    await page.getByRole('link', { name: 'orders to the ERP' }).waitFor();
+    assert.ok(!(await page.content()).includes('tenant-b-secret-hook'));
+
+    // 360 px: the same endpoint page, usable on a phone.
+    const phone = await newPage(360);
+    // Keyboard only: the key field is the first stop, Enter submits.
+    await phone.goto(`${stack.apiUrl}/portal/`);
+    await phone.keyboard.press('Tab');
+    await phone.keyboard.type(a.key);
+    await phone.keyboard.press('Enter');
+    await phone.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    await phone.getByRole('link', { name: 'orders to the ERP' }).click();
+    await phone.getByLabel('Sample data (JSON)').fill('{"total": 5}');
+    await phone.getByRole('status', { name: 'Dry run result' }).getByText('Would be delivered').waitFor();
+    const overflow = Number(await phone.evaluate('document.documentElement.scrollWidth - window.innerWidth'));
+    assert.ok(overflow <= 0, `no horizontal scrolling at 360 px (overflow ${overflow})`);
+    await phone.screenshot({ path: path.join(ROOT, 'docs', 'portal-360.png'), fullPage: true });
+    await phone.context().close();
+
+    await page.getByRole('link', { name: 'orders to the ERP' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByText('No endpoints yet').waitFor();
+    await page.context().close();
+  });
+
+  it('a portal link signs in as its tenant only, and an expired link is refused', async () => {
+    const a = await tenantWithKey('link-a');
+    const b = await tenantWithKey('link-b');
+    await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+      url: 'http://127.0.0.1:9/a-hook',
+      eventTypes: ['x.y'],
+      description: 'tenant A hook',
+    });
+    const link = await stack.api('POST', `/v1/tenants/${a.id}/portal-sessions`, {}, a.key);
+    assert.equal(link.status, 201, JSON.stringify(link.body));
+    assert.match(link.body.url, /^\/portal\/#session=wps_/);
+
+    // The link's token carries tenant A's rights and nothing else.
+    const token = link.body.token as string;
+    assert.equal((await stack.api('GET', `/v1/tenants/${a.id}/endpoints`, undefined, token)).status, 200);
+    assert.equal((await stack.api('GET', `/v1/tenants/${b.id}/endpoints`, undefined, token)).status, 404);
+    assert.equal((await stack.api('POST', `/v1/tenants/${b.id}/api-keys`, {}, token)).status, 404);
+    // It cannot mint a longer-lived link for itself.
+    assert.equal((await stack.api('POST', `/v1/tenants/${a.id}/portal-sessions`, {}, token)).status, 404);
+    // Nor can A's key mint one for B.
+    assert.equal((await stack.api('POST', `/v1/tenants/${b.id}/portal-sessions`, {}, a.key)).status, 404);
+
+    const page = await newPage(1280);
+    await page.goto(`${stack.apiUrl}${link.body.url}`);
+    await page.getByRole('link', { name: 'tenant A hook' }).waitFor();
+    assert.ok(!page.url().includes('wps_'), 'the token is removed from the address bar');
+    assert.deepEqual(await page.evaluate('[localStorage.length, sessionStorage.length]'), [0, 0]);
+
+    const short = await stack.api('POST', `/v1/tenants/${a.id}/portal-sessions`, { ttlSeconds: 1 });
+    assert.equal(short.status, 201);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await stack.api('GET', `/v1/tenants/${a.id}/endpoints`, undefined, short.body.token)).status, 401);
+    const expired = await newPage(1280);
+    await expired.goto(`${stack.apiUrl}${short.body.url}`);
+    await expired.getByRole('alert').getByText('This portal link has expired or is not valid').waitFor();
+    await expired.context().close();
+    await page.context().close();
+  });
+});
+
+mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
