@@ -1,0 +1,280 @@
+// Flow control per endpoint (issue 17, items 1-3) on the real Temporal dev server and Redis, with TWO worker
+// processes (the real entry point, src/main/worker.ts) sharing one task queue, and the consumer and API in this
+// process: an enforced rate limit shared across workers (and a raised limit taking effect while events wait), a cap
+// on requests in flight, AIMD on 429s, and an endpoint-wide pause on Retry-After. A worker is SIGKILLed in the
+// middle of the rate test.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { killRole, opsPortOf, scrape, startRole, stopAllRoles, waitReady } from '../support/role-process';
+import type { RoleProcess } from '../support/role-process';
+import { serviceAddresses, uniqueName, waitFor } from '../support/services';
+import { startStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
+
+const SECOND = 1_000;
+/** Hang guards only: a healthy run needs a fraction of these on a busy 2-core machine. */
+const START_MS = 240 * SECOND;
+const DELIVERY_MS = 240 * SECOND;
+
+const { redisUrl, temporalAddress } = serviceAddresses();
+const prefix = uniqueName('fc').replace(/-/g, '_');
+const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WSS_')));
+/** What the in-process stack and the worker processes share. */
+const sharedEnv: Record<string, string> = {
+  REDIS_URL: redisUrl,
+  TEMPORAL_ADDRESS: temporalAddress,
+  WSS_KEY_PREFIX: prefix,
+  WSS_STREAM: `${prefix}:events`,
+  WSS_CONSUMER_GROUP: `${prefix}-group`,
+  WSS_TASK_QUEUE: `${prefix}-queue`,
+  WSS_MASTER_KEY: randomBytes(32).toString('base64'),
+  WSS_EGRESS_ALLOW_CIDRS: '127.0.0.0/8',
+  WSS_RETRY_INITIAL_MS: '300',
+  WSS_RETRY_BACKOFF: '1.5',
+  WSS_RETRY_MAX_INTERVAL_MS: '2000',
+  WSS_RETRY_MAX_ATTEMPTS: '5',
+  WSS_RETRY_JITTER_PERCENT: '0',
+  WSS_LOG_LEVEL: 'info',
+};
+
+interface Running {
+  readonly role: RoleProcess;
+  readonly opsPort: number;
+}
+
+async function startWorker(name: string): Promise<Running> {
+  const role = startRole('worker', name, { ...inherited, ...sharedEnv, WSS_OPS_PORT: '0' });
+  const opsPort = await opsPortOf(role, START_MS);
+  await waitReady(role, opsPort, START_MS);
+  return { role, opsPort };
+}
+
+/** One request as the receiver saw it: when it arrived, when it was answered, and the event it carried. */
+interface Seen {
+  readonly at: number;
+  doneAt?: number;
+  readonly eventId: string;
+  readonly status: number;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly delayMs?: number;
+}
+
+/** A loopback receiver that records arrival and answer times, and the most requests it ever had open at once. */
+async function startTimedReceiver(reply: (now: number, seen: readonly Seen[]) => Reply = () => ({ status: 200 })) {
+  const seen: Seen[] = [];
+  let open = 0;
+  let maxOpen = 0;
+  const server: Server = createServer((req, res) => {
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
+    req.resume();
+    req.on('end', () => {
+      const now = Date.now();
+      const answer = reply(now, seen);
+      const entry: Seen = { at: now, eventId: String(req.headers['x-wss-event-id']), status: answer.status };
+      seen.push(entry);
+      const send = () => {
+        open -= 1;
+        entry.doneAt = Date.now();
+        res.writeHead(answer.status, answer.headers);
+        res.end();
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  receivers.push(server);
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    seen,
+    maxOpen: () => maxOpen,
+    delivered: () => new Set(seen.filter((s) => s.status < 300).map((s) => s.eventId)),
+  };
+}
+
+/** The most requests in any window of `windowMs` that starts at a request, over `times` (sorted). */
+function busiestWindow(times: readonly number[], windowMs: number): number {
+  let most = 0;
+  let end = 0;
+  for (let start = 0; start < times.length; start++) {
+    while (end < times.length && (times[end] ?? 0) < (times[start] ?? 0) + windowMs) end++;
+    most = Math.max(most, end - start);
+  }
+  return most;
+}
+
+let stack: TestStack;
+const workers: Running[] = [];
+const receivers: Server[] = [];
+
+async function createEndpoint(tenant: string, body: Record<string, unknown>): Promise<string> {
+  const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { eventTypes: ['*'], ...body });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.id as string;
+}
+
+async function publish(tenant: string, count: number, first = 0): Promise<string[]> {
+  const ids: string[] = [];
+  const pipeline = stack.redis.pipeline();
+  for (let i = first; i < first + count; i++) {
+    const id = `e-${i}`;
+    ids.push(id);
+    pipeline.xadd(stack.config.WSS_STREAM, '*', 'tenant', tenant, 'type', 'order.paid', 'id', id, 'data', `{"i":${i}}`);
+  }
+  const results = (await pipeline.exec()) ?? [];
+  for (const [err] of results) assert.ifError(err);
+  return ids;
+}
+
+async function waitAllDelivered(receiver: { delivered(): Set<string> }, ids: readonly string[]): Promise<void> {
+  await waitFor(
+    `${ids.length} deliveries`,
+    () => ids.every((id) => receiver.delivered().has(id)),
+    DELIVERY_MS,
+    250,
+  ).catch((err: unknown) => {
+    const missing = ids.filter((id) => !receiver.delivered().has(id));
+    throw new Error(`${String(err)}; ${missing.length} missing, e.g. ${missing.slice(0, 5).join(', ')}`);
+  });
+}
+
+/** A generous retry policy: the tests count 429s, not dead letters. */
+const patientRetries = { initialIntervalMs: 500, maximumIntervalMs: 2000, maximumAttempts: 100 };
+
+before(async () => {
+  stack = await startStack({ worker: false, env: sharedEnv });
+  workers.push(...(await Promise.all([startWorker('worker-1'), startWorker('worker-2')])));
+});
+
+after(async () => {
+  await stopAllRoles();
+  await Promise.all(receivers.map((s) => new Promise((resolve) => s.close(resolve))));
+  await stack?.stop();
+});
+
+describe('flow control per endpoint, with two workers', () => {
+  it('holds an endpoint to 5/s across both workers, through a kill -9, and speeds up within 5 s when raised to 50/s', async () => {
+    const tenant = uniqueName('rate');
+    const receiver = await startTimedReceiver();
+    const endpointId = await createEndpoint(tenant, { url: receiver.url, rateLimit: 5 });
+    const ids = await publish(tenant, 200);
+
+    // A worker dies mid-run (no drain): its attempts come back on the other workers, still through the shared limit.
+    await waitFor('40 deliveries', () => receiver.seen.length >= 40, DELIVERY_MS, 100);
+    const victim = workers.shift();
+    assert.ok(victim);
+    await killRole(victim.role);
+    workers.push(await startWorker('worker-3'));
+
+    await waitFor('100 deliveries', () => receiver.seen.length >= 100, DELIVERY_MS, 100);
+    const raised = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpointId}`, { rateLimit: 50 });
+    assert.equal(raised.status, 200, JSON.stringify(raised.body));
+    assert.equal(raised.body.rateLimit, 50);
+    const raisedAt = Date.now();
+
+    await waitAllDelivered(receiver, ids);
+    const before = receiver.seen.filter((s) => s.at < raisedAt).map((s) => s.at);
+    const busiest = busiestWindow(before, 5 * SECOND);
+    assert.ok(busiest <= 27, `at most 5.5/s in every 5-second window at 5/s, got ${busiest} in one window`);
+    assert.ok(before.length >= 100, `${before.length} requests before the raise`);
+
+    // Within 5 s of the raise the endpoint runs above the old limit: the next 5 s carry more than 5.5/s would
+    // allow, unless everything left was delivered before then.
+    const next = receiver.seen.filter((s) => s.at >= raisedAt + 5 * SECOND && s.at < raisedAt + 10 * SECOND).length;
+    const lastAt = Math.max(...receiver.seen.map((s) => s.at));
+    assert.ok(
+      next > 27 || lastAt < raisedAt + 10 * SECOND,
+      `after the raise: ${next} requests in [5 s, 10 s), the last one ${lastAt - raisedAt} ms after the raise`,
+    );
+    const view = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpointId}`);
+    assert.equal(view.status, 200);
+    assert.equal(view.body.flowControlState?.effectiveRate, 50, JSON.stringify(view.body));
+  });
+
+  it('never has more than maxInFlight requests open at a slow receiver', async () => {
+    const tenant = uniqueName('inflight');
+    const receiver = await startTimedReceiver(() => ({ status: 200, delayMs: 500 }));
+    await createEndpoint(tenant, { url: receiver.url, maxInFlight: 2 });
+    const ids = await publish(tenant, 24);
+    await waitAllDelivered(receiver, ids);
+    assert.ok(receiver.maxOpen() <= 2, `at most 2 open requests, saw ${receiver.maxOpen()}`);
+    assert.equal(receiver.maxOpen(), 2, 'both slots were used');
+  });
+
+  it('adapts to a receiver that answers 429 above 10 requests/s: at most 20% 429s after 30 s, all delivered', async () => {
+    const tenant = uniqueName('aimd');
+    const receiver = await startTimedReceiver((now, seen) => {
+      let recent = 1;
+      for (let i = seen.length - 1; i >= 0 && (seen[i]?.at ?? 0) > now - SECOND; i--) recent++;
+      return { status: recent > 10 ? 429 : 200 };
+    });
+    const endpointId = await createEndpoint(tenant, {
+      url: receiver.url,
+      rateLimit: 50,
+      retryPolicy: patientRetries,
+    });
+    const ids = await publish(tenant, 400);
+    await waitAllDelivered(receiver, ids);
+
+    const first = receiver.seen[0]?.at ?? 0;
+    const adapted = receiver.seen.filter((s) => s.at >= first + 30 * SECOND);
+    const throttled = adapted.filter((s) => s.status === 429).length;
+    assert.ok(adapted.length >= 50, `${adapted.length} requests after 30 s: too few to measure`);
+    assert.ok(
+      throttled <= 0.2 * adapted.length,
+      `${throttled} of ${adapted.length} requests after 30 s were answered 429`,
+    );
+    const all429 = receiver.seen.filter((s) => s.status === 429).length;
+    assert.ok(all429 > 0, 'the receiver did push back');
+
+    const view = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpointId}`);
+    const rate = view.body.flowControlState?.effectiveRate as number | undefined;
+    assert.ok(rate !== undefined && rate < 50, `effective rate below the limit: ${JSON.stringify(view.body)}`);
+    const gauges = await Promise.all(
+      workers.map(async (w) =>
+        (await scrape(w.opsPort)).sum('wss_endpoint_effective_rate', { tenant, endpoint: endpointId }),
+      ),
+    );
+    assert.ok(
+      gauges.some((g) => g > 0 && g < 50),
+      `a worker exports the adapted rate: ${JSON.stringify(gauges)}`,
+    );
+  });
+
+  it('one Retry-After: 5 holds every delivery to the endpoint for 5 s', async () => {
+    const tenant = uniqueName('pause');
+    const receiver = await startTimedReceiver((_now, seen) =>
+      seen.length === 5 ? { status: 429, headers: { 'retry-after': '5' } } : { status: 200 },
+    );
+    const endpointId = await createEndpoint(tenant, { url: receiver.url, rateLimit: 10, retryPolicy: patientRetries });
+    const ids = await publish(tenant, 30);
+    await waitFor('the 429', () => receiver.seen.length > 5, DELIVERY_MS, 20);
+    const pausedAt = receiver.seen[5]?.at ?? 0;
+    await sleep(1000);
+    const view = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpointId}`);
+    const until = view.body.flowControlState?.pausedUntil as string | undefined;
+    assert.ok(until !== undefined && Date.parse(until) > Date.now(), `paused: ${JSON.stringify(view.body)}`);
+
+    await waitAllDelivered(receiver, ids);
+    const during = receiver.seen.filter((s) => s.at > pausedAt && s.at < pausedAt + 4900);
+    assert.deepEqual(
+      during.map((s) => s.at - pausedAt),
+      [],
+      'no request reached the endpoint during the pause (ms after the 429)',
+    );
+    assert.equal(receiver.seen.filter((s) => s.status === 429).length, 1);
+  });
+});
