@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import type { RequestBuilder, SignedRequest } from '../delivery/signed-request';
 import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
@@ -11,6 +12,23 @@ import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
 import type { EndpointId, EventId, TenantId } from '../domain/ids';
+import type {
+  FlowControlPort,
+  FlowControlSettings,
+  FlowEndpoint,
+  FlowState,
+  GateRefusal,
+  ThrottleReason,
+  ThrottleResume,
+  ThrottledAttempt,
+} from '../domain/flow-control';
+import {
+  LEASE_RENEW_MS,
+  THROTTLED_FAILURE_TYPE,
+  flowControlSettings,
+  flowSignal,
+  throttleWaitMs,
+} from '../domain/flow-control';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
@@ -29,6 +47,8 @@ export interface DeliverWebhookInput {
   readonly retryPolicy: ResolvedRetryPolicy;
   /** Set on operator retries and replays, whose success clears the endpoint's dead letter for this event. */
   readonly redelivery?: boolean;
+  /** Set when this runs an attempt again after a flow control wait (see domain/flow-control.ts). */
+  readonly throttle?: ThrottleResume;
 }
 
 /** What a finished attempt returns to the workflow. Small: it is stored in history. */
@@ -93,6 +113,13 @@ export interface DeliveryDependencies extends FailureBookkeepingDependencies {
   readonly random?: () => number;
   /** Called after every attempt: the hook for metrics counters. */
   readonly onAttempt?: (record: AttemptRecord) => void;
+  // --- Flow control (issue 17) ---
+  /** The shared gate of endpoints with a rateLimit or maxInFlight; without it every attempt goes straight out. */
+  readonly flowControl?: FlowControlPort;
+  /** Called when the gate held an attempt back, and with the endpoint's state after each gated request. */
+  readonly onThrottle?: (record: { tenantId: TenantId; endpointId: EndpointId; reason: ThrottleReason }) => void;
+  readonly onFlowState?: (target: FlowEndpoint, state: FlowState) => void;
+  // --- end flow control ---
 }
 
 export interface AttemptRecord {
@@ -184,7 +211,8 @@ export function createActivities(deps: DeliveryDependencies) {
    */
   async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const context = Context.current();
-    const beat = () => context.heartbeat({ attempt: context.info.attempt } satisfies DeliveryHeartbeat);
+    const before = input.throttle?.attemptsBefore ?? 0;
+    const beat = () => context.heartbeat({ attempt: context.info.attempt + before } satisfies DeliveryHeartbeat);
     beat();
     const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
     try {
@@ -197,7 +225,8 @@ export function createActivities(deps: DeliveryDependencies) {
   async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
     const info = Context.current().info;
-    const attempt = info.attempt;
+    // After a flow control wait the workflow runs the delivery as a new activity, whose count starts again at 1.
+    const attempt = info.attempt + (input.throttle?.attemptsBefore ?? 0);
     const fields = { tenantId: event.tenantId, eventId: event.eventId, endpointId, attempt };
     const started = now();
     let sent: AttemptRecord['sent'];
@@ -348,7 +377,7 @@ export function createActivities(deps: DeliveryDependencies) {
       const status = statusCode !== undefined ? { statusCode } : {};
       const delay = nextRetryDelayMs(retryPolicy, attempt, random(), retryAfterMs);
       // The retry window counts from the first attempt; an attempt that would start after it never runs.
-      const windowEndsAt = info.scheduledTimestampMs + retryPolicy.retryWindowMs;
+      const windowEndsAt = input.throttle?.windowEndsAtMs ?? info.scheduledTimestampMs + retryPolicy.retryWindowMs;
       if (delay === undefined || now() + delay >= windowEndsAt) {
         return failFinally({
           type: 'retries_exhausted',
@@ -382,107 +411,191 @@ export function createActivities(deps: DeliveryDependencies) {
     if ('skipped' in prepared) return skip(prepared.skipped);
     const { endpoint, request } = prepared;
 
-    let response: HttpResponseSummary | undefined;
-    let classification: DeliveryClassification;
-    const sendStarted = now();
-    // Aborted when the worker's shutdown grace is over: the attempt is handed back to Temporal, see below.
-    const cancellation = Context.current().cancellationSignal;
-    try {
-      response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
-        endpointId,
-        signal: cancellation,
-      });
-      const retryAfter = response.headers['retry-after'];
-      classification = classifyResponse({
-        input: {
-          kind: 'response',
-          statusCode: response.statusCode,
-          retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now()),
-        },
-        policy: retryPolicy,
-      });
-    } catch (err) {
-      if (cancelledByShutdown(cancellation)) {
-        // No answer, and not the receiver's fault: a retryable failure (never a cancellation, which would end the
-        // delivery) that Temporal runs again on the next worker. No dead letter, no strike against the endpoint.
-        sent = { reason: 'worker_shutdown', durationMs: now() - sendStarted };
-        const durationMs = await finish('retry', { reason: 'worker_shutdown' });
-        deps.log.warn(
-          { ...fields, reason: 'worker_shutdown', durationMs },
-          'attempt cut off: the worker shut down before the receiver answered; Temporal retries it',
-        );
-        throw ApplicationFailure.create({
-          type: 'worker_shutdown',
-          message: 'the worker shut down before the receiver answered',
-          details: [failureDetails(attempt, undefined)],
-        });
-      }
-      classification = classifyTransportError(err, retryPolicy);
+    // Flow control: only endpoints that configured it pay the round trip to the shared gate.
+    const settings = deps.flowControl !== undefined ? flowControlSettings(endpoint) : undefined;
+    const target: FlowEndpoint = { tenantId: event.tenantId, endpointId };
+    let gate: { port: FlowControlPort; settings: FlowControlSettings; lease?: string } | undefined;
+    if (deps.flowControl !== undefined && settings !== undefined) {
+      const passed = await passGate(deps.flowControl, settings, target, input, attempt);
+      if ('outcome' in passed) throw throttledFailure(passed);
+      gate = { port: deps.flowControl, settings, ...(passed.lease !== undefined ? { lease: passed.lease } : {}) };
     }
-    const statusCode = response?.statusCode;
-    const status = statusCode !== undefined ? { statusCode } : {};
-    const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
-    const answered = { ...status, ...(excerpt !== undefined ? { responseBodyExcerpt: excerpt } : {}) };
-    const notSent =
-      'reason' in classification && ['destination_not_allowed', 'invalid_request'].includes(classification.reason);
-    if (!notSent) {
-      sent = {
-        ...status,
-        ...('reason' in classification ? { reason: classification.reason } : {}),
-        durationMs: now() - sendStarted,
-      };
+    const renewal =
+      gate?.lease !== undefined
+        ? setInterval(() => {
+            const lease = gate?.lease;
+            if (lease !== undefined) void deps.flowControl?.renew(target, lease).catch(() => undefined);
+          }, LEASE_RENEW_MS)
+        : undefined;
+    /** Frees the lease and feeds the answer to AIMD and the pause, before anything else happens with it. */
+    const releaseGate = async (signal: ReturnType<typeof flowSignal>, retryAfterMs: number | undefined) => {
+      if (renewal !== undefined) clearInterval(renewal);
+      if (gate === undefined) return;
+      const held = gate;
+      gate = undefined;
+      await bestEffort(
+        'the flow control state',
+        async () => {
+          const state = await held.port.release(target, held.settings, held.lease, signal, retryAfterMs ?? 0);
+          deps.onFlowState?.(target, state);
+        },
+        signal,
+      );
+    };
+
+    try {
+      return await sendAndJudge();
+    } finally {
+      // An error before the answer was judged (a shutdown) still frees the slot.
+      await releaseGate('none', undefined);
     }
 
-    switch (classification.outcome) {
-      case 'delivered': {
-        const durationMs = await finish('delivered', status); // also ends the endpoint's failure streak
-        if (input.redelivery) {
-          await bestEffort(
-            'the cleared dead letter',
-            () => deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId),
-            'delivered',
-          );
-        }
-        deps.log.info(
-          {
-            ...fields,
-            status: statusCode,
-            durationMs,
-            ...(response?.bodyIncomplete ? { bodyIncomplete: response.bodyIncomplete } : {}),
+    async function sendAndJudge(): Promise<DeliveryAttemptResult> {
+      let response: HttpResponseSummary | undefined;
+      let classification: DeliveryClassification;
+      const sendStarted = now();
+      // Aborted when the worker's shutdown grace is over: the attempt is handed back to Temporal, see below.
+      const cancellation = Context.current().cancellationSignal;
+      try {
+        response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
+          endpointId,
+          signal: cancellation,
+        });
+        const retryAfter = response.headers['retry-after'];
+        classification = classifyResponse({
+          input: {
+            kind: 'response',
+            statusCode: response.statusCode,
+            retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now()),
           },
-          'delivery succeeded',
-        );
-        return { outcome: 'delivered', attempt, durationMs, ...status };
+          policy: retryPolicy,
+        });
+      } catch (err) {
+        if (cancelledByShutdown(cancellation)) {
+          // No answer, and not the receiver's fault: a retryable failure (never a cancellation, which would end the
+          // delivery) that Temporal runs again on the next worker. No dead letter, no strike against the endpoint.
+          sent = { reason: 'worker_shutdown', durationMs: now() - sendStarted };
+          const durationMs = await finish('retry', { reason: 'worker_shutdown' });
+          deps.log.warn(
+            { ...fields, reason: 'worker_shutdown', durationMs },
+            'attempt cut off: the worker shut down before the receiver answered; Temporal retries it',
+          );
+          throw ApplicationFailure.create({
+            type: 'worker_shutdown',
+            message: 'the worker shut down before the receiver answered',
+            details: [failureDetails(attempt, undefined)],
+          });
+        }
+        classification = classifyTransportError(err, retryPolicy);
       }
-      case 'gone':
-        return failFinally({
-          type: 'endpoint_gone',
-          message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
-          ...answered,
-          disable: 'gone',
-        });
-      case 'permanent':
-        return failFinally({
-          type:
-            classification.reason === 'destination_not_allowed' || classification.reason === 'invalid_request'
-              ? classification.reason
-              : 'delivery_permanent_failure',
-          message: describe(classification.reason, statusCode),
-          ...answered,
-        });
-      case 'retry':
-        return retryOrGiveUp(
-          classification.reason,
-          describe(classification.reason, statusCode),
-          statusCode,
-          classification.retryAfterMs,
-          excerpt,
-        );
-      default: {
-        const unreachable: never = classification;
-        throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
+      await releaseGate(
+        flowSignal(classification),
+        classification.outcome === 'retry' ? classification.retryAfterMs : undefined,
+      );
+      const statusCode = response?.statusCode;
+      const status = statusCode !== undefined ? { statusCode } : {};
+      const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
+      const answered = { ...status, ...(excerpt !== undefined ? { responseBodyExcerpt: excerpt } : {}) };
+      const notSent =
+        'reason' in classification && ['destination_not_allowed', 'invalid_request'].includes(classification.reason);
+      if (!notSent) {
+        sent = {
+          ...status,
+          ...('reason' in classification ? { reason: classification.reason } : {}),
+          durationMs: now() - sendStarted,
+        };
+      }
+
+      switch (classification.outcome) {
+        case 'delivered': {
+          const durationMs = await finish('delivered', status); // also ends the endpoint's failure streak
+          if (input.redelivery) {
+            await bestEffort(
+              'the cleared dead letter',
+              () => deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId),
+              'delivered',
+            );
+          }
+          deps.log.info(
+            {
+              ...fields,
+              status: statusCode,
+              durationMs,
+              ...(response?.bodyIncomplete ? { bodyIncomplete: response.bodyIncomplete } : {}),
+            },
+            'delivery succeeded',
+          );
+          return { outcome: 'delivered', attempt, durationMs, ...status };
+        }
+        case 'gone':
+          return failFinally({
+            type: 'endpoint_gone',
+            message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
+            ...answered,
+            disable: 'gone',
+          });
+        case 'permanent':
+          return failFinally({
+            type:
+              classification.reason === 'destination_not_allowed' || classification.reason === 'invalid_request'
+                ? classification.reason
+                : 'delivery_permanent_failure',
+            message: describe(classification.reason, statusCode),
+            ...answered,
+          });
+        case 'retry':
+          return retryOrGiveUp(
+            classification.reason,
+            describe(classification.reason, statusCode),
+            statusCode,
+            classification.retryAfterMs,
+            excerpt,
+          );
+        default: {
+          const unreachable: never = classification;
+          throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
+        }
       }
     }
+  }
+
+  /**
+   * The shared gate before sending. Passed: the attempt waits for its booked slot here (under a second) and goes.
+   * Refused: it returns `throttled` with a wait, which the workflow spends on a durable timer before running the
+   * attempt again. A throttle is not an attempt: nothing is logged against the event or the endpoint.
+   */
+  async function passGate(
+    port: FlowControlPort,
+    settings: FlowControlSettings,
+    target: FlowEndpoint,
+    input: DeliverWebhookInput,
+    attempt: number,
+  ): Promise<{ lease?: string } | ThrottledAttempt> {
+    const throttled = (refusal: GateRefusal & { ticket: number }): ThrottledAttempt => {
+      const throttles = (input.throttle?.throttles ?? 0) + 1;
+      deps.onThrottle?.({ ...target, reason: refusal.reason });
+      return {
+        outcome: 'throttled',
+        reason: refusal.reason,
+        waitMs: throttleWaitMs(refusal, throttles - 1, random()),
+        attemptsBefore: attempt - 1,
+        ticket: refusal.ticket,
+        throttles,
+      };
+    };
+    const answer = await port.take(target, settings, input.throttle?.ticket ?? 0);
+    if (!answer.admitted) return throttled(answer);
+    if (answer.delayMs > 0) {
+      await sleepUnlessCancelled(answer.delayMs, Context.current().cancellationSignal);
+      // A pause may have begun while this attempt waited for its slot: the receiver asked for quiet, so the booked
+      // slot (and the lease) is given up.
+      const pausedMs = settings.adaptive ? await port.pauseRemainingMs(target) : 0;
+      if (pausedMs > 0) {
+        await port.release(target, settings, answer.lease, 'none', 0);
+        return throttled({ reason: 'paused', minWaitMs: pausedMs, ahead: 0, ticket: input.throttle?.ticket ?? 0 });
+      }
+    }
+    return answer.lease !== undefined ? { lease: answer.lease } : {};
   }
 
   /**
@@ -548,6 +661,34 @@ export function createActivities(deps: DeliveryDependencies) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * A throttled attempt ends its activity with this non-retryable, benign failure (no warning in the worker's log):
+ * the workflow sleeps `waitMs` on a durable timer and runs the attempt again as a new activity. A failure rather
+ * than a result keeps the activity's result type what every caller expects.
+ */
+function throttledFailure(throttled: ThrottledAttempt): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: THROTTLED_FAILURE_TYPE,
+    message: `endpoint flow control (${throttled.reason}): waiting ${throttled.waitMs} ms`,
+    nonRetryable: true,
+    category: ApplicationFailureCategory.BENIGN,
+    details: [throttled],
+  });
+}
+
+/** Resolves after `ms`, or at once when the attempt is cancelled (a shutdown): the send then fails as usual. */
+function sleepUnlessCancelled(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** The workflow run an activity belongs to: the bookkeeping's idempotency key, with the event and endpoint. */
 function runIdOf(info: Context['info']): string {

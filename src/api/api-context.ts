@@ -4,6 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { ApiKeyStore } from '../store/api-key-store';
 import type { EndpointStore } from '../store/endpoint-store';
+import type { FlowControlStore } from '../store/flow-control-store';
 import type { EventPublisher } from '../store/event-publisher';
 import type { TenantStore } from '../store/tenant-store';
 import type { DeliveryOperations } from './delivery-operations';
@@ -26,6 +27,8 @@ declare module 'fastify' {
 
 export interface ApiDependencies {
   readonly endpoints: EndpointStore;
+  /** The live flow control state shown on an endpoint's read; absent in harnesses that do not wire it. */
+  readonly flowControl?: Pick<FlowControlStore, 'state'>;
   readonly tenants: TenantStore;
   readonly apiKeys: ApiKeyStore;
   readonly publisher: EventPublisher;

@@ -120,6 +120,11 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--transform <jsonata>', 'JSONata expression that shapes the delivered body')
     .option('--description <text>', 'free text')
     .option('--send-traceparent', "send each attempt's W3C traceparent header (when the service traces)")
+    // --- Flow control (issue 17) ---
+    .option('--rate-limit <perSecond>', 'deliveries per second, across every worker')
+    .option('--burst <n>', 'requests the rate limit lets go at once after a quiet spell (default 1)')
+    .option('--max-in-flight <n>', 'requests in flight at once, across every worker')
+    .option('--no-adaptive-backoff', 'no AIMD on 429/503/timeouts and no endpoint-wide Retry-After pause')
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -136,7 +141,22 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           filter: o.filter ? jsonArg(o.filter, 'filter') : undefined,
           transform: o.transform,
           sendTraceparent: o.sendTraceparent === true ? true : undefined,
+          ...flowControlBody(o),
         }),
+      ),
+    );
+  // --- Flow control (issue 17): change limits live; `none` removes one ---
+  sub(endpoints, 'flow-control <tenantId> <endpointId>', "change an endpoint's rate limit, in-flight cap or AIMD")
+    .option('--rate-limit <perSecond|none>', 'deliveries per second, across every worker')
+    .option('--burst <n|none>', 'requests the rate limit lets go at once after a quiet spell')
+    .option('--max-in-flight <n|none>', 'requests in flight at once, across every worker')
+    .option('--adaptive-backoff <on|off>', 'AIMD on 429/503/timeouts and the endpoint-wide Retry-After pause')
+    .action(
+      call(
+        'PATCH /v1/tenants/{}/endpoints/{}',
+        (e) =>
+          `${e.id}: rateLimit ${e.rateLimit ?? 'none'}, burst ${e.rateLimitBurst ?? 1}, maxInFlight ${e.maxInFlight ?? 'none'}, adaptiveBackoff ${e.adaptiveBackoff === false ? 'off' : 'on'}`,
+        (o) => flowControlBody(o, true),
       ),
     );
   sub(endpoints, 'list <tenantId>', "list a tenant's endpoints")
@@ -284,6 +304,35 @@ function query(params: Body): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (typeof v === 'string' && v) q.set(k, v);
   return q.size > 0 ? `?${q}` : '';
+}
+
+/** The flow control fields of `endpoints add` and `endpoints flow-control`; `none` (update only) sends null. */
+function flowControlBody(o: Record<string, unknown>, update = false): Record<string, number | boolean | null> {
+  const body: Record<string, number | boolean | null> = {};
+  const numeric = (flag: string, field: string, value: unknown) => {
+    if (value === undefined) return;
+    if (update && value === 'none') {
+      body[field] = null;
+      return;
+    }
+    const n = Number(value);
+    if (String(value).trim() === '' || !Number.isFinite(n)) {
+      throw new UsageError(`--${flag} must be a number${update ? ' or none' : ''}, got ${String(value)}`);
+    }
+    body[field] = n;
+  };
+  numeric('rate-limit', 'rateLimit', o.rateLimit);
+  numeric('burst', 'rateLimitBurst', o.burst);
+  numeric('max-in-flight', 'maxInFlight', o.maxInFlight);
+  const adaptive = o.adaptiveBackoff;
+  if (adaptive === false) body.adaptiveBackoff = false;
+  if (typeof adaptive === 'string') {
+    if (adaptive !== 'on' && adaptive !== 'off') {
+      throw new UsageError(`--adaptive-backoff must be on or off, got ${adaptive}`);
+    }
+    body.adaptiveBackoff = adaptive === 'on';
+  }
+  return body;
 }
 
 function jsonArg(value: string | boolean | undefined, flag: string): RawJson {

@@ -65,6 +65,7 @@ export async function startApi(
     log,
     deps: {
       endpoints: stores.endpoints,
+      flowControl: stores.flowControl,
       tenants: stores.tenants,
       apiKeys: stores.apiKeys,
       publisher: new EventPublisher(stores.redis, stores.keys, config.redis),

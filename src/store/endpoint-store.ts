@@ -16,7 +16,12 @@ export interface EndpointInput {
   enabled?: boolean;
   headers?: Record<string, string>;
   metadata?: Record<string, string>;
+  // --- Flow control (issue 17) ---
   rateLimit?: number;
+  rateLimitBurst?: number;
+  maxInFlight?: number;
+  adaptiveBackoff?: boolean;
+  // --- end flow control ---
   retryPolicy?: RetryPolicySpec;
   filter?: unknown;
   transform?: string;
@@ -334,16 +339,19 @@ function owner(tenantId: TenantId, endpointId: EndpointId): string {
   return `${tenantId}/${endpointId}`;
 }
 
-function normalizeInput(
-  input: EndpointInput,
-): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'sendTraceparent'> {
+function normalizeInput(input: EndpointInput): Omit<EndpointInput, 'enabled' | 'signatureScheme' | 'sendTraceparent'> {
   return {
     url: input.url,
     eventTypes: [...input.eventTypes],
     ...(input.description !== undefined ? { description: input.description } : {}),
     ...(input.headers !== undefined ? { headers: input.headers } : {}),
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+    // --- Flow control (issue 17) ---
     ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
+    ...(input.rateLimitBurst !== undefined ? { rateLimitBurst: input.rateLimitBurst } : {}),
+    ...(input.maxInFlight !== undefined ? { maxInFlight: input.maxInFlight } : {}),
+    ...(input.adaptiveBackoff !== undefined ? { adaptiveBackoff: input.adaptiveBackoff } : {}),
+    // --- end flow control ---
     ...(input.retryPolicy !== undefined ? { retryPolicy: input.retryPolicy } : {}),
     ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
     ...(input.transform !== undefined && input.transform !== null ? { transform: input.transform } : {}),
@@ -356,6 +364,9 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
     headers: _headers,
     metadata: _metadata,
     rateLimit: _rateLimit,
+    rateLimitBurst: _rateLimitBurst,
+    maxInFlight: _maxInFlight,
+    adaptiveBackoff: _adaptiveBackoff,
     retryPolicy: _retryPolicy,
     filter: _filter,
     transform: _transform,

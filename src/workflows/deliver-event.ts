@@ -23,6 +23,7 @@ import type {
   RecordDeliveryFailureInput,
 } from '../activities/deliver-webhook';
 import { DeliveryStatusKey } from '../delivery/search-attributes';
+import { resumedBounds, withThrottleWaits } from './flow-control-wait';
 import type { DeliverEventInput, DeliverEventResult, PlannedDelivery } from '../delivery/workflow-contract';
 
 /**
@@ -99,18 +100,26 @@ export async function deliverEvent(input: DeliverEventInput): Promise<DeliverEve
 }
 
 async function deliverToEndpoint(event: EventRef, planned: PlannedDelivery): Promise<DeliveryResult> {
-  const { deliverWebhook } = proxyActivities<Activities>({
-    startToCloseTimeout: ATTEMPT_TIMEOUT,
-    heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    scheduleToCloseTimeout: scheduleToCloseMs(planned.retryPolicy),
-    retry: toTemporalRetryPolicy(planned.retryPolicy),
-  });
   try {
-    const attempt = await deliverWebhook({
-      event,
-      endpointId: planned.endpointId,
-      retryPolicy: planned.retryPolicy,
-      ...(planned.redelivery ? { redelivery: true } : {}),
+    // Flow control: a throttled attempt waits on a timer and runs again with the attempts and window it has left.
+    const attempt = await withThrottleWaits(planned.retryPolicy, (resume) => {
+      const resumed = resumedBounds(planned.retryPolicy, resume);
+      const { deliverWebhook } = proxyActivities<Activities>({
+        startToCloseTimeout: ATTEMPT_TIMEOUT,
+        heartbeatTimeout: HEARTBEAT_TIMEOUT,
+        scheduleToCloseTimeout: resumed?.scheduleToCloseTimeout ?? scheduleToCloseMs(planned.retryPolicy),
+        retry: {
+          ...toTemporalRetryPolicy(planned.retryPolicy),
+          ...(resumed && { maximumAttempts: resumed.maximumAttempts }),
+        },
+      });
+      return deliverWebhook({
+        event,
+        endpointId: planned.endpointId,
+        retryPolicy: planned.retryPolicy,
+        ...(planned.redelivery ? { redelivery: true } : {}),
+        ...(resume ? { throttle: resume } : {}),
+      });
     });
     return {
       endpointId: planned.endpointId,
