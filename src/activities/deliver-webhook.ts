@@ -159,7 +159,7 @@ interface FinalFailure {
 }
 
 /** The steps of an attempt before anything is sent; an unexpected error is judged by the step it came from. */
-type AttemptStep = 'load_endpoint' | 'check_subscription' | 'build_request' | 'sign';
+type AttemptStep = 'load_endpoint' | 'check_subscription' | 'build_request' | 'sign' | 'flow_control';
 
 /** Wraps an unexpected error with the step that threw it. */
 class AttemptStepError extends Error {
@@ -176,6 +176,7 @@ const STEP_TEXT: Readonly<Record<AttemptStep, string>> = {
   check_subscription: "checking the endpoint's subscription",
   build_request: 'building the request',
   sign: 'signing the request',
+  flow_control: "taking a slot from the endpoint's flow control",
 };
 
 /**
@@ -416,7 +417,15 @@ export function createActivities(deps: DeliveryDependencies) {
     const target: FlowEndpoint = { tenantId: event.tenantId, endpointId };
     let gate: { port: FlowControlPort; settings: FlowControlSettings; lease?: string } | undefined;
     if (deps.flowControl !== undefined && settings !== undefined) {
-      const passed = await passGate(deps.flowControl, settings, target, input, attempt);
+      const port = deps.flowControl;
+      let passed: Awaited<ReturnType<typeof passGate>>;
+      try {
+        // Redis unreachable: a `transient_error` attempt, retried on the schedule like a failed endpoint load.
+        passed = await step('flow_control', () => passGate(port, settings, target, input, attempt));
+      } catch (err) {
+        if (err instanceof AttemptStepError) return failUnexpected(err);
+        throw err;
+      }
       if ('outcome' in passed) throw throttledFailure(passed);
       gate = { port: deps.flowControl, settings, ...(passed.lease !== undefined ? { lease: passed.lease } : {}) };
     }

@@ -69,7 +69,9 @@ interface Reply {
 }
 
 /** A loopback receiver that records arrival and answer times, and the most requests it ever had open at once. */
-async function startTimedReceiver(reply: (now: number, seen: readonly Seen[]) => Reply = () => ({ status: 200 })) {
+async function startTimedReceiver(
+  reply: (now: number, seen: readonly Seen[], eventId: string) => Reply = () => ({ status: 200 }),
+) {
   const seen: Seen[] = [];
   let open = 0;
   let maxOpen = 0;
@@ -79,8 +81,9 @@ async function startTimedReceiver(reply: (now: number, seen: readonly Seen[]) =>
     req.resume();
     req.on('end', () => {
       const now = Date.now();
-      const answer = reply(now, seen);
-      const entry: Seen = { at: now, eventId: String(req.headers['x-wss-event-id']), status: answer.status };
+      const eventId = String(req.headers['x-wss-event-id']);
+      const answer = reply(now, seen, eventId);
+      const entry: Seen = { at: now, eventId, status: answer.status };
       seen.push(entry);
       const send = () => {
         open -= 1;
@@ -211,6 +214,42 @@ describe('flow control per endpoint, with two workers', () => {
     const view = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpointId}`);
     assert.equal(view.status, 200);
     assert.equal(view.body.flowControlState?.effectiveRate, 50, JSON.stringify(view.body));
+  });
+
+  it('a throttle wait is no attempt: with two attempts allowed, 20 events at 4/s, each failing once, all delivered on attempt 2', async (t) => {
+    const tenant = uniqueName('count');
+    // The first request of every event fails, so each needs both of its attempts, and most wait for the rate before
+    // each: were a throttle counted as an attempt, they would run out and be dead-lettered.
+    const receiver = await startTimedReceiver((_now, seen, eventId) =>
+      seen.some((s) => s.eventId === eventId) ? { status: 200 } : { status: 500 },
+    );
+    await createEndpoint(tenant, {
+      url: receiver.url,
+      rateLimit: 4,
+      retryPolicy: { initialIntervalMs: 100, maximumIntervalMs: 100, maximumAttempts: 2 },
+    });
+    const ids = await publish(tenant, 20);
+    await waitAllDelivered(receiver, ids);
+    assert.equal(receiver.seen.length, 40, 'two requests per event');
+    for (const id of ids.slice(0, 5)) {
+      const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/${id}`);
+      const attempts = view.body.endpoints[0].attempts as { attempt: number; outcome: string }[];
+      assert.deepEqual(
+        attempts.map((a) => [a.attempt, a.outcome]),
+        [
+          [1, 'retry'],
+          [2, 'delivered'],
+        ],
+        `${id}: ${JSON.stringify(view.body)}`,
+      );
+    }
+    const dead = await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`);
+    assert.deepEqual(dead.body.items, []);
+    const throttled = await Promise.all(
+      workers.map(async (w) => (await scrape(w.opsPort)).sum('wss_endpoint_throttled_total')),
+    );
+    assert.ok(throttled.reduce((a, b) => a + b, 0) >= 20, `the rate held attempts back: ${JSON.stringify(throttled)}`);
+    t.diagnostic(`throttled (per worker, since start): ${JSON.stringify(throttled)}`);
   });
 
   it('never has more than maxInFlight requests open at a slow receiver', async (t) => {
