@@ -373,14 +373,14 @@ function bodyText(body: Body): string {
   return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${v instanceof RawJson ? v.text : JSON.stringify(v)}`).join(',')}}`;
 }
 
-/** A GET sends `params` as its query, a POST as its JSON body. */
+/** A GET sends `params` as its query, a POST or PATCH as its JSON body. */
 async function request(o: Options, envInput: Env | undefined, method: string, path: string, params: Body) {
   const env = loadCliConfig(envInput);
   const base = o.api ?? env.WSS_API_URL;
   const token = o.token ?? env.WSS_TOKEN ?? env.WSS_ADMIN_TOKEN;
   if (!URL.canParse(base)) throw new UsageError(`--api is not a URL: ${base}`);
   if (!token) throw new UsageError('no token: pass --token or set WSS_TOKEN / WSS_ADMIN_TOKEN');
-  const text = method === 'POST' ? bodyText(params) : undefined;
+  const text = method === 'POST' || method === 'PATCH' ? bodyText(params) : undefined;
   const headers = { authorization: `Bearer ${token}`, ...(text && { 'content-type': 'application/json' }) };
   let res: Response;
   try {

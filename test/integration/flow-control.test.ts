@@ -252,6 +252,43 @@ describe('flow control per endpoint, with two workers', () => {
     t.diagnostic(`throttled (per worker, since start): ${JSON.stringify(throttled)}`);
   });
 
+  it('refuses flow control settings it cannot enforce with 400 naming the field, and a PATCH with null removes a limit', async () => {
+    const tenant = uniqueName('fields');
+    const base = { url: 'http://127.0.0.1:9/hook', eventTypes: ['*'] };
+    for (const [body, field] of [
+      [{ rateLimit: 0 }, 'rateLimit'],
+      [{ rateLimit: -1 }, 'rateLimit'],
+      [{ rateLimit: 100_001 }, 'rateLimit'],
+      [{ rateLimit: 5, rateLimitBurst: 0 }, 'rateLimitBurst'],
+      [{ rateLimit: 5, rateLimitBurst: 1.5 }, 'rateLimitBurst'],
+      [{ maxInFlight: 0 }, 'maxInFlight'],
+      [{ maxInFlight: 2.5 }, 'maxInFlight'],
+      [{ maxInFlight: '2' }, 'maxInFlight'],
+      [{ adaptiveBackoff: 'no' }, 'adaptiveBackoff'],
+    ] as const) {
+      const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { ...base, ...body });
+      assert.equal(res.status, 400, JSON.stringify({ body, res: res.body }));
+      assert.equal(res.body.error.code, 'validation_failed');
+      assert.equal(res.body.error.field, field, JSON.stringify(res.body));
+    }
+    const id = await createEndpoint(tenant, { ...base, rateLimit: 3, rateLimitBurst: 2, maxInFlight: 4 });
+    const read = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${id}`);
+    assert.deepEqual(
+      [read.body.rateLimit, read.body.rateLimitBurst, read.body.maxInFlight, read.body.flowControlState],
+      [3, 2, 4, { effectiveRate: 3, inFlight: 0 }],
+    );
+    const cleared = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${id}`, {
+      rateLimit: null,
+      maxInFlight: null,
+      adaptiveBackoff: false,
+    });
+    assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+    assert.deepEqual(
+      [cleared.body.rateLimit, cleared.body.maxInFlight, cleared.body.adaptiveBackoff, cleared.body.flowControlState],
+      [undefined, undefined, false, undefined],
+    );
+  });
+
   it('never has more than maxInFlight requests open at a slow receiver', async (t) => {
     const tenant = uniqueName('inflight');
     const receiver = await startTimedReceiver(() => ({ status: 200, delayMs: 500 }));
