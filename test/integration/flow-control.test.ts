@@ -154,6 +154,14 @@ async function waitAllDelivered(receiver: { delivered(): Set<string> }, ids: rea
   });
 }
 
+/** Throttles counted by the running workers, every endpoint together. */
+async function throttledTotal(): Promise<number> {
+  const counts = await Promise.all(
+    workers.map(async (w) => (await scrape(w.opsPort)).sum('wss_endpoint_throttled_total')),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
 /** A generous retry policy: the tests count 429s, not dead letters. */
 const patientRetries = { initialIntervalMs: 500, maximumIntervalMs: 2000, maximumAttempts: 100 };
 
@@ -180,19 +188,21 @@ describe('flow control per endpoint, with two workers', () => {
     const victim = workers.shift();
     assert.ok(victim);
     await killRole(victim.role);
-    workers.push(await startWorker('worker-3'));
+    // Its replacement starts meanwhile (slowly, on a busy machine); the survivor carries on alone until then.
+    const replacement = startWorker('worker-3');
 
-    await waitFor('100 deliveries', () => receiver.seen.length >= 100, DELIVERY_MS, 100);
+    await waitFor('70 deliveries', () => receiver.seen.length >= 70, DELIVERY_MS, 100);
     const raised = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpointId}`, { rateLimit: 50 });
     assert.equal(raised.status, 200, JSON.stringify(raised.body));
     assert.equal(raised.body.rateLimit, 50);
     const raisedAt = Date.now();
 
     await waitAllDelivered(receiver, ids);
+    workers.push(await replacement);
     const before = receiver.seen.filter((s) => s.at < raisedAt).map((s) => s.at);
     const busiest = busiestWindow(before, 5 * SECOND);
     assert.ok(busiest <= 27, `at most 5.5/s in every 5-second window at 5/s, got ${busiest} in one window`);
-    assert.ok(before.length >= 100, `${before.length} requests before the raise`);
+    assert.ok(before.length >= 70, `${before.length} requests before the raise`);
 
     // Within 5 s of the raise the endpoint runs above the old limit: some 5-second window that starts by then carries
     // more than 5.5/s would allow (unless too few events were left to show it).
@@ -202,8 +212,9 @@ describe('flow control per endpoint, with two workers', () => {
       0,
       ...starts.map((start) => after.filter((at) => at >= start && at < start + 5 * SECOND).length),
     );
+    assert.ok(after.length >= 50, `${after.length} requests after the raise: too few to show it`);
     assert.ok(
-      fastest > 27 || after.length <= 27,
+      fastest > 27,
       `after the raise: at most ${fastest} requests in a 5 s window starting within 5 s (${after.length} in all)`,
     );
     t.diagnostic(
@@ -216,7 +227,7 @@ describe('flow control per endpoint, with two workers', () => {
     assert.equal(view.body.flowControlState?.effectiveRate, 50, JSON.stringify(view.body));
   });
 
-  it('a throttle wait is no attempt: with two attempts allowed, 20 events at 4/s, each failing once, all delivered on attempt 2', async (t) => {
+  it('a throttle wait is no attempt: with two attempts allowed, 20 events at 2/s, each failing once, all delivered on attempt 2', async (t) => {
     const tenant = uniqueName('count');
     // The first request of every event fails, so each needs both of its attempts, and most wait for the rate before
     // each: were a throttle counted as an attempt, they would run out and be dead-lettered.
@@ -225,9 +236,10 @@ describe('flow control per endpoint, with two workers', () => {
     );
     await createEndpoint(tenant, {
       url: receiver.url,
-      rateLimit: 4,
+      rateLimit: 2,
       retryPolicy: { initialIntervalMs: 100, maximumIntervalMs: 100, maximumAttempts: 2 },
     });
+    const throttledAtStart = await throttledTotal();
     const ids = await publish(tenant, 20);
     await waitAllDelivered(receiver, ids);
     assert.equal(receiver.seen.length, 40, 'two requests per event');
@@ -245,11 +257,10 @@ describe('flow control per endpoint, with two workers', () => {
     }
     const dead = await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`);
     assert.deepEqual(dead.body.items, []);
-    const throttled = await Promise.all(
-      workers.map(async (w) => (await scrape(w.opsPort)).sum('wss_endpoint_throttled_total')),
-    );
-    assert.ok(throttled.reduce((a, b) => a + b, 0) >= 20, `the rate held attempts back: ${JSON.stringify(throttled)}`);
-    t.diagnostic(`throttled (per worker, since start): ${JSON.stringify(throttled)}`);
+    const throttled = (await throttledTotal()) - throttledAtStart;
+    // 40 requests at 2/s while 20 events wait: most attempts are held back at least once.
+    assert.ok(throttled >= 10, `the rate held attempts back ${throttled} times`);
+    t.diagnostic(`throttled ${throttled} times for 40 requests`);
   });
 
   it('refuses flow control settings it cannot enforce with 400 naming the field, and a PATCH with null removes a limit', async () => {
