@@ -216,14 +216,20 @@ export function createActivities(deps: DeliveryDependencies) {
     const beat = () => context.heartbeat({ attempt: context.info.attempt + before } satisfies DeliveryHeartbeat);
     beat();
     const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+    const onExit: (() => Promise<void>)[] = [];
     try {
-      return await attemptDelivery(input);
+      return await attemptDelivery(input, onExit);
     } finally {
       clearInterval(timer);
+      // Flow control: a lease still held (the attempt ended before its answer was judged) is freed.
+      for (const exit of onExit) await exit();
     }
   }
 
-  async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
+  async function attemptDelivery(
+    input: DeliverWebhookInput,
+    onExit: (() => Promise<void>)[] = [],
+  ): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
     const info = Context.current().info;
     // After a flow control wait the workflow runs the delivery as a new activity, whose count starts again at 1.
@@ -451,119 +457,111 @@ export function createActivities(deps: DeliveryDependencies) {
         signal,
       );
     };
+    onExit.push(() => releaseGate('none', undefined));
 
+    let response: HttpResponseSummary | undefined;
+    let classification: DeliveryClassification;
+    const sendStarted = now();
+    // Aborted when the worker's shutdown grace is over: the attempt is handed back to Temporal, see below.
+    const cancellation = Context.current().cancellationSignal;
     try {
-      return await sendAndJudge();
-    } finally {
-      // An error before the answer was judged (a shutdown) still frees the slot.
-      await releaseGate('none', undefined);
+      response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
+        endpointId,
+        signal: cancellation,
+      });
+      const retryAfter = response.headers['retry-after'];
+      classification = classifyResponse({
+        input: {
+          kind: 'response',
+          statusCode: response.statusCode,
+          retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now()),
+        },
+        policy: retryPolicy,
+      });
+    } catch (err) {
+      if (cancelledByShutdown(cancellation)) {
+        // No answer, and not the receiver's fault: a retryable failure (never a cancellation, which would end the
+        // delivery) that Temporal runs again on the next worker. No dead letter, no strike against the endpoint.
+        sent = { reason: 'worker_shutdown', durationMs: now() - sendStarted };
+        const durationMs = await finish('retry', { reason: 'worker_shutdown' });
+        deps.log.warn(
+          { ...fields, reason: 'worker_shutdown', durationMs },
+          'attempt cut off: the worker shut down before the receiver answered; Temporal retries it',
+        );
+        throw ApplicationFailure.create({
+          type: 'worker_shutdown',
+          message: 'the worker shut down before the receiver answered',
+          details: [failureDetails(attempt, undefined)],
+        });
+      }
+      classification = classifyTransportError(err, retryPolicy);
+    }
+    await releaseGate(
+      flowSignal(classification),
+      classification.outcome === 'retry' ? classification.retryAfterMs : undefined,
+    );
+    const statusCode = response?.statusCode;
+    const status = statusCode !== undefined ? { statusCode } : {};
+    const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
+    const answered = { ...status, ...(excerpt !== undefined ? { responseBodyExcerpt: excerpt } : {}) };
+    const notSent =
+      'reason' in classification && ['destination_not_allowed', 'invalid_request'].includes(classification.reason);
+    if (!notSent) {
+      sent = {
+        ...status,
+        ...('reason' in classification ? { reason: classification.reason } : {}),
+        durationMs: now() - sendStarted,
+      };
     }
 
-    async function sendAndJudge(): Promise<DeliveryAttemptResult> {
-      let response: HttpResponseSummary | undefined;
-      let classification: DeliveryClassification;
-      const sendStarted = now();
-      // Aborted when the worker's shutdown grace is over: the attempt is handed back to Temporal, see below.
-      const cancellation = Context.current().cancellationSignal;
-      try {
-        response = await deps.http.post(endpoint.url, { ...request.headers }, request.body, {
-          endpointId,
-          signal: cancellation,
-        });
-        const retryAfter = response.headers['retry-after'];
-        classification = classifyResponse({
-          input: {
-            kind: 'response',
-            statusCode: response.statusCode,
-            retryAfterMs: parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now()),
+    switch (classification.outcome) {
+      case 'delivered': {
+        const durationMs = await finish('delivered', status); // also ends the endpoint's failure streak
+        if (input.redelivery) {
+          await bestEffort(
+            'the cleared dead letter',
+            () => deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId),
+            'delivered',
+          );
+        }
+        deps.log.info(
+          {
+            ...fields,
+            status: statusCode,
+            durationMs,
+            ...(response?.bodyIncomplete ? { bodyIncomplete: response.bodyIncomplete } : {}),
           },
-          policy: retryPolicy,
+          'delivery succeeded',
+        );
+        return { outcome: 'delivered', attempt, durationMs, ...status };
+      }
+      case 'gone':
+        return failFinally({
+          type: 'endpoint_gone',
+          message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
+          ...answered,
+          disable: 'gone',
         });
-      } catch (err) {
-        if (cancelledByShutdown(cancellation)) {
-          // No answer, and not the receiver's fault: a retryable failure (never a cancellation, which would end the
-          // delivery) that Temporal runs again on the next worker. No dead letter, no strike against the endpoint.
-          sent = { reason: 'worker_shutdown', durationMs: now() - sendStarted };
-          const durationMs = await finish('retry', { reason: 'worker_shutdown' });
-          deps.log.warn(
-            { ...fields, reason: 'worker_shutdown', durationMs },
-            'attempt cut off: the worker shut down before the receiver answered; Temporal retries it',
-          );
-          throw ApplicationFailure.create({
-            type: 'worker_shutdown',
-            message: 'the worker shut down before the receiver answered',
-            details: [failureDetails(attempt, undefined)],
-          });
-        }
-        classification = classifyTransportError(err, retryPolicy);
-      }
-      await releaseGate(
-        flowSignal(classification),
-        classification.outcome === 'retry' ? classification.retryAfterMs : undefined,
-      );
-      const statusCode = response?.statusCode;
-      const status = statusCode !== undefined ? { statusCode } : {};
-      const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
-      const answered = { ...status, ...(excerpt !== undefined ? { responseBodyExcerpt: excerpt } : {}) };
-      const notSent =
-        'reason' in classification && ['destination_not_allowed', 'invalid_request'].includes(classification.reason);
-      if (!notSent) {
-        sent = {
-          ...status,
-          ...('reason' in classification ? { reason: classification.reason } : {}),
-          durationMs: now() - sendStarted,
-        };
-      }
-
-      switch (classification.outcome) {
-        case 'delivered': {
-          const durationMs = await finish('delivered', status); // also ends the endpoint's failure streak
-          if (input.redelivery) {
-            await bestEffort(
-              'the cleared dead letter',
-              () => deps.deliveryLog.removeDeadLetter(event.tenantId, event.eventId, endpointId),
-              'delivered',
-            );
-          }
-          deps.log.info(
-            {
-              ...fields,
-              status: statusCode,
-              durationMs,
-              ...(response?.bodyIncomplete ? { bodyIncomplete: response.bodyIncomplete } : {}),
-            },
-            'delivery succeeded',
-          );
-          return { outcome: 'delivered', attempt, durationMs, ...status };
-        }
-        case 'gone':
-          return failFinally({
-            type: 'endpoint_gone',
-            message: `HTTP ${statusCode ?? 410} Gone: endpoint disabled`,
-            ...answered,
-            disable: 'gone',
-          });
-        case 'permanent':
-          return failFinally({
-            type:
-              classification.reason === 'destination_not_allowed' || classification.reason === 'invalid_request'
-                ? classification.reason
-                : 'delivery_permanent_failure',
-            message: describe(classification.reason, statusCode),
-            ...answered,
-          });
-        case 'retry':
-          return retryOrGiveUp(
-            classification.reason,
-            describe(classification.reason, statusCode),
-            statusCode,
-            classification.retryAfterMs,
-            excerpt,
-          );
-        default: {
-          const unreachable: never = classification;
-          throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
-        }
+      case 'permanent':
+        return failFinally({
+          type:
+            classification.reason === 'destination_not_allowed' || classification.reason === 'invalid_request'
+              ? classification.reason
+              : 'delivery_permanent_failure',
+          message: describe(classification.reason, statusCode),
+          ...answered,
+        });
+      case 'retry':
+        return retryOrGiveUp(
+          classification.reason,
+          describe(classification.reason, statusCode),
+          statusCode,
+          classification.retryAfterMs,
+          excerpt,
+        );
+      default: {
+        const unreachable: never = classification;
+        throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
       }
     }
   }
