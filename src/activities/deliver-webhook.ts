@@ -1,4 +1,5 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import type { RequestBuilder, RequestSigning, SignedRequest } from '../delivery/signed-request';
 import { signRequest, unixSeconds } from '../delivery/signed-request';
 import type { DeliveryClassification } from '../domain/classify-response';
@@ -13,6 +14,23 @@ import type { ErrorCode } from '../domain/errors';
 import { InternalError, TransientAttemptError, UnprocessableEventError, WssError } from '../domain/errors';
 import type { EventEnvelope, EventRef } from '../domain/event';
 import type { EndpointId, EventId, TenantId } from '../domain/ids';
+import type {
+  FlowControlPort,
+  FlowControlSettings,
+  FlowEndpoint,
+  FlowState,
+  GateRefusal,
+  ThrottleReason,
+  ThrottleResume,
+  ThrottledAttempt,
+} from '../domain/flow-control';
+import {
+  LEASE_RENEW_MS,
+  THROTTLED_FAILURE_TYPE,
+  flowControlSettings,
+  flowSignal,
+  throttleWaitMs,
+} from '../domain/flow-control';
 import { parseRetryAfter } from '../domain/retry-after';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { nextRetryDelayMs } from '../domain/retry-policy';
@@ -41,6 +59,8 @@ export interface DeliverWebhookInput {
    * activity's own schedule time, which is the first attempt's when no attempt ran before it.
    */
   readonly firstAttemptAtMs?: number;
+  /** Set when this runs an attempt again after a flow control wait (see domain/flow-control.ts). */
+  readonly throttle?: ThrottleResume;
 }
 
 /** What a finished attempt returns to the workflow. Small: it is stored in history. */
@@ -129,6 +149,13 @@ export interface DeliveryDependencies extends FailureBookkeepingDependencies {
   readonly random?: () => number;
   /** Called after every attempt: the hook for metrics counters. */
   readonly onAttempt?: (record: AttemptRecord) => void;
+  // --- Flow control (issue 17) ---
+  /** The shared gate of endpoints with a rateLimit or maxInFlight; without it every attempt goes straight out. */
+  readonly flowControl?: FlowControlPort;
+  /** Called when the gate held an attempt back, and with the endpoint's state after each gated request. */
+  readonly onThrottle?: (record: { tenantId: TenantId; endpointId: EndpointId; reason: ThrottleReason }) => void;
+  readonly onFlowState?: (target: FlowEndpoint, state: FlowState) => void;
+  // --- end flow control ---
 }
 
 export interface AttemptRecord {
@@ -168,7 +195,7 @@ interface FinalFailure {
 }
 
 /** The steps of an attempt before anything is sent; an unexpected error is judged by the step it came from. */
-type AttemptStep = 'load_endpoint' | 'check_subscription' | 'build_request' | 'sign';
+type AttemptStep = 'load_endpoint' | 'check_subscription' | 'build_request' | 'sign' | 'flow_control';
 
 /** Wraps an unexpected error with the step that threw it. */
 class AttemptStepError extends Error {
@@ -185,6 +212,7 @@ const STEP_TEXT: Readonly<Record<AttemptStep, string>> = {
   check_subscription: "checking the endpoint's subscription",
   build_request: 'building the request',
   sign: 'signing the request',
+  flow_control: "taking a slot from the endpoint's flow control",
 };
 
 /**
@@ -226,14 +254,20 @@ export function createActivities(deps: DeliveryDependencies) {
     const beat = () => context.heartbeat({ attempt } satisfies DeliveryHeartbeat);
     beat();
     const timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+    const onExit: (() => Promise<void>)[] = [];
     try {
-      return await attemptDelivery(input);
+      return await attemptDelivery(input, onExit);
     } finally {
       clearInterval(timer);
+      // Flow control: a lease still held (the attempt ended before its answer was judged) is freed.
+      for (const exit of onExit) await exit();
     }
   }
 
-  async function attemptDelivery(input: DeliverWebhookInput): Promise<DeliveryAttemptResult> {
+  async function attemptDelivery(
+    input: DeliverWebhookInput,
+    onExit: (() => Promise<void>)[] = [],
+  ): Promise<DeliveryAttemptResult> {
     const { event, endpointId, retryPolicy } = input;
     const info = Context.current().info;
     const attempt = attemptNumber(input, info);
@@ -387,7 +421,9 @@ export function createActivities(deps: DeliveryDependencies) {
       const status = statusCode !== undefined ? { statusCode } : {};
       const delay = nextRetryDelayMs(retryPolicy, attempt, random(), retryAfterMs);
       // The retry window counts from the first attempt; an attempt that would start after it never runs.
-      const windowEndsAt = (input.firstAttemptAtMs ?? info.scheduledTimestampMs) + retryPolicy.retryWindowMs;
+      const windowEndsAt =
+        input.throttle?.windowEndsAtMs ??
+        (input.firstAttemptAtMs ?? info.scheduledTimestampMs) + retryPolicy.retryWindowMs;
       if (delay === undefined || now() + delay >= windowEndsAt) {
         return failFinally({
           type: 'retries_exhausted',
@@ -420,6 +456,47 @@ export function createActivities(deps: DeliveryDependencies) {
     }
     if ('skipped' in prepared) return skip(prepared.skipped);
     const { endpoint, request, auth } = prepared;
+
+    // Flow control: only endpoints that configured it pay the round trip to the shared gate.
+    const settings = deps.flowControl !== undefined ? flowControlSettings(endpoint) : undefined;
+    const target: FlowEndpoint = { tenantId: event.tenantId, endpointId };
+    let gate: { port: FlowControlPort; settings: FlowControlSettings; lease?: string } | undefined;
+    if (deps.flowControl !== undefined && settings !== undefined) {
+      const port = deps.flowControl;
+      let passed: Awaited<ReturnType<typeof passGate>>;
+      try {
+        // Redis unreachable: a `transient_error` attempt, retried on the schedule like a failed endpoint load.
+        passed = await step('flow_control', () => passGate(port, settings, target, input, attempt));
+      } catch (err) {
+        if (err instanceof AttemptStepError) return failUnexpected(err);
+        throw err;
+      }
+      if ('outcome' in passed) throw throttledFailure(passed);
+      gate = { port: deps.flowControl, settings, ...(passed.lease !== undefined ? { lease: passed.lease } : {}) };
+    }
+    const renewal =
+      gate?.lease !== undefined
+        ? setInterval(() => {
+            const lease = gate?.lease;
+            if (lease !== undefined) void deps.flowControl?.renew(target, lease).catch(() => undefined);
+          }, LEASE_RENEW_MS)
+        : undefined;
+    /** Frees the lease and feeds the answer to AIMD and the pause, before anything else happens with it. */
+    const releaseGate = async (signal: ReturnType<typeof flowSignal>, retryAfterMs: number | undefined) => {
+      if (renewal !== undefined) clearInterval(renewal);
+      if (gate === undefined) return;
+      const held = gate;
+      gate = undefined;
+      await bestEffort(
+        'the flow control state',
+        async () => {
+          const state = await held.port.release(target, held.settings, held.lease, signal, retryAfterMs ?? 0);
+          deps.onFlowState?.(target, state);
+        },
+        signal,
+      );
+    };
+    onExit.push(() => releaseGate('none', undefined));
 
     let response: HttpResponseSummary | undefined;
     let classification: DeliveryClassification;
@@ -472,6 +549,10 @@ export function createActivities(deps: DeliveryDependencies) {
       }
       classification = classifyTransportError(err, retryPolicy);
     }
+    await releaseGate(
+      flowSignal(classification),
+      classification.outcome === 'retry' ? classification.retryAfterMs : undefined,
+    );
     const statusCode = response?.statusCode;
     const status = statusCode !== undefined ? { statusCode } : {};
     const excerpt = classification.outcome === 'delivered' ? undefined : responseBodyExcerpt(response);
@@ -536,6 +617,45 @@ export function createActivities(deps: DeliveryDependencies) {
         throw new Error(`unhandled classification ${JSON.stringify(unreachable)}`);
       }
     }
+  }
+
+  /**
+   * The shared gate before sending. Passed: the attempt waits for its booked slot here (under a second) and goes.
+   * Refused: it returns `throttled` with a wait, which the workflow spends on a durable timer before running the
+   * attempt again. A throttle is not an attempt: nothing is logged against the event or the endpoint.
+   */
+  async function passGate(
+    port: FlowControlPort,
+    settings: FlowControlSettings,
+    target: FlowEndpoint,
+    input: DeliverWebhookInput,
+    attempt: number,
+  ): Promise<{ lease?: string } | ThrottledAttempt> {
+    const throttled = (refusal: GateRefusal & { ticket: number }): ThrottledAttempt => {
+      const throttles = (input.throttle?.throttles ?? 0) + 1;
+      deps.onThrottle?.({ ...target, reason: refusal.reason });
+      return {
+        outcome: 'throttled',
+        reason: refusal.reason,
+        waitMs: throttleWaitMs(refusal, throttles - 1, random()),
+        attemptsBefore: attempt - 1,
+        ticket: refusal.ticket,
+        throttles,
+      };
+    };
+    const answer = await port.take(target, settings, input.throttle?.ticket ?? 0);
+    if (!answer.admitted) return throttled(answer);
+    if (answer.delayMs > 0) {
+      await sleepUnlessCancelled(answer.delayMs, Context.current().cancellationSignal);
+      // A pause may have begun while this attempt waited for its slot: the receiver asked for quiet, so the booked
+      // slot (and the lease) is given up.
+      const pausedMs = settings.adaptive ? await port.pauseRemainingMs(target) : 0;
+      if (pausedMs > 0) {
+        await port.release(target, settings, answer.lease, 'none', 0);
+        return throttled({ reason: 'paused', minWaitMs: pausedMs, ahead: 0, ticket: input.throttle?.ticket ?? 0 });
+      }
+    }
+    return answer.lease !== undefined ? { lease: answer.lease } : {};
   }
 
   /**
@@ -609,9 +729,40 @@ export function createActivities(deps: DeliveryDependencies) {
 
 export type Activities = ReturnType<typeof createActivities>;
 
-/** The delivery's attempt number: Temporal's count of this activity's attempts, after those made before it. */
+/**
+ * The delivery's attempt number: Temporal's count of this activity's attempts, after those made before it (the local
+ * first attempt, or the attempts before a flow control wait).
+ */
 function attemptNumber(input: DeliverWebhookInput, info: Context['info']): number {
-  return info.attempt + (input.previousAttempts ?? 0);
+  return info.attempt + (input.throttle?.attemptsBefore ?? input.previousAttempts ?? 0);
+}
+
+/**
+ * A throttled attempt ends its activity with this non-retryable, benign failure (no warning in the worker's log):
+ * the workflow sleeps `waitMs` on a durable timer and runs the attempt again as a new activity. A failure rather
+ * than a result keeps the activity's result type what every caller expects.
+ */
+function throttledFailure(throttled: ThrottledAttempt): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: THROTTLED_FAILURE_TYPE,
+    message: `endpoint flow control (${throttled.reason}): waiting ${throttled.waitMs} ms`,
+    nonRetryable: true,
+    category: ApplicationFailureCategory.BENIGN,
+    details: [throttled],
+  });
+}
+
+/** Resolves after `ms`, or at once when the attempt is cancelled (a shutdown): the send then fails as usual. */
+function sleepUnlessCancelled(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** The workflow run an activity belongs to: the bookkeeping's idempotency key, with the event and endpoint. */

@@ -4,6 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { ApiKeyStore } from '../store/api-key-store';
 import type { EndpointStore } from '../store/endpoint-store';
+import type { FlowControlStore } from '../store/flow-control-store';
 import type { EventPublisher } from '../store/event-publisher';
 import type { PortalSessionStore } from '../store/portal-session-store';
 import type { SigningKeyStore } from '../store/signing-key-store';
@@ -29,6 +30,8 @@ declare module 'fastify' {
 
 export interface ApiDependencies {
   readonly endpoints: EndpointStore;
+  /** The live flow control state shown on an endpoint's read; absent in harnesses that do not wire it. */
+  readonly flowControl?: Pick<FlowControlStore, 'state'>;
   readonly tenants: TenantStore;
   readonly apiKeys: ApiKeyStore;
   /** Short-lived tenant portal sessions (the `wps_` tokens of portal links). */

@@ -34,9 +34,7 @@ declare module 'fastify' {
 export interface AuthOptions {
   readonly adminToken: string;
   /** Resolves a tenant API key to its tenant, or undefined. */
-  readonly resolveApiKey: (
-    key: string,
-  ) => Promise<{ tenantId: TenantId; keyId: ApiKeyId; portal?: true } | undefined>;
+  readonly resolveApiKey: (key: string) => Promise<{ tenantId: TenantId; keyId: ApiKeyId; portal?: true } | undefined>;
 }
 
 function digest(value: string): Buffer {

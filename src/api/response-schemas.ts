@@ -91,6 +91,17 @@ const endpointAuthView = z
   ])
   .describe('How deliveries authenticate; secrets (password, token, client secret, private key) are never shown.')
   .meta({ id: 'EndpointAuth' });
+/** The live state of an endpoint's flow control, on reads of an endpoint that has a rateLimit or maxInFlight. */
+export const flowControlStateResponse = z
+  .object({
+    effectiveRate: z
+      .number()
+      .optional()
+      .describe('The rate now applied, deliveries/s: the rateLimit, or less while AIMD has cut it.'),
+    pausedUntil: timestamp.optional().describe("Set while a receiver's Retry-After holds every delivery back."),
+    inFlight: z.number().int().describe('Requests in flight now, across every worker.'),
+  })
+  .meta({ id: 'FlowControlState' });
 
 export const endpointResponse = z
   .object({
@@ -103,7 +114,13 @@ export const endpointResponse = z
     disabledReason: z.string().optional().describe('Why the service disabled the endpoint, e.g. `gone` or `failing`.'),
     headers: z.record(z.string(), z.string()).optional(),
     metadata: metadataSchema.optional(),
+    // --- Flow control (issue 17) ---
     rateLimit: z.number().optional(),
+    rateLimitBurst: z.number().int().optional(),
+    maxInFlight: z.number().int().optional(),
+    adaptiveBackoff: z.boolean().optional(),
+    flowControlState: flowControlStateResponse.optional(),
+    // --- end flow control ---
     retryPolicy: storedRetryPolicy.optional(),
     filter: z.unknown().optional().describe('Mongo-style content filter over the event envelope (an object).'),
     transform: z.string().optional(),

@@ -4,6 +4,7 @@ import { checkStaticHeaders } from '../domain/http-headers';
 import type { ApiKeyId, EndpointId, EventId, TenantId } from '../domain/ids';
 import { EVENT_ID_PATTERN, RESOURCE_ID_PATTERN } from '../domain/ids';
 import { retryPolicySchema as domainRetryPolicySchema } from '../domain/retry-policy';
+import { FLOW_CONTROL_LIMITS } from '../domain/flow-control';
 import { parseTraceparent } from '../domain/trace-context';
 import {
   MAX_ORDERING_KEY_LENGTH,
@@ -251,7 +252,34 @@ const endpointFields = {
   enabled: z.boolean().optional(),
   headers: headersSchema.optional(),
   metadata: metadataSchema.optional(),
-  rateLimit: z.number().positive().max(100_000).optional().describe('Deliveries per second.'),
+  // --- Flow control (issue 17: rate, in flight, AIMD) ---
+  rateLimit: z
+    .number()
+    .positive()
+    .max(FLOW_CONTROL_LIMITS.rate.max)
+    .optional()
+    .describe('Deliveries per second, enforced across every worker. `null` on update removes the limit.'),
+  rateLimitBurst: z
+    .number()
+    .int()
+    .min(FLOW_CONTROL_LIMITS.burst.min)
+    .max(FLOW_CONTROL_LIMITS.burst.max)
+    .optional()
+    .describe('Requests the rate limit lets go at once after a quiet spell. Default 1: evenly paced.'),
+  maxInFlight: z
+    .number()
+    .int()
+    .min(FLOW_CONTROL_LIMITS.maxInFlight.min)
+    .max(FLOW_CONTROL_LIMITS.maxInFlight.max)
+    .optional()
+    .describe('Requests in flight at once, across every worker. `null` on update removes the cap.'),
+  adaptiveBackoff: z
+    .boolean()
+    .optional()
+    .describe(
+      'With a rateLimit or maxInFlight: cut the rate on 429, 503 and timeouts and recover it on successes (AIMD), and pause every delivery to the endpoint on a `Retry-After`. Default true.',
+    ),
+  // --- end flow control ---
   retryPolicy: retryPolicySchema.optional(),
   filter: z.record(z.string(), z.unknown()).optional().describe('Mongo-style content filter over the event envelope.'),
   transform: z
@@ -283,6 +311,11 @@ export const updateEndpointSchema = z
     transform: endpointFields.transform.nullable(),
     auth: endpointAuthSchema.nullable().describe('Replaces the authentication whole; `null` removes it.'),
     ordering: endpointFields.ordering.nullable(),
+    // --- Flow control (issue 17) ---
+    rateLimit: endpointFields.rateLimit.nullable(),
+    rateLimitBurst: endpointFields.rateLimitBurst.nullable(),
+    maxInFlight: endpointFields.maxInFlight.nullable(),
+    // --- end flow control ---
   })
   .partial()
   .strict();

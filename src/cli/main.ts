@@ -129,6 +129,11 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     .option('--client-key <file>', 'mTLS: private key of --client-cert (PEM file)')
     .option('--order-by <key>', 'ordered delivery per key: a path like $.data.order.id, or orderingKey (stream field)')
     .option('--on-failure <action>', 'with --order-by, after a failed head: continue (default) or pause the key')
+    // --- Flow control (issue 17) ---
+    .option('--rate-limit <perSecond>', 'deliveries per second, across every worker')
+    .option('--burst <n>', 'requests the rate limit lets go at once after a quiet spell (default 1)')
+    .option('--max-in-flight <n>', 'requests in flight at once, across every worker')
+    .option('--no-adaptive-backoff', 'no AIMD on 429/503/timeouts and no endpoint-wide Retry-After pause')
     .action(
       call(
         'POST /v1/tenants/{}/endpoints',
@@ -154,6 +159,7 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           sendTraceparent: o.sendTraceparent === true ? true : undefined,
           auth: authArg(o),
           ordering: o.orderBy ? { key: o.orderBy, onFailure: o.onFailure } : undefined,
+          ...flowControlBody(o),
         }),
       ),
     );
@@ -174,6 +180,20 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
           }
           return { auth };
         },
+      ),
+    );
+  // --- Flow control (issue 17): change limits live; `none` removes one ---
+  sub(endpoints, 'flow-control <tenantId> <endpointId>', "change an endpoint's rate limit, in-flight cap or AIMD")
+    .option('--rate-limit <perSecond|none>', 'deliveries per second, across every worker')
+    .option('--burst <n|none>', 'requests the rate limit lets go at once after a quiet spell')
+    .option('--max-in-flight <n|none>', 'requests in flight at once, across every worker')
+    .option('--adaptive-backoff <on|off>', 'AIMD on 429/503/timeouts and the endpoint-wide Retry-After pause')
+    .action(
+      call(
+        'PATCH /v1/tenants/{}/endpoints/{}',
+        (e) =>
+          `${e.id}: rateLimit ${e.rateLimit ?? 'none'}, burst ${e.rateLimitBurst ?? 1}, maxInFlight ${e.maxInFlight ?? 'none'}, adaptiveBackoff ${e.adaptiveBackoff === false ? 'off' : 'on'}`,
+        (o) => flowControlBody(o, true),
       ),
     );
   sub(endpoints, 'list <tenantId>', "list a tenant's endpoints")
@@ -392,6 +412,35 @@ function query(params: Body): string {
   return q.size > 0 ? `?${q}` : '';
 }
 
+/** The flow control fields of `endpoints add` and `endpoints flow-control`; `none` (update only) sends null. */
+function flowControlBody(o: Record<string, unknown>, update = false): Record<string, number | boolean | null> {
+  const body: Record<string, number | boolean | null> = {};
+  const numeric = (flag: string, field: string, value: unknown) => {
+    if (value === undefined) return;
+    if (update && value === 'none') {
+      body[field] = null;
+      return;
+    }
+    const n = Number(value);
+    if (String(value).trim() === '' || !Number.isFinite(n)) {
+      throw new UsageError(`--${flag} must be a number${update ? ' or none' : ''}, got ${String(value)}`);
+    }
+    body[field] = n;
+  };
+  numeric('rate-limit', 'rateLimit', o.rateLimit);
+  numeric('burst', 'rateLimitBurst', o.burst);
+  numeric('max-in-flight', 'maxInFlight', o.maxInFlight);
+  const adaptive = o.adaptiveBackoff;
+  if (adaptive === false) body.adaptiveBackoff = false;
+  if (typeof adaptive === 'string') {
+    if (adaptive !== 'on' && adaptive !== 'off') {
+      throw new UsageError(`--adaptive-backoff must be on or off, got ${adaptive}`);
+    }
+    body.adaptiveBackoff = adaptive === 'on';
+  }
+  return body;
+}
+
 function jsonArg(value: string | boolean | undefined, flag: string): RawJson {
   const source = String(value);
   let text = source;
@@ -431,7 +480,7 @@ function bodyText(body: Body): string {
   return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${v instanceof RawJson ? v.text : JSON.stringify(v)}`).join(',')}}`;
 }
 
-/** A GET sends `params` as its query, a POST as its JSON body. */
+/** A GET sends `params` as its query, a POST or PATCH as its JSON body. */
 async function request(o: Options, envInput: Env | undefined, method: string, path: string, params: Body) {
   const env = loadCliConfig(envInput);
   const base = o.api ?? env.WSS_API_URL;

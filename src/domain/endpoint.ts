@@ -44,8 +44,19 @@ export interface Endpoint {
   /** Static headers added to every request. */
   readonly headers?: Readonly<Record<string, string>>;
   readonly metadata?: Readonly<Record<string, string>>;
-  /** Deliveries per second. */
+  // --- Flow control (issue 17: rate, in flight, AIMD); see domain/flow-control.ts ---
+  /** Deliveries per second, shared by every worker. */
   readonly rateLimit?: number;
+  /** Requests the rate limit lets go at once after a quiet spell. Default 1: evenly paced. */
+  readonly rateLimitBurst?: number;
+  /** Requests in flight at once, across every worker. */
+  readonly maxInFlight?: number;
+  /**
+   * AIMD on 429, 503 and timeouts, and an endpoint-wide pause on `Retry-After`, for an endpoint with a
+   * `rateLimit` or `maxInFlight`. Default true; false turns both off.
+   */
+  readonly adaptiveBackoff?: boolean;
+  // --- end flow control ---
   readonly retryPolicy?: RetryPolicySpec;
   /** Mongo-style content filter over the envelope. */
   readonly filter?: unknown;

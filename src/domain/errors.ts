@@ -175,6 +175,13 @@ export const ERROR_CODES = {
     description:
       'The worker shut down while the attempt was still waiting for the receiver (it ran past `WSS_SHUTDOWN_GRACE_MS`); Temporal runs it again on the next worker. Not counted against the endpoint.',
   },
+  // Flow control (issue 17).
+  endpoint_throttled: {
+    surfaces: ['activity'],
+    retryable: false,
+    description:
+      "The endpoint's flow control (rate limit, in-flight cap or Retry-After pause) held the attempt back: not an attempt. The workflow waits on a durable timer and runs it again; it never ends a delivery and is not counted against the endpoint.",
+  },
   retries_exhausted: {
     surfaces: ['activity'],
     retryable: false,

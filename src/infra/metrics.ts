@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ThrottleReason } from '../domain/flow-control';
 
 /**
  * The service's Prometheus metrics, declared once: names, help texts, labels and the role that emits each. The
@@ -36,6 +37,7 @@ export const ATTEMPT_RESULTS = ['success', 'retry', 'permanent'] as const;
 export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'timeout', 'network'] as const;
 export const ENTRY_RESULTS = ['started', 'duplicate', 'dead_letter', 'no_subscribers'] as const;
 export const DISABLE_REASONS = ['gone', 'failing'] as const;
+export const THROTTLE_REASONS = ['paused', 'in_flight', 'rate'] as const satisfies readonly ThrottleReason[];
 
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 export type AttemptResult = (typeof ATTEMPT_RESULTS)[number];
@@ -125,6 +127,32 @@ export const METRICS = {
     perTenant: true,
     role: 'worker',
   },
+  // --- Flow control (issue 17) ---
+  endpointThrottled: {
+    name: 'wss_endpoint_throttled_total',
+    kind: 'counter',
+    help: "Attempts an endpoint's flow control held back, by reason (paused, in_flight, rate): not attempts, each waits on a Temporal timer and runs again.",
+    labels: { reason: THROTTLE_REASONS },
+    perTenant: true,
+    role: 'worker',
+  },
+  endpointEffectiveRate: {
+    name: 'wss_endpoint_effective_rate',
+    kind: 'gauge',
+    help: 'The rate an endpoint with a rateLimit gets now, deliveries/s: the limit, or less while AIMD has cut it. Set after each of its requests this worker sent; one series per such endpoint.',
+    labels: { tenant: [], endpoint: [] },
+    perTenant: false,
+    role: 'worker',
+  },
+  endpointPausedUntil: {
+    name: 'wss_endpoint_paused_until_seconds',
+    kind: 'gauge',
+    help: "When an endpoint's Retry-After pause ends (Unix time), 0 when it is not paused. Set after each of its requests this worker sent.",
+    labels: { tenant: [], endpoint: [] },
+    perTenant: false,
+    role: 'worker',
+  },
+  // --- end flow control ---
 } as const satisfies Record<string, MetricSpec>;
 
 /** One finished delivery attempt as the activity reports it (its `onAttempt` hook). */
@@ -148,6 +176,13 @@ export interface ServiceMetrics {
   recordEntriesTrimmed(count: number): void;
   recordEndpointDisabled(tenantId: string, reason: string): void;
   setStreamStats(stats: { lag?: number; pending?: number; deadLetterLength?: number }): void;
+  /** Flow control (issue 17): an attempt held back, and an endpoint's state after a gated request. */
+  recordThrottle(tenantId: string, reason: ThrottleReason): void;
+  setEndpointFlowState(
+    tenantId: string,
+    endpointId: string,
+    state: { effectiveRate?: number; pausedUntilMs?: number },
+  ): void;
 }
 
 export interface MetricsOptions {
@@ -204,6 +239,9 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
   const pending = gauge(METRICS.pending);
   const deadLetterLength = gauge(METRICS.deadLetterLength);
   const endpointsDisabled = counter(METRICS.endpointsDisabled);
+  const endpointThrottled = counter(METRICS.endpointThrottled);
+  const endpointEffectiveRate = gauge(METRICS.endpointEffectiveRate);
+  const endpointPausedUntil = gauge(METRICS.endpointPausedUntil);
 
   // Series that exist from the start: a rate() or an increase() over a counter that appears with its first
   // increment misses that increment. Per-tenant series cannot be known in advance.
@@ -213,6 +251,7 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
       for (const status_class of STATUS_CLASSES) attempts.inc({ result, status_class }, 0);
     }
     for (const reason of DISABLE_REASONS) endpointsDisabled.inc({ reason }, 0);
+    for (const reason of THROTTLE_REASONS) endpointThrottled.inc({ reason }, 0);
   }
   for (const result of ENTRY_RESULTS) entries.inc({ result }, 0);
 
@@ -244,6 +283,14 @@ export function createMetrics(options: MetricsOptions): ServiceMetrics {
     },
     recordEndpointDisabled(tenantId, reason) {
       endpointsDisabled.inc({ ...tenant(tenantId), reason });
+    },
+    recordThrottle(tenantId, reason) {
+      endpointThrottled.inc({ ...tenant(tenantId), reason });
+    },
+    setEndpointFlowState(tenantId, endpointId, state) {
+      const labels = { tenant: tenantId, endpoint: endpointId };
+      if (state.effectiveRate !== undefined) endpointEffectiveRate.set(labels, state.effectiveRate);
+      endpointPausedUntil.set(labels, state.pausedUntilMs !== undefined ? state.pausedUntilMs / 1000 : 0);
     },
     setStreamStats(stats) {
       if (stats.lag !== undefined) streamLag.set(stats.lag);
@@ -280,8 +327,8 @@ export function statusClass(sent: { statusCode?: number; reason?: string }): Sta
 /** The README's metric table (`npm run docs`). */
 export function metricTable(): string {
   const rows = Object.values(METRICS as Record<string, MetricSpec>).map((spec) => {
-    const labels = Object.entries(spec.labels).map(
-      ([name, values]) => `\`${name}\` (${values.map((v) => `\`${v}\``).join(', ')})`,
+    const labels = Object.entries(spec.labels).map(([name, values]) =>
+      values.length === 0 ? `\`${name}\`` : `\`${name}\` (${values.map((v) => `\`${v}\``).join(', ')})`,
     );
     if (spec.perTenant) labels.push('`tenant` (opt-in)');
     return `| \`${spec.name}\` | ${spec.kind} | ${spec.role} | ${labels.join('; ') || '—'} | ${spec.help} |`;

@@ -68,6 +68,7 @@ export async function startApi(
     log,
     deps: {
       endpoints: stores.endpoints,
+      flowControl: stores.flowControl,
       tenants: stores.tenants,
       apiKeys: stores.apiKeys,
       portalSessions: new PortalSessionStore(stores.redis, stores.keys),

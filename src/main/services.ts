@@ -9,6 +9,7 @@ import { ConsumerGroupHealth } from '../store/consumer-group-health';
 import { DeliveryLogStore } from '../store/delivery-log-store';
 import { EndpointStore } from '../store/endpoint-store';
 import { PayloadStore } from '../store/payload-store';
+import { FlowControlStore } from '../store/flow-control-store';
 import { createRedisKeys } from '../store/redis-keys';
 import { SigningKeyStore } from '../store/signing-key-store';
 import type { RedisKeys } from '../store/redis-keys';
@@ -21,6 +22,7 @@ export interface Stores {
   readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly endpoints: EndpointStore;
+  readonly flowControl: FlowControlStore;
   readonly tenants: TenantStore;
   readonly payloads: PayloadStore;
   readonly apiKeys: ApiKeyStore;
@@ -47,6 +49,7 @@ export function createStores(config: Config, name: string, log?: Logger): Stores
     redis,
     keys,
     endpoints: new EndpointStore({ redis, keys, secretBox }),
+    flowControl: new FlowControlStore(redis, keys),
     tenants: new TenantStore(redis, keys),
     payloads: new PayloadStore(
       redis,

@@ -136,6 +136,14 @@ export async function createDeliveryWorker(
       disableAfterMs: config.WSS_ENDPOINT_DISABLE_AFTER_MS,
     },
     log: activityLog,
+    // Flow control (issue 17): the shared gate, and its counters and gauges.
+    flowControl: stores.flowControl,
+    ...(metrics
+      ? {
+          onThrottle: ({ tenantId, reason }) => metrics.recordThrottle(tenantId, reason),
+          onFlowState: ({ tenantId, endpointId }, state) => metrics.setEndpointFlowState(tenantId, endpointId, state),
+        }
+      : {}),
     ...(metrics || tracing.enabled
       ? {
           onAttempt: (record: AttemptRecord) => {

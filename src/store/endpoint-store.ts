@@ -20,7 +20,12 @@ export interface EndpointInput {
   enabled?: boolean;
   headers?: Record<string, string>;
   metadata?: Record<string, string>;
+  // --- Flow control (issue 17) ---
   rateLimit?: number;
+  rateLimitBurst?: number;
+  maxInFlight?: number;
+  adaptiveBackoff?: boolean;
+  // --- end flow control ---
   retryPolicy?: RetryPolicySpec;
   filter?: unknown;
   transform?: string;
@@ -393,7 +398,12 @@ function normalizeInput(input: EndpointInput): Omit<
     ...(input.description !== undefined ? { description: input.description } : {}),
     ...(input.headers !== undefined ? { headers: input.headers } : {}),
     ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+    // --- Flow control (issue 17) ---
     ...(input.rateLimit !== undefined ? { rateLimit: input.rateLimit } : {}),
+    ...(input.rateLimitBurst !== undefined ? { rateLimitBurst: input.rateLimitBurst } : {}),
+    ...(input.maxInFlight !== undefined ? { maxInFlight: input.maxInFlight } : {}),
+    ...(input.adaptiveBackoff !== undefined ? { adaptiveBackoff: input.adaptiveBackoff } : {}),
+    // --- end flow control ---
     ...(input.retryPolicy !== undefined ? { retryPolicy: input.retryPolicy } : {}),
     ...(input.filter !== undefined && input.filter !== null ? { filter: input.filter } : {}),
     ...(input.transform !== undefined && input.transform !== null ? { transform: input.transform } : {}),
@@ -408,6 +418,9 @@ function withoutOptionalFields(record: StoredEndpoint): StoredEndpoint {
     headers: _headers,
     metadata: _metadata,
     rateLimit: _rateLimit,
+    rateLimitBurst: _rateLimitBurst,
+    maxInFlight: _maxInFlight,
+    adaptiveBackoff: _adaptiveBackoff,
     retryPolicy: _retryPolicy,
     filter: _filter,
     transform: _transform,

@@ -53,6 +53,10 @@ export interface RedisKeys {
   operationalEvents(): string;
   /** Hash `{count, since}`: consecutive failed deliveries of an endpoint and when the streak began. */
   endpointFailures(tenantId: TenantId, endpointId: EndpointId): string;
+  /** Hash: an endpoint's flow control state (GCRA, AIMD, pause, ticket counters); see store/flow-control-store.ts. */
+  endpointFlowControl(tenantId: TenantId, endpointId: EndpointId): string;
+  /** Sorted set: an endpoint's in-flight leases, scored by expiry. */
+  endpointLeases(tenantId: TenantId, endpointId: EndpointId): string;
   /** List of attempt records of one event's deliveries (Temporal history keeps only the last attempt). */
   attempts(tenantId: TenantId, eventId: EventId): string;
   /** Hash `<eventId>/<endpointId>` → dead-letter record. */
@@ -99,6 +103,8 @@ export function createRedisKeys(prefix: string, streams: StreamNames): RedisKeys
     tenantEndpoints: (tenantId) => `${tenant(tenantId)}:endpoints`,
     endpoint: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}`,
     endpointFailures: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}:failures`,
+    endpointFlowControl: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}:flow`,
+    endpointLeases: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}:leases`,
     deadLetters: (tenantId) => `${tenant(tenantId)}:dead`,
     endpointDeadLetters: (tenantId, endpointId) => `${tenant(tenantId)}:endpoint:${endpointId}:dead`,
     tenantSigningKeys: (tenantId) => `${tenant(tenantId)}:signing-keys`,
@@ -127,6 +133,11 @@ export const KEY_LAYOUT: Readonly<Record<keyof RedisKeys, { readonly scope: KeyS
   tenantEndpoints: { scope: 'tenant', holds: "Sorted set of a tenant's endpoint ids." },
   endpoint: { scope: 'tenant', holds: 'An endpoint (JSON; signing secrets encrypted).' },
   endpointFailures: { scope: 'tenant', holds: "Hash: an endpoint's failure streak (`count`, `since`)." },
+  endpointFlowControl: {
+    scope: 'tenant',
+    holds: "Hash: an endpoint's flow control (rate slot, AIMD rate, pause, ticket counters; expires a day after use).",
+  },
+  endpointLeases: { scope: 'tenant', holds: "Sorted set: an endpoint's requests in flight, by lease expiry." },
   deadLetters: { scope: 'tenant', holds: "Hash: a tenant's dead letters by `<event>/<endpoint>`." },
   endpointDeadLetters: { scope: 'tenant', holds: "Sorted set: an endpoint's dead letters by failure time." },
   tenantSigningKeys: {
@@ -158,6 +169,7 @@ export const KEYS_USED_TOGETHER: Readonly<Record<string, readonly (keyof RedisKe
   'payload touch on replay (Lua)': ['payload', 'eventClaim'],
   'attempt record (MULTI), final attempt of a failed delivery (Lua)': ['attempts'],
   'failed delivery: dead letter + failure streak (Lua)': ['deadLetters', 'endpointDeadLetters', 'endpointFailures'],
+  'flow control take / release / state (Lua)': ['endpointFlowControl', 'endpointLeases'],
 };
 
 /** Placeholder ids that show a key's pattern in documentation. */
@@ -185,6 +197,8 @@ export function keyPatterns(): Record<keyof RedisKeys, string> {
     tenantEndpoints: keys.tenantEndpoints(tenant),
     endpoint: keys.endpoint(tenant, endpoint),
     endpointFailures: keys.endpointFailures(tenant, endpoint),
+    endpointFlowControl: keys.endpointFlowControl(tenant, endpoint),
+    endpointLeases: keys.endpointLeases(tenant, endpoint),
     deadLetters: keys.deadLetters(tenant),
     endpointDeadLetters: keys.endpointDeadLetters(tenant, endpoint),
     tenantSigningKeys: keys.tenantSigningKeys(tenant),

@@ -30,6 +30,8 @@ import type {
   RecordDeliveryFailureInput,
 } from '../activities/deliver-webhook';
 import { DeliveryStatusKey } from '../delivery/search-attributes';
+import type { ThrottleResume, ThrottledAttempt } from '../domain/flow-control';
+import { throttledAttempt, withThrottleWaits } from './flow-control-wait';
 import type { DeliverEventInput, DeliverEventResult, PlannedDelivery } from '../delivery/workflow-contract';
 
 /**
@@ -165,12 +167,32 @@ export async function deliverToEndpoint(
   // What ended the delivery says which attempt it was, except a local first attempt's timeout.
   let lastAttempt: number | undefined;
   try {
-    if (!localFirst) return deliveredResult(planned, await regularAttempts(input, planned.retryPolicy));
+    if (!localFirst) return deliveredResult(planned, await regularAttemptsWithThrottles(input, planned.retryPolicy));
     const firstAttemptAtMs = Date.now();
     lastAttempt = 1;
     const first = await firstAttempt(input, planned.retryPolicy);
     if ('result' in first) return deliveredResult(planned, first.result);
     lastAttempt = undefined;
+    if ('throttled' in first) {
+      // The endpoint's flow control held the first attempt back: not an attempt. Wait it out on a timer, then the
+      // regular activity makes attempt 1, with the retry window moved by the wait.
+      const sleptFrom = Date.now();
+      await sleep(first.throttled.waitMs);
+      const resume: ThrottleResume = {
+        attemptsBefore: 0,
+        windowEndsAtMs: firstAttemptAtMs + planned.retryPolicy.retryWindowMs + (Date.now() - sleptFrom),
+        ticket: first.throttled.ticket,
+        throttles: first.throttled.throttles,
+      };
+      return deliveredResult(
+        planned,
+        await regularAttemptsWithThrottles(
+          { ...input, previousAttempts: 0, throttle: resume },
+          planned.retryPolicy,
+          resume.windowEndsAtMs,
+        ),
+      );
+    }
     await sleep(first.retryInMs);
     const windowLeftMs = firstAttemptAtMs + scheduleToCloseMs(planned.retryPolicy) - Date.now();
     if (windowLeftMs <= 0) {
@@ -183,7 +205,14 @@ export async function deliverToEndpoint(
       });
     }
     const rest = { ...input, previousAttempts: 1, firstAttemptAtMs };
-    return deliveredResult(planned, await regularAttempts(rest, planned.retryPolicy, windowLeftMs));
+    return deliveredResult(
+      planned,
+      await regularAttemptsWithThrottles(
+        rest,
+        planned.retryPolicy,
+        firstAttemptAtMs + planned.retryPolicy.retryWindowMs,
+      ),
+    );
   } catch (err) {
     if (isCancellation(err)) throw err;
     if (err instanceof ActivityFailure) {
@@ -225,17 +254,43 @@ function regularAttempts(
 }
 
 /**
+ * {@link regularAttempts}, waiting out the endpoint's flow control on Temporal timers: a throttled attempt is not an
+ * attempt, so the activity run after the wait carries the attempts already made, and the retry window (ending at
+ * `windowEndsAtMs`, epoch ms) moves by the time spent waiting.
+ */
+function regularAttemptsWithThrottles(
+  input: DeliverWebhookInput,
+  policy: ResolvedRetryPolicy,
+  windowEndsAtMs?: number,
+): Promise<DeliveryAttemptResult> {
+  return withThrottleWaits(
+    policy,
+    (resume) =>
+      resume === undefined
+        ? regularAttempts(input, policy, windowEndsAtMs === undefined ? undefined : windowEndsAtMs - Date.now())
+        : regularAttempts(
+            { ...input, previousAttempts: resume.attemptsBefore, throttle: resume },
+            policy,
+            Math.max(1_000, resume.windowEndsAtMs - Date.now()),
+          ),
+    windowEndsAtMs,
+  );
+}
+
+/**
  * The local first attempt: its result, or the wait before attempt 2 when the delivery goes on. A failure that ends
  * the delivery (the activity gave up, or no attempt is left) is thrown, as the regular activity's would be.
  */
 async function firstAttempt(
   input: DeliverWebhookInput,
   policy: ResolvedRetryPolicy,
-): Promise<{ result: DeliveryAttemptResult } | { retryInMs: number }> {
+): Promise<{ result: DeliveryAttemptResult } | { retryInMs: number } | { throttled: ThrottledAttempt }> {
   try {
     return { result: await localFirstAttempt(policy)(input) };
   } catch (err) {
     if (isCancellation(err)) throw err;
+    const throttled = throttledAttempt(err);
+    if (throttled !== undefined) return { throttled };
     const failure = asActivityFailure(err);
     const retryInMs = waitAfterFirstAttempt(failure, policy);
     if (retryInMs === undefined) throw failure;

@@ -242,7 +242,13 @@ describe('management API against real Redis and Temporal', () => {
 
       const partial = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, { rateLimit: 7 });
       assert.equal(partial.status, 200, JSON.stringify(partial.body));
-      assert.deepEqual(partial.body, { ...res.body, rateLimit: 7, updatedAt: partial.body.updatedAt });
+      // The live flow control state (issue 17) follows the new limit.
+      assert.deepEqual(partial.body, {
+        ...res.body,
+        rateLimit: 7,
+        updatedAt: partial.body.updatedAt,
+        flowControlState: { effectiveRate: 7, inFlight: 0 },
+      });
     });
 
     it('clears the description, filter and transform with null', async () => {

@@ -36,6 +36,8 @@ function allKeys(keys: RedisKeys, s: (typeof SAMPLES)[number]): Record<keyof Red
     tenantEndpoints: keys.tenantEndpoints(s.tenant),
     endpoint: keys.endpoint(s.tenant, s.endpoint),
     endpointFailures: keys.endpointFailures(s.tenant, s.endpoint),
+    endpointFlowControl: keys.endpointFlowControl(s.tenant, s.endpoint),
+    endpointLeases: keys.endpointLeases(s.tenant, s.endpoint),
     deadLetters: keys.deadLetters(s.tenant),
     endpointDeadLetters: keys.endpointDeadLetters(s.tenant, s.endpoint),
     tenantSigningKeys: keys.tenantSigningKeys(s.tenant),

@@ -5,6 +5,7 @@ import type { EndpointAuthType, EndpointCredentials } from '../../domain/endpoin
 import { authHeaderNames } from '../../domain/endpoint-auth';
 import { checkClientCertificate } from '../../security/endpoint-credentials';
 import { compileFilter } from '../../domain/filter';
+import { flowControlSettings } from '../../domain/flow-control';
 import type { SignatureScheme } from '../../domain/endpoint';
 import { generateStandardWebhooksSecret, generateWssSecret, isStandardWebhooksSecret } from '../../security/signature';
 import { compileTransform } from '../../transform/transform';
@@ -28,6 +29,23 @@ const tags = ['Endpoints'];
 const endpointAnswer = (description: string) => answer(description, endpointResponse);
 
 export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
+  /** An endpoint with flow control, with its live state (effective rate, pause, in flight) from Redis. */
+  async function withFlowControlState(
+    endpoint: Endpoint,
+  ): Promise<Endpoint & { flowControlState?: { effectiveRate?: number; pausedUntil?: string; inFlight: number } }> {
+    const settings = flowControlSettings(endpoint);
+    if (settings === undefined || deps.flowControl === undefined) return endpoint;
+    const state = await deps.flowControl.state(endpoint.tenantId, endpoint.id, settings);
+    return {
+      ...endpoint,
+      flowControlState: {
+        ...(state.effectiveRate !== undefined ? { effectiveRate: state.effectiveRate } : {}),
+        ...(state.pausedUntilMs !== undefined ? { pausedUntil: new Date(state.pausedUntilMs).toISOString() } : {}),
+        inFlight: state.inFlight,
+      },
+    };
+  }
+
   async function load(params: { tenantId: TenantId; endpointId: EndpointId }): Promise<Endpoint> {
     const endpoint = await deps.endpoints.get(params.tenantId, params.endpointId);
     if (!endpoint) throw new NotFoundError(`endpoint ${params.endpointId} not found`);
@@ -109,7 +127,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       params: endpointParams,
       response: { 200: endpointAnswer('The endpoint') },
     },
-    handler: async (req) => load(req.params),
+    handler: async (req) => withFlowControlState(await load(req.params)),
   });
 
   app.route({
@@ -148,13 +166,18 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
         }
       }
       if (patch.signatureVersions?.includes('v1a') === true) await deps.signingKeys.ensure(endpoint.tenantId);
-      const { description, filter, transform, ...rest } = patch;
-      return deps.endpoints.update(endpoint.tenantId, endpoint.id, {
+      const { description, filter, transform, rateLimit, rateLimitBurst, maxInFlight, ...rest } = patch;
+      const updated = await deps.endpoints.update(endpoint.tenantId, endpoint.id, {
         ...rest,
         ...(description !== undefined ? { description: description ?? undefined } : {}),
         ...(filter !== undefined ? { filter: filter ?? undefined } : {}),
         ...(transform !== undefined ? { transform: transform ?? undefined } : {}),
+        // --- Flow control (issue 17): `null` removes a limit ---
+        ...(rateLimit !== undefined ? { rateLimit: rateLimit ?? undefined } : {}),
+        ...(rateLimitBurst !== undefined ? { rateLimitBurst: rateLimitBurst ?? undefined } : {}),
+        ...(maxInFlight !== undefined ? { maxInFlight: maxInFlight ?? undefined } : {}),
       });
+      return withFlowControlState(updated);
     },
   });
 
