@@ -140,11 +140,13 @@ export async function orderedDelivery(input: OrderedLaneInput): Promise<void> {
 
     queue.shift();
     lastSeq = head.seq;
-    // Lanes came after the local first attempt: no history of theirs predates it, so no patch is needed.
+    // Every attempt as a regular activity, never a local first attempt: the SDK may run a lane's successive local
+    // attempts in one workflow task, and a worker killed in it re-runs all of them on replay, so the receiver would
+    // see an earlier event again after a later one. A regular activity can only repeat the head itself.
     const result = await deliverToEndpoint(
       head.event,
       { endpointId: input.endpointId, retryPolicy: head.retryPolicy },
-      true,
+      false,
     );
     handled += 1;
     if (result.status === 'failed' && head.onFailure === 'pause') {
