@@ -73,7 +73,7 @@ export async function dryRunDelivery(
     ...(signingKeys !== undefined ? { signingKeys } : {}),
   });
   // The endpoint's Authorization goes last, as the HTTP client sets it on the wire; its secret is not shown.
-  const headers = withAuthHeaders(signed.headers, redactedAuthHeaders(endpoint.auth));
+  const headers = withAuthHeaders(withoutAsymmetricSignatures(signed.headers), redactedAuthHeaders(endpoint.auth));
   const ordering = endpoint.ordering
     ? dryRunOrdering(endpoint.ordering, filterInput(event, text), deps.orderingKey)
     : undefined;
@@ -84,6 +84,28 @@ export async function dryRunDelivery(
     body: signed.body,
     ...(ordering ? { ordering } : {}),
   };
+}
+
+/**
+ * What a dry run shows in place of each `v1a` signature (Standard Webhooks asymmetric): a real one, over a body the
+ * caller chose, would verify against the tenant's public JWKS, so anyone allowed to dry-run could forge deliveries.
+ * The entry's position, the timestamp and the kid header are shown as a delivery sends them.
+ */
+export const DRY_RUN_V1A_SIGNATURE = 'v1a,[not-signed-in-a-dry-run]';
+
+/** `headers` with each `v1a` entry of `webhook-signature` replaced by {@link DRY_RUN_V1A_SIGNATURE}. */
+function withoutAsymmetricSignatures(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const shown: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    shown[name] =
+      name.toLowerCase() === 'webhook-signature'
+        ? value
+            .split(' ')
+            .map((entry) => (entry.startsWith('v1a,') ? DRY_RUN_V1A_SIGNATURE : entry))
+            .join(' ')
+        : value;
+  }
+  return shown;
 }
 
 /** The consumer's decision (`orderingKeyOf`), shown. */

@@ -80,13 +80,16 @@ export class SigningKeyStore {
 
   /**
    * Makes a new key pair current. The previous keys keep signing, and stay in the JWKS, until `graceMs` from now, so
-   * receivers can pick up the new key without dropping a delivery; keys already past their grace are dropped.
+   * receivers can pick up the new key without dropping a delivery. Keys rotated out before (still in their grace, or
+   * past it) are dropped at once: at most two keys sign at any time.
    */
   async rotate(tenantId: TenantId, graceMs: number): Promise<{ current: PublicSigningKey; validUntil: string }> {
     const validUntil = new Date(this.now().getTime() + graceMs).toISOString();
+    // At most two keys sign: the new one and the one it replaces. A key already rotated out ends now, so that
+    // rotations in a row cannot grow every delivery's signatures (and the JWKS) without bound.
     const keys = await this.change(tenantId, (active) => [
       this.generate(tenantId),
-      ...active.map((k) => (k.expiresAt === undefined ? { ...k, expiresAt: validUntil } : k)),
+      ...active.filter((k) => k.expiresAt === undefined).map((k) => ({ ...k, expiresAt: validUntil })),
     ]);
     return { current: toPublic(keys[0]!), validUntil };
   }

@@ -217,6 +217,44 @@ describe('endpoint authentication', () => {
     });
   });
 
+  describe('credentials follow the URL they were given for', () => {
+    it('refuses a URL change to another origin unless auth is sent again or removed; the path may change', async () => {
+      const tenant = uniqueName('t');
+      const hook = await receiver({ cert: pki.issue('bearer.test'), reply: () => ({ status: 200 }) });
+      const ep = await endpoint(tenant, { url: hook.url('bearer.test'), auth: { type: 'bearer', token: BEARER } });
+      const other = new URL(hook.url('bearer.test'));
+      const moves = [
+        // Plain http (a downgrade), another host, another port: each could hand the token to someone else.
+        `http://bearer.test:${other.port}${other.pathname}`,
+        hook.url('other-host.test'),
+        `https://bearer.test:${Number(other.port) + 1}${other.pathname}`,
+      ];
+      for (const url of moves) {
+        const refused = await api('PATCH', `/v1/tenants/${tenant}/endpoints/${ep.id}`, { url });
+        assert.equal(refused.status, 400, `${url}: ${JSON.stringify(refused.body)}`);
+        assert.equal(refused.body.error.code, 'validation_failed');
+        assert.equal(refused.body.error.field, 'auth');
+        assert.doesNotMatch(JSON.stringify(refused.body), new RegExp(BEARER));
+      }
+      // Same origin, another path: the credentials already go there.
+      const samePath = await api('PATCH', `/v1/tenants/${tenant}/endpoints/${ep.id}`, {
+        url: `${other.origin}/elsewhere`,
+      });
+      assert.equal(samePath.status, 200, JSON.stringify(samePath.body));
+      // With the auth sent again (or removed), the origin may change.
+      const resent = await api('PATCH', `/v1/tenants/${tenant}/endpoints/${ep.id}`, {
+        url: hook.url('other-host.test'),
+        auth: { type: 'bearer', token: BEARER },
+      });
+      assert.equal(resent.status, 200, JSON.stringify(resent.body));
+      const removed = await api('PATCH', `/v1/tenants/${tenant}/endpoints/${ep.id}`, {
+        url: moves[0],
+        auth: null,
+      });
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+    });
+  });
+
   describe('OAuth2 client credentials', () => {
     let secondWorker: DeliveryWorker | undefined;
     let secondStores: Stores | undefined;

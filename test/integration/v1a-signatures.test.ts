@@ -5,6 +5,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { JwksCache, verifyV1aSignature } from '../../receivers/typescript/verify';
+import { DRY_RUN_V1A_SIGNATURE } from '../../src/api/dry-run';
 import type { Jwks } from '../../receivers/typescript/verify';
 import { receiverPool } from '../support/receiver';
 import type { ReceivedRequest } from '../support/receiver';
@@ -300,28 +301,46 @@ describe('v1a (ed25519) signatures with a per-tenant JWKS', () => {
     assert.equal(nodeVerifies(req, keys[0]!, v1aSignatures(req)[0]!), true);
   });
 
-  it('the dry run shows the v1a signature and its kid', async () => {
+  it('the dry run shows where each v1a signature goes and its kid, but no signature a receiver would accept', async () => {
+    // A real signature over a body the caller chose would let anyone with API access forge deliveries.
     const tenant = uniqueName('v1a-dry');
     const { endpoint } = await endpointFor(tenant, { signatureVersions: ['v1', 'v1a'] });
     const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpoint.id}/test`, {
       type: 'order.created',
-      data: { amount: 1 },
+      id: 'evt-looks-real',
+      data: { refund: 1_000_000 },
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const headers = res.body.headers as Record<string, string>;
     assert.match(headers['x-wss-signature']!, /^[0-9a-f]{64}$/);
-    assert.match(headers['webhook-signature']!, /^v1a,[A-Za-z0-9+/]{86}==$/);
+    assert.equal(headers['webhook-signature'], DRY_RUN_V1A_SIGNATURE);
     const { keys } = await fetchJwks(tenant);
     assert.equal(headers['webhook-signature-kid'], keys[0]!.kid);
-    const fake: ReceivedRequest = {
-      method: 'POST',
-      url: '/',
-      headers,
-      rawHeaders: [],
+    const verdict = verifyV1aSignature({
+      jwks: { keys },
+      id: headers['webhook-id']!,
+      timestamp: headers['webhook-timestamp']!,
+      signature: headers['webhook-signature']!,
+      kid: headers['webhook-signature-kid']!,
       body: Buffer.from(res.body.body as string, 'utf8'),
-      receivedAt: 0,
-    };
-    assert.equal(nodeVerifies(fake, keys[0]!, v1aSignatures(fake)[0]!), true);
+    });
+    assert.equal(verdict.valid, false, 'the dry run signed a body of the caller');
+  });
+
+  it('keeps at most two keys signing: a second rotation within the grace ends the oldest key', async () => {
+    const tenant = uniqueName('v1a-rot-many');
+    await endpointFor(tenant, { signatureVersions: ['v1a'] });
+    const kids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const rotated = await stack.api('POST', `/v1/tenants/${tenant}/signing-keys/rotate`, {});
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+      kids.push(rotated.body.kid as string);
+    }
+    assert.deepEqual(
+      (await fetchJwks(tenant)).keys.map((k) => k.kid),
+      [kids[4], kids[3]],
+      'the newest key and the one it replaced, nothing older',
+    );
   });
 
   it('refuses unknown signature versions and an empty list with a 400 naming the field', async () => {

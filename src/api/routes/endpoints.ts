@@ -147,6 +147,18 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const patch = req.body;
       validateProgrammableFields(patch);
       if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
+      if (patch.url !== undefined && patch.auth === undefined && endpoint.auth !== undefined) {
+        // Stored credentials (a password, a token, a client certificate) never follow the endpoint to another
+        // scheme, host or port unless they are given again: a PATCH of the URL alone could otherwise send them to a
+        // server of the caller's choice, in clear text too.
+        if (new URL(patch.url).origin !== new URL(endpoint.url).origin) {
+          throw new ValidationError(
+            'auth: the url moves to another origin (scheme, host or port); send "auth" again in the same request, ' +
+              'or null to remove it',
+            'auth',
+          );
+        }
+      }
       if (patch.auth !== undefined && patch.auth !== null)
         await checkAuth(patch.auth, patch.headers ?? endpoint.headers, deps);
       else if (patch.headers !== undefined) {
