@@ -255,7 +255,7 @@ const endpointFields = {
   // --- Flow control (issue 17: rate, in flight, AIMD) ---
   rateLimit: z
     .number()
-    .positive()
+    .min(FLOW_CONTROL_LIMITS.rate.min)
     .max(FLOW_CONTROL_LIMITS.rate.max)
     .optional()
     .describe('Deliveries per second, enforced across every worker. `null` on update removes the limit.'),
@@ -362,7 +362,13 @@ export const publishEventSchema = z
     orderingKey: z
       .string()
       .min(1)
-      .max(MAX_ORDERING_KEY_LENGTH)
+      // Counted in UTF-16 code units, as the consumer counts the stream field (zod's max counts code points), and
+      // well-formed: a lone surrogate would reach the stream as U+FFFD, another key than the one given.
+      .refine(
+        (k) => k.length <= MAX_ORDERING_KEY_LENGTH,
+        `must be at most ${MAX_ORDERING_KEY_LENGTH} UTF-16 code units`,
+      )
+      .refine((k) => !/\p{Cs}/u.test(k), 'must be valid Unicode (no lone surrogates)')
       .optional()
       .describe(
         "The ordering key of endpoints whose `ordering.key` is `orderingKey` (the stream entry's `orderingKey` field).",

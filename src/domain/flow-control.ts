@@ -28,7 +28,9 @@ export interface FlowControlSettings {
 
 /** Bounds the API accepts. */
 export const FLOW_CONTROL_LIMITS = Object.freeze({
-  rate: { max: 100_000 },
+  // The smallest rate: one delivery every 1,000 s. Below it a slot is centuries away (or, for a subnormal number,
+  // 1/rate is Infinity and the limit would let everything through).
+  rate: { min: 0.001, max: 100_000 },
   burst: { min: 1, max: 10_000 },
   maxInFlight: { min: 1, max: 10_000 },
 });
@@ -46,6 +48,11 @@ export const MAX_THROTTLE_WAIT_MS = 4_000;
 /** Waits after this many throttles in a row may be up to {@link MAX_LONG_THROTTLE_WAIT_MS}: bounds history growth. */
 export const LONG_WAIT_AFTER_THROTTLES = 16;
 export const MAX_LONG_THROTTLE_WAIT_MS = 15_000;
+/**
+ * No throttled attempt sleeps longer than this, whatever the queue or the receiver's pause: a raised limit, a pause
+ * lifted (`adaptiveBackoff: false`) or a removed limit reaches every waiting attempt within it.
+ */
+export const MAX_ANY_THROTTLE_WAIT_MS = 300_000;
 /** Shortest durable wait, in ms: a timer shorter than this costs more than it saves. */
 export const MIN_THROTTLE_WAIT_MS = 50;
 /** An in-flight lease lives this long without renewal (a worker killed mid-request frees its slot by then). */
@@ -118,7 +125,7 @@ export interface GateRefusal {
  * - in flight: an exponential back-off from 100 ms, doubling per throttle in a row;
  * then capped at {@link MAX_THROTTLE_WAIT_MS} (a raised limit must reach sleeping attempts quickly; after
  * {@link LONG_WAIT_AFTER_THROTTLES} throttles in a row at {@link MAX_LONG_THROTTLE_WAIT_MS}; for the rate, at least a
- * tenth of the queue's wait), spread by ±10% so
+ * tenth of the queue's wait; never above {@link MAX_ANY_THROTTLE_WAIT_MS}, a pause included), spread by ±10% so
  * a crowd does not wake at once, and at least {@link MIN_THROTTLE_WAIT_MS}.
  *
  * @param throttles throttles in a row of this delivery before this one.
@@ -129,14 +136,17 @@ export function throttleWaitMs(refusal: GateRefusal, throttles: number, random01
   let wait: number;
   switch (refusal.reason) {
     case 'paused':
-      // The pause is the receiver's explicit ask: no cap below it, no early wake.
-      return Math.max(MIN_THROTTLE_WAIT_MS, Math.ceil(refusal.minWaitMs) + Math.round(random01 * 100));
+      // The pause is the receiver's explicit ask: no early wake, except to look again after the longest sleep.
+      return Math.max(
+        MIN_THROTTLE_WAIT_MS,
+        Math.min(Math.ceil(refusal.minWaitMs), MAX_ANY_THROTTLE_WAIT_MS) + Math.round(random01 * 100),
+      );
     case 'rate': {
       const perSlot = refusal.effectiveRate ? 1_000 / refusal.effectiveRate : 0;
       wait = Math.max(refusal.minWaitMs, refusal.ahead * perSlot);
       // Deep in a long queue, wake up to a tenth of the way to the slot: a raised limit still reaches the attempt
       // well before its turn at the old rate, and a backlog of N costs far fewer than N / cap wake-ups per second.
-      cap = Math.max(cap, wait / 10);
+      cap = Math.min(Math.max(cap, wait / 10), MAX_ANY_THROTTLE_WAIT_MS);
       break;
     }
     case 'in_flight':
@@ -148,7 +158,9 @@ export function throttleWaitMs(refusal: GateRefusal, throttles: number, random01
     }
   }
   const spread = 0.9 + 0.2 * (Number.isFinite(random01) ? Math.min(Math.max(random01, 0), 1) : 0.5);
-  return Math.max(MIN_THROTTLE_WAIT_MS, Math.round(Math.min(wait, cap) * spread));
+  // A wait that is no number (a rate so small that a slot is infinitely far) is the longest sleep.
+  const capped = Number.isNaN(wait) ? MAX_ANY_THROTTLE_WAIT_MS : Math.min(wait, cap, MAX_ANY_THROTTLE_WAIT_MS);
+  return Math.max(MIN_THROTTLE_WAIT_MS, Math.round(capped * spread));
 }
 
 /** Which endpoint, for the gate. */

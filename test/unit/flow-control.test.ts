@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { GateRefusal } from '../../src/domain/flow-control';
 import {
+  MAX_ANY_THROTTLE_WAIT_MS,
   LONG_WAIT_AFTER_THROTTLES,
   MAX_LONG_THROTTLE_WAIT_MS,
   MAX_THROTTLE_WAIT_MS,
@@ -92,6 +93,13 @@ describe('throttleWaitMs', () => {
     const paused: GateRefusal = { reason: 'paused', ahead: 0, minWaitMs: 30_000 };
     assert.ok(throttleWaitMs(paused, 0, 0) >= 30_000);
     assert.ok(throttleWaitMs(paused, 0, 0.99) <= 30_100);
+  });
+  it(`never sleeps longer than ${MAX_ANY_THROTTLE_WAIT_MS} ms, so a changed limit or a lifted pause reaches every waiting attempt`, () => {
+    // A rate so small that the slot is centuries away, and a receiver's 12-hour Retry-After pause.
+    assert.ok(throttleWaitMs(rate(3, 0, 1e-300), 0, 0.5) <= MAX_ANY_THROTTLE_WAIT_MS * 1.1);
+    assert.ok(throttleWaitMs(rate(1_000_000, 0, 0.001), 0, 0.5) <= MAX_ANY_THROTTLE_WAIT_MS * 1.1);
+    const longPause: GateRefusal = { reason: 'paused', ahead: 0, minWaitMs: 12 * 3600_000 };
+    assert.ok(throttleWaitMs(longPause, 0, 0.5) <= MAX_ANY_THROTTLE_WAIT_MS * 1.1);
   });
   it('backs off exponentially while the in-flight cap is full', () => {
     const full: GateRefusal = { reason: 'in_flight', ahead: 3, minWaitMs: 0 };
