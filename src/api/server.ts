@@ -157,7 +157,15 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
       authenticate({
         adminToken: options.adminToken,
         resolveApiKey: (k) =>
-          k.startsWith(PORTAL_TOKEN_PREFIX) ? deps.portalSessions.resolve(k) : deps.apiKeys.resolve(k),
+          k.startsWith(PORTAL_TOKEN_PREFIX)
+            ? deps.portalSessions.resolve(k, async (tenantId, origin) => {
+                // A session ends with the key that minted it and with its tenant (not a new one under that id).
+                const tenant = await deps.tenants.get(tenantId);
+                if (tenant?.createdAt !== origin.tenantCreatedAt) return false;
+                if (origin.mintedBy === undefined) return true;
+                return (await deps.apiKeys.list(tenantId)).some((key) => key.id === origin.mintedBy);
+              })
+            : deps.apiKeys.resolve(k),
       }),
     );
     v1.addHook('preParsing', async (request) => {

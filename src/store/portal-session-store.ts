@@ -15,6 +15,16 @@ interface StoredSession {
   readonly tenantId: TenantId;
   readonly keyId: ApiKeyId;
   readonly expiresAt: string;
+  /** The tenant API key that minted the session (none when the admin did): revoking it ends the session. */
+  readonly mintedBy?: ApiKeyId;
+  /** The tenant's `createdAt` when the session was minted: a tenant deleted and created again is another tenant. */
+  readonly tenantCreatedAt?: string;
+}
+
+/** Where a session came from; it is valid only while both still hold. */
+export interface PortalSessionOrigin {
+  readonly mintedBy?: ApiKeyId;
+  readonly tenantCreatedAt: string;
 }
 
 /** Tokens of portal sessions start with this, so the auth hook knows which store to ask. */
@@ -33,21 +43,45 @@ export class PortalSessionStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(tenantId: TenantId, ttlSeconds: number): Promise<{ token: string; expiresAt: string }> {
+  async create(
+    tenantId: TenantId,
+    ttlSeconds: number,
+    origin: PortalSessionOrigin,
+  ): Promise<{ token: string; expiresAt: string }> {
     const token = `${PORTAL_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(this.now().getTime() + ttlSeconds * 1000).toISOString();
-    const session: StoredSession = { tenantId, keyId: mintApiKeyId(randomBytes(8).toString('hex')), expiresAt };
+    const session: StoredSession = {
+      tenantId,
+      keyId: mintApiKeyId(randomBytes(8).toString('hex')),
+      expiresAt,
+      ...(origin.mintedBy !== undefined ? { mintedBy: origin.mintedBy } : {}),
+      tenantCreatedAt: origin.tenantCreatedAt,
+    };
     await this.redis.set(this.keys.portalSession(digest(token)), JSON.stringify(session), 'EX', ttlSeconds);
     return { token, expiresAt };
   }
 
-  /** The tenant a presented session token acts for, or undefined for an unknown or expired one. */
-  async resolve(token: string): Promise<PortalSessionPrincipal | undefined> {
+  /**
+   * The tenant a presented session token acts for, or undefined for an unknown or expired one, or one whose origin
+   * no longer holds (`stillValid`: the minting key still exists, the tenant is the same one).
+   */
+  async resolve(
+    token: string,
+    stillValid: (tenantId: TenantId, origin: PortalSessionOrigin) => Promise<boolean>,
+  ): Promise<PortalSessionPrincipal | undefined> {
     if (!token.startsWith(PORTAL_TOKEN_PREFIX)) return undefined;
     const raw = await this.redis.get(this.keys.portalSession(digest(token)));
     if (raw === null) return undefined;
     const session = JSON.parse(raw) as StoredSession;
     if (Date.parse(session.expiresAt) <= this.now().getTime()) return undefined;
+    // Sessions minted before the origin was recorded have none to check, and expire within a day.
+    if (session.tenantCreatedAt !== undefined) {
+      const origin = {
+        ...(session.mintedBy !== undefined ? { mintedBy: session.mintedBy } : {}),
+        tenantCreatedAt: session.tenantCreatedAt,
+      };
+      if (!(await stillValid(session.tenantId, origin))) return undefined;
+    }
     return { tenantId: session.tenantId, keyId: session.keyId, portal: true };
   }
 }

@@ -51,8 +51,11 @@ export function portalSessionRoutes(app: ApiInstance, deps: ApiDependencies): vo
       const { tenantId } = req.params;
       // A portal session cannot mint another one: its rights would outlive it.
       if (req.principal.kind === 'tenant' && req.principal.portal === true) throw new NotFoundError('not found');
-      await deps.tenants.require(tenantId);
-      const session = await deps.portalSessions.create(tenantId, req.body.ttlSeconds);
+      const tenant = await deps.tenants.require(tenantId);
+      const session = await deps.portalSessions.create(tenantId, req.body.ttlSeconds, {
+        ...(req.principal.kind === 'tenant' ? { mintedBy: req.principal.keyId } : {}),
+        tenantCreatedAt: tenant.createdAt,
+      });
       return reply.code(201).send({ url: `/portal/#session=${session.token}`, ...session });
     },
   });
