@@ -64,9 +64,9 @@ describe('Temporal over mTLS with an API key (nginx in front of the dev server)'
       await stack?.stop();
     }
     // The traffic did go through nginx, verified client certificate and all: the consumer's start, the worker's
-    // polls and task completions.
+    // polls and task completions (the attempt is a local activity, reported with its workflow task).
     const log = proxy.accessLog();
-    for (const method of ['StartWorkflowExecution', 'PollWorkflowTaskQueue', 'RespondActivityTaskCompleted']) {
+    for (const method of ['StartWorkflowExecution', 'PollWorkflowTaskQueue', 'RespondWorkflowTaskCompleted']) {
       assert.match(log, new RegExp(`/${method} 200 SUCCESS`), `${method} not seen by the proxy:\n${log.slice(-2000)}`);
     }
   });
