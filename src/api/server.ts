@@ -163,7 +163,7 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
                 const tenant = await deps.tenants.get(tenantId);
                 if (tenant?.createdAt !== origin.tenantCreatedAt) return false;
                 if (origin.mintedBy === undefined) return true;
-                return (await deps.apiKeys.list(tenantId)).some((key) => key.id === origin.mintedBy);
+                return deps.apiKeys.exists(tenantId, origin.mintedBy);
               })
             : deps.apiKeys.resolve(k),
       }),

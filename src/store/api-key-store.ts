@@ -56,6 +56,11 @@ export class ApiKeyStore {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
+  /** Whether the tenant still has the key `keyId` (not revoked): one HEXISTS, for checks on every request. */
+  async exists(tenantId: TenantId, keyId: ApiKeyId): Promise<boolean> {
+    return (await this.redis.hexists(this.keys.tenantApiKeys(tenantId), keyId)) === 1;
+  }
+
   async revoke(tenantId: TenantId, keyId: ApiKeyId): Promise<void> {
     const raw = await this.redis.hget(this.keys.tenantApiKeys(tenantId), keyId);
     if (raw === null) throw new NotFoundError(`api key ${keyId} not found`);
