@@ -93,6 +93,21 @@ export interface Delivery {
   endpoints: { endpointId: string; status: string; attempts: Attempt[]; lastError?: string }[];
 }
 
+export interface DeliverySummary {
+  eventId: string;
+  eventType?: string;
+  status: string;
+  workflowStatus: string;
+  endpointIds: string[];
+  startedAt: string;
+  closedAt?: string;
+}
+
+export interface DeliveryPage {
+  items: DeliverySummary[];
+  nextCursor?: string;
+}
+
 export interface DeadLetter {
   eventId: string;
   eventType: string;

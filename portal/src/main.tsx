@@ -2,7 +2,7 @@ import { render } from 'preact';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, setToken, whenUnauthorized } from './api';
-import type { DeadLetter, Delivery, DryRun, Endpoint } from './api';
+import type { Delivery, DeliveryPage, DeliverySummary, DryRun, Endpoint } from './api';
 
 /* ---------- helpers ---------- */
 
@@ -413,7 +413,6 @@ function EndpointEditor({
     const body = `{"type":${JSON.stringify(sampleType.trim())},"data":${sampleData}}`;
     api<{ id: string }>('POST', `/v1/tenants/${tenantId}/events`, body).then(
       (res) => {
-        rememberSent(res.id, sampleType.trim());
         setSent(res.id);
       },
       (err: unknown) => setNotice({ text: messageOf(err), error: true }),
@@ -720,12 +719,6 @@ function DryRunPanel(props: {
 
 /* ---------- deliveries ---------- */
 
-/** Events sent from this tab (test events), newest first: the API has no list of every delivery yet. */
-const sentEvents: { id: string; type: string; at: string }[] = [];
-function rememberSent(id: string, type: string): void {
-  sentEvents.unshift({ id, type, at: new Date().toISOString() });
-}
-
 const TERMINAL = new Set(['delivered', 'failed', 'cancelled', 'skipped', 'no_subscribers']);
 
 function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string }) {
@@ -854,39 +847,65 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
   );
 }
 
+const STATUSES = ['pending', 'delivered', 'failed', 'cancelled', 'skipped', 'no_subscribers'];
+const PAGE_SIZE = 25;
+
+/** The list's filters, as the API's query string (times converted from the user's zone to UTC). */
+function listQuery(f: { status: string; eventType: string; endpointId: string; since: string; until: string }) {
+  const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (f.status) q.set('status', f.status);
+  if (f.eventType.trim()) q.set('eventType', f.eventType.trim());
+  if (f.endpointId) q.set('endpointId', f.endpointId);
+  if (f.since) q.set('since', new Date(f.since).toISOString());
+  if (f.until) q.set('until', new Date(f.until).toISOString());
+  return q.toString();
+}
+
 function Deliveries({ tenantId }: { tenantId: string }) {
   const [lookup, setLookup] = useState('');
-  const [endpointId, setEndpointId] = useState('');
-  const [eventType, setEventType] = useState('');
-  const [since, setSince] = useState('');
-  const [until, setUntil] = useState('');
-  const [statusFilter, setStatusFilter] = useState('');
-  const query = new URLSearchParams({
-    ...(endpointId ? { endpointId } : {}),
-    ...(since ? { since: new Date(since).toISOString() } : {}),
-    ...(until ? { until: new Date(until).toISOString() } : {}),
-  }).toString();
+  const [filters, setFilters] = useState({ status: '', eventType: '', endpointId: '', since: '', until: '' });
+  // The event type is applied when typing pauses, so each keystroke does not start a request.
+  const [typed, setTyped] = useState('');
+  useEffect(() => {
+    const timer = setTimeout(() => setFilters((f) => ({ ...f, eventType: typed })), 400);
+    return () => clearTimeout(timer);
+  }, [typed]);
+  const set = (key: keyof typeof filters) => (e: { currentTarget: { value: string } }) => {
+    const value = e.currentTarget.value;
+    setFilters((f) => ({ ...f, [key]: value }));
+  };
+  const query = listQuery(filters);
   const endpoints = useLoad(
     () => api<{ items: Endpoint[] }>('GET', `/v1/tenants/${tenantId}/endpoints?limit=200`),
     tenantId,
   );
-  const failed = useLoad(
-    () => api<{ items: DeadLetter[] }>('GET', `/v1/tenants/${tenantId}/dead-letters${query ? `?${query}` : ''}`),
-    query,
-  );
-  const rows = (failed.data?.items ?? []).filter((d) => !eventType || d.eventType.includes(eventType.trim()));
-  const [statuses, setStatuses] = useState<Record<string, string>>({});
-  useEffect(() => {
-    for (const s of sentEvents) {
-      api<Delivery>('GET', `/v1/tenants/${tenantId}/deliveries/${encodeURIComponent(s.id)}`).then(
-        (d) => setStatuses((m) => ({ ...m, [s.id]: d.status })),
-        () => setStatuses((m) => ({ ...m, [s.id]: 'unknown' })),
-      );
-    }
-  }, [tenantId]);
-  const sent = sentEvents.filter(
-    (s) => (!statusFilter || statuses[s.id] === statusFilter) && (!eventType || s.type.includes(eventType.trim())),
-  );
+  const first = useLoad(() => api<DeliveryPage>('GET', `/v1/tenants/${tenantId}/deliveries?${query}`), query);
+  // Later pages ("Show more"), reset whenever the filters change.
+  const [more, setMore] = useState<{ items: DeliverySummary[]; nextCursor?: string; error?: string }>();
+  useEffect(() => setMore(undefined), [query, first.data]);
+  const rows = [...(first.data?.items ?? []), ...(more?.items ?? [])];
+  const nextCursor = more ? more.nextCursor : first.data?.nextCursor;
+  const [loadingMore, setLoadingMore] = useState(false);
+  const showMore = () => {
+    if (!nextCursor) return;
+    setLoadingMore(true);
+    api<DeliveryPage>('GET', `/v1/tenants/${tenantId}/deliveries?${query}&cursor=${encodeURIComponent(nextCursor)}`)
+      .then(
+        (page) =>
+          setMore((m) => ({
+            items: [...(m?.items ?? []), ...page.items],
+            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+          })),
+        (err: unknown) => setMore((m) => ({ items: m?.items ?? [], nextCursor, error: messageOf(err) })),
+      )
+      .finally(() => setLoadingMore(false));
+  };
+  const endpointName = (id: string) => {
+    const e = endpoints.data?.items.find((x) => x.id === id);
+    return e ? (e.description ?? e.url) : id;
+  };
+  const filtered = Object.values(filters).some(Boolean);
+
   return (
     <main>
       <h1>Deliveries</h1>
@@ -906,8 +925,28 @@ function Deliveries({ tenantId }: { tenantId: string }) {
         <h2 id="filters-title">Filters</h2>
         <div class="filters">
           <div>
+            <label for="f-status">Status</label>
+            <select id="f-status" value={filters.status} onChange={set('status')}>
+              <option value="">Any status</option>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s.replace('_', ' ')}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div>
+            <label for="f-type">Event type</label>
+            <input
+              id="f-type"
+              placeholder="order.created"
+              value={typed}
+              onInput={(e) => setTyped(e.currentTarget.value)}
+            />
+          </div>
+          <div>
             <label for="f-endpoint">Endpoint</label>
-            <select id="f-endpoint" value={endpointId} onChange={(e) => setEndpointId(e.currentTarget.value)}>
+            <select id="f-endpoint" value={filters.endpointId} onChange={set('endpointId')}>
               <option value="">All endpoints</option>
               {(endpoints.data?.items ?? []).map((e) => (
                 <option key={e.id} value={e.id}>
@@ -917,104 +956,69 @@ function Deliveries({ tenantId }: { tenantId: string }) {
             </select>
           </div>
           <div>
-            <label for="f-type">Event type contains</label>
-            <input id="f-type" value={eventType} onInput={(e) => setEventType(e.currentTarget.value)} />
+            <label for="f-since">Started from</label>
+            <input id="f-since" type="datetime-local" step={1} value={filters.since} onInput={set('since')} />
           </div>
           <div>
-            <label for="f-status">Status (events sent here)</label>
-            <select id="f-status" value={statusFilter} onChange={(e) => setStatusFilter(e.currentTarget.value)}>
-              <option value="">Any status</option>
-              {['pending', 'delivered', 'failed', 'cancelled', 'skipped'].map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div>
-            <label for="f-since">Failed from</label>
-            <input
-              id="f-since"
-              type="datetime-local"
-              step={1}
-              value={since}
-              onInput={(e) => setSince(e.currentTarget.value)}
-            />
-          </div>
-          <div>
-            <label for="f-until">Failed until</label>
-            <input
-              id="f-until"
-              type="datetime-local"
-              step={1}
-              value={until}
-              onInput={(e) => setUntil(e.currentTarget.value)}
-            />
+            <label for="f-until">Started until</label>
+            <input id="f-until" type="datetime-local" step={1} value={filters.until} onInput={set('until')} />
           </div>
         </div>
-        <p class="hint">Times are in your time zone ({TIME_ZONE}).</p>
+        <p class="hint">
+          Times are in your time zone ({TIME_ZONE}). The event type is matched exactly. Running deliveries are listed
+          first, then the others, most recently finished first.
+        </p>
       </section>
 
-      <section class="panel" aria-labelledby="failed-title">
-        <h2 id="failed-title">Failed deliveries</h2>
-        {failed.loading && !failed.data && <Loading />}
-        {failed.error && <ErrorBox message={failed.error} retry={failed.reload} />}
-        {failed.data && rows.length === 0 && <p class="empty">No failed deliveries in this range.</p>}
+      <section class="panel" aria-labelledby="list-title">
+        <h2 id="list-title">{filters.status ? `Deliveries: ${filters.status.replace('_', ' ')}` : 'All deliveries'}</h2>
+        {first.loading && !first.data && <Loading rows={5} />}
+        {first.error && <ErrorBox message={first.error} retry={first.reload} />}
+        {first.data && rows.length === 0 && !nextCursor && (
+          <p class="empty">{filtered ? 'No deliveries match these filters.' : 'No deliveries yet.'}</p>
+        )}
         {rows.length > 0 && (
-          <div class="table-wrap">
+          <div class="table-wrap" aria-busy={first.loading}>
             <table>
-              <caption>Failed deliveries</caption>
+              <caption>Deliveries</caption>
               <thead>
                 <tr>
+                  <th scope="col">Started</th>
                   <th scope="col">Event</th>
                   <th scope="col">Type</th>
-                  <th scope="col">Endpoint</th>
-                  <th scope="col">Failed at</th>
-                  <th scope="col">Attempts</th>
-                  <th scope="col">Last status</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Endpoints</th>
                 </tr>
               </thead>
               <tbody>
                 {rows.map((d) => (
-                  <tr key={`${d.eventId}/${d.endpointId}`}>
+                  <tr key={d.eventId}>
+                    <td>
+                      <Time iso={d.startedAt} />
+                    </td>
                     <td>
                       <a class="break" href={`#/deliveries/${encodeURIComponent(d.eventId)}`}>
                         {d.eventId}
                       </a>
                     </td>
-                    <td>{d.eventType}</td>
-                    <td class="break">{d.endpointId}</td>
+                    <td class="break">{d.eventType ?? '—'}</td>
                     <td>
-                      <Time iso={d.failedAt} />
+                      <span class={`badge ${d.status}`}>{d.status.replace('_', ' ')}</span>
                     </td>
-                    <td>{d.attempts}</td>
-                    <td>{d.lastStatusCode ?? '—'}</td>
+                    <td class="break">{d.endpointIds.map(endpointName).join(', ') || '—'}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
         )}
-      </section>
-
-      <section class="panel" aria-labelledby="sent-title">
-        <h2 id="sent-title">Sent from this portal</h2>
-        {sent.length === 0 && <p class="empty">No test events sent in this session.</p>}
-        {sent.length > 0 && (
-          <ul class="cards">
-            {sent.map((s) => (
-              <li key={s.id} class="card">
-                <a class="break" href={`#/deliveries/${encodeURIComponent(s.id)}`}>
-                  {s.id}
-                </a>
-                <div class="row">
-                  <span class={`badge ${statuses[s.id] ?? ''}`}>{statuses[s.id] ?? 'loading'}</span>
-                  <span class="muted">{s.type}</span>
-                  <Time iso={s.at} />
-                </div>
-              </li>
-            ))}
-          </ul>
+        {more?.error && <ErrorBox message={more.error} retry={showMore} />}
+        {nextCursor && (
+          <div class="actions">
+            <button type="button" disabled={loadingMore} onClick={showMore}>
+              {loadingMore ? 'Loading…' : 'Show more'}
+            </button>
+          </div>
         )}
       </section>
     </main>

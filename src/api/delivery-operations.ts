@@ -2,6 +2,8 @@ import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/c
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { DeliveryStatusKey } from '../delivery/search-attributes';
 import type { DeliveryTarget } from '../delivery/start-delivery';
+import type { DeliveryListFilter, DeliveryPage } from './delivery-list';
+import { deliveryStatusOf, listDeliveries } from './delivery-list';
 import { startDelivery } from '../delivery/start-delivery';
 import type { DeliverEventInput, DeliverEventResult } from '../delivery/workflow-contract';
 import type { DeadLetter } from '../domain/delivery-log';
@@ -12,6 +14,7 @@ import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import { deliveryWorkflowId } from '../domain/ids';
 import type { ResolvedRetryPolicy } from '../domain/retry-policy';
 import { resolveRetryPolicy } from '../domain/retry-policy';
+import type { SecretBox } from '../security/secret-box';
 import type { DeliveryLogStore } from '../store/delivery-log-store';
 import type { EndpointStore } from '../store/endpoint-store';
 import type { PayloadStore } from '../store/payload-store';
@@ -27,6 +30,8 @@ export interface DeliveryOperationsDependencies {
   readonly payloads: PayloadStore;
   readonly deliveryLog: DeliveryLogStore;
   readonly serviceRetryPolicy: ResolvedRetryPolicy;
+  /** Seals the deliveries list's page cursors (`WSS_MASTER_KEY`). */
+  readonly cursors: SecretBox;
 }
 
 /** The answer to "what happened to event X?". */
@@ -82,7 +87,7 @@ export class DeliveryOperations {
       eventId,
       ...(input ? { eventType: input.event.eventType } : {}),
       workflowId,
-      status: result?.status ?? (workflowStatus === 'CANCELLED' ? 'cancelled' : (searchStatus ?? 'pending')),
+      status: deliveryStatusOf(workflowStatus, searchStatus, result?.status),
       workflowStatus,
       runs,
       ...(this.deps.webUiUrl
@@ -102,6 +107,15 @@ export class DeliveryOperations {
         };
       }),
     };
+  }
+
+  /** One page of the tenant's deliveries, latest run per event; see {@link listDeliveries}. */
+  list(
+    tenantId: TenantId,
+    filter: DeliveryListFilter,
+    page: { limit: number; cursor?: string },
+  ): Promise<DeliveryPage> {
+    return listDeliveries(this.deps.delivery.client, this.deps.namespace, this.deps.cursors, tenantId, filter, page);
   }
 
   /** Cancels a running delivery. The workflow records `cancelled` itself, exactly as for a Web UI cancel. */

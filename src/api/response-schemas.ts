@@ -219,6 +219,20 @@ export const deliveryResponse = z
   })
   .meta({ id: 'Delivery' });
 
+export const deliverySummaryResponse = z
+  .object({
+    eventId: z.string(),
+    eventType: z.string().optional(),
+    status: z.string().describe('pending, delivered, failed, cancelled, skipped or no_subscribers.'),
+    workflowStatus: z
+      .string()
+      .describe("Temporal's execution status: RUNNING, COMPLETED, CANCELED, TERMINATED, TIMED_OUT or FAILED."),
+    endpointIds: z.array(z.string()).describe('The endpoints this run delivers to.'),
+    startedAt: timestamp.describe('When the latest run started (a retry starts a new run).'),
+    closedAt: timestamp.optional().describe('When it ended; absent while pending.'),
+  })
+  .meta({ id: 'DeliverySummary' });
+
 export const deadLetterResponse = z
   .object({
     tenantId: z.string(),

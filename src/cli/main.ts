@@ -284,6 +284,33 @@ previous keys valid until ${r.previousKeyValidUntil}`,
     );
 
   const deliveries = program.command('deliveries').description('inspect, cancel, retry and replay deliveries');
+  sub(deliveries, 'list <tenantId>', "the tenant's deliveries, one row per event, running ones first")
+    .option('--status <status>', 'pending, delivered, failed, cancelled, skipped or no_subscribers')
+    .option('--event-type <type>', 'only this exact event type')
+    .option('--endpoint <endpointId>', 'only deliveries to this endpoint')
+    .option('--since <iso>', 'started at or after (ISO 8601 with an offset)')
+    .option('--until <iso>', 'started at or before (ISO 8601 with an offset)')
+    .option('--limit <n>', 'page size, 1 to 100 (default 50)')
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page printed')
+    .action(
+      call(
+        'GET /v1/tenants/{}/deliveries',
+        (b) =>
+          table(
+            b.items.map((d: any) => ({ ...d, endpoints: d.endpointIds.join(',') })),
+            ['startedAt', 'eventId', 'eventType', 'status', 'endpoints'],
+          ) + (b.nextCursor ? `\nmore: --cursor ${b.nextCursor}` : ''),
+        (o) => ({
+          status: o.status,
+          eventType: o.eventType,
+          endpointId: o.endpoint,
+          since: o.since,
+          until: o.until,
+          limit: o.limit,
+          cursor: o.cursor,
+        }),
+      ),
+    );
   sub(deliveries, 'get <tenantId> <eventId>', 'every attempt of an event: status, duration, error').action(
     call('GET /v1/tenants/{}/deliveries/{}', describeDelivery),
   );

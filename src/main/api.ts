@@ -9,6 +9,7 @@ import { createApiServer } from '../api/server';
 import { PortalSessionStore } from '../store/portal-session-store';
 import type { Config } from '../infra/config';
 import { loadConfig, requireConfig } from '../infra/config';
+import { SecretBox } from '../security/secret-box';
 import { DestinationPolicy } from '../infra/egress/destination-policy';
 import type { Resolver } from '../infra/egress/destination-policy';
 import type { Logger } from '../infra/logger';
@@ -55,6 +56,7 @@ export async function startApi(
     payloads: stores.payloads,
     deliveryLog: stores.deliveryLog,
     serviceRetryPolicy: serviceRetryPolicy(config),
+    cursors: new SecretBox(requireConfig(config, 'WSS_MASTER_KEY')),
   });
   // The dry run evaluates tenants' transforms in child processes with a deadline and a heap cap, like deliveries.
   const transforms = new TransformPool(transformPoolOptionsFromConfig(config));

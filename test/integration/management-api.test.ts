@@ -352,6 +352,7 @@ describe('management API against real Redis and Temporal', () => {
         ['POST', `${ep}/replay`, { since }],
         ['DELETE', ep],
         ['POST', `/v1/tenants/${b}/events`, { type: 'order.created', data: {} }],
+        ['GET', `/v1/tenants/${b}/deliveries`],
         ['GET', `/v1/tenants/${b}/deliveries/${eventB}`],
         ['POST', `/v1/tenants/${b}/deliveries/${eventB}/cancel`],
         ['POST', `/v1/tenants/${b}/deliveries/${eventB}/retry`],

@@ -164,16 +164,50 @@ describe('tenant portal in a real browser', () => {
     await attempts.getByText('receiver exploded').waitFor();
     await page.getByTestId('delivery-status').getByText('failed').waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'delivery page');
+    const eventId = decodeURIComponent(new URL(page.url()).hash.split('/').pop() ?? '');
+    assert.ok(eventId.length > 0, page.url());
 
+    // The deliveries list, filtered by status, event type and time, finds it; the filters can also exclude it.
+    await nav(page, 'Deliveries').click();
+    await page.getByRole('heading', { name: 'Deliveries', level: 1 }).waitFor();
+    const list = page.getByRole('table', { name: 'Deliveries' });
+    const row = list.getByRole('row').filter({ hasText: eventId });
+    await page.getByLabel('Status').selectOption('failed');
+    await row.getByText('failed').waitFor();
+    await page.getByLabel('Event type').fill('order.created');
+    await row.waitFor();
+    await page.getByLabel('Event type').fill('invoice.paid');
+    await page.getByText('No deliveries match these filters.').waitFor();
+    await page.getByLabel('Event type').fill('');
+    await row.waitFor();
+    // A datetime-local value in the browser's zone (Asia/Tokyo here, not the machine's), an hour away.
+    const localInput = (offsetMs: number) =>
+      page.evaluate(
+        `(() => { const d = new Date(Date.now() + ${offsetMs}); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); })()`,
+      ) as Promise<string>;
+    await page.getByLabel('Started from').fill(await localInput(3_600_000));
+    await page.getByText('No deliveries match these filters.').waitFor();
+    await page.getByLabel('Started from').fill(await localInput(-3_600_000));
+    await row.waitFor();
+    assert.deepEqual(await seriousViolations(page), [], 'deliveries page');
+
+    await row.getByRole('link', { name: eventId }).click();
+    await page.getByRole('heading', { name: `Delivery ${eventId}` }).waitFor();
     await page.getByRole('button', { name: 'Retry failed deliveries' }).click();
     await attempts.getByRole('cell', { name: '200', exact: true }).waitFor();
     await page.getByTestId('delivery-status').getByText('delivered').waitFor();
     assert.equal(hook.requests.length, 2);
 
-    // Deliveries page: the delivery is listed, and the failed one shows up under failures until retried.
+    // After the retry the list shows the event once, delivered, and no longer under failed.
     await nav(page, 'Deliveries').click();
-    await page.getByRole('heading', { name: 'Deliveries', level: 1 }).waitFor();
-    assert.deepEqual(await seriousViolations(page), [], 'deliveries page');
+    await page.getByLabel('Status').selectOption('delivered');
+    await row.getByText('delivered').waitFor();
+    assert.equal(await list.getByRole('row').filter({ hasText: eventId }).count(), 1);
+    await page.getByLabel('Status').selectOption('failed');
+    await page.getByText('No deliveries match these filters.').waitFor();
+    await page.getByLabel('Status').selectOption('');
+    await row.waitFor();
+    await page.screenshot({ path: path.join(ROOT, 'docs', 'portal-deliveries-1280.png'), fullPage: true });
 
     // Rotate the secret: shown once, different from the first.
     await nav(page, 'Endpoints').click();

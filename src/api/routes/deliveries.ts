@@ -1,12 +1,77 @@
 import { z } from 'zod';
+import { ValidationError } from '../../domain/errors';
+import { EVENT_TYPE_PATTERN, MAX_EVENT_TYPE_LENGTH } from '../../domain/event-type';
+import type { EndpointId } from '../../domain/ids';
+import { RESOURCE_ID_PATTERN } from '../../domain/ids';
 import type { ApiDependencies, ApiInstance } from '../api-context';
-import { answer, deliveryResponse } from '../response-schemas';
-import { eventParams } from '../schemas';
+import { DELIVERY_LIST_STATUSES } from '../delivery-list';
+import { answer, deliveryResponse, deliverySummaryResponse } from '../response-schemas';
+import { brandedId, eventParams, tenantParams } from '../schemas';
 
 const tags = ['Deliveries'];
 
 /** What happened to an event, and the operator's actions on its delivery. */
 export function deliveryRoutes(app: ApiInstance, deps: ApiDependencies): void {
+  app.route({
+    method: 'GET',
+    url: '/v1/tenants/:tenantId/deliveries',
+    config: { access: 'tenant' },
+    schema: {
+      operationId: 'listDeliveries',
+      summary: "The tenant's deliveries, filtered by status, event type, endpoint and time",
+      description:
+        'One row per event: the latest run of its delivery (a retry is a new run). Read from Temporal visibility: running deliveries come first, then closed ones, newest close first. A page may hold fewer than `limit` rows and still have a `nextCursor`. Events routed only to ordered endpoints are delivered by their lane and are not listed.',
+      tags,
+      params: tenantParams,
+      querystring: z
+        .object({
+          status: z.enum(DELIVERY_LIST_STATUSES).optional().describe('Only deliveries with this status.'),
+          eventType: z
+            .string()
+            .max(MAX_EVENT_TYPE_LENGTH)
+            .regex(EVENT_TYPE_PATTERN, 'must be an exact event type such as order.created')
+            .optional()
+            .describe('Only this exact event type.'),
+          endpointId: brandedId<EndpointId>(RESOURCE_ID_PATTERN, 'Only deliveries to this endpoint.').optional(),
+          since: z.iso.datetime({ offset: true }).optional().describe('Started at or after this time.'),
+          until: z.iso.datetime({ offset: true }).optional().describe('Started at or before this time.'),
+          limit: z.coerce.number().int().min(1).max(100).default(50).describe('Page size.'),
+          cursor: z.string().max(4096).optional().describe('`nextCursor` of the previous page.'),
+        })
+        .strict(),
+      response: {
+        200: answer(
+          'One page',
+          z.object({
+            items: z.array(deliverySummaryResponse),
+            nextCursor: z.string().optional().describe('Pass as `cursor` for the next page; absent on the last page.'),
+          }),
+        ),
+      },
+    },
+    handler: async (req) => {
+      const { tenantId } = req.params;
+      await deps.tenants.require(tenantId);
+      const { status, eventType, endpointId, since, until, limit, cursor } = req.query;
+      const sinceMs = since !== undefined ? Date.parse(since) : undefined;
+      const untilMs = until !== undefined ? Date.parse(until) : undefined;
+      if (sinceMs !== undefined && untilMs !== undefined && sinceMs > untilMs) {
+        throw new ValidationError('since is after until', 'since');
+      }
+      return deps.operations.list(
+        tenantId,
+        {
+          ...(status !== undefined ? { status } : {}),
+          ...(eventType !== undefined ? { eventType } : {}),
+          ...(endpointId !== undefined ? { endpointId } : {}),
+          ...(sinceMs !== undefined ? { sinceMs } : {}),
+          ...(untilMs !== undefined ? { untilMs } : {}),
+        },
+        { limit, ...(cursor !== undefined ? { cursor } : {}) },
+      );
+    },
+  });
+
   app.route({
     method: 'GET',
     url: '/v1/tenants/:tenantId/deliveries/:eventId',

@@ -1,0 +1,234 @@
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { google } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
+import { SecretUnavailableError, ValidationError } from '../domain/errors';
+import type { EndpointId, TenantId } from '../domain/ids';
+import type { SecretBox } from '../security/secret-box';
+
+/** The delivery statuses a list can be filtered by, as `GET …/deliveries/{eventId}` reports them. */
+export const DELIVERY_LIST_STATUSES = [
+  'pending',
+  'delivered',
+  'failed',
+  'cancelled',
+  'skipped',
+  'no_subscribers',
+] as const;
+export type DeliveryListStatus = (typeof DELIVERY_LIST_STATUSES)[number];
+
+/** What `GET /v1/tenants/{t}/deliveries` filters on. Every field narrows the list (AND). */
+export interface DeliveryListFilter {
+  readonly status?: DeliveryListStatus;
+  /** An exact event type (`order.created`), as published. */
+  readonly eventType?: string;
+  readonly endpointId?: EndpointId;
+  /** Deliveries whose latest run started at or after this time, epoch milliseconds. */
+  readonly sinceMs?: number;
+  /** ... and at or before this time, epoch milliseconds. */
+  readonly untilMs?: number;
+}
+
+/** One row of the list: the latest run of one event's delivery. */
+export interface DeliverySummary {
+  readonly eventId: string;
+  readonly eventType?: string;
+  /** pending, delivered, failed, cancelled, skipped or no_subscribers (see {@link deliveryStatusOf}). */
+  readonly status: string;
+  /** Temporal's execution status of the run: RUNNING, COMPLETED, CANCELED, TERMINATED, TIMED_OUT or FAILED. */
+  readonly workflowStatus: string;
+  /** Endpoints the run delivers to. */
+  readonly endpointIds: string[];
+  /** When the run started (ISO-8601); a retry's run starts when it was asked for. */
+  readonly startedAt: string;
+  readonly closedAt?: string;
+}
+
+export interface DeliveryPage {
+  readonly items: DeliverySummary[];
+  /** Opaque; pass as `cursor` for the next page. Absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+const DELIVERY_WORKFLOW_TYPE = 'deliverEvent';
+
+/**
+ * The delivery status of a run, from Temporal's execution status, the `DeliveryStatus` search attribute and (when
+ * known) the workflow's result. A completed run without `DeliveryStatus` delivered (the workflow upserts it only for
+ * other outcomes); a run that Temporal ended (terminated, timed out, failed) did not deliver, so it is `failed`.
+ *
+ * @param workflowStatus Temporal's status name, either spelling (`CANCELLED` from describe, `CANCELED` from lists).
+ */
+export function deliveryStatusOf(workflowStatus: string, searchStatus?: string, resultStatus?: string): string {
+  switch (workflowStatus) {
+    case 'RUNNING':
+      return 'pending';
+    case 'COMPLETED':
+      return resultStatus ?? (searchStatus && searchStatus !== 'pending' ? searchStatus : 'delivered');
+    case 'CANCELED':
+    case 'CANCELLED':
+      return 'cancelled';
+    default:
+      return 'failed';
+  }
+}
+
+/** The visibility clause of each status filter; the inverse of {@link deliveryStatusOf}. */
+const STATUS_CLAUSES: Record<DeliveryListStatus, string> = {
+  pending: `ExecutionStatus = 'Running'`,
+  delivered: `ExecutionStatus = 'Completed' AND (DeliveryStatus IS NULL OR DeliveryStatus IN ('delivered', 'pending'))`,
+  failed: `ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut') OR (ExecutionStatus = 'Completed' AND DeliveryStatus = 'failed')`,
+  cancelled: `ExecutionStatus = 'Canceled' OR (ExecutionStatus = 'Completed' AND DeliveryStatus = 'cancelled')`,
+  skipped: `ExecutionStatus = 'Completed' AND DeliveryStatus = 'skipped'`,
+  no_subscribers: `ExecutionStatus = 'Completed' AND DeliveryStatus = 'no_subscribers'`,
+};
+
+/** A visibility string literal. Callers pass validated ids and types; quotes and backslashes are escaped anyway. */
+function literal(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * The Temporal visibility query of a filter: always scoped to the tenant's delivery workflows.
+ * Pure, so the mapping is unit-tested; the integration test runs it on a real server.
+ */
+export function deliveryListQuery(tenantId: TenantId, filter: DeliveryListFilter): string {
+  const clauses = [`WorkflowType = ${literal(DELIVERY_WORKFLOW_TYPE)}`, `TenantId = ${literal(tenantId)}`];
+  if (filter.eventType !== undefined) clauses.push(`EventType = ${literal(filter.eventType)}`);
+  if (filter.endpointId !== undefined) clauses.push(`EndpointId = ${literal(filter.endpointId)}`);
+  if (filter.sinceMs !== undefined) clauses.push(`StartTime >= ${literal(new Date(filter.sinceMs).toISOString())}`);
+  if (filter.untilMs !== undefined) clauses.push(`StartTime <= ${literal(new Date(filter.untilMs).toISOString())}`);
+  if (filter.status !== undefined) clauses.push(`(${STATUS_CLAUSES[filter.status]})`);
+  return clauses.join(' AND ');
+}
+
+function keyword(fields: Record<string, temporal.api.common.v1.IPayload> | null | undefined, name: string) {
+  const payload = fields?.[name];
+  if (!payload) return undefined;
+  const value: unknown = defaultPayloadConverter.fromPayload(payload);
+  return value;
+}
+
+/** `WORKFLOW_EXECUTION_STATUS_TIMED_OUT` → `TIMED_OUT`. */
+function statusName(status: temporal.api.enums.v1.WorkflowExecutionStatus | null | undefined): string {
+  const name = temporal.api.enums.v1.WorkflowExecutionStatus[status ?? 0] ?? 'UNSPECIFIED';
+  return name.replace(/^WORKFLOW_EXECUTION_STATUS_/, '');
+}
+
+function isoOf(time: google.protobuf.ITimestamp | null | undefined): string | undefined {
+  if (!time?.seconds) return undefined;
+  return new Date(Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6)).toISOString();
+}
+
+/**
+ * Cursors are Temporal's page tokens sealed (AES-256-GCM) with the query as additional data: a client can neither
+ * forge a token for visibility to parse nor carry a cursor over to other filters or another tenant.
+ */
+function openCursor(box: SecretBox, cursor: string, query: string): Uint8Array {
+  try {
+    return Buffer.from(box.open(cursor, `delivery-list-cursor\n${query}`), 'base64url');
+  } catch (err) {
+    if (err instanceof SecretUnavailableError) {
+      throw new ValidationError(
+        'cursor is not valid for these filters (pass the nextCursor of the same list)',
+        'cursor',
+      );
+    }
+    throw err;
+  }
+}
+
+function sealCursor(box: SecretBox, token: Uint8Array, query: string): string {
+  return box.seal(Buffer.from(token).toString('base64url'), `delivery-list-cursor\n${query}`);
+}
+
+/**
+ * One page of a tenant's deliveries from Temporal visibility, latest run per event. A retry starts a new run of
+ * the same workflow id; rows of earlier runs are left out, so a page can hold fewer than `limit` rows and still have
+ * a `nextCursor`. Order is visibility's: running deliveries first, then by close time, newest first.
+ *
+ * @throws ValidationError (400) for a cursor this list did not hand out, or one handed out for other filters.
+ */
+export async function listDeliveries(
+  client: Client,
+  namespace: string,
+  cursors: SecretBox,
+  tenantId: TenantId,
+  filter: DeliveryListFilter,
+  page: { limit: number; cursor?: string },
+): Promise<DeliveryPage> {
+  const query = deliveryListQuery(tenantId, filter);
+  const response = await client.workflowService.listWorkflowExecutions({
+    namespace,
+    query,
+    pageSize: page.limit,
+    ...(page.cursor !== undefined ? { nextPageToken: openCursor(cursors, page.cursor, query) } : {}),
+  });
+  const runs = (response.executions ?? []).map((raw) => {
+    const fields = raw.searchAttributes?.indexedFields;
+    const workflowStatus = statusName(raw.status);
+    const searchStatus = keyword(fields, 'DeliveryStatus');
+    const eventType = keyword(fields, 'EventType');
+    const endpointIds = keyword(fields, 'EndpointId');
+    const closedAt = workflowStatus === 'RUNNING' ? undefined : isoOf(raw.closeTime);
+    return {
+      workflowId: raw.execution?.workflowId ?? '',
+      runId: raw.execution?.runId ?? '',
+      summary: {
+        eventId: String(keyword(fields, 'EventId') ?? ''),
+        ...(typeof eventType === 'string' ? { eventType } : {}),
+        status: deliveryStatusOf(workflowStatus, typeof searchStatus === 'string' ? searchStatus : undefined),
+        workflowStatus,
+        endpointIds: Array.isArray(endpointIds) ? endpointIds.map(String) : [],
+        startedAt: isoOf(raw.startTime) ?? new Date(0).toISOString(),
+        ...(closedAt ? { closedAt } : {}),
+      } satisfies DeliverySummary,
+    };
+  });
+  const latest = await latestRuns(
+    client,
+    namespace,
+    tenantId,
+    runs.filter((r) => r.summary.workflowStatus !== 'RUNNING').map((r) => r.workflowId),
+  );
+  const items = runs
+    .filter((r) => r.summary.workflowStatus === 'RUNNING' || latest.get(r.workflowId) === r.runId)
+    .map((r) => r.summary);
+  const next = response.nextPageToken;
+  return { items, ...(next && next.length > 0 ? { nextCursor: sealCursor(cursors, next, query) } : {}) };
+}
+
+/**
+ * The latest run id of each closed workflow: the run with the newest start. A running run is always the latest
+ * (Temporal allows one running run per workflow id), so only closed rows are looked up, in one visibility query.
+ */
+async function latestRuns(
+  client: Client,
+  namespace: string,
+  tenantId: TenantId,
+  workflowIds: readonly string[],
+): Promise<Map<string, string>> {
+  const latest = new Map<string, { runId: string; startMs: number }>();
+  const ids = [...new Set(workflowIds)];
+  if (ids.length === 0) return new Map();
+  const query =
+    `WorkflowType = ${literal(DELIVERY_WORKFLOW_TYPE)} AND TenantId = ${literal(tenantId)} AND ` +
+    `WorkflowId IN (${ids.map(literal).join(', ')})`;
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const response = await client.workflowService.listWorkflowExecutions({
+      namespace,
+      query,
+      pageSize: 1000,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    for (const raw of response.executions ?? []) {
+      const workflowId = raw.execution?.workflowId ?? '';
+      const startMs = Date.parse(isoOf(raw.startTime) ?? '1970-01-01T00:00:00Z');
+      const seen = latest.get(workflowId);
+      if (!seen || startMs > seen.startMs) latest.set(workflowId, { runId: raw.execution?.runId ?? '', startMs });
+    }
+    nextPageToken = response.nextPageToken?.length ? response.nextPageToken : undefined;
+  } while (nextPageToken);
+  return new Map([...latest].map(([id, { runId }]) => [id, runId]));
+}

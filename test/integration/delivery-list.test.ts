@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { receiverPool } from '../support/receiver';
+import { uniqueName, waitFor, workflowIdOf } from '../support/services';
+import { startStack } from '../support/stack';
+import type { TestStack } from '../support/stack';
+
+const FAST = { initialIntervalMs: 200, backoffCoefficient: 1, jitterPercent: 0 };
+
+/**
+ * `GET /v1/tenants/{t}/deliveries` on real Temporal visibility: every filter, the latest run per event after a
+ * retry, paging, and tenant scope.
+ */
+describe('deliveries list (issue 19)', () => {
+  let stack: TestStack;
+  const receivers = receiverPool();
+  const tenant = uniqueName('dl').replace(/[^A-Za-z0-9_-]/g, '_');
+  const other = uniqueName('dlo').replace(/[^A-Za-z0-9_-]/g, '_');
+  let okEndpoint = '';
+  let badEndpoint = '';
+  let healthy = false;
+  let beforeRetry = '';
+
+  type Row = { eventId: string; eventType?: string; status: string; endpointIds: string[]; startedAt: string };
+  async function list(query: string, tenantId = tenant): Promise<{ status: number; body: any }> {
+    return stack.api('GET', `/v1/tenants/${tenantId}/deliveries${query ? `?${query}` : ''}`);
+  }
+  const ids = (rows: Row[]) => rows.map((r) => r.eventId).sort();
+
+  /** Follows `nextCursor` to the end; visibility may lag a moment behind the workflows. */
+  async function all(query: string, tenantId = tenant): Promise<Row[]> {
+    const rows: Row[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 50; page++) {
+      const q = [query, cursor ? `cursor=${encodeURIComponent(cursor)}` : ''].filter(Boolean).join('&');
+      const res = await list(q, tenantId);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      rows.push(...res.body.items);
+      cursor = res.body.nextCursor;
+      if (!cursor) return rows;
+    }
+    throw new Error('more than 50 pages');
+  }
+
+  before(async () => {
+    stack = await startStack();
+    for (const id of [tenant, other]) {
+      const res = await stack.api('POST', '/v1/tenants', { id });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    const ok = await receivers.start(() => ({ status: 200 }));
+    const bad = await receivers.start(() => ({ status: healthy ? 200 : 500 }));
+    const flaky = await receivers.start(() => ({ status: 503 }));
+    const create = async (tenantId: string, url: string, eventTypes: string[], extra = {}) => {
+      const res = await stack.api('POST', `/v1/tenants/${tenantId}/endpoints`, {
+        url,
+        eventTypes,
+        retryPolicy: { ...FAST, maximumAttempts: 1 },
+        ...extra,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+    okEndpoint = await create(tenant, ok.url, ['order.created', 'order.paid']);
+    badEndpoint = await create(tenant, bad.url, ['invoice.failed']);
+    // Fails its first attempt, then waits ten minutes for the next: pending for the whole test.
+    await create(tenant, flaky.url, ['order.slow'], {
+      retryPolicy: { initialIntervalMs: 600_000, backoffCoefficient: 1, jitterPercent: 0, maximumAttempts: 3 },
+    });
+    await create(other, ok.url, ['*']);
+
+    const publish = (tenantId: string, type: string, id: string) =>
+      stack.xadd('tenant', tenantId, 'type', type, 'data', '{}', 'id', id);
+    for (let i = 0; i < 5; i++) await publish(tenant, 'order.created', `created-${i}`);
+    await publish(tenant, 'order.paid', 'paid-0');
+    await publish(tenant, 'invoice.failed', 'failed-0');
+    await publish(tenant, 'nobody.listens', 'none-0');
+    await publish(tenant, 'order.slow', 'slow-0');
+    await publish(other, 'order.created', 'other-0');
+    for (const [t, id] of [
+      [tenant, 'created-4'],
+      [tenant, 'paid-0'],
+      [tenant, 'failed-0'],
+      [tenant, 'none-0'],
+      [other, 'other-0'],
+    ] as const) {
+      await waitFor(`${id} done`, () => stack.temporal.workflow.getHandle(workflowIdOf(t, id)).result());
+    }
+    await waitFor('visibility caught up', async () => (await all('')).length === 9);
+  });
+  after(async () => {
+    await receivers.closeAll();
+    await stack.stop();
+  });
+
+  it('lists every delivery of the tenant once, with its status, type and endpoints', async () => {
+    const rows = await all('');
+    assert.deepEqual(ids(rows), [
+      'created-0',
+      'created-1',
+      'created-2',
+      'created-3',
+      'created-4',
+      'failed-0',
+      'none-0',
+      'paid-0',
+      'slow-0',
+    ]);
+    const row = (id: string) => rows.find((r) => r.eventId === id)!;
+    assert.equal(row('created-0').status, 'delivered');
+    assert.equal(row('created-0').eventType, 'order.created');
+    assert.deepEqual(row('created-0').endpointIds, [okEndpoint]);
+    assert.equal(row('failed-0').status, 'failed');
+    assert.equal(row('none-0').status, 'no_subscribers');
+    assert.equal(row('slow-0').status, 'pending');
+    assert.ok(!Number.isNaN(Date.parse(row('paid-0').startedAt)));
+  });
+
+  it('filters by status', async () => {
+    assert.deepEqual(ids(await all('status=delivered')), [
+      'created-0',
+      'created-1',
+      'created-2',
+      'created-3',
+      'created-4',
+      'paid-0',
+    ]);
+    assert.deepEqual(ids(await all('status=failed')), ['failed-0']);
+    assert.deepEqual(ids(await all('status=pending')), ['slow-0']);
+    assert.deepEqual(ids(await all('status=no_subscribers')), ['none-0']);
+    assert.deepEqual(ids(await all('status=cancelled')), []);
+  });
+
+  it('filters by exact event type and by endpoint, combined with status', async () => {
+    assert.deepEqual(ids(await all('eventType=order.paid')), ['paid-0']);
+    assert.deepEqual(ids(await all('eventType=order.created&status=failed')), []);
+    assert.deepEqual(ids(await all(`endpointId=${badEndpoint}`)), ['failed-0']);
+    assert.equal((await all(`endpointId=${okEndpoint}&status=delivered`)).length, 6);
+  });
+
+  it('filters by time, and pages with a cursor without repeating a row', async () => {
+    const rows = await all('');
+    const times = rows.map((r) => Date.parse(r.startedAt)).sort((a, b) => a - b);
+    const future = new Date(times[times.length - 1]! + 60_000).toISOString();
+    assert.deepEqual(await all(`since=${encodeURIComponent(future)}`), []);
+    const past = new Date(times[0]! - 60_000).toISOString();
+    assert.deepEqual(await all(`until=${encodeURIComponent(past)}`), []);
+    assert.equal((await all(`since=${encodeURIComponent(past)}&until=${encodeURIComponent(future)}`)).length, 9);
+
+    const paged = await all('limit=2');
+    assert.equal(paged.length, 9);
+    assert.equal(new Set(paged.map((r) => r.eventId)).size, 9);
+    const first = await list('limit=2');
+    assert.equal(first.body.items.length, 2);
+    assert.equal(typeof first.body.nextCursor, 'string');
+  });
+
+  it('shows one row per event after a retry: the latest run', async () => {
+    beforeRetry = new Date().toISOString();
+    healthy = true;
+    const res = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/failed-0/retry`);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await waitFor('retry delivered', async () => {
+      const rows = await all('eventType=invoice.failed');
+      return rows.length === 1 && rows[0]!.status === 'delivered' ? rows : undefined;
+    });
+    assert.deepEqual(ids(await all('status=failed')), []);
+    assert.deepEqual(ids(await all(`status=delivered&since=${encodeURIComponent(beforeRetry)}`)), ['failed-0']);
+    assert.equal((await all('')).length, 9);
+  });
+
+  it('lists a cancelled delivery as cancelled', async () => {
+    const res = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/slow-0/cancel`);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    await waitFor('cancelled in the list', async () => {
+      const rows = await all('status=cancelled');
+      return rows.length === 1 ? rows : undefined;
+    });
+    assert.deepEqual(ids(await all('status=pending')), []);
+  });
+
+  it("never shows another tenant's deliveries, whoever asks", async () => {
+    assert.deepEqual(ids(await all('', other)), ['other-0']);
+    const key = await stack.api('POST', `/v1/tenants/${other}/api-keys`, {});
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    const cross = await stack.api('GET', `/v1/tenants/${tenant}/deliveries`, undefined, key.body.key);
+    assert.equal(cross.status, 404, JSON.stringify(cross.body));
+    const own = await stack.api('GET', `/v1/tenants/${other}/deliveries`, undefined, key.body.key);
+    assert.deepEqual(ids(own.body.items), ['other-0']);
+    // A cursor is bound to its tenant and filters: carried elsewhere it is refused.
+    const page = await list('limit=2');
+    const cursor = encodeURIComponent(page.body.nextCursor);
+    for (const [query, tenantId] of [
+      [`limit=2&cursor=${cursor}`, other],
+      [`limit=2&status=failed&cursor=${cursor}`, tenant],
+      [`limit=2&cursor=${cursor.slice(0, -2)}`, tenant],
+    ] as const) {
+      const res = await list(query, tenantId);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.error.field, 'cursor');
+    }
+    assert.equal((await list(`limit=2&cursor=${cursor}`)).status, 200);
+  });
+
+  it('answers 400 with a field for bad filters and cursors, and 404 for an unknown tenant', async () => {
+    for (const [query, field] of [
+      ['status=lost', 'status'],
+      ['eventType=order.*', 'eventType'],
+      ["eventType=a'b", 'eventType'],
+      ['endpointId=..%2Fx', 'endpointId'],
+      ['since=yesterday', 'since'],
+      ['since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z', 'since'],
+      ['limit=0', 'limit'],
+      ['limit=101', 'limit'],
+      ['cursor=%21%21%21', 'cursor'],
+      ['cursor=bm90LWEtdG9rZW4', 'cursor'],
+      ['colour=blue', undefined],
+    ] as const) {
+      const res = await list(query);
+      assert.equal(res.status, 400, `${query}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'validation_failed', query);
+      if (field) assert.equal(res.body.error.field, field, query);
+    }
+    const unknown = await list('', 'no-such-tenant-here');
+    assert.equal(unknown.status, 404);
+  });
+});
