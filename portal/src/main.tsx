@@ -123,6 +123,8 @@ function SecretOnce({ secret, onDone }: { secret: string; onDone: () => void }) 
 
 interface Session {
   tenantId: string;
+  /** Signed in through a portal link: signing out ends the link on the server too. */
+  link: boolean;
 }
 
 async function startSession(token: string): Promise<Session> {
@@ -133,7 +135,7 @@ async function startSession(token: string): Promise<Session> {
     setToken(undefined);
     throw new Error('Sign in with a tenant API key, not the admin token.');
   }
-  return { tenantId: tenant.id };
+  return { tenantId: tenant.id, link: token.startsWith('wps_') };
 }
 
 function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; notice?: string }) {
@@ -1110,8 +1112,13 @@ function App() {
         <button
           type="button"
           onClick={() => {
-            setToken(undefined);
-            setSession(undefined);
+            const end = session.link
+              ? api('DELETE', `/v1/tenants/${tenantId}/portal-sessions/current`).catch(() => undefined)
+              : Promise.resolve();
+            void end.finally(() => {
+              setToken(undefined);
+              setSession(undefined);
+            });
           }}
         >
           Sign out

@@ -35,7 +35,7 @@ export interface ApiDependencies {
   readonly tenants: TenantStore;
   readonly apiKeys: ApiKeyStore;
   /** Short-lived tenant portal sessions (the `wps_` tokens of portal links). */
-  readonly portalSessions: Pick<PortalSessionStore, 'create' | 'resolve'>;
+  readonly portalSessions: Pick<PortalSessionStore, 'create' | 'resolve' | 'revokeAll' | 'end'>;
   /** Each tenant's ed25519 keys for `v1a`: public halves for the API and the JWKS, private ones for the dry run. */
   readonly signingKeys: Pick<SigningKeyStore, 'publicKeys' | 'ensure' | 'rotate' | 'activeSigningKeys' | 'deleteAll'>;
   readonly publisher: EventPublisher;

@@ -42,6 +42,14 @@ function digest(value: string): Buffer {
 }
 
 /**
+ * The token of an `Authorization: Bearer <token>` header, or undefined. RFC 9110 §11.1: the scheme is
+ * case-insensitive (`bearer`, `BEARER`), and §11.4 allows one or more spaces.
+ */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer +(\S+)$/i.exec(header ?? '')?.[1];
+}
+
+/**
  * The `onRequest` hook of the authenticated routes: resolves the bearer token to a {@link Principal} and applies
  * the route's access level before the body is read. A tenant key may only touch its own tenant: any other tenant
  * id, and every admin-only route, answers 404 (never 403), so a key cannot probe which tenants or routes exist.
@@ -50,8 +58,7 @@ export function authenticate(options: AuthOptions): onRequestAsyncHookHandler {
   const adminDigest = digest(options.adminToken);
 
   async function principalOf(header: string | undefined): Promise<Principal> {
-    // RFC 9110 §11.1: the scheme is case-insensitive (`bearer`, `BEARER`), and §11.4 allows one or more spaces.
-    const token = /^Bearer +(\S+)$/i.exec(header ?? '')?.[1];
+    const token = bearerToken(header);
     if (!token) throw new UnauthorizedError('missing "Authorization: Bearer <token>" header');
     // Compare digests so the comparison is constant-time regardless of the token's length.
     if (timingSafeEqual(digest(token), adminDigest)) return { kind: 'admin' };

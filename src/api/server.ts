@@ -152,6 +152,11 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   void app.register(async (jwks) => jwksRoutes(jwks, deps));
   void app.register(async (v1) => {
     v1.decorateRequest('principal', null as never);
+    // Every /v1 answer is one principal's view, and some carry secrets shown once (endpoint secrets, API keys,
+    // portal links): no browser or proxy may keep a copy (RFC 9111 §5.2.2.5). Set first, so errors carry it too.
+    v1.addHook('onRequest', async (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
+    });
     v1.addHook(
       'onRequest',
       authenticate({

@@ -15,6 +15,8 @@ interface StoredSession {
   readonly tenantId: TenantId;
   readonly keyId: ApiKeyId;
   readonly expiresAt: string;
+  /** When it was minted; a revocation of the tenant's links ends every session minted at or before it. */
+  readonly createdAt?: string;
   /** The tenant API key that minted the session (none when the admin did): revoking it ends the session. */
   readonly mintedBy?: ApiKeyId;
   /** The tenant's `createdAt` when the session was minted: a tenant deleted and created again is another tenant. */
@@ -49,11 +51,13 @@ export class PortalSessionStore {
     origin: PortalSessionOrigin,
   ): Promise<{ token: string; expiresAt: string }> {
     const token = `${PORTAL_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const expiresAt = new Date(this.now().getTime() + ttlSeconds * 1000).toISOString();
+    const now = this.now().getTime();
+    const expiresAt = new Date(now + ttlSeconds * 1000).toISOString();
     const session: StoredSession = {
       tenantId,
       keyId: mintApiKeyId(randomBytes(8).toString('hex')),
       expiresAt,
+      createdAt: new Date(now).toISOString(),
       ...(origin.mintedBy !== undefined ? { mintedBy: origin.mintedBy } : {}),
       tenantCreatedAt: origin.tenantCreatedAt,
     };
@@ -74,6 +78,11 @@ export class PortalSessionStore {
     if (raw === null) return undefined;
     const session = JSON.parse(raw) as StoredSession;
     if (Date.parse(session.expiresAt) <= this.now().getTime()) return undefined;
+    const revokedBefore = await this.redis.get(this.keys.portalSessionsRevoked(session.tenantId));
+    // A session from before `createdAt` was recorded counts as minted at the epoch: any revocation ends it.
+    if (revokedBefore !== null && Date.parse(session.createdAt ?? '1970-01-01T00:00:00Z') <= Number(revokedBefore)) {
+      return undefined;
+    }
     // Sessions minted before the origin was recorded have none to check, and expire within a day.
     if (session.tenantCreatedAt !== undefined) {
       const origin = {
@@ -83,6 +92,25 @@ export class PortalSessionStore {
       if (!(await stillValid(session.tenantId, origin))) return undefined;
     }
     return { tenantId: session.tenantId, keyId: session.keyId, portal: true };
+  }
+
+  /**
+   * Ends every portal session of the tenant minted until now (the tenant's "sign out everywhere"). Kept for the
+   * longest session lifetime, after which every session it covers has expired anyway.
+   *
+   * @param maxTtlSeconds the longest lifetime a session can be minted with.
+   * @returns the revocation time (ISO-8601): sessions minted at or before it are refused.
+   */
+  async revokeAll(tenantId: TenantId, maxTtlSeconds: number): Promise<string> {
+    const now = this.now().getTime();
+    await this.redis.set(this.keys.portalSessionsRevoked(tenantId), String(now), 'EX', maxTtlSeconds + 60);
+    return new Date(now).toISOString();
+  }
+
+  /** Ends one session (the portal's "Sign out"); resolves false when it had already ended. */
+  async end(token: string): Promise<boolean> {
+    if (!token.startsWith(PORTAL_TOKEN_PREFIX)) return false;
+    return (await this.redis.del(this.keys.portalSession(digest(token)))) === 1;
   }
 }
 

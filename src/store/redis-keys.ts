@@ -49,6 +49,8 @@ export interface RedisKeys {
   tenantApiKeys(tenantId: TenantId): string;
   /** A tenant portal session by the SHA-256 of its token (expires with the session). */
   portalSession(tokenDigest: string): string;
+  /** Epoch ms: the tenant's portal sessions minted at or before it are revoked (expires after the longest TTL). */
+  portalSessionsRevoked(tenantId: TenantId): string;
   /** Stream of operational events (endpoint disabled, ...). */
   operationalEvents(): string;
   /** Hash `{count, since}`: consecutive failed deliveries of an endpoint and when the streak began. */
@@ -97,6 +99,7 @@ export function createRedisKeys(prefix: string, streams: StreamNames): RedisKeys
     apiKeys: () => `${service}:apikeys`,
     tenantApiKeys: (tenantId) => `${service}:tenant:${tenantId}:apikeys`,
     portalSession: (tokenDigest) => `${service}:portal-session:${tokenDigest}`,
+    portalSessionsRevoked: (tenantId) => `${service}:tenant:${tenantId}:portal-revoked-before`,
     ingestStats: () => `${service}:stats:ingest`,
     consumerGroupRecovery: (group) => `${service}:consumer-group-recovered:${group}`,
     operationalEvents: () => `${service}:ops`,
@@ -127,6 +130,10 @@ export const KEY_LAYOUT: Readonly<Record<keyof RedisKeys, { readonly scope: KeyS
   apiKeys: { scope: 'service', holds: 'Hash: API key digest → tenant and key id.' },
   tenantApiKeys: { scope: 'service', holds: "Hash: a tenant's API key id → key record (digest, no key)." },
   portalSession: { scope: 'service', holds: 'A tenant portal session (tenant, expiry) by token digest (expires).' },
+  portalSessionsRevoked: {
+    scope: 'service',
+    holds: "Epoch ms before which the tenant's portal sessions are revoked (expires after the longest session).",
+  },
   ingestStats: { scope: 'service', holds: 'Hash of ingest counters (`duplicates`).' },
   consumerGroupRecovery: { scope: 'service', holds: 'The last recreation of a lost consumer group (expires).' },
   operationalEvents: { scope: 'service', holds: 'Stream of operational events (endpoint disabled, ...), capped.' },
@@ -191,6 +198,7 @@ export function keyPatterns(): Record<keyof RedisKeys, string> {
     apiKeys: keys.apiKeys(),
     tenantApiKeys: keys.tenantApiKeys(tenant),
     portalSession: keys.portalSession('<sha256 of token>'),
+    portalSessionsRevoked: keys.portalSessionsRevoked(tenant),
     ingestStats: keys.ingestStats(),
     consumerGroupRecovery: keys.consumerGroupRecovery('<WSS_CONSUMER_GROUP>'),
     operationalEvents: keys.operationalEvents(),

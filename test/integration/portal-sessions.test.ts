@@ -63,4 +63,63 @@ describe('portal sessions end with what they came from', () => {
     const session = await mint(tenant, stack.adminToken);
     assert.equal((await endpoints(tenant, session)).status, 200);
   });
+
+  it('the tenant (or the admin) ends every link at once; a link minted after works; a link cannot do it', async () => {
+    const tenant = uniqueName('ps-all').replace(/-/g, '_');
+    const { key } = await tenantWithKey(tenant);
+    const first = await mint(tenant, key);
+    const second = await mint(tenant, stack.adminToken);
+    const refused = await stack.api('DELETE', `/v1/tenants/${tenant}/portal-sessions`, undefined, first);
+    assert.equal(refused.status, 404, JSON.stringify(refused.body));
+    assert.equal((await endpoints(tenant, first)).status, 200);
+
+    const res = await stack.api('DELETE', `/v1/tenants/${tenant}/portal-sessions`, undefined, key);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.ok(!Number.isNaN(Date.parse(res.body.revokedBefore)));
+    assert.equal((await endpoints(tenant, first)).status, 401);
+    assert.equal((await endpoints(tenant, second)).status, 401);
+    assert.equal((await endpoints(tenant, key)).status, 200, 'API keys are not portal sessions');
+
+    await new Promise((r) => setTimeout(r, 5));
+    const later = await mint(tenant, key);
+    assert.equal((await endpoints(tenant, later)).status, 200);
+    // The admin can do it too, and another tenant's key cannot.
+    const other = uniqueName('ps-oth').replace(/-/g, '_');
+    const otherKey = await tenantWithKey(other);
+    const cross = await stack.api('DELETE', `/v1/tenants/${tenant}/portal-sessions`, undefined, otherKey.key);
+    assert.equal(cross.status, 404);
+    assert.equal((await endpoints(tenant, later)).status, 200);
+    assert.equal((await stack.api('DELETE', `/v1/tenants/${tenant}/portal-sessions`)).status, 200);
+    assert.equal((await endpoints(tenant, later)).status, 401);
+  });
+
+  it('signing out ends that link only, on the server; an API key has no session to end', async () => {
+    const tenant = uniqueName('ps-out').replace(/-/g, '_');
+    const { key } = await tenantWithKey(tenant);
+    const mine = await mint(tenant, key);
+    const theirs = await mint(tenant, key);
+    const out = await stack.api('DELETE', `/v1/tenants/${tenant}/portal-sessions/current`, undefined, mine);
+    assert.equal(out.status, 204, JSON.stringify(out.body));
+    assert.equal((await endpoints(tenant, mine)).status, 401);
+    assert.equal((await endpoints(tenant, theirs)).status, 200);
+    const byKey = await stack.api('DELETE', `/v1/tenants/${tenant}/portal-sessions/current`, undefined, key);
+    assert.equal(byKey.status, 404);
+  });
+
+  it('no /v1 answer may be cached: secrets shown once, errors included', async () => {
+    const tenant = uniqueName('ps-cache').replace(/-/g, '_');
+    const { key } = await tenantWithKey(tenant);
+    for (const [method, path, body, token] of [
+      ['POST', `/v1/tenants/${tenant}/portal-sessions`, {}, key],
+      ['POST', `/v1/tenants/${tenant}/endpoints`, { url: 'http://127.0.0.1:9/x', eventTypes: ['*'] }, key],
+      ['GET', `/v1/tenants/${tenant}/endpoints`, undefined, 'wrong-token'],
+    ] as const) {
+      const res = await fetch(`${stack.apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      assert.equal(res.headers.get('cache-control'), 'no-store', `${method} ${path} (${res.status})`);
+    }
+  });
 });

@@ -52,8 +52,18 @@ describe('tenant portal in a real browser', () => {
     const context = await browser.newContext({ viewport: { width, height: 900 }, timezoneId: 'Asia/Tokyo' });
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
+    // Outside the API's own answers, nothing the portal loads may fail (a missing asset), and
+    // nothing may be blocked by its Content Security Policy.
+    page.on('response', (res) => {
+      if (res.status() >= 400 && !new URL(res.url()).pathname.startsWith('/v1/'))
+        pageProblems.push(`${res.status()} ${res.url()}`);
+    });
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) pageProblems.push(msg.text());
+    });
     return page;
   }
+  const pageProblems: string[] = [];
 
   /** axe-core's serious and critical violations on the page as it is now. */
   async function seriousViolations(page: Page): Promise<string[]> {
@@ -302,7 +312,16 @@ describe('tenant portal in a real browser', () => {
     await expired.goto(`${stack.apiUrl}${short.body.url}`);
     await expired.getByRole('alert').getByText('This portal link has expired or is not valid').waitFor();
     await expired.context().close();
+
+    // Sign out ends the link on the server: the token no longer works anywhere.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    assert.equal((await stack.api('GET', `/v1/tenants/${a.id}/endpoints`, undefined, token)).status, 401);
     await page.context().close();
+  });
+
+  it('loaded every asset, with nothing blocked by the CSP', () => {
+    assert.deepEqual(pageProblems, []);
   });
 });
 

@@ -30,6 +30,7 @@ function allKeys(keys: RedisKeys, s: (typeof SAMPLES)[number]): Record<keyof Red
     apiKeys: keys.apiKeys(),
     tenantApiKeys: keys.tenantApiKeys(s.tenant),
     portalSession: keys.portalSession('0f'.repeat(32)),
+    portalSessionsRevoked: keys.portalSessionsRevoked(s.tenant),
     ingestStats: keys.ingestStats(),
     consumerGroupRecovery: keys.consumerGroupRecovery('wss-senders'),
     operationalEvents: keys.operationalEvents(),

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors';
 import type { ApiDependencies, ApiInstance } from '../api-context';
-import { answer } from '../response-schemas';
+import { bearerToken } from '../auth';
+import { answer, noContent } from '../response-schemas';
 import { tenantParams } from '../schemas';
 
 const tags = ['Tenants'];
@@ -57,6 +58,53 @@ export function portalSessionRoutes(app: ApiInstance, deps: ApiDependencies): vo
         tenantCreatedAt: tenant.createdAt,
       });
       return reply.code(201).send({ url: `/portal/#session=${session.token}`, ...session });
+    },
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/v1/tenants/:tenantId/portal-sessions',
+    config: { access: 'tenant' },
+    schema: {
+      operationId: 'revokePortalSessions',
+      summary: 'End every portal link of the tenant minted until now (admin or tenant key)',
+      tags,
+      params: tenantParams,
+      response: {
+        200: answer(
+          'Revoked',
+          z.object({
+            revokedBefore: z.string().describe('ISO-8601: links minted at or before this time are refused.'),
+          }),
+        ),
+      },
+    },
+    handler: async (req) => {
+      const { tenantId } = req.params;
+      // A portal session cannot end the others': only the keys that mint links can.
+      if (req.principal.kind === 'tenant' && req.principal.portal === true) throw new NotFoundError('not found');
+      await deps.tenants.require(tenantId);
+      return { revokedBefore: await deps.portalSessions.revokeAll(tenantId, MAX_TTL_SECONDS) };
+    },
+  });
+
+  app.route({
+    method: 'DELETE',
+    url: '/v1/tenants/:tenantId/portal-sessions/current',
+    config: { access: 'tenant' },
+    schema: {
+      operationId: 'endPortalSession',
+      summary: "End the portal session making this request (the portal's Sign out)",
+      tags,
+      params: tenantParams,
+      response: { 204: noContent('Ended') },
+    },
+    handler: async (req, reply) => {
+      if (req.principal.kind !== 'tenant' || req.principal.portal !== true) {
+        throw new NotFoundError('no portal session signs this request');
+      }
+      await deps.portalSessions.end(bearerToken(req.headers.authorization) ?? '');
+      return reply.code(204).send();
     },
   });
 }
