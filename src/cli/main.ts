@@ -283,6 +283,27 @@ previous keys valid until ${r.previousKeyValidUntil}`,
       ),
     );
 
+  const portal = program.command('portal').description('tenant portal links');
+  sub(portal, 'link <tenantId>', 'mint a short-lived portal link (prefix its url with the API base URL)')
+    .option('--ttl <seconds>', 'lifetime in seconds (default 900, at most 86400)')
+    .action(
+      call(
+        'POST /v1/tenants/{}/portal-sessions',
+        (b) => `${b.url}\nexpires ${b.expiresAt}`,
+        (o) => {
+          if (o.ttl === undefined) return {};
+          const ttl = Number(o.ttl);
+          if (!/^\d+$/.test(String(o.ttl)) || !Number.isSafeInteger(ttl)) {
+            throw new UsageError(`--ttl must be a whole number of seconds, got ${String(o.ttl)}`);
+          }
+          return { ttlSeconds: ttl };
+        },
+      ),
+    );
+  sub(portal, 'revoke <tenantId>', 'end every portal link of the tenant minted until now').action(
+    call('DELETE /v1/tenants/{}/portal-sessions', (b) => `portal links minted until ${b.revokedBefore} ended`),
+  );
+
   const deliveries = program.command('deliveries').description('inspect, cancel, retry and replay deliveries');
   sub(deliveries, 'list <tenantId>', "the tenant's deliveries, one row per event, running ones first")
     .option('--status <status>', 'pending, delivered, failed, cancelled, skipped or no_subscribers')

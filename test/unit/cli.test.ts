@@ -179,6 +179,9 @@ describe('wss CLI', () => {
         '/v1/tenants/acme/events',
         { type: 'a.b', data: [1, 2], id: 'e1' },
       ],
+      [['portal', 'link', 'acme'], 'POST', '/v1/tenants/acme/portal-sessions', {}],
+      [['portal', 'link', 'acme', '--ttl', '60'], 'POST', '/v1/tenants/acme/portal-sessions', { ttlSeconds: 60 }],
+      [['portal', 'revoke', 'acme'], 'DELETE', '/v1/tenants/acme/portal-sessions', undefined],
       [['deliveries', 'list', 'acme'], 'GET', '/v1/tenants/acme/deliveries', undefined],
       [
         ['deliveries', 'list', 'acme', '--status', 'failed', '--event-type', 'order.created', '--endpoint', 'ep_1'],
@@ -284,6 +287,15 @@ describe('wss CLI', () => {
           assert.equal(res.code, 2, `${name}: ${res.stderr}`);
           assert.match(res.stderr, /not valid UTF-8/, name);
         }
+      }
+      assert.equal(seen.length, 0);
+    });
+
+    it('refuses a --ttl that is not a whole number of seconds, before any request', async () => {
+      for (const ttl of ['abc', '1.5', '-5', '', '1e3']) {
+        const res = await wss(['portal', 'link', 'acme', '--ttl', ttl]);
+        assert.equal(res.code, 2, `${ttl}: ${res.stderr}`);
+        assert.match(res.stderr, /--ttl must be a whole number/, ttl);
       }
       assert.equal(seen.length, 0);
     });
@@ -525,6 +537,8 @@ describe('wss CLI', () => {
         ['tenantId'],
         ['--status', '--event-type', '--endpoint', '--since', '--until', '--limit', '--cursor'],
       ],
+      ['portal link', ['tenantId'], ['--ttl']],
+      ['portal revoke', ['tenantId'], []],
       ['deliveries get', ['tenantId', 'eventId'], []],
       ['deliveries cancel', ['tenantId', 'eventId'], []],
       ['deliveries retry', ['tenantId', 'eventId'], []],
