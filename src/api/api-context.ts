@@ -47,7 +47,7 @@ export interface ApiDependencies {
     'get' | 'list' | 'cancel' | 'retry' | 'replay' | 'listDeadLetters' | 'cancelTenant'
   >;
   /** Ordered delivery: paused keys and their resume. */
-  readonly orderedLanes: Pick<OrderedLaneOperations, 'listPaused' | 'resume'>;
+  readonly orderedLanes: Pick<OrderedLaneOperations, 'listPaused' | 'resume' | 'cancelEndpoint'>;
   readonly maxEventBytes: number;
   /** Deepest nesting accepted in an event's `data` (WSS_MAX_EVENT_DEPTH). */
   readonly maxEventDepth: number;

@@ -62,6 +62,30 @@ export class OrderedLaneOperations {
     return { keyHash, ...state.paused, queued: state.queued };
   }
 
+  /**
+   * Cancels every running lane of an endpoint (when it is deleted): a lane paused on it could never be resumed,
+   * and one still delivering would only skip its queue. Its events stay in the attempt log and dead letters.
+   *
+   * @returns how many lanes were asked to cancel.
+   */
+  async cancelEndpoint(tenantId: TenantId, endpointId: EndpointId): Promise<number> {
+    const prefix = orderedLaneWorkflowId(tenantId, endpointId, '');
+    const query =
+      `WorkflowType = '${this.workflowType}' AND ExecutionStatus = 'Running' AND TenantId = '${tenantId}' ` +
+      `AND EndpointId = '${endpointId}'`;
+    let cancelled = 0;
+    for await (const execution of this.client.workflow.list({ query })) {
+      if (!execution.workflowId.startsWith(prefix)) continue;
+      try {
+        await this.client.workflow.getHandle(execution.workflowId, execution.runId).cancel();
+        cancelled++;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err; // Ended meanwhile.
+      }
+    }
+    return cancelled;
+  }
+
   private async state(workflowId: string): Promise<OrderedLaneState | undefined> {
     try {
       return await this.client.workflow.getHandle(workflowId).query<OrderedLaneState>(ORDERED_STATE_QUERY);

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { orderingKeyHash } from '../../src/domain/ordering';
+import { orderedLaneWorkflowId, orderingKeyHash } from '../../src/domain/ordering';
+import { parseEndpointId, parseTenantId } from '../../src/domain/ids';
 import { killRole, opsPortOf, startRole, stopAllRoles, waitReady } from '../support/role-process';
 import type { RoleProcess } from '../support/role-process';
 import { uniqueName, waitFor } from '../support/services';
@@ -288,6 +289,44 @@ describe('ordered delivery per key, with two worker processes', () => {
     assert.equal(resumed.status, 202, JSON.stringify(resumed.body));
     await waitFor('key A through', () => ok('A').length === 3, 60_000);
     assert.deepEqual(ok('A'), [0, 2, 3]);
+  });
+
+  it('deleting an endpoint ends its lanes, a paused one included (nothing could resume it)', async () => {
+    const tenant = uniqueName('t');
+    const receiver = await orderedReceiver({ delayMs: 5, fail: ({ key }) => key === 'P' });
+    closers.push(receiver.close);
+    const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: receiver.url,
+      eventTypes: ['*'],
+      ordering: { key: 'orderingKey', onFailure: 'pause' },
+      retryPolicy: { maximumAttempts: 1 },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const endpointId = res.body.id as string;
+    for (const n of [0, 1]) {
+      const pub = await stack.api('POST', `/v1/tenants/${tenant}/events`, {
+        type: 'order.updated',
+        id: `P-${n}`,
+        data: { key: 'P', n },
+        orderingKey: 'P',
+      });
+      assert.equal(pub.status, 202, JSON.stringify(pub.body));
+    }
+    await waitFor(
+      'key P paused',
+      async () => {
+        const list = await stack.api('GET', `/v1/tenants/${tenant}/endpoints/${endpointId}/ordering/paused`);
+        return list.body?.items?.length === 1 ? true : undefined;
+      },
+      60_000,
+      250,
+    );
+    const lane = stack.temporal.workflow.getHandle(
+      orderedLaneWorkflowId(parseTenantId(tenant), parseEndpointId(endpointId), orderingKeyHash('P')),
+    );
+    assert.equal((await lane.describe()).status.name, 'RUNNING');
+    assert.equal((await stack.api('DELETE', `/v1/tenants/${tenant}/endpoints/${endpointId}`)).status, 204);
+    await waitFor('the lane ended', async () => (await lane.describe()).status.name !== 'RUNNING', 30_000, 250);
   });
 
   it('holds a key while an earlier entry of the stream sits unhandled on a crashed consumer, then delivers in order', async () => {

@@ -207,6 +207,9 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
     handler: async (req, reply) => {
       const endpoint = await load(req.params);
       await deps.endpoints.delete(endpoint.tenantId, endpoint.id);
+      // After the delete, so a lane started meanwhile finds the endpoint gone and skips. Whatever its settings now:
+      // ordering may have been switched off while lanes still ran.
+      await deps.orderedLanes.cancelEndpoint(endpoint.tenantId, endpoint.id);
       return reply.code(204).send();
     },
   });
