@@ -265,7 +265,9 @@ const endpointFields = {
     .min(FLOW_CONTROL_LIMITS.burst.min)
     .max(FLOW_CONTROL_LIMITS.burst.max)
     .optional()
-    .describe('Requests the rate limit lets go at once after a quiet spell. Default 1: evenly paced.'),
+    .describe(
+      'Requests the rate limit lets go at once after a quiet spell. Default 1: evenly paced. Needs a `rateLimit`; removing the rate removes it.',
+    ),
   maxInFlight: z
     .number()
     .int()
@@ -277,7 +279,7 @@ const endpointFields = {
     .boolean()
     .optional()
     .describe(
-      'With a rateLimit or maxInFlight: cut the rate on 429, 503 and timeouts and recover it on successes (AIMD), and pause every delivery to the endpoint on a `Retry-After`. Default true.',
+      'With a rateLimit or maxInFlight: cut the rate on 429, 503 and timeouts and recover it on successes (AIMD), and pause every delivery to the endpoint on a `Retry-After`. Default true; `null` on update restores the default.',
     ),
   // --- end flow control ---
   retryPolicy: retryPolicySchema.optional(),
@@ -315,6 +317,7 @@ export const updateEndpointSchema = z
     rateLimit: endpointFields.rateLimit.nullable(),
     rateLimitBurst: endpointFields.rateLimitBurst.nullable(),
     maxInFlight: endpointFields.maxInFlight.nullable(),
+    adaptiveBackoff: endpointFields.adaptiveBackoff.nullable(),
     // --- end flow control ---
   })
   .partial()

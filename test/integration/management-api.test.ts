@@ -1094,6 +1094,48 @@ describe('management API against real Redis and Temporal', () => {
       endpoint = await createEndpoint(tenant);
     });
 
+    it('refuses a rateLimitBurst with no rateLimit to shape, on POST and PATCH; removing the rate removes its burst', async () => {
+      const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { ...valid, rateLimitBurst: 5 });
+      assertError(created, 400, 'validation_failed', 'rateLimitBurst');
+      const patched = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, {
+        rateLimitBurst: 5,
+      });
+      assertError(patched, 400, 'validation_failed', 'rateLimitBurst');
+      const removing = await stack.api('PATCH', `/v1/tenants/${tenant}/endpoints/${endpoint.id}`, {
+        rateLimit: null,
+        rateLimitBurst: 5,
+      });
+      assertError(removing, 400, 'validation_failed', 'rateLimitBurst');
+
+      const shaped = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+        ...valid,
+        rateLimit: 10,
+        rateLimitBurst: 5,
+      });
+      assert.equal(shaped.status, 201, JSON.stringify(shaped.body));
+      const path = `/v1/tenants/${tenant}/endpoints/${shaped.body.id}`;
+      assert.equal((await stack.api('PATCH', path, { rateLimitBurst: 8 })).body.rateLimitBurst, 8);
+      const unlimited = await stack.api('PATCH', path, { rateLimit: null });
+      assert.equal(unlimited.status, 200, JSON.stringify(unlimited.body));
+      assert.equal(unlimited.body.rateLimit, undefined);
+      assert.equal(unlimited.body.rateLimitBurst, undefined);
+    });
+
+    it('takes adaptiveBackoff: null on PATCH as "back to the default" (on), like the other nullable settings', async () => {
+      const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+        ...valid,
+        maxInFlight: 2,
+        adaptiveBackoff: false,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.adaptiveBackoff, false);
+      const path = `/v1/tenants/${tenant}/endpoints/${created.body.id}`;
+      const reset = await stack.api('PATCH', path, { adaptiveBackoff: null });
+      assert.equal(reset.status, 200, JSON.stringify(reset.body));
+      assert.equal(reset.body.adaptiveBackoff, undefined);
+      assert.equal((await stack.api('GET', path)).body.adaptiveBackoff, undefined);
+    });
+
     // Each would make every delivery fail in the HTTP client (or reach the receiver rewritten), so each is refused
     // when the endpoint is registered, and the message names the header.
     const impossibleHeaders: Record<string, string> = {

@@ -73,6 +73,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const { tenantId } = req.params;
       const { secret: given, ...input } = req.body;
       validateProgrammableFields(input);
+      checkBurst(input.rateLimit, input.rateLimitBurst);
       await deps.destinations.checkUrl(input.url);
       await checkAuth(input.auth, input.headers, deps);
       const secret = signingSecret(input.signatureScheme ?? 'wss', given);
@@ -146,6 +147,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       const endpoint = await load(req.params);
       const patch = req.body;
       validateProgrammableFields(patch);
+      checkBurst(patch.rateLimit === undefined ? endpoint.rateLimit : patch.rateLimit, patch.rateLimitBurst);
       if (patch.url !== undefined) await deps.destinations.checkUrl(patch.url);
       if (patch.url !== undefined && patch.auth === undefined && endpoint.auth !== undefined) {
         // Stored credentials (a password, a token, a client certificate) never follow the endpoint to another
@@ -178,7 +180,8 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
         }
       }
       if (patch.signatureVersions?.includes('v1a') === true) await deps.signingKeys.ensure(endpoint.tenantId);
-      const { description, filter, transform, rateLimit, rateLimitBurst, maxInFlight, ...rest } = patch;
+      const { description, filter, transform, rateLimit, rateLimitBurst, maxInFlight, adaptiveBackoff, ...rest } =
+        patch;
       const updated = await deps.endpoints.update(endpoint.tenantId, endpoint.id, {
         ...rest,
         ...(description !== undefined ? { description: description ?? undefined } : {}),
@@ -186,8 +189,10 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
         ...(transform !== undefined ? { transform: transform ?? undefined } : {}),
         // --- Flow control (issue 17): `null` removes a limit ---
         ...(rateLimit !== undefined ? { rateLimit: rateLimit ?? undefined } : {}),
-        ...(rateLimitBurst !== undefined ? { rateLimitBurst: rateLimitBurst ?? undefined } : {}),
+        // A burst shapes a rate: removing the rate removes its burst.
+        ...(rateLimitBurst !== undefined || rateLimit === null ? { rateLimitBurst: rateLimitBurst ?? undefined } : {}),
         ...(maxInFlight !== undefined ? { maxInFlight: maxInFlight ?? undefined } : {}),
+        ...(adaptiveBackoff !== undefined ? { adaptiveBackoff: adaptiveBackoff ?? undefined } : {}),
       });
       return withFlowControlState(updated);
     },
@@ -396,4 +401,14 @@ function checkAuthHeaders(type: EndpointAuthType | undefined, headers: Readonly<
 function validateProgrammableFields(body: { filter?: unknown; transform?: string | null }): void {
   if (body.filter !== undefined && body.filter !== null) compileFilter(body.filter);
   if (body.transform !== undefined && body.transform !== null) compileTransform(body.transform);
+}
+
+/** A burst only shapes a rate limit: refused (400, field `rateLimitBurst`) where there is no rate to shape. */
+function checkBurst(rateLimit: number | null | undefined, burst: number | null | undefined): void {
+  if (burst !== undefined && burst !== null && (rateLimit === undefined || rateLimit === null)) {
+    throw new ValidationError(
+      'rateLimitBurst: shapes a rateLimit, and the endpoint has none; set rateLimit too',
+      'rateLimitBurst',
+    );
+  }
 }
