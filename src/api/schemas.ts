@@ -172,7 +172,13 @@ export const endpointAuthSchema = z
         password: credentialText(1024),
       })
       .strict(),
-    z.object({ type: z.enum(['bearer']), token: credentialText(4096) }).strict(),
+    z
+      .object({
+        type: z.enum(['bearer']),
+        // RFC 6750 §2.1: the credential is one token after "Bearer "; a space would split it at the receiver.
+        token: credentialText(4096).regex(/^[\x21-\x7e]+$/, 'must be one token: printable ASCII without spaces'),
+      })
+      .strict(),
     z
       .object({
         type: z.enum(['oauth2_client_credentials']),

@@ -25,4 +25,19 @@ describe('API field bounds', () => {
     assert.equal(publish('\ud800').success, false, 'a lone high surrogate');
     assert.equal(publish('a\udc00b').success, false, 'a lone low surrogate');
   });
+
+  it('refuses a bearer token with a space or a control character: it would not survive as one token', () => {
+    const auth = (token: string) => createEndpointSchema.safeParse({ ...endpoint, auth: { type: 'bearer', token } });
+    for (const token of [' t0k', 't0k ', 't 0k', 't\t0k', 't0k\n', 'tök']) {
+      assert.equal(auth(token).success, false, JSON.stringify(token));
+      assert.equal(
+        updateEndpointSchema.safeParse({ auth: { type: 'bearer', token } }).success,
+        false,
+        `PATCH ${JSON.stringify(token)}`,
+      );
+    }
+    for (const token of ['t0k', 'eyJhbGciOiJIUzI1NiJ9.e30.abc-_~+/=', 'key:with:colons']) {
+      assert.equal(auth(token).success, true, token);
+    }
+  });
 });

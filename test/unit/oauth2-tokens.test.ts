@@ -72,6 +72,17 @@ describe('OAuth2 token source', () => {
     assert.equal(endpoint.calls.length, 2);
   });
 
+  it('uses a token that says it has already expired (expires_in 0 or negative) once, and caches it nowhere', async () => {
+    for (const expiresIn of [0, -5, -3600]) {
+      const endpoint = tokenEndpoint(issuing(expiresIn));
+      const cache = sharedCache();
+      const source = new OAuth2TokenSource({ post: endpoint.post, cache, now: () => 1_000_000 });
+      assert.equal(await source.token(CREDENTIALS, CONTEXT), 'tok-1', `${expiresIn}`);
+      assert.equal(await source.token(CREDENTIALS, CONTEXT), 'tok-2', `${expiresIn}: not reused`);
+      assert.equal(cache.entries.size, 0, `${expiresIn}: not shared`);
+    }
+  });
+
   it('fetches once for concurrent callers, and once across sources sharing a cache', async () => {
     const endpoint = tokenEndpoint(issuing(3600));
     const cache = sharedCache();

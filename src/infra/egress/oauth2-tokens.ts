@@ -124,8 +124,10 @@ export class OAuth2TokenSource {
     }
     try {
       const fresh = await this.fetchToken(credentials, context);
-      this.memory.set(key, fresh.token);
-      await this.quietly(() => cache?.set(key, fresh.token, fresh.ttlMs));
+      if (fresh.ttlMs > 0) {
+        this.memory.set(key, fresh.token);
+        await this.quietly(() => cache?.set(key, fresh.token, fresh.ttlMs));
+      }
       return fresh.token.accessToken;
     } finally {
       if (locked && cache !== undefined) await this.quietly(() => cache.unlock(key));
@@ -186,12 +188,13 @@ export class OAuth2TokenSource {
     if (typeof tokenType === 'string' && tokenType.toLowerCase() !== 'bearer') {
       throw tokenError(context.endpointId, 'token_type is not Bearer');
     }
-    const expiresIn =
-      typeof fields.expires_in === 'number' && fields.expires_in > 0
-        ? fields.expires_in
-        : typeof fields.expires_in === 'string' && Number(fields.expires_in) > 0
-          ? Number(fields.expires_in)
-          : DEFAULT_LIFETIME_S;
+    // RFC 6749 §5.1: `expires_in` is the lifetime in seconds (some servers send it as a string). Absent or not a
+    // number: a short default. Zero or negative: the token is already expired by the server's own word, so it is
+    // used for this one request and cached nowhere (ttlMs 0).
+    const stated =
+      typeof fields.expires_in === 'number' || typeof fields.expires_in === 'string' ? Number(fields.expires_in) : NaN;
+    const expiresIn = Number.isFinite(stated) && String(fields.expires_in).trim() !== '' ? stated : DEFAULT_LIFETIME_S;
+    if (expiresIn <= 0) return { token: { accessToken, usableUntil: started }, ttlMs: 0 };
     const lifetimeMs = expiresIn * 1000;
     const ttlMs = Math.max(1, lifetimeMs - Math.min(EXPIRY_MARGIN_MS, lifetimeMs / 2));
     return { token: { accessToken, usableUntil: started + ttlMs }, ttlMs };
