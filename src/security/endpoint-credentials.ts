@@ -30,9 +30,15 @@ export function authView(credentials: EndpointCredentials): EndpointAuthView {
   }
 }
 
+/** A certificate that becomes valid within this much is accepted: clocks of issuer and service differ. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+/** The extended key usage `id-kp-clientAuth` (RFC 5280 §4.2.1.12). */
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
 /**
  * Parses a client certificate and its key, and checks that they belong together and that the certificate is valid
- * now, so a wrong pair is a 400 at registration rather than a TLS failure on every attempt. Messages never quote
+ * now (five minutes of clock skew allowed), is not a CA certificate, and, when it lists extended key usages,
+ * allows client authentication, so a wrong pair is a 400 at registration rather than a TLS failure on every attempt. Messages never quote
  * the PEM text.
  *
  * @throws ValidationError (field `auth.certificate` or `auth.privateKey`)
@@ -62,6 +68,25 @@ export function checkClientCertificate(
   }
   if (Date.parse(certificate.validTo) <= now) {
     throw new ValidationError(`auth.certificate: expired on ${certificate.validTo}`, 'auth.certificate');
+  }
+  if (Date.parse(certificate.validFrom) > now + CLOCK_SKEW_MS) {
+    throw new ValidationError(`auth.certificate: not valid before ${certificate.validFrom}`, 'auth.certificate');
+  }
+  if (certificate.ca) {
+    throw new ValidationError(
+      'auth.certificate: is a CA certificate (basicConstraints CA:TRUE), not a client certificate',
+      'auth.certificate',
+    );
+  }
+  // RFC 5280 §4.2.1.12: with an extended key usage, the certificate may be used only for the purposes it lists;
+  // TLS servers checking client certificates refuse one without clientAuth (1.3.6.1.5.5.7.3.2).
+  // `extKeyUsage` is the newer name (Node 23.5+); `keyUsage` is the same list on Node 20 and 22.
+  const purposes = (certificate as X509Certificate & { extKeyUsage?: string[] }).extKeyUsage ?? certificate.keyUsage;
+  if (purposes !== undefined && purposes.length > 0 && !purposes.includes(CLIENT_AUTH_OID)) {
+    throw new ValidationError(
+      'auth.certificate: is not for client authentication (its extended key usage lacks clientAuth)',
+      'auth.certificate',
+    );
   }
   return {
     subject: certificate.subject,

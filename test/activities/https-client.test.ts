@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -213,8 +214,12 @@ describe('mTLS client certificates at registration', () => {
 
     const expired = pki.issue('old', { usage: 'client', expired: true });
     const stranger = pki.issue('stranger', { usage: 'client' });
+    const serverOnly = pki.issue('server-only.test', { usage: 'server' });
     for (const [cert, key, field, reason] of [
       [expired.cert, expired.key, 'auth.certificate', /expired/],
+      // A receiver checking client certificates refuses each of these at the handshake, on every attempt.
+      [pki.caPem, pki.caKeyPem, 'auth.certificate', /a CA certificate/],
+      [serverOnly.cert, serverOnly.key, 'auth.certificate', /not for client authentication/],
       [own.cert, stranger.key, 'auth.privateKey', /does not belong/],
       ['not a certificate', own.key, 'auth.certificate', /not a PEM certificate/],
       [own.cert, 'not a key', 'auth.privateKey', /not an unencrypted PEM private key/],
@@ -230,5 +235,15 @@ describe('mTLS client certificates at registration', () => {
         },
       );
     }
+  });
+
+  it('refuses a certificate that is not valid yet, beyond five minutes of clock skew', () => {
+    const own = pki.issue('early', { usage: 'client' });
+    const validFrom = Date.parse(new X509Certificate(own.cert).validFrom);
+    assert.throws(
+      () => checkClientCertificate(own.cert, own.key, validFrom - 3_600_000),
+      (err: unknown) => err instanceof ValidationError && /not valid before/.test(err.message),
+    );
+    assert.doesNotThrow(() => checkClientCertificate(own.cert, own.key, validFrom - 60_000));
   });
 });

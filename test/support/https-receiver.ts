@@ -19,6 +19,8 @@ export interface ReceiverPki {
   /** Path of the test CA's certificate (PEM): what WSS_HTTP_CA_FILE points at. */
   readonly caFile: string;
   readonly caPem: string;
+  /** The test CA's private key (PEM): a CA certificate with its key, offered where a client certificate belongs. */
+  readonly caKeyPem: string;
   issue(
     name: string,
     options?: { dnsNames?: string[]; expired?: boolean; ca?: 'test' | 'rogue'; usage?: 'server' | 'client' },
@@ -65,6 +67,7 @@ export function createReceiverPki(): ReceiverPki {
     dir,
     caFile: cas.test.cert,
     caPem: readFileSync(cas.test.cert, 'utf8'),
+    caKeyPem: readFileSync(cas.test.key, 'utf8'),
     issue(name, options = {}) {
       const ca = cas[options.ca ?? 'test'];
       const base = `${name}-${++serial}`;
