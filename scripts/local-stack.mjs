@@ -20,14 +20,14 @@
 // Temporal running; a later start then fails on their ports.) package.json's `start` line `exec`s this script: npm
 // runs it with /bin/sh -c, and on Debian dash would otherwise stay in between and die at once on the Ctrl-C, so npm
 // would return to the prompt while the drain still runs.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createSupervisor, waitFor } from './lib/process-group.mjs';
 import { findOnPath, findTemporal } from './lib/tools.mjs';
 
 const USAGE = 'local-stack.mjs run [--ephemeral | --data-dir <dir>] -- <command...>';
@@ -43,11 +43,7 @@ const { ephemeral, dataDirFlag } = (() => {
     process.exit(2);
   }
 })();
-const children = [];
-/** Signals received so far; `signalReceived` is set by the first one. */
-let signalsReceived = 0;
-let signalReceived;
-let commandChild;
+const supervisor = createSupervisor({ log, services: 'Redis and Temporal', stopTimeoutMs: 10_000 });
 
 function parseFlags(args) {
   const parsed = { ephemeral: false, dataDirFlag: undefined };
@@ -88,39 +84,6 @@ async function portOpen(port) {
   });
 }
 
-async function waitFor(what, check, timeoutMs, child) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (signalReceived) throw new Error(`${signalReceived} during start-up: stopping`);
-    if (child && hasExited(child)) throw new Error(`${what} exited with code ${child.exitCode ?? child.signalCode}`);
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`${what} did not become ready within ${timeoutMs / 1000}s`);
-}
-
-function hasExited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** A service in a process group of its own (detached), so only stopAll() ever signals it. */
-function startChild(name, cmd, args, logFile) {
-  const out = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true });
-  closeSync(out);
-  const exited = new Promise((resolve) => child.once('exit', () => resolve(true)));
-  children.push({ name, child, exited });
-  return child;
-}
-
-function signalGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
 async function startRedis(dataDir, port) {
   const server = findOnPath('redis-server');
   if (!server) throw new Error('redis-server not found; run `npm run bootstrap` or set REDIS_URL');
@@ -138,8 +101,8 @@ async function startRedis(dataDir, port) {
   ];
   // The local run keeps data across restarts with AOF; tests throw everything away.
   args.push('--appendonly', ephemeral ? 'no' : 'yes');
-  const child = startChild('redis', server, args, path.join(dataDir, 'redis.log'));
-  await waitFor('redis-server', () => portOpen(port), 15_000, child);
+  const child = supervisor.startChild('redis', server, args, path.join(dataDir, 'redis.log'));
+  await waitFor(supervisor, 'redis-server', () => portOpen(port), 15_000, child);
   return `redis://127.0.0.1:${port}`;
 }
 
@@ -189,11 +152,12 @@ async function startTemporal(dataDir, port, uiPort) {
   }
   if (uiPort) args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
-  const child = startChild('temporal', temporal, args, path.join(dataDir, 'temporal.log'));
+  const child = supervisor.startChild('temporal', temporal, args, path.join(dataDir, 'temporal.log'));
   const address = `127.0.0.1:${port}`;
-  await waitFor('temporal dev server', () => portOpen(port), 60_000, child);
+  await waitFor(supervisor, 'temporal dev server', () => portOpen(port), 60_000, child);
   // The port opens before the namespace is served; wait until a real call succeeds.
   await waitFor(
+    supervisor,
     'temporal namespace',
     () =>
       new Promise((resolve) => {
@@ -242,64 +206,6 @@ function localSecrets(dataDir) {
   return values;
 }
 
-async function stopAll() {
-  while (children.length > 0) {
-    const { name, child, exited } = children.pop();
-    if (hasExited(child)) continue;
-    log(`stopping ${name}`);
-    signalGroup(child, 'SIGTERM');
-    // An unref'd timer: once everything has stopped, nothing keeps this process waiting for it.
-    const stopped = await Promise.race([exited, sleep(10_000, false, { ref: false })]);
-    if (!stopped) {
-      log(`${name} did not stop; killing`);
-      signalGroup(child, 'SIGKILL');
-      await exited;
-    }
-  }
-}
-
-function onSignal(signal) {
-  signalsReceived += 1;
-  signalReceived ??= signal;
-  if (!commandChild) return; // Start-up is under way: it notices signalReceived and stops.
-  if (hasExited(commandChild)) return; // Already stopping Redis and Temporal.
-  if (signal === 'SIGINT' && inTerminalForeground()) {
-    if (signalsReceived === 1) log(`${signal}: waiting for the command to stop; Redis and Temporal stop after it`);
-    return; // The terminal signalled the command as well.
-  }
-  log(
-    signalsReceived === 1
-      ? `${signal}: relayed; waiting for the command to stop; Redis and Temporal stop after it`
-      : `${signal} again: relayed (the command exits at once)`,
-  );
-  commandChild.kill(signal);
-}
-
-/**
- * Whether this process's group is the foreground group of its controlling terminal: then a SIGINT is a Ctrl-C that
- * the terminal sent to every process of the group, the command included. Linux: /proc/self/stat; elsewhere `ps`.
- */
-function inTerminalForeground() {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    // pid (comm) state ppid pgrp session tty_nr tpgid ...: comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pgrp = Number(fields[2]);
-    const tpgid = Number(fields[5]);
-    return tpgid > 0 && tpgid === pgrp;
-  } catch {
-    try {
-      const [pgid, tpgid] = execFileSync('ps', ['-o', 'pgid=,tpgid=', '-p', String(process.pid)], { encoding: 'utf8' })
-        .trim()
-        .split(/\s+/)
-        .map(Number);
-      return tpgid > 0 && tpgid === pgid;
-    } catch {
-      return false;
-    }
-  }
-}
-
 async function main() {
   if (command.length === 0) throw new Error(`usage: ${USAGE}`);
   const dataDir = ephemeral
@@ -330,28 +236,17 @@ async function main() {
       // The local run delivers to receivers on this machine; production leaves the allowlist empty.
       env.WSS_EGRESS_ALLOW_CIDRS ??= '127.0.0.0/8,::1/128';
     }
-    if (signalReceived) throw new Error(`${signalReceived} during start-up: stopping`);
-    const [cmd, ...cmdArgs] = command;
-    const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });
-    const code = new Promise((resolve) => {
-      child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0)));
-      child.once('error', (err) => {
-        log(`could not run ${cmd}: ${err.message}`);
-        resolve(127);
-      });
-    });
-    commandChild = child;
-    process.exitCode = await code;
+    supervisor.checkSignals();
+    process.exitCode = await supervisor.runCommand(command, env);
   } finally {
-    await stopAll();
+    await supervisor.stopAll();
     if (ephemeral) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+supervisor.handleSignals();
 main().catch(async (err) => {
   console.error(`[stack] ${err.message}`);
-  await stopAll();
+  await supervisor.stopAll();
   process.exit(1);
 });

@@ -31,11 +31,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
-  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  openSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -45,8 +43,8 @@ import {
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { createSupervisor, tail, waitFor } from './lib/process-group.mjs';
 import { TOOLS_DIR, findOnPath, findTemporal, isExecutable } from './lib/tools.mjs';
 
 const USAGE =
@@ -142,10 +140,14 @@ export function installTemporalServer(log = console.log) {
 
 // ------------------------------------------------------------------------------------------------------ the run
 
-const children = [];
-let signalsReceived = 0;
-let signalReceived;
-let commandChild;
+// PostgreSQL does a "smart" shutdown on SIGTERM, which waits for clients: SIGINT is its fast shutdown. The server
+// drains and exits on SIGTERM.
+const supervisor = createSupervisor({
+  log,
+  services: 'Temporal and PostgreSQL',
+  stopTimeoutMs: 15_000,
+  stopSignal: (name) => (name === 'postgres' ? 'SIGINT' : 'SIGTERM'),
+});
 
 function log(message) {
   console.log(`[temporal-pg] ${message}`);
@@ -207,51 +209,6 @@ async function portOpen(port) {
   });
 }
 
-function hasExited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitFor(what, check, timeoutMs, child) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (signalReceived) throw new Error(`${signalReceived} during start-up: stopping`);
-    if (child && hasExited(child)) throw new Error(`${what} exited with code ${child.exitCode ?? child.signalCode}`);
-    if (await check()) return;
-    await sleep(250);
-  }
-  throw new Error(`${what} did not become ready within ${timeoutMs / 1000}s`);
-}
-
-/** A service in a process group of its own (detached), so only stopAll() ever signals it. */
-function startChild(name, cmd, args, logFile, options = {}) {
-  const out = openSync(logFile, 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', out, out], detached: true, ...options });
-  closeSync(out);
-  const exited = new Promise((resolve) => child.once('exit', () => resolve(true)));
-  children.push({ name, child, exited, logFile });
-  return child;
-}
-
-function signalGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function tail(file, lines = 20) {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-/**
- * Debian's PostgreSQL, installed with apt-get when missing and this runs as root (the `postgresql` package: the
- * distribution's major version, 15 on Debian 12).
- */
 function findPostgres() {
   const found = locatePostgres();
   if (found) return found;
@@ -339,7 +296,7 @@ async function startPostgres(dataDir, port, password) {
   const logFile = path.join(dataDir, 'postgres.log');
   writeFileSync(logFile, '');
   if (user) chownSync(logFile, user.uid, user.gid);
-  const child = startChild(
+  const child = supervisor.startChild(
     'postgres',
     bins.postgres,
     [
@@ -357,7 +314,7 @@ async function startPostgres(dataDir, port, password) {
     logFile,
     asUser,
   );
-  await waitFor('postgres', () => portOpen(port), 30_000, child);
+  await waitFor(supervisor, 'postgres', () => portOpen(port), 30_000, child);
   return child;
 }
 
@@ -505,16 +462,17 @@ async function startTemporal(dataDir, paths, pgPort, password, flags) {
     serverConfig({ pgPort, password, ports, logLevel: flags.logLevel, dynamicConfigFile }),
     { mode: 0o600 },
   );
-  const child = startChild(
+  const child = supervisor.startChild(
     'temporal-server',
     paths.server,
     ['--root', dataDir, '--config', 'config', '--env', 'wss', '--allow-no-auth', 'start'],
     path.join(dataDir, 'temporal.log'),
   );
   const address = `127.0.0.1:${ports[0]}`;
-  await waitFor('temporal-server', () => portOpen(ports[0]), 120_000, child);
+  await waitFor(supervisor, 'temporal-server', () => portOpen(ports[0]), 120_000, child);
   // The frontend answers before the namespace exists; the server may refuse it until its services have joined.
   await waitFor(
+    supervisor,
     `namespace ${NAMESPACE}`,
     async () =>
       (await cli(temporalCli, ['operator', 'namespace', 'describe', '--namespace', NAMESPACE, '--address', address])) ||
@@ -535,59 +493,13 @@ async function startTemporal(dataDir, paths, pgPort, password, flags) {
   // A new namespace reaches the services' caches within their refresh interval (2 s): wait until a call that needs
   // it in the frontend's cache succeeds.
   await waitFor(
+    supervisor,
     `namespace ${NAMESPACE} in the server's cache`,
     () => cli(temporalCli, ['workflow', 'list', '--namespace', NAMESPACE, '--limit', '1', '--address', address]),
     60_000,
     child,
   );
   return { child, address };
-}
-
-async function stopAll() {
-  while (children.length > 0) {
-    const { name, child, exited } = children.pop();
-    if (hasExited(child)) continue;
-    log(`stopping ${name}`);
-    // SIGTERM: the server drains and exits; PostgreSQL does a "smart" shutdown on SIGTERM, which waits for clients:
-    // SIGINT is its fast shutdown.
-    signalGroup(child, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
-    const stopped = await Promise.race([exited, sleep(15_000, false, { ref: false })]);
-    if (!stopped) {
-      log(`${name} did not stop; killing`);
-      signalGroup(child, 'SIGKILL');
-      await exited;
-    }
-  }
-}
-
-function onSignal(signal) {
-  signalsReceived += 1;
-  signalReceived ??= signal;
-  if (!commandChild) return; // Start-up is under way: it notices signalReceived and stops.
-  if (hasExited(commandChild)) return;
-  if (signal === 'SIGINT' && inTerminalForeground()) {
-    if (signalsReceived === 1) log(`${signal}: waiting for the command to stop; Temporal and PostgreSQL stop after it`);
-    return;
-  }
-  log(
-    signalsReceived === 1
-      ? `${signal}: relayed; waiting for the command to stop; Temporal and PostgreSQL stop after it`
-      : `${signal} again: relayed`,
-  );
-  commandChild.kill(signal);
-}
-
-/** Whether this process's group is its terminal's foreground group (then a SIGINT came from the terminal). */
-function inTerminalForeground() {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pgrp = Number(fields[2]);
-    const tpgid = Number(fields[5]);
-    return tpgid > 0 && tpgid === pgrp;
-  } catch {
-    return false;
-  }
 }
 
 async function run(argv) {
@@ -612,32 +524,22 @@ async function run(argv) {
       `temporal-server ${serverVersion()} ready at ${temporal.address} (pid ${temporal.child.pid}), ` +
         `namespace ${NAMESPACE}, in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${dataDir}`,
     );
-    if (signalReceived) throw new Error(`${signalReceived} during start-up: stopping`);
+    supervisor.checkSignals();
     const env = {
       ...process.env,
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_SERVER_PID: String(temporal.child.pid),
       TEMPORAL_POSTGRES_PID: String(postgres.pid),
     };
-    const [cmd, ...cmdArgs] = command;
-    const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });
-    const code = new Promise((resolve) => {
-      child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0)));
-      child.once('error', (err) => {
-        log(`could not run ${cmd}: ${err.message}`);
-        resolve(127);
-      });
-    });
-    commandChild = child;
-    process.exitCode = await code;
+    process.exitCode = await supervisor.runCommand(command, env);
   } catch (err) {
-    for (const { name, logFile } of children) {
+    for (const { name, logFile } of supervisor.started()) {
       const lines = tail(logFile);
       if (lines) console.error(`[temporal-pg] last lines of ${name}'s log:\n${lines}`);
     }
     throw err;
   } finally {
-    await stopAll();
+    await supervisor.stopAll();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -657,11 +559,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.log(JSON.stringify({ version: serverVersion(), ...temporalServerPaths(), missing }));
     process.exit(missing.length === 0 ? 0 : 1);
   } else if (subcommand === 'run') {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    supervisor.handleSignals();
     run(argv.slice(1)).catch(async (err) => {
       console.error(`[temporal-pg] ${err.message}`);
-      await stopAll();
+      await supervisor.stopAll();
       process.exit(1);
     });
   } else {
