@@ -8,7 +8,7 @@ import { startTracing } from '../infra/tracing';
 import { startApi } from './api';
 import { startConsumerWorker } from './consumer-worker';
 import { createStores } from './services';
-import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
+import { closeInOrder, onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 import { createServiceMetrics, startOps } from './ops';
 import { installWorkerRuntime, temporalMetricsAddress } from './worker';
 
@@ -66,15 +66,10 @@ async function main(): Promise<void> {
     { signal, graceMs: config.WSS_SHUTDOWN_GRACE_MS },
     'shutting down: draining consumer, API, then worker (running attempts finish; a second signal exits at once)',
   );
-  try {
-    await delivery.closeConsumer();
-    await api.close();
-    await delivery.close();
-    await ops.close();
-  } finally {
-    await stores.close();
-    await tracing.shutdown();
-  }
+  await closeInOrder(
+    [() => delivery.closeConsumer(), () => api.close(), () => delivery.close(), () => ops.close()],
+    [() => stores.close(), () => tracing.shutdown()],
+  );
   log.info('shut down cleanly');
 }
 

@@ -24,7 +24,7 @@ import type { ServiceMetrics } from '../infra/metrics';
 import { createServiceMetrics, redisAnswers, startOps, startStreamSampler } from './ops';
 import type { Stores } from './services';
 import { consumerGroupHealth, createStores, serviceRetryPolicy } from './services';
-import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
+import { closeInOrder, onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 
 export interface RunningApi {
   readonly server: Server;
@@ -132,12 +132,7 @@ async function main(): Promise<void> {
   const signal = await shutdown.signal;
   // /readyz already answers 503 draining; now the listener closes and open requests finish.
   log.info({ signal }, 'draining: no new connections; finishing open requests');
-  try {
-    await api.close();
-    await ops.close();
-  } finally {
-    await stores.close();
-  }
+  await closeInOrder([() => api.close(), () => ops.close()], [() => stores.close()]);
   log.info('api stopped');
 }
 

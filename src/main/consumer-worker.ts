@@ -12,7 +12,7 @@ import type { RunningConsumer } from './consumer';
 import { startConsumer } from './consumer';
 import type { Stores } from './services';
 import { createStores } from './services';
-import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
+import { closeInOrder, onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 import { createServiceMetrics, startOps, temporalAnswers, workerPolling } from './ops';
 import type { DeliveryWorker } from './worker';
 import { createDeliveryWorker, installWorkerRuntime, temporalMetricsAddress } from './worker';
@@ -101,13 +101,7 @@ async function main(): Promise<void> {
   // A fatal worker error ends the process (exit 1), like the worker's; a signal starts the drain.
   const signal = await Promise.race([shutdown.signal, running.worker.run()]);
   if (signal) log.info({ signal }, 'draining: consumer first (in-flight starts finish and are acked), then the worker');
-  try {
-    await running.close();
-    await ops.close();
-  } finally {
-    await stores.close();
-    await tracing.shutdown();
-  }
+  await closeInOrder([() => running.close(), () => ops.close()], [() => stores.close(), () => tracing.shutdown()]);
   log.info('consumer-worker stopped');
 }
 

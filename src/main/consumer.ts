@@ -30,7 +30,7 @@ import {
 } from './ops';
 import type { Stores } from './services';
 import { consumerGroupHealth, createRedis, createStores, serviceRetryPolicy } from './services';
-import { onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
+import { closeInOrder, onShutdownSignal, runMain, shutdownDeadlineMs } from './shutdown';
 
 export interface RunningConsumer {
   readonly consumer: StreamConsumer;
@@ -211,13 +211,7 @@ async function main(): Promise<void> {
   );
   const signal = await shutdown.signal;
   log.info({ signal }, 'draining: no new reads; in-flight workflow starts finish and are acked');
-  try {
-    await running.close();
-    await ops.close();
-  } finally {
-    await stores.close();
-    await tracing.shutdown();
-  }
+  await closeInOrder([() => running.close(), () => ops.close()], [() => stores.close(), () => tracing.shutdown()]);
   log.info('consumer stopped');
 }
 

@@ -113,6 +113,24 @@ export function workerShutdownGraceMs(config: Pick<Config, 'WSS_SHUTDOWN_GRACE_M
 }
 
 /**
+ * The end of every role's drain: closes its parts in the order given (the order is the drain: whatever takes work
+ * in first), then releases Redis and flushes telemetry even when a close failed, which then is rethrown.
+ *
+ * @param parts   closed one after the other; a failure stops the rest of `parts`
+ * @param release run after `parts`, whatever happened to them
+ */
+export async function closeInOrder(
+  parts: readonly (() => Promise<unknown>)[],
+  release: readonly (() => Promise<unknown>)[],
+): Promise<void> {
+  try {
+    for (const close of parts) await close();
+  } finally {
+    for (const done of release) await done();
+  }
+}
+
+/**
  * Runs an entry point's `main`: exit 0 once it returned (a drain that finished), 1 when it threw (a failed
  * start-up, a fatal worker error), with the reason and nothing else.
  */

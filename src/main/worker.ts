@@ -34,7 +34,7 @@ import type { InjectedSinks } from '@temporalio/worker';
 import { createServiceMetrics, freeLoopbackAddress, startOps, temporalAnswers, workerPolling } from './ops';
 import type { Stores } from './services';
 import { createStores } from './services';
-import { onShutdownSignal, runMain, shutdownDeadlineMs, workerShutdownGraceMs } from './shutdown';
+import { closeInOrder, onShutdownSignal, runMain, shutdownDeadlineMs, workerShutdownGraceMs } from './shutdown';
 
 export interface DeliveryWorker {
   readonly worker: Worker;
@@ -305,10 +305,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await delivery.close();
-    await ops.close();
-    await stores.close();
-    await tracing.shutdown();
+    await closeInOrder([() => delivery.close(), () => ops.close()], [() => stores.close(), () => tracing.shutdown()]);
   }
   log.info('worker stopped');
 }

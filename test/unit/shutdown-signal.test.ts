@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/infra/config';
 import {
   SHUTDOWN_DEADLINE_MARGIN_MS,
+  closeInOrder,
   shutdownDeadlineMs,
   signalExitCode,
   supervisorGraceSeconds,
@@ -116,5 +117,26 @@ describe('WSS_SHUTDOWN_GRACE_MS and the deadlines derived from it', () => {
   it('names exit codes by the shell convention', () => {
     assert.equal(signalExitCode('SIGINT'), 130);
     assert.equal(signalExitCode('SIGTERM'), 143);
+  });
+});
+
+describe('closeInOrder', () => {
+  it('closes the parts in order, then releases; a failing part stops the parts but not the release', async () => {
+    const calls: string[] = [];
+    const step =
+      (name: string, fail = false) =>
+      async () => {
+        calls.push(name);
+        if (fail) throw new Error(`${name} failed`);
+      };
+    await closeInOrder([step('consumer'), step('worker')], [step('redis'), step('tracing')]);
+    assert.deepEqual(calls, ['consumer', 'worker', 'redis', 'tracing']);
+
+    calls.length = 0;
+    await assert.rejects(
+      closeInOrder([step('consumer', true), step('worker')], [step('redis'), step('tracing')]),
+      /consumer failed/,
+    );
+    assert.deepEqual(calls, ['consumer', 'redis', 'tracing']);
   });
 });
