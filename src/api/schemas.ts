@@ -10,7 +10,7 @@ import {
   MAX_ORDERING_KEY_LENGTH,
   MAX_ORDERING_PATH_LENGTH,
   ORDERING_KEY_HASH_PATTERN,
-  assertOrderingKey,
+  orderingKeyProblem,
 } from '../domain/ordering';
 
 /**
@@ -219,11 +219,9 @@ export const orderingSchema = z
       .string()
       .max(MAX_ORDERING_PATH_LENGTH)
       .superRefine((value, ctx) => {
-        try {
-          assertOrderingKey(value);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'is not a valid ordering key' });
-        }
+        // The error names the field (ordering.key) already; the message says only what is wrong.
+        const problem = orderingKeyProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
       })
       .describe(
         'The key events are ordered by: a path into the event envelope (`$.data.order.id`, `$.data.items[0].sku`, `$["data"]["order-id"]`), or `orderingKey` for the stream entry\'s `orderingKey` field. An event without a key is delivered unordered.',

@@ -56,8 +56,10 @@ export function parseOrderingPath(text: string, field = 'ordering.key'): PathSeg
       rest = rest.slice(1 + (name as RegExpExecArray)[0].length);
       continue;
     }
-    const index = /^\[(\d{1,6})\]/.exec(rest);
+    const index = /^\[(\d+)\]/.exec(rest);
     if (index) {
+      if ((index[1] ?? '').length > 6)
+        fail(`an index has at most 6 digits, at character ${text.length - rest.length + 1}`);
       segments.push(Number(index[1]));
       rest = rest.slice(index[0].length);
       continue;
@@ -82,6 +84,20 @@ export function parseOrderingPath(text: string, field = 'ordering.key'): PathSeg
  */
 export function assertOrderingKey(key: string): void {
   if (key !== ORDERING_STREAM_FIELD) parseOrderingPath(key);
+}
+
+/**
+ * Why `key` is not an ordering key, without the field name (for a schema that names the field itself), or
+ * undefined when it is one.
+ */
+export function orderingKeyProblem(key: string): string | undefined {
+  try {
+    assertOrderingKey(key);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ValidationError) return err.message.replace(/^ordering\.key: /, '');
+    throw err;
+  }
 }
 
 /** The key an event gets for an endpoint, or why it gets none (it is then delivered without ordering). */

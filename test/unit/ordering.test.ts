@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { orderingSchema } from '../../src/api/schemas';
 import { describe, it } from 'node:test';
 import type { Endpoint } from '../../src/domain/endpoint';
 import type { EventEnvelope } from '../../src/domain/event';
@@ -56,6 +57,23 @@ describe('parseOrderingPath', () => {
       );
     });
   }
+});
+
+describe('ordering key errors, as the API shows them', () => {
+  it('names the field once, with what is wrong where', () => {
+    const parsed = orderingSchema.safeParse({ key: 'data.key' });
+    assert.equal(parsed.success, false);
+    const message = parsed.error?.issues[0]?.message ?? '';
+    assert.ok(!message.startsWith('ordering.key:'), message);
+    assert.match(message, /must start with "\$"/);
+  });
+
+  it('says an index is too long, not "unexpected text"', () => {
+    assert.throws(
+      () => parseOrderingPath('$.data.items[1234567]'),
+      (err: unknown) => err instanceof ValidationError && /at most 6 digits/.test(err.message),
+    );
+  });
 });
 
 describe('orderingKeyOf', () => {
