@@ -106,6 +106,19 @@ describe('the service on the Temporal server on PostgreSQL', () => {
         });
         assert.deepEqual(ids, [workflowId], query);
       }
+
+      // The deliveries list's own queries (status clauses, IN lists, StartTime) on SQL visibility.
+      for (const filter of ['status=delivered', 'eventType=order.created', `endpointId=${endpointId}`]) {
+        const list = await stack.api('GET', `/v1/tenants/${tenant}/deliveries?${filter}&since=2020-01-01T00:00:00Z`);
+        assert.equal(list.status, 200, `${filter}: ${JSON.stringify(list.body)}`);
+        assert.deepEqual(
+          list.body.items.map((r: { eventId: string }) => r.eventId),
+          ['evt-pg-1'],
+          filter,
+        );
+      }
+      const failed = await stack.api('GET', `/v1/tenants/${tenant}/deliveries?status=failed`);
+      assert.deepEqual(failed.body.items, []);
     });
   });
 });
