@@ -44,7 +44,7 @@ export interface ApiDependencies {
   readonly destinations: Pick<DestinationPolicy, 'checkUrl'>;
   readonly operations: Pick<
     DeliveryOperations,
-    'get' | 'list' | 'cancel' | 'retry' | 'replay' | 'listDeadLetters' | 'cancelTenant'
+    'get' | 'list' | 'cancel' | 'retry' | 'replay' | 'listDeadLetters' | 'cancelTenant' | 'forgetTenant'
   >;
   /** Ordered delivery: paused keys and their resume. */
   readonly orderedLanes: Pick<OrderedLaneOperations, 'listPaused' | 'resume' | 'cancelEndpoint'>;

@@ -96,17 +96,20 @@ export function deliveryListQuery(tenantId: TenantId, filter: DeliveryListFilter
   const clauses = [`WorkflowType = ${literal(DELIVERY_WORKFLOW_TYPE)}`, `TenantId = ${literal(tenantId)}`];
   if (filter.eventType !== undefined) clauses.push(`EventType = ${literal(filter.eventType)}`);
   if (filter.endpointId !== undefined) clauses.push(`EndpointId = ${literal(filter.endpointId)}`);
-  if (filter.sinceMs !== undefined) clauses.push(`StartTime >= ${literal(new Date(filter.sinceMs).toISOString())}`);
-  if (filter.untilMs !== undefined) clauses.push(`StartTime <= ${literal(new Date(filter.untilMs).toISOString())}`);
+  if (filter.sinceMs !== undefined) clauses.push(`StartTime >= ${time(filter.sinceMs)}`);
+  // Visibility keeps microseconds: a row shown as 12:00:00.123 started within that millisecond, and is included.
+  if (filter.untilMs !== undefined) clauses.push(`StartTime < ${time(filter.untilMs + 1)}`);
   if (filter.status !== undefined) clauses.push(`(${STATUS_CLAUSES[filter.status]})`);
   return clauses.join(' AND ');
 }
 
-function keyword(fields: Record<string, temporal.api.common.v1.IPayload> | null | undefined, name: string) {
+function time(ms: number): string {
+  return literal(new Date(ms).toISOString());
+}
+
+function keyword(fields: Record<string, temporal.api.common.v1.IPayload> | null | undefined, name: string): unknown {
   const payload = fields?.[name];
-  if (!payload) return undefined;
-  const value: unknown = defaultPayloadConverter.fromPayload(payload);
-  return value;
+  return payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
 }
 
 /** `WORKFLOW_EXECUTION_STATUS_TIMED_OUT` → `TIMED_OUT`. */
@@ -115,18 +118,30 @@ function statusName(status: temporal.api.enums.v1.WorkflowExecutionStatus | null
   return name.replace(/^WORKFLOW_EXECUTION_STATUS_/, '');
 }
 
-function isoOf(time: google.protobuf.ITimestamp | null | undefined): string | undefined {
+function msOf(time: google.protobuf.ITimestamp | null | undefined): number | undefined {
   if (!time?.seconds) return undefined;
-  return new Date(Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6)).toISOString();
+  return Number(time.seconds) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
+}
+
+function isoOf(time: google.protobuf.ITimestamp | null | undefined): string | undefined {
+  const ms = msOf(time);
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+/** Where a walk over the pages is: visibility's page token, and the time of its first page. */
+interface ListPosition {
+  readonly token: Uint8Array;
+  readonly snapshotMs: number;
 }
 
 /**
- * Cursors are Temporal's page tokens sealed (AES-256-GCM) with the query as additional data: a client can neither
+ * Cursors are the walk's position sealed (AES-256-GCM) with the query as additional data: a client can neither
  * forge a token for visibility to parse nor carry a cursor over to other filters or another tenant.
  */
-function openCursor(box: SecretBox, cursor: string, query: string): Uint8Array {
+function openCursor(box: SecretBox, cursor: string, query: string): ListPosition {
+  let text: string;
   try {
-    return Buffer.from(box.open(cursor, `delivery-list-cursor\n${query}`), 'base64url');
+    text = box.open(cursor, `delivery-list-cursor\n${query}`);
   } catch (err) {
     if (err instanceof SecretUnavailableError) {
       throw new ValidationError(
@@ -136,16 +151,32 @@ function openCursor(box: SecretBox, cursor: string, query: string): Uint8Array {
     }
     throw err;
   }
+  const parsed = JSON.parse(text) as { token?: unknown; snapshotMs?: unknown };
+  if (typeof parsed.token !== 'string' || typeof parsed.snapshotMs !== 'number') {
+    throw new ValidationError('cursor is not valid (start the list again)', 'cursor');
+  }
+  return { token: Buffer.from(parsed.token, 'base64url'), snapshotMs: parsed.snapshotMs };
 }
 
-function sealCursor(box: SecretBox, token: Uint8Array, query: string): string {
-  return box.seal(Buffer.from(token).toString('base64url'), `delivery-list-cursor\n${query}`);
+function sealCursor(box: SecretBox, position: ListPosition, query: string): string {
+  const text = JSON.stringify({
+    token: Buffer.from(position.token).toString('base64url'),
+    snapshotMs: position.snapshotMs,
+  });
+  return box.seal(text, `delivery-list-cursor\n${query}`);
 }
 
 /**
- * One page of a tenant's deliveries from Temporal visibility, latest run per event. A retry starts a new run of
- * the same workflow id; rows of earlier runs are left out, so a page can hold fewer than `limit` rows and still have
- * a `nextCursor`. Order is visibility's: running deliveries first, then by close time, newest first.
+ * One page of a tenant's deliveries from Temporal visibility, latest run per event.
+ *
+ * - A walk over the pages (following `nextCursor`) sees the runs started up to its first page (the snapshot): new
+ *   events and retries that start meanwhile do not shift its pages, and an event retried meanwhile keeps its row
+ *   as it was. A run that ends during the walk can still move from the running rows to the closed ones.
+ * - A retry starts a new run of the same workflow id; rows of earlier runs are left out, so a page can hold fewer
+ *   than `limit` rows and still have a `nextCursor`.
+ * - Runs started before `notBeforeMs` (the tenant's creation) belong to an earlier tenant of the same id: never
+ *   listed.
+ * - Order is visibility's: running deliveries first, then by close time, newest first.
  *
  * @throws ValidationError (400) for a cursor this list did not hand out, or one handed out for other filters.
  */
@@ -155,14 +186,20 @@ export async function listDeliveries(
   cursors: SecretBox,
   tenantId: TenantId,
   filter: DeliveryListFilter,
-  page: { limit: number; cursor?: string },
+  page: { limit: number; cursor?: string; notBeforeMs?: number },
 ): Promise<DeliveryPage> {
-  const query = deliveryListQuery(tenantId, filter);
+  const bounded: DeliveryListFilter =
+    page.notBeforeMs === undefined
+      ? filter
+      : { ...filter, sinceMs: Math.max(filter.sinceMs ?? page.notBeforeMs, page.notBeforeMs) };
+  const base = deliveryListQuery(tenantId, bounded);
+  const position = page.cursor !== undefined ? openCursor(cursors, page.cursor, base) : undefined;
+  const snapshotMs = position?.snapshotMs ?? Date.now();
   const response = await client.workflowService.listWorkflowExecutions({
     namespace,
-    query,
+    query: `${base} AND StartTime < ${time(snapshotMs + 1)}`,
     pageSize: page.limit,
-    ...(page.cursor !== undefined ? { nextPageToken: openCursor(cursors, page.cursor, query) } : {}),
+    ...(position ? { nextPageToken: position.token } : {}),
   });
   const runs = (response.executions ?? []).map((raw) => {
     const fields = raw.searchAttributes?.indexedFields;
@@ -190,30 +227,36 @@ export async function listDeliveries(
     namespace,
     tenantId,
     runs.filter((r) => r.summary.workflowStatus !== 'RUNNING').map((r) => r.workflowId),
+    snapshotMs,
   );
   const items = runs
     .filter((r) => r.summary.workflowStatus === 'RUNNING' || latest.get(r.workflowId) === r.runId)
     .map((r) => r.summary);
   const next = response.nextPageToken;
-  return { items, ...(next && next.length > 0 ? { nextCursor: sealCursor(cursors, next, query) } : {}) };
+  return {
+    items,
+    ...(next && next.length > 0 ? { nextCursor: sealCursor(cursors, { token: next, snapshotMs }, base) } : {}),
+  };
 }
 
 /**
- * The latest run id of each closed workflow: the run with the newest start. A running run is always the latest
- * (Temporal allows one running run per workflow id), so only closed rows are looked up, in one visibility query.
+ * The latest run id of each closed workflow as of the snapshot: the run with the newest start up to it. A running
+ * run is always the latest (Temporal allows one running run per workflow id), so only closed rows are looked up,
+ * in one visibility query.
  */
 async function latestRuns(
   client: Client,
   namespace: string,
   tenantId: TenantId,
   workflowIds: readonly string[],
+  snapshotMs: number,
 ): Promise<Map<string, string>> {
   const latest = new Map<string, { runId: string; startMs: number }>();
   const ids = [...new Set(workflowIds)];
   if (ids.length === 0) return new Map();
   const query =
     `WorkflowType = ${literal(DELIVERY_WORKFLOW_TYPE)} AND TenantId = ${literal(tenantId)} AND ` +
-    `WorkflowId IN (${ids.map(literal).join(', ')})`;
+    `WorkflowId IN (${ids.map(literal).join(', ')}) AND StartTime < ${time(snapshotMs + 1)}`;
   let nextPageToken: Uint8Array | undefined;
   do {
     const response = await client.workflowService.listWorkflowExecutions({
@@ -224,7 +267,7 @@ async function latestRuns(
     });
     for (const raw of response.executions ?? []) {
       const workflowId = raw.execution?.workflowId ?? '';
-      const startMs = Date.parse(isoOf(raw.startTime) ?? '1970-01-01T00:00:00Z');
+      const startMs = msOf(raw.startTime) ?? 0;
       const seen = latest.get(workflowId);
       if (!seen || startMs > seen.startMs) latest.set(workflowId, { runId: raw.execution?.runId ?? '', startMs });
     }

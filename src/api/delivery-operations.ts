@@ -1,5 +1,5 @@
 import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, isGrpcDeadlineError, isGrpcServiceError } from '@temporalio/client';
 import { DeliveryStatusKey } from '../delivery/search-attributes';
 import type { DeliveryTarget } from '../delivery/start-delivery';
 import type { DeliveryListFilter, DeliveryPage } from './delivery-list';
@@ -8,7 +8,7 @@ import { startDelivery } from '../delivery/start-delivery';
 import type { DeliverEventInput, DeliverEventResult } from '../delivery/workflow-contract';
 import type { DeadLetter } from '../domain/delivery-log';
 import { endpointStatusFromAttempts } from '../domain/delivery-outcome';
-import { ConflictError, NotFoundError } from '../domain/errors';
+import { ConflictError, NotFoundError, TemporalUnavailableError } from '../domain/errors';
 import type { EventRef } from '../domain/event';
 import type { EndpointId, EventId, TenantId } from '../domain/ids';
 import { deliveryWorkflowId } from '../domain/ids';
@@ -60,6 +60,9 @@ export interface DeliveryView {
   }[];
 }
 
+/** Each API request's calls to Temporal finish within this, or the request answers 503 `temporal_unavailable`. */
+export const TEMPORAL_CALL_DEADLINE_MS = 10_000;
+
 /**
  * Operator actions on deliveries, backed by Temporal: inspect, cancel, retry now, replay. A retry is a new run
  * of the same workflow id with the same event id, so receivers deduplicate it and the Web UI shows every run of
@@ -68,20 +71,28 @@ export interface DeliveryView {
 export class DeliveryOperations {
   constructor(private readonly deps: DeliveryOperationsDependencies) {}
 
-  async get(tenantId: TenantId, eventId: EventId): Promise<DeliveryView> {
+  get(tenantId: TenantId, eventId: EventId): Promise<DeliveryView> {
+    return this.temporal(() => this.read(tenantId, eventId));
+  }
+
+  private async read(tenantId: TenantId, eventId: EventId): Promise<DeliveryView> {
     const workflowId = deliveryWorkflowId(tenantId, eventId);
     const handle = this.deps.delivery.client.workflow.getHandle(workflowId);
-    const description = await describeDelivery(handle, eventId);
+    const createdAt = await this.tenantCreatedAt(tenantId);
+    const description = await describeDelivery(handle, eventId, createdAt);
     const input = await this.runInput(workflowId, description.runId);
     const workflowStatus = description.status.name;
     let result: DeliverEventResult | undefined;
     if (workflowStatus === 'COMPLETED') result = (await handle.result()) as DeliverEventResult;
     const searchStatus = description.typedSearchAttributes.get(DeliveryStatusKey);
-    const attempts = await this.deps.deliveryLog.attempts(tenantId, eventId);
+    // An event id used again after the tenant was deleted and created anew keeps the old attempts under its key.
+    const attempts = (await this.deps.deliveryLog.attempts(tenantId, eventId)).filter(
+      (a) => Date.parse(a.at) >= createdAt,
+    );
     const endpointIds = [
       ...new Set([...(input?.deliveries.map((d) => d.endpointId) ?? []), ...attempts.map((a) => a.endpointId)]),
     ];
-    const runs = await this.countRuns(workflowId);
+    const runs = await this.countRuns(workflowId, createdAt);
     return {
       tenantId,
       eventId,
@@ -110,18 +121,28 @@ export class DeliveryOperations {
   }
 
   /** One page of the tenant's deliveries, latest run per event; see {@link listDeliveries}. */
-  list(
+  async list(
     tenantId: TenantId,
     filter: DeliveryListFilter,
     page: { limit: number; cursor?: string },
   ): Promise<DeliveryPage> {
-    return listDeliveries(this.deps.delivery.client, this.deps.namespace, this.deps.cursors, tenantId, filter, page);
+    const notBeforeMs = await this.tenantCreatedAt(tenantId);
+    return this.temporal(() =>
+      listDeliveries(this.deps.delivery.client, this.deps.namespace, this.deps.cursors, tenantId, filter, {
+        ...page,
+        notBeforeMs,
+      }),
+    );
   }
 
   /** Cancels a running delivery. The workflow records `cancelled` itself, exactly as for a Web UI cancel. */
-  async cancel(tenantId: TenantId, eventId: EventId): Promise<{ cancelled: true }> {
+  cancel(tenantId: TenantId, eventId: EventId): Promise<{ cancelled: true }> {
+    return this.temporal(() => this.cancelRunning(tenantId, eventId));
+  }
+
+  private async cancelRunning(tenantId: TenantId, eventId: EventId): Promise<{ cancelled: true }> {
     const handle = this.deps.delivery.client.workflow.getHandle(deliveryWorkflowId(tenantId, eventId));
-    const description = await describeDelivery(handle, eventId);
+    const description = await describeDelivery(handle, eventId, await this.tenantCreatedAt(tenantId));
     if (description.status.name !== 'RUNNING')
       throw new ConflictError(`delivery of event ${eventId} is ${description.status.name.toLowerCase()}, not running`);
     await handle.cancel();
@@ -130,9 +151,9 @@ export class DeliveryOperations {
 
   /** Retries now, as a new run, every delivery of the event that ended as a dead letter. */
   async retry(tenantId: TenantId, eventId: EventId): Promise<{ workflowId: string; endpoints: EndpointId[] }> {
-    const letters = (await this.deps.deliveryLog.listDeadLetters(tenantId)).filter((d) => d.eventId === eventId);
+    const letters = (await this.listDeadLetters(tenantId, {})).filter((d) => d.eventId === eventId);
     if (letters.length === 0) throw new ConflictError(`event ${eventId} has no failed deliveries to retry`);
-    return this.redeliver(tenantId, letters);
+    return this.temporal(() => this.redeliver(tenantId, letters));
   }
 
   /** Replays the dead letters of one endpoint that failed within [since, until]. */
@@ -142,7 +163,7 @@ export class DeliveryOperations {
     sinceMs: number,
     untilMs?: number,
   ): Promise<{ replayed: number; skipped: number }> {
-    const letters = await this.deps.deliveryLog.listDeadLetters(tenantId, {
+    const letters = await this.listDeadLetters(tenantId, {
       endpointId,
       sinceMs,
       ...(untilMs !== undefined ? { untilMs } : {}),
@@ -151,7 +172,7 @@ export class DeliveryOperations {
     let skipped = 0;
     for (const letter of letters) {
       try {
-        await this.redeliver(tenantId, [letter]);
+        await this.temporal(() => this.redeliver(tenantId, [letter]));
         replayed++;
       } catch (err) {
         if (!(err instanceof ConflictError)) throw err;
@@ -161,11 +182,22 @@ export class DeliveryOperations {
     return { replayed, skipped };
   }
 
-  listDeadLetters(
+  async listDeadLetters(
     tenantId: TenantId,
     filter: { endpointId?: EndpointId; sinceMs?: number; untilMs?: number },
   ): Promise<DeadLetter[]> {
-    return this.deps.deliveryLog.listDeadLetters(tenantId, filter);
+    const createdAt = await this.tenantCreatedAt(tenantId);
+    // Dead letters go with their tenant; one written by a delivery still finishing as it was deleted does not
+    // reach a tenant created again under the same id.
+    return this.deps.deliveryLog.listDeadLetters(tenantId, {
+      ...filter,
+      sinceMs: Math.max(filter.sinceMs ?? createdAt, createdAt),
+    });
+  }
+
+  /** Deletes what the service keeps of a deleted tenant's deliveries in Redis (its dead letters). */
+  forgetTenant(tenantId: TenantId): Promise<number> {
+    return this.deps.deliveryLog.deleteTenantDeadLetters(tenantId);
   }
 
   /** Cancels every running delivery of a tenant (used when the tenant is deleted). */
@@ -226,22 +258,75 @@ export class DeliveryOperations {
     ) as DeliverEventInput;
   }
 
-  private async countRuns(workflowId: string): Promise<number> {
+  private async countRuns(workflowId: string, notBeforeMs: number): Promise<number> {
     let runs = 0;
     for await (const _ of this.deps.delivery.client.workflow.list({
-      query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'`,
+      query:
+        `WorkflowId = '${workflowId.replace(/'/g, "\\'")}' AND ` +
+        `StartTime >= '${new Date(notBeforeMs).toISOString()}'`,
     }))
       runs++;
     return runs;
   }
+
+  /**
+   * Runs `work` (calls to Temporal) with a deadline: a Temporal that does not answer (stopped, overloaded,
+   * unreachable) makes the request a 503 within {@link TEMPORAL_CALL_DEADLINE_MS}, not a hang.
+   *
+   * @throws TemporalUnavailableError when the deadline passes or Temporal is unreachable.
+   */
+  private async temporal<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.deps.delivery.client.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, work);
+    } catch (err) {
+      if (isTemporalOutage(err)) {
+        throw new TemporalUnavailableError(
+          `Temporal did not answer within ${TEMPORAL_CALL_DEADLINE_MS / 1000} s; try again shortly`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * When the tenant was created, epoch ms: deliveries started before it belong to an earlier tenant of the same id
+   * (deleted, then created again) and are not this tenant's.
+   *
+   * @throws NotFoundError for an unknown tenant.
+   */
+  private async tenantCreatedAt(tenantId: TenantId): Promise<number> {
+    const tenant = await this.deps.tenants.get(tenantId);
+    if (!tenant) throw new NotFoundError(`tenant ${tenantId} not found`);
+    return Date.parse(tenant.createdAt);
+  }
 }
 
-/** The latest run's description, or a 404 when the event has no delivery workflow. */
-async function describeDelivery(handle: WorkflowHandle, eventId: EventId): Promise<WorkflowExecutionDescription> {
+/**
+ * The latest run's description, or a 404 when the event has no delivery workflow, or only one that started before
+ * the tenant was created (an earlier tenant of the same id).
+ */
+async function describeDelivery(
+  handle: WorkflowHandle,
+  eventId: EventId,
+  notBeforeMs: number,
+): Promise<WorkflowExecutionDescription> {
+  let description: WorkflowExecutionDescription;
   try {
-    return await handle.describe();
+    description = await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new NotFoundError(`delivery of event ${eventId} not found`);
     throw err;
   }
+  if (description.startTime.getTime() < notBeforeMs) throw new NotFoundError(`delivery of event ${eventId} not found`);
+  return description;
+}
+
+/** gRPC DEADLINE_EXCEEDED (4) or UNAVAILABLE (14), on the error or its cause (the SDK wraps them). */
+function isTemporalOutage(err: unknown): boolean {
+  if (isGrpcDeadlineError(err)) return true;
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isGrpcServiceError(e) && (e.code === 4 || e.code === 14)) return true;
+  }
+  return false;
 }

@@ -207,7 +207,10 @@ export const deliveryResponse = z
     status: z.string().describe('pending, delivered, failed, cancelled, skipped or no_subscribers.'),
     workflowStatus: z.string(),
     runs: z.number().int(),
-    webUiUrl: z.string().optional(),
+    webUiUrl: z
+      .string()
+      .optional()
+      .describe('The run in the Temporal Web UI (with `WSS_TEMPORAL_UI_URL`); for the admin token only.'),
     endpoints: z.array(
       z.object({
         endpointId: z.string(),

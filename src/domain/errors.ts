@@ -143,6 +143,13 @@ export const ERROR_CODES = {
     description:
       'A failure inside the service that recurs on every attempt (a bug, or a stored setting it cannot use, e.g. for signing); details are in the service logs.',
   },
+  temporal_unavailable: {
+    surfaces: ['api'],
+    retryable: true,
+    httpStatus: 503,
+    description:
+      'Temporal did not answer the API within 10 s (down, overloaded or unreachable); nothing was changed. Try again shortly.',
+  },
   replication_not_confirmed: {
     surfaces: ['api'],
     retryable: true,
@@ -487,6 +494,11 @@ export class InternalError extends WssError {
  * A publish that reached the stream, but fewer replicas than `REDIS_WAIT_REPLICAS` confirmed it in time: a
  * failover now could lose it. The client may publish it again with the same id (deduplicated).
  */
+/** Temporal did not answer an API request's call in time (503): a dependency outage, not the client's fault. */
+export class TemporalUnavailableError extends WssError {
+  readonly code = 'temporal_unavailable';
+}
+
 export class ReplicationNotConfirmedError extends WssError {
   readonly code = 'replication_not_confirmed';
   constructor(

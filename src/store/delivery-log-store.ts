@@ -186,6 +186,19 @@ export class DeliveryLogStore {
     return raw === null ? undefined : parseDeadLetter(raw);
   }
 
+  /**
+   * Deletes every dead letter of a tenant (when the tenant is deleted): a tenant created again under the same id
+   * starts with none. One MULTI: the keys share the tenant's hash tag.
+   */
+  async deleteTenantDeadLetters(tenantId: TenantId): Promise<number> {
+    const letters = (await this.redis.hvals(this.keys.deadLetters(tenantId))).map(parseDeadLetter);
+    const endpoints = [...new Set(letters.map((d) => d.endpointId))];
+    const tx = this.redis.multi().del(this.keys.deadLetters(tenantId));
+    for (const endpointId of endpoints) tx.del(this.keys.endpointDeadLetters(tenantId, endpointId));
+    await tx.exec();
+    return letters.length;
+  }
+
   /** Dead letters of a tenant (optionally one endpoint, optionally a failure-time range), oldest first. */
   async listDeadLetters(
     tenantId: TenantId,

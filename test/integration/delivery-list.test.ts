@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { startHoldingProxy } from '../support/holding-proxy';
 import { receiverPool } from '../support/receiver';
-import { uniqueName, waitFor, workflowIdOf } from '../support/services';
+import { serviceAddresses, uniqueName, waitFor, workflowIdOf } from '../support/services';
 import { startStack } from '../support/stack';
 import type { TestStack } from '../support/stack';
 
@@ -43,7 +44,7 @@ describe('deliveries list (issue 19)', () => {
   }
 
   before(async () => {
-    stack = await startStack();
+    stack = await startStack({ env: { WSS_TEMPORAL_UI_URL: 'http://temporal-ui.test' } });
     for (const id of [tenant, other]) {
       const res = await stack.api('POST', '/v1/tenants', { id });
       assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -169,6 +170,51 @@ describe('deliveries list (issue 19)', () => {
     assert.equal((await all('')).length, 9);
   });
 
+  it("takes until as 'at or before' to the millisecond shown, and since = until finds that row", async () => {
+    for (const row of (await all('')).slice(0, 4)) {
+      const at = encodeURIComponent(row.startedAt);
+      assert.ok(ids(await all(`until=${at}`)).includes(row.eventId), `until=${row.startedAt}`);
+      assert.ok(ids(await all(`since=${at}&until=${at}`)).includes(row.eventId), `since=until=${row.startedAt}`);
+    }
+  });
+
+  it('keeps a walk over the pages as of its first page: the oldest event, retried meanwhile, keeps its row', async () => {
+    const t = uniqueName('walk').replace(/[^A-Za-z0-9_-]/g, '_');
+    assert.equal((await stack.api('POST', '/v1/tenants', { id: t })).status, 201);
+    let up = false;
+    const hook = await receivers.start(() => ({ status: up ? 200 : 500 }));
+    const created = await stack.api('POST', `/v1/tenants/${t}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['*'],
+      retryPolicy: { maximumAttempts: 1 },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    // One at a time, so that they close in this order: w-0 is the oldest closed row, last in the walk.
+    for (const id of ['w-0', 'w-1', 'w-2']) {
+      await stack.xadd('tenant', t, 'type', 'a.b', 'data', '{}', 'id', id);
+      await waitFor(`${id} failed`, () => stack.temporal.workflow.getHandle(workflowIdOf(t, id)).result());
+    }
+    await waitFor('all listed', async () => (await all('status=failed', t)).length === 3);
+    const first = await list('limit=1', t);
+    const seen: string[] = first.body.items.map((r: Row) => r.eventId);
+    up = true;
+    const retried = await stack.api('POST', `/v1/tenants/${t}/deliveries/w-0/retry`);
+    assert.equal(retried.status, 202, JSON.stringify(retried.body));
+    const handle = stack.temporal.workflow.getHandle(workflowIdOf(t, 'w-0'));
+    await waitFor('retry delivered', async () => (await handle.describe()).status.name === 'COMPLETED');
+    await waitFor('the new run visible', async () => ids(await all('status=delivered', t)).includes('w-0'));
+    let cursor: string | undefined = first.body.nextCursor;
+    for (let n = 0; cursor && n < 50; n++) {
+      const page = await list(`limit=1&cursor=${encodeURIComponent(cursor)}`, t);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      seen.push(...page.body.items.map((r: Row) => r.eventId));
+      cursor = page.body.nextCursor;
+    }
+    assert.deepEqual([...seen].sort(), ['w-0', 'w-1', 'w-2'], `every event once: ${seen.join(', ')}`);
+    // A new walk sees the retry's run.
+    assert.equal((await all('', t)).find((r) => r.eventId === 'w-0')?.status, 'delivered');
+  });
+
   it('lists a cancelled delivery as cancelled', async () => {
     const res = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/slow-0/cancel`);
     assert.equal(res.status, 202, JSON.stringify(res.body));
@@ -187,6 +233,12 @@ describe('deliveries list (issue 19)', () => {
     assert.equal(cross.status, 404, JSON.stringify(cross.body));
     const own = await stack.api('GET', `/v1/tenants/${other}/deliveries`, undefined, key.body.key);
     assert.deepEqual(ids(own.body.items), ['other-0']);
+    // The Web UI shows every tenant: its link goes to the admin only.
+    const asTenant = await stack.api('GET', `/v1/tenants/${other}/deliveries/other-0`, undefined, key.body.key);
+    assert.equal(asTenant.status, 200, JSON.stringify(asTenant.body));
+    assert.equal(asTenant.body.webUiUrl, undefined);
+    const asAdmin = await stack.api('GET', `/v1/tenants/${other}/deliveries/other-0`);
+    assert.match(asAdmin.body.webUiUrl, /^http:\/\/temporal-ui\.test\//);
     // A cursor is bound to its tenant and filters: carried elsewhere it is refused.
     const page = await list('limit=2');
     const cursor = encodeURIComponent(page.body.nextCursor);
@@ -223,5 +275,82 @@ describe('deliveries list (issue 19)', () => {
     }
     const unknown = await list('', 'no-such-tenant-here');
     assert.equal(unknown.status, 404);
+    const backwards = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${okEndpoint}/replay`, {
+      since: '2026-01-02T00:00:00Z',
+      until: '2026-01-01T00:00:00Z',
+    });
+    assert.equal(backwards.status, 400, JSON.stringify(backwards.body));
+    assert.equal(backwards.body.error.field, 'since');
+  });
+});
+
+describe('deliveries of a deleted tenant, and a Temporal that does not answer (issue 19)', () => {
+  let stack: TestStack;
+  const receivers = receiverPool();
+
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await receivers.closeAll();
+    await stack.stop();
+  });
+
+  it('shows a tenant created again under the same id nothing of the deleted one', async () => {
+    const tenant = uniqueName('again').replace(/[^A-Za-z0-9_-]/g, '_');
+    assert.equal((await stack.api('POST', '/v1/tenants', { id: tenant })).status, 201);
+    const hook = await receivers.start(() => ({ status: 500, body: 'echo of the old tenant' }));
+    const created = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['*'],
+      retryPolicy: { maximumAttempts: 1 },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    await stack.xadd('tenant', tenant, 'type', 'a.b', 'data', '{"ssn":"123-45-6789"}', 'id', 'old-evt');
+    const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, 'old-evt'));
+    assert.equal((await waitFor('old-evt done', () => handle.result())).status, 'failed');
+    await waitFor('listed', async () => {
+      const res = await stack.api('GET', `/v1/tenants/${tenant}/deliveries`);
+      return res.body.items?.length === 1;
+    });
+    assert.equal((await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`)).body.items.length, 1);
+
+    assert.equal((await stack.api('DELETE', `/v1/tenants/${tenant}`)).status, 200);
+    assert.equal((await stack.api('POST', '/v1/tenants', { id: tenant })).status, 201);
+    const key = await stack.api('POST', `/v1/tenants/${tenant}/api-keys`, {});
+    for (const token of [key.body.key as string, stack.adminToken]) {
+      const listed = await stack.api('GET', `/v1/tenants/${tenant}/deliveries`, undefined, token);
+      assert.deepEqual(listed.body.items, [], JSON.stringify(listed.body));
+      const old = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/old-evt`, undefined, token);
+      assert.equal(old.status, 404, JSON.stringify(old.body));
+      assert.deepEqual((await stack.api('GET', `/v1/tenants/${tenant}/dead-letters`, undefined, token)).body.items, []);
+      const retry = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/old-evt/retry`, undefined, token);
+      assert.equal(retry.status, 409, JSON.stringify(retry.body));
+    }
+  });
+
+  it('answers 503 temporal_unavailable, not a hang, while Temporal does not answer; then recovers', async () => {
+    const proxy = await startHoldingProxy(serviceAddresses().temporalAddress);
+    const held = await startStack({ env: { TEMPORAL_ADDRESS: proxy.address }, consumer: false, worker: false });
+    try {
+      const tenant = uniqueName('held').replace(/[^A-Za-z0-9_-]/g, '_');
+      assert.equal((await held.api('POST', '/v1/tenants', { id: tenant })).status, 201);
+      assert.equal((await held.api('GET', `/v1/tenants/${tenant}/deliveries`)).status, 200);
+      proxy.hold();
+      for (const path of [`/v1/tenants/${tenant}/deliveries`, `/v1/tenants/${tenant}/deliveries/evt-1`]) {
+        const res = await held.api('GET', path);
+        assert.equal(res.status, 503, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error.code, 'temporal_unavailable');
+      }
+      proxy.release();
+      await waitFor(
+        'answers again',
+        async () => (await held.api('GET', `/v1/tenants/${tenant}/deliveries`)).status === 200,
+      );
+    } finally {
+      proxy.release();
+      await held.stop();
+      await proxy.close();
+    }
   });
 });

@@ -21,7 +21,7 @@ describe('deliveries list query', () => {
     assert.equal(
       query,
       `WorkflowType = 'deliverEvent' AND TenantId = 'acme' AND EventType = 'order.created' AND EndpointId = 'ep_1' AND ` +
-        `StartTime >= '2026-11-30T10:00:00.000Z' AND StartTime <= '2026-11-30T11:00:00.000Z' AND ` +
+        `StartTime >= '2026-11-30T10:00:00.000Z' AND StartTime < '2026-11-30T11:00:00.001Z' AND ` +
         `(ExecutionStatus IN ('Failed', 'Terminated', 'TimedOut') OR (ExecutionStatus = 'Completed' AND DeliveryStatus = 'failed'))`,
     );
   });

@@ -88,7 +88,12 @@ describe('error registry', () => {
     const byStatus = apiErrorCodesByStatus();
     assert.deepEqual([...byStatus.keys()], [400, 401, 404, 405, 409, 413, 415, 422, 500, 503]);
     assert.deepEqual(byStatus.get(404), ['not_found', 'route_not_found']);
-    assert.deepEqual(byStatus.get(503), ['transform_busy', 'transform_unavailable', 'replication_not_confirmed']);
+    assert.deepEqual(byStatus.get(503), [
+      'transform_busy',
+      'transform_unavailable',
+      'temporal_unavailable',
+      'replication_not_confirmed',
+    ]);
     assert.equal([...byStatus.values()].flat().length, apiErrorCodes().length);
     assert.equal(isApiErrorCode('conflict'), true);
     assert.equal(isApiErrorCode('payload_unavailable'), false);

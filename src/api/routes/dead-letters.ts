@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NotFoundError } from '../../domain/errors';
+import { NotFoundError, ValidationError } from '../../domain/errors';
 import type { EndpointId } from '../../domain/ids';
 import { RESOURCE_ID_PATTERN } from '../../domain/ids';
 import type { ApiDependencies, ApiInstance } from '../api-context';
@@ -68,6 +68,9 @@ export function deadLetterRoutes(app: ApiInstance, deps: ApiDependencies): void 
       if (!(await deps.endpoints.get(tenantId, endpointId)))
         throw new NotFoundError(`endpoint ${endpointId} not found`);
       const { since, until } = req.body;
+      if (until !== undefined && Date.parse(since) > Date.parse(until)) {
+        throw new ValidationError('since is after until', 'since');
+      }
       const result = await deps.operations.replay(
         tenantId,
         endpointId,

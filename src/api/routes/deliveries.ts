@@ -83,7 +83,11 @@ export function deliveryRoutes(app: ApiInstance, deps: ApiDependencies): void {
       params: eventParams,
       response: { 200: answer('The delivery', deliveryResponse) },
     },
-    handler: async (req) => deps.operations.get(req.params.tenantId, req.params.eventId),
+    handler: async (req) => {
+      const { webUiUrl, ...view } = await deps.operations.get(req.params.tenantId, req.params.eventId);
+      // The Web UI shows every tenant: its link is for operators (the admin token) only.
+      return req.principal.kind === 'admin' && webUiUrl !== undefined ? { ...view, webUiUrl } : view;
+    },
   });
 
   app.route({

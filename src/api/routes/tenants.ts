@@ -77,6 +77,9 @@ export function tenantRoutes(app: ApiInstance, deps: ApiDependencies): void {
       await deps.apiKeys.revokeAll(tenantId);
       await deps.signingKeys.deleteAll(tenantId);
       const cancelledDeliveries = await deps.operations.cancelTenant(tenantId);
+      // Its dead letters go too; its deliveries stay in Temporal's history (the retention period) but are never
+      // shown to a tenant created again under this id (the API reads only deliveries started after its creation).
+      await deps.operations.forgetTenant(tenantId);
       await deps.tenants.delete(tenantId);
       return { deleted: tenantId, endpoints, cancelledDeliveries };
     },
