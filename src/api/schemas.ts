@@ -336,18 +336,23 @@ export const createTenantSchema = z
   })
   .strict();
 
+/** An event's `type` and `data`, as `POST …/events` and a test send take them. */
+const eventFields = {
+  type: z
+    .string()
+    .max(MAX_EVENT_TYPE_LENGTH)
+    .regex(EVENT_TYPE_PATTERN, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
+  data: z
+    .unknown()
+    .refine((v) => v !== undefined, 'is required')
+    .describe(
+      'Any JSON value, nested at most WSS_MAX_EVENT_DEPTH levels (default 64). Its source text is kept byte for byte: numbers, escapes and spacing reach the stream and the receiver as written.',
+    ),
+};
+
 export const publishEventSchema = z
   .object({
-    type: z
-      .string()
-      .max(MAX_EVENT_TYPE_LENGTH)
-      .regex(EVENT_TYPE_PATTERN, 'is not a valid event type (dot-separated segments of [A-Za-z0-9_-])'),
-    data: z
-      .unknown()
-      .refine((v) => v !== undefined, 'is required')
-      .describe(
-        'Any JSON value, nested at most WSS_MAX_EVENT_DEPTH levels (default 64). Its source text is kept byte for byte: numbers, escapes and spacing reach the stream and the receiver as written.',
-      ),
+    ...eventFields,
     id: brandedId<EventId>(EVENT_ID_PATTERN, 'Event id; defaults to `evt_<stream entry id>`.').optional(),
     traceparent: z
       .string()
@@ -387,6 +392,9 @@ export const publishEventSchema = z
       ctx.addIssue({ code: 'custom', path: ['tracestate'], message: 'needs a traceparent' });
     }
   });
+
+/** A test send: the type and data of `POST …/events`, nothing else (the event gets a fresh id). */
+export const testEventSchema = z.object(eventFields).strict();
 
 export const createApiKeySchema = z.object({ name: z.string().min(1).max(128).optional() }).strict();
 

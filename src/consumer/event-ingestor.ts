@@ -134,7 +134,10 @@ export class EventIngestor {
       this.deps.log.info({ tenantId, eventId, entryId, workflowId }, 'entry read again; its workflow already started');
       return { kind: 'already_started', workflowId };
     }
-    const routed = selectEndpoints(envelope, endpoints, (endpoint) => this.matchers.matcherFor(endpoint));
+    // A test send (the API's `…/endpoints/{id}/send-test`) goes to its one endpoint, by the same rules.
+    const candidates =
+      entry.onlyEndpoint === undefined ? endpoints : endpoints.filter((e) => e.id === entry.onlyEndpoint);
+    const routed = selectEndpoints(envelope, candidates, (endpoint) => this.matchers.matcherFor(endpoint));
     const event: EventRef = { tenantId, eventId, eventType, occurredAt };
 
     // --- ordered delivery: endpoints with ordering and a key go to their key's lane, before the event's own

@@ -275,7 +275,7 @@ export const ERROR_CODES = {
   reserved_field: {
     surfaces: ['dead_letter'],
     retryable: false,
-    description: 'A field name starts with `wss_`.',
+    description: 'A field name starts with `wss_` (other than `wss_endpoint`, the test send\'s).',
   },
   too_large: {
     surfaces: ['dead_letter'],

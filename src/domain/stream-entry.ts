@@ -1,7 +1,7 @@
 import type { DeadLetterReasonCode } from './errors';
 import { isValidEventType } from './event-type';
-import type { EventId, TenantId } from './ids';
-import { eventIdFromEntryId, isEventId, isTenantId } from './ids';
+import type { EndpointId, EventId, TenantId } from './ids';
+import { eventIdFromEntryId, isEndpointId, isEventId, isTenantId } from './ids';
 import { jsonNestingDepth } from './json-text';
 import { MAX_ORDERING_KEY_LENGTH, ORDERING_STREAM_FIELD } from './ordering';
 import type { TraceHeaders } from './trace-context';
@@ -26,6 +26,11 @@ export interface AcceptedEntry {
   readonly traceProblem?: string;
   /** The producer's `orderingKey` field: the ordering key of endpoints whose ordering names the stream field. */
   readonly orderingKey?: string;
+  /**
+   * The service's `wss_endpoint` field (the API's test send): the event is routed to this endpoint only, by the
+   * usual rules (enabled, subscribed, filter).
+   */
+  readonly onlyEndpoint?: EndpointId;
 }
 
 /**
@@ -58,6 +63,8 @@ export const PRODUCER_FIELD_ESCAPE = 'wss_producer_';
 const STREAM_ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 const KNOWN_FIELDS = new Set(['tenant', 'type', 'data', 'id', ORDERING_STREAM_FIELD]);
+/** The one service field an entry may carry: the API's test send writes it (see {@link AcceptedEntry.onlyEndpoint}). */
+export const ONLY_ENDPOINT_FIELD = 'wss_endpoint';
 /** Optional W3C trace context of the producer; never refuses an entry (see {@link AcceptedEntry.traceProblem}). */
 const TRACE_FIELDS = new Set(['traceparent', 'tracestate']);
 /** Field names this safe to echo in a reason; anything else is referred to by its position. */
@@ -87,6 +94,11 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
   let repeatedTraceField: string | undefined;
   for (let i = 0; i < fields.length; i += 2) {
     const key = fields[i] as string;
+    if (key === ONLY_ENDPOINT_FIELD) {
+      if (values.has(key)) return reject('duplicate_field', `field "${key}" appears more than once`);
+      values.set(key, fields[i + 1] as string);
+      continue;
+    }
     if (key.startsWith(RESERVED_FIELD_PREFIX)) {
       return reject(
         'reserved_field',
@@ -139,6 +151,11 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
     return reject('invalid_field', `field "${ORDERING_STREAM_FIELD}" is over ${MAX_ORDERING_KEY_LENGTH} characters`);
   }
 
+  const onlyEndpoint = values.get(ONLY_ENDPOINT_FIELD);
+  if (onlyEndpoint !== undefined && !isEndpointId(onlyEndpoint)) {
+    return reject('invalid_field', `field "${ONLY_ENDPOINT_FIELD}" is not a valid endpoint id`);
+  }
+
   const millis = Number(entryId.split('-')[0]);
   // Checked whole, not only its time part: the derived event id is built from it.
   if (!STREAM_ENTRY_ID.test(entryId) || !Number.isSafeInteger(millis)) {
@@ -156,6 +173,7 @@ export function parseStreamEntry(entryId: string, raw: readonly RawField[], limi
       occurredAt: new Date(millis).toISOString(),
       ...traceContext(traceValues, repeatedTraceField),
       ...(orderingKey !== undefined && orderingKey !== '' ? { orderingKey } : {}),
+      ...(onlyEndpoint !== undefined ? { onlyEndpoint } : {}),
     },
   };
 }

@@ -1,4 +1,5 @@
-import type { EventId, TenantId } from '../domain/ids';
+import type { EndpointId, EventId, TenantId } from '../domain/ids';
+import { ONLY_ENDPOINT_FIELD } from '../domain/stream-entry';
 import type { TraceHeaders } from '../domain/trace-context';
 import type { RedisClient } from '../infra/redis';
 import { confirmReplicated } from '../infra/redis';
@@ -29,9 +30,12 @@ export class EventPublisher {
     trace?: TraceHeaders;
     /** The entry's `orderingKey` field (ordered delivery). */
     orderingKey?: string;
+    /** Routes the event to this endpoint only (a test send: the `wss_endpoint` field). */
+    onlyEndpoint?: EndpointId;
   }): Promise<string> {
     const fields = ['tenant', event.tenantId, 'type', event.type, 'data', event.dataJson];
     if (event.id !== undefined) fields.push('id', event.id);
+    if (event.onlyEndpoint !== undefined) fields.push(ONLY_ENDPOINT_FIELD, event.onlyEndpoint);
     if (event.orderingKey !== undefined) fields.push('orderingKey', event.orderingKey);
     if (event.trace !== undefined) {
       fields.push('traceparent', event.trace.traceparent);

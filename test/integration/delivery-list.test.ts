@@ -329,6 +329,61 @@ describe('deliveries of a deleted tenant, and a Temporal that does not answer (i
     }
   });
 
+  it('sends a test event to one endpoint only, by its rules, with the data as written', async () => {
+    const tenant = uniqueName('send').replace(/[^A-Za-z0-9_-]/g, '_');
+    assert.equal((await stack.api('POST', '/v1/tenants', { id: tenant })).status, 201);
+    const target = await receivers.start();
+    const bystander = await receivers.start();
+    const endpoint = async (url: string) => {
+      const res = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url, eventTypes: ['order.*'] });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return res.body.id as string;
+    };
+    const targetId = await endpoint(target.url);
+    await endpoint(bystander.url);
+    const body = '{"type":"order.created","data":{"total": 1.50, "note":"caf\\u00e9"}}';
+    const res = await fetch(`${stack.apiUrl}/v1/tenants/${tenant}/endpoints/${targetId}/send-test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+      body,
+    });
+    const sent = (await res.json()) as { id: string; endpointId: string };
+    assert.equal(res.status, 202, JSON.stringify(sent));
+    assert.equal(sent.endpointId, targetId);
+    await waitFor('delivered to the target', () => target.requests.length === 1);
+    const handle = stack.temporal.workflow.getHandle(workflowIdOf(tenant, sent.id));
+    assert.equal((await waitFor('the test event handled', () => handle.result())).status, 'delivered');
+    assert.equal(bystander.requests.length, 0, 'the other subscribed endpoint got nothing');
+    assert.match(target.requests[0]!.body.toString(), /"total": 1\.50, "note":"caf\\u00e9"/);
+    const view = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/${sent.id}`);
+    assert.deepEqual(
+      view.body.endpoints.map((e: { endpointId: string }) => e.endpointId),
+      [targetId],
+    );
+
+    // The endpoint's own rules hold: a type it does not take reaches nobody.
+    const other = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${targetId}/send-test`, {
+      type: 'invoice.paid',
+      data: {},
+    });
+    assert.equal(other.status, 202, JSON.stringify(other.body));
+    const none = stack.temporal.workflow.getHandle(workflowIdOf(tenant, other.body.id));
+    assert.equal((await waitFor('the test event handled', () => none.result())).status, 'no_subscribers');
+    assert.equal(target.requests.length + bystander.requests.length, 1);
+
+    const missing = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/ep_nope/send-test`, {
+      type: 'order.created',
+      data: {},
+    });
+    assert.equal(missing.status, 404);
+    const extra = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${targetId}/send-test`, {
+      type: 'order.created',
+      data: {},
+      id: 'chosen',
+    });
+    assert.equal(extra.status, 400);
+  });
+
   it('answers 503 temporal_unavailable, not a hang, while Temporal does not answer; then recovers', async () => {
     const proxy = await startHoldingProxy(serviceAddresses().temporalAddress);
     const held = await startStack({ env: { TEMPORAL_ADDRESS: proxy.address }, consumer: false, worker: false });

@@ -211,3 +211,24 @@ describe('parseStreamEntry', () => {
     }
   });
 });
+
+describe('the wss_endpoint field (a test send)', () => {
+  const base = ['tenant', 'acme', 'type', 'x', 'data', '1'];
+  it('routes to one endpoint when it is a valid endpoint id', () => {
+    const parsed = parseStreamEntry('1-0', [...base, 'wss_endpoint', 'ep_1'], limits);
+    assert.equal(parsed.ok, true);
+    if (parsed.ok) assert.equal(parsed.entry.onlyEndpoint, 'ep_1');
+  });
+
+  it('refuses a bad or repeated one with a reason, and still refuses every other wss_ field', () => {
+    for (const [fields, code] of [
+      [[...base, 'wss_endpoint', '../x'], 'invalid_field'],
+      [[...base, 'wss_endpoint', 'ep_1', 'wss_endpoint', 'ep_2'], 'duplicate_field'],
+      [[...base, 'wss_reason', 'mine'], 'reserved_field'],
+    ] as const) {
+      const parsed = parseStreamEntry('1-0', [...fields], limits);
+      assert.equal(parsed.ok, false, JSON.stringify(fields));
+      if (!parsed.ok) assert.equal(parsed.code, code, JSON.stringify(fields));
+    }
+  });
+});
