@@ -227,6 +227,17 @@ function buildProgram(io: Output, env: Env | undefined, done: (code: number) => 
     })),
   );
 
+  sub(endpoints, 'send-test <tenantId> <endpointId>', 'send a real test event to this endpoint only')
+    .requiredOption('--type <type>', 'event type, e.g. order.created')
+    .requiredOption('--data <json>', 'event data as JSON, or @file to read it from a file (sent as written)')
+    .action(
+      call(
+        'POST /v1/tenants/{}/endpoints/{}/send-test',
+        (r) => `sent ${r.id} to ${r.endpointId}; follow it with: wss deliveries get <tenantId> ${r.id}`,
+        (o) => ({ type: o.type, data: jsonArg(o.data, 'data') }),
+      ),
+    );
+
   const signingKeys = program
     .command('signing-keys')
     .description("a tenant's ed25519 keys for v1a signatures (private keys are never shown)");
