@@ -131,6 +131,9 @@ function usePaged<T>(url: string) {
 function ShowMore({ list, label = 'Show more' }: { list: ReturnType<typeof usePaged>; label?: string }) {
   return (
     <>
+      {/* A screen-high placeholder, shown as the button is clicked (a shift the user caused): the rows arriving
+          later take its place without moving anything in view. */}
+      {list.loadingMore && <Loading fill />}
       {list.moreError && <ErrorBox message={list.moreError} retry={list.showMore} />}
       {list.nextCursor && (
         <div class="actions">
@@ -223,9 +226,10 @@ function ErrorBox({ message, retry }: { message: string; retry?: () => void }) {
   );
 }
 
-function Loading({ rows = 3 }: { rows?: number }) {
+/** A placeholder while loading; `fill`: at least a screen high. */
+function Loading({ rows = 3, fill = false }: { rows?: number; fill?: boolean }) {
   return (
-    <div class="skeleton" aria-busy="true" aria-label="Loading">
+    <div class={fill ? 'skeleton fill' : 'skeleton'} aria-busy="true" aria-label="Loading">
       {Array.from({ length: rows }, (_, i) => (
         <div key={i} class="skeleton-row" />
       ))}

@@ -414,13 +414,18 @@ describe('tenant portal in a real browser', () => {
       endpointIds: [],
       startedAt: new Date().toISOString(),
     });
-    // The list's answers are scripted here; page 2 of the unfiltered list answers slowly.
+    // The list's answers are scripted here; every later page of the unfiltered list is full and answers slowly.
     await page.route(/\/v1\/tenants\/[^/]+\/deliveries\?/, async (route) => {
       const url = new URL(route.request().url());
+      const cursor = url.searchParams.get('cursor');
       let body: unknown;
-      if (url.searchParams.get('cursor')) {
+      if (cursor) {
         await new Promise((r) => setTimeout(r, 1500));
-        body = { items: [summary('evt_stale_page_2', 'delivered')] };
+        const n = Number(cursor.replace('page-', ''));
+        body = {
+          items: Array.from({ length: 25 }, (_, i) => summary(`evt_page_${n}_${i}`, 'delivered')),
+          nextCursor: `page-${n + 1}`,
+        };
       } else if (url.searchParams.get('status') === 'failed') body = { items: [summary('evt_failed_1', 'failed')] };
       else body = { items: [summary('evt_page_1', 'delivered')], nextCursor: 'page-2' };
       await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
@@ -428,6 +433,15 @@ describe('tenant portal in a real browser', () => {
     await nav(page, 'Deliveries').click();
     const list = page.getByRole('table', { name: 'Deliveries' });
     await list.getByText('evt_page_1').waitFor();
+
+    // A slow "Show more" moves nothing the user sees when its rows arrive (the footer stays below the fold).
+    const shift = await layoutShiftDuring(page, async () => {
+      await page.getByRole('button', { name: 'Show more' }).click();
+      await list.getByText('evt_page_2_24', { exact: true }).waitFor();
+    });
+    assert.ok(shift < 0.05, `layout shift of a slow "Show more": ${shift}`);
+
+    // The filter changes while page 3 is on its way: page 3 is not appended to the new list.
     await page.getByRole('button', { name: 'Show more' }).click();
     await page.getByLabel('Status').selectOption('failed');
     await list.getByText('evt_failed_1').waitFor();
