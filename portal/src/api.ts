@@ -103,9 +103,19 @@ export interface DeliverySummary {
   closedAt?: string;
 }
 
-export interface DeliveryPage {
-  items: DeliverySummary[];
+/** One page of a cursor-paged list. */
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
   nextCursor?: string;
+}
+
+export type DeliveryPage = Page<DeliverySummary>;
+
+/** Answer of `POST …/endpoints/{id}/send-test`: the test event, delivered to that endpoint only. */
+export interface SentTest {
+  id: string;
+  endpointId: string;
 }
 
 export interface DeadLetter {

@@ -2,7 +2,7 @@ import { render } from 'preact';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, setToken, whenUnauthorized } from './api';
-import type { Delivery, DeliveryPage, DeliverySummary, DryRun, Endpoint } from './api';
+import type { Delivery, DeliverySummary, DryRun, Endpoint, Page, SentTest } from './api';
 
 /* ---------- helpers ---------- */
 
@@ -20,11 +20,29 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function useRoute(): string[] {
-  const read = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
-  const [route, setRoute] = useState(read);
+const readRoute = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+
+/**
+ * Takes a portal link's token out of the address bar, if the hash is one (`#session=…`), and returns it. The token
+ * sits in the fragment, which browsers never send to a server; it is removed at once, on a fresh load or later.
+ */
+function takeLinkToken(): string | undefined {
+  if (!location.hash.startsWith('#session=')) return undefined;
+  const token = location.hash.slice('#session='.length);
+  history.replaceState(null, '', `${location.pathname}#/endpoints`);
+  return token;
+}
+
+/** The route from the hash; a portal link in the hash (at load or later) goes to `onLink` instead. */
+function useRoute(onLink: (token: string) => void): string[] {
+  const [route, setRoute] = useState(readRoute);
   useEffect(() => {
-    const onChange = () => setRoute(read());
+    const onChange = () => {
+      const token = takeLinkToken();
+      if (token !== undefined) onLink(token);
+      setRoute(readRoute());
+    };
+    onChange();
     addEventListener('hashchange', onChange);
     return () => removeEventListener('hashchange', onChange);
   }, []);
@@ -53,6 +71,148 @@ function useLoad<T>(load: () => Promise<T>, key: string) {
   return { ...state, reload: () => setTick((t) => t + 1) };
 }
 
+interface Paged<T> {
+  items: T[];
+  nextCursor?: string;
+  /** The first page has been answered (for the current query). */
+  loaded: boolean;
+  loading: boolean;
+  error?: string;
+  loadingMore: boolean;
+  moreError?: string;
+}
+
+/**
+ * A cursor-paged list (`{items, nextCursor}`) at `url`, which holds the query (with `limit`), with "Show more". An
+ * answer for a query that is no longer current (the filters changed while it was on its way) is dropped.
+ */
+function usePaged<T>(url: string) {
+  const [state, setState] = useState<Paged<T>>({ items: [], loaded: false, loading: true, loadingMore: false });
+  const [tick, setTick] = useState(0);
+  // Bumped for every new first page: an answer carries the generation it was asked in.
+  const generation = useRef(0);
+  useEffect(() => {
+    const mine = ++generation.current;
+    setState((s) => ({ ...s, loading: true, error: undefined, loadingMore: false, moreError: undefined }));
+    api<Page<T>>('GET', url).then(
+      (page) =>
+        mine === generation.current &&
+        setState({ items: page.items, nextCursor: page.nextCursor, loaded: true, loading: false, loadingMore: false }),
+      (err: unknown) =>
+        mine === generation.current &&
+        setState({ items: [], loaded: false, loading: false, error: messageOf(err), loadingMore: false }),
+    );
+    return () => {
+      generation.current++;
+    };
+  }, [url, tick]);
+  const showMore = () => {
+    const cursor = state.nextCursor;
+    if (!cursor || state.loadingMore) return;
+    const mine = generation.current;
+    setState((s) => ({ ...s, loadingMore: true, moreError: undefined }));
+    api<Page<T>>('GET', `${url}&cursor=${encodeURIComponent(cursor)}`).then(
+      (page) =>
+        mine === generation.current &&
+        setState((s) => ({
+          ...s,
+          items: [...s.items, ...page.items],
+          nextCursor: page.nextCursor,
+          loadingMore: false,
+        })),
+      (err: unknown) =>
+        mine === generation.current && setState((s) => ({ ...s, loadingMore: false, moreError: messageOf(err) })),
+    );
+  };
+  return { ...state, reload: () => setTick((t) => t + 1), showMore };
+}
+
+/** "Show more" under a paged list, with the error of a failed page and its retry. */
+function ShowMore({ list, label = 'Show more' }: { list: ReturnType<typeof usePaged>; label?: string }) {
+  return (
+    <>
+      {/* A screen-high placeholder, shown as the button is clicked (a shift the user caused): the rows arriving
+          later take its place without moving anything in view. */}
+      {list.loadingMore && <Loading fill />}
+      {list.moreError && <ErrorBox message={list.moreError} retry={list.showMore} />}
+      {list.nextCursor && (
+        <div class="actions">
+          <button type="button" disabled={list.loadingMore} onClick={list.showMore}>
+            {list.loadingMore ? 'Loading…' : label}
+          </button>
+        </div>
+      )}
+    </>
+  );
+}
+
+/**
+ * The page's main heading, focusable by script: focus moves here after sign-in and route changes. One that
+ * replaces another (a loaded page after its placeholder) takes the focus the removed one had.
+ */
+function PageHeading({ children, class: className }: { children: ComponentChildren; class?: string }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (document.activeElement === document.body || document.activeElement === null) ref.current?.focus();
+  }, []);
+  return (
+    <h1 ref={ref} tabIndex={-1} class={className}>
+      {children}
+    </h1>
+  );
+}
+
+/** A table that may scroll sideways on a narrow screen: a named region a keyboard can reach and scroll. */
+function TableWrap({ label, busy, children }: { label: string; busy?: boolean; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label} aria-busy={busy}>
+      {children}
+    </div>
+  );
+}
+
+/** Which input of a form an API error is about: its `field` (first segment), named by `ids` (field → input id). */
+function invalidInput(err: unknown, ids: Record<string, string>): { id: string; message: string } | undefined {
+  if (!(err instanceof ApiError)) return undefined;
+  // A refused destination is always about the URL, though the API names no field for it.
+  const field = err.field?.split('.')[0] ?? (err.code === 'destination_not_allowed' ? 'url' : undefined);
+  const id = field === undefined ? undefined : ids[field];
+  if (id === undefined) return undefined;
+  const prefix = `${err.field ?? ''}: `;
+  return { id, message: err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message };
+}
+
+/**
+ * Field-level errors of a form: the message beside the input, `aria-invalid` and `aria-describedby` on it, and focus
+ * moved to it.
+ */
+function useFieldErrors(ids: Record<string, string>) {
+  const [invalid, setInvalid] = useState<{ id: string; message: string }>();
+  useEffect(() => {
+    if (invalid) document.getElementById(invalid.id)?.focus();
+  }, [invalid]);
+  return {
+    clear: () => setInvalid(undefined),
+    /** Shows the error beside its field; false when it names no field of this form. */
+    show: (err: unknown): boolean => {
+      const found = invalidInput(err, ids);
+      setInvalid(found);
+      return found !== undefined;
+    },
+    /** Attributes for the input `id` (keeping its own hint in `describedBy`). */
+    props: (id: string, describedBy?: string) => {
+      const described = [describedBy, invalid?.id === id ? `${id}-error` : undefined].filter(Boolean).join(' ');
+      return { 'aria-invalid': invalid?.id === id ? true : undefined, 'aria-describedby': described || undefined };
+    },
+    message: (id: string) =>
+      invalid?.id === id ? (
+        <p id={`${id}-error`} class="field-error">
+          {invalid.message}
+        </p>
+      ) : null,
+  };
+}
+
 function ErrorBox({ message, retry }: { message: string; retry?: () => void }) {
   return (
     <div class="error" role="alert">
@@ -66,9 +226,10 @@ function ErrorBox({ message, retry }: { message: string; retry?: () => void }) {
   );
 }
 
-function Loading({ rows = 3 }: { rows?: number }) {
+/** A placeholder while loading; `fill`: at least a screen high. */
+function Loading({ rows = 3, fill = false }: { rows?: number; fill?: boolean }) {
   return (
-    <div class="skeleton" aria-busy="true" aria-label="Loading">
+    <div class={fill ? 'skeleton fill' : 'skeleton'} aria-busy="true" aria-label="Loading">
       {Array.from({ length: rows }, (_, i) => (
         <div key={i} class="skeleton-row" />
       ))}
@@ -204,27 +365,26 @@ function reasonText(reason: string): string {
   }
 }
 
+const ENDPOINT_PAGE_SIZE = 50;
+
 function EndpointList({ tenantId }: { tenantId: string }) {
-  const list = useLoad(
-    () => api<{ items: Endpoint[] }>('GET', `/v1/tenants/${tenantId}/endpoints?limit=200`),
-    tenantId,
-  );
+  const list = usePaged<Endpoint>(`/v1/tenants/${tenantId}/endpoints?limit=${ENDPOINT_PAGE_SIZE}`);
   return (
     <main>
       <div class="title-row">
-        <h1>Endpoints</h1>
+        <PageHeading>Endpoints</PageHeading>
         <button type="button" class="primary" onClick={() => go('#/endpoints/new')}>
           New endpoint
         </button>
       </div>
-      {list.loading && !list.data && <Loading />}
+      {list.loading && !list.loaded && <Loading />}
       {list.error && <ErrorBox message={list.error} retry={list.reload} />}
-      {list.data && list.data.items.length === 0 && (
+      {list.loaded && list.items.length === 0 && (
         <p class="empty">No endpoints yet. Create one to start receiving webhooks.</p>
       )}
-      {list.data && list.data.items.length > 0 && (
+      {list.items.length > 0 && (
         <ul class="cards">
-          {list.data.items.map((e) => (
+          {list.items.map((e) => (
             <li key={e.id} class="card">
               <a href={`#/endpoints/${encodeURIComponent(e.id)}`}>{e.description ?? e.url}</a>
               <div class="muted break">{e.url}</div>
@@ -236,6 +396,7 @@ function EndpointList({ tenantId }: { tenantId: string }) {
           ))}
         </ul>
       )}
+      <ShowMore list={list} />
     </main>
   );
 }
@@ -246,39 +407,58 @@ function NewEndpoint({ tenantId }: { tenantId: string }) {
   const [description, setDescription] = useState('');
   const [error, setError] = useState<string>();
   const [created, setCreated] = useState<{ id: string; secret: string }>();
+  const fields = useFieldErrors(NEW_FIELDS);
   return (
     <main>
-      <h1>New endpoint</h1>
+      <PageHeading>New endpoint</PageHeading>
       <form
         class="form"
         onSubmit={(e) => {
           e.preventDefault();
           setError(undefined);
+          fields.clear();
           api<Endpoint & { secret: string }>('POST', `/v1/tenants/${tenantId}/endpoints`, {
             url: url.trim(),
             eventTypes: splitTypes(types),
             ...(description.trim() ? { description: description.trim() } : {}),
           }).then(
             (ep) => setCreated({ id: ep.id, secret: ep.secret }),
-            (err: unknown) => setError(messageOf(err)),
+            (err: unknown) => {
+              if (!fields.show(err)) setError(messageOf(err));
+            },
           );
         }}
       >
         <label for="new-url">URL</label>
-        <input id="new-url" type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+        <input
+          id="new-url"
+          type="url"
+          required
+          {...fields.props('new-url')}
+          value={url}
+          onInput={(e) => setUrl(e.currentTarget.value)}
+        />
+        {fields.message('new-url')}
         <label for="new-types">Event types</label>
         <input
           id="new-types"
           required
-          aria-describedby="new-types-hint"
+          {...fields.props('new-types', 'new-types-hint')}
           value={types}
           onInput={(e) => setTypes(e.currentTarget.value)}
         />
+        {fields.message('new-types')}
         <p id="new-types-hint" class="hint">
           Comma-separated, e.g. <code>order.created, invoice.*</code>
         </p>
         <label for="new-description">Description</label>
-        <input id="new-description" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+        <input
+          id="new-description"
+          {...fields.props('new-description')}
+          value={description}
+          onInput={(e) => setDescription(e.currentTarget.value)}
+        />
+        {fields.message('new-description')}
         <div class="actions">
           <button type="submit" class="primary">
             Create endpoint
@@ -293,6 +473,14 @@ function NewEndpoint({ tenantId }: { tenantId: string }) {
     </main>
   );
 }
+
+/** The API's field names, as the ids of the inputs that edit them, per form. */
+const NEW_FIELDS = { url: 'new-url', eventTypes: 'new-types', description: 'new-description' };
+const DETAIL_FIELDS = { url: 'ep-url', description: 'ep-description' };
+const SUBSCRIPTION_FIELDS = { eventTypes: 'ep-types', filter: 'ep-filter', transform: 'ep-transform' };
+
+/** Event ids of test events sent from this tab, with when: their delivery page waits a moment for them to start. */
+const sentTests = new Map<string, number>();
 
 function splitTypes(text: string): string[] {
   return text
@@ -335,28 +523,25 @@ function EndpointPage({ tenantId, endpointId }: { tenantId: string; endpointId: 
   if (loaded.error)
     return (
       <main>
+        <PageHeading>Endpoint</PageHeading>
         <ErrorBox message={loaded.error} retry={loaded.reload} />
       </main>
     );
   if (!endpoint)
     return (
       <main>
-        <h1>Endpoint</h1>
+        <PageHeading>Endpoint</PageHeading>
         <Loading rows={6} />
       </main>
     );
-  return (
-    <EndpointEditor key={endpoint.id} tenantId={tenantId} base={base} endpoint={endpoint} onChange={setEndpoint} />
-  );
+  return <EndpointEditor key={endpoint.id} base={base} endpoint={endpoint} onChange={setEndpoint} />;
 }
 
 function EndpointEditor({
-  tenantId,
   base,
   endpoint,
   onChange,
 }: {
-  tenantId: string;
   base: string;
   endpoint: Endpoint;
   onChange: (e: Endpoint) => void;
@@ -376,11 +561,18 @@ function EndpointEditor({
   const [since, setSince] = useState('');
   const [until, setUntil] = useState('');
 
-  const act = (promise: Promise<unknown>, done: string) => {
+  const detailFields = useFieldErrors(DETAIL_FIELDS);
+  const subscriptionFields = useFieldErrors(SUBSCRIPTION_FIELDS);
+
+  /** Runs an action; its error goes beside the field it names (on `fields`' form), or to the top. */
+  const act = (promise: Promise<unknown>, done: string, fields?: ReturnType<typeof useFieldErrors>) => {
     setNotice(undefined);
+    fields?.clear();
     promise.then(
       () => setNotice({ text: done }),
-      (err: unknown) => setNotice({ text: messageOf(err), error: true }),
+      (err: unknown) => {
+        if (!fields?.show(err)) setNotice({ text: messageOf(err), error: true });
+      },
     );
   };
 
@@ -389,6 +581,7 @@ function EndpointEditor({
     act(
       api<Endpoint>('PATCH', base, { url: url.trim(), description: description.trim() || null }).then(onChange),
       'Details saved',
+      detailFields,
     );
   };
   const saveSubscription = (e: Event) => {
@@ -402,6 +595,7 @@ function EndpointEditor({
         transform: transform.trim() === '' ? null : transform,
       }).then(onChange),
       'Saved',
+      subscriptionFields,
     );
   };
   const sendTest = () => {
@@ -413,8 +607,10 @@ function EndpointEditor({
     }
     // The sample's text is sent as written, so the delivery carries exactly these bytes.
     const body = `{"type":${JSON.stringify(sampleType.trim())},"data":${sampleData}}`;
-    api<{ id: string }>('POST', `/v1/tenants/${tenantId}/events`, body).then(
+    // To this endpoint only (not every endpoint of the tenant subscribed to the type).
+    api<SentTest>('POST', `${base}/send-test`, body).then(
       (res) => {
+        sentTests.set(res.id, Date.now());
         setSent(res.id);
       },
       (err: unknown) => setNotice({ text: messageOf(err), error: true }),
@@ -429,11 +625,11 @@ function EndpointEditor({
         <a href="#/endpoints">Endpoints</a> /
       </p>
       <div class="title-row">
-        <h1 class="break">{endpoint.description ?? endpoint.url}</h1>
+        <PageHeading class="break">{endpoint.description ?? endpoint.url}</PageHeading>
         <EndpointState endpoint={endpoint} />
       </div>
       <div class="actions wrap">
-        <button type="button" class="primary" onClick={sendTest}>
+        <button type="button" class="primary" aria-describedby="send-test-hint" onClick={sendTest}>
           Send test event
         </button>
         <button type="button" onClick={() => setConfirm('rotate')}>
@@ -458,6 +654,9 @@ function EndpointEditor({
           Delete
         </button>
       </div>
+      <p id="send-test-hint" class="hint">
+        Send test event delivers the dry run's sample to this endpoint only, as a real, signed delivery.
+      </p>
       <div class="reserve" aria-live="polite">
         {notice && (notice.error ? <ErrorBox message={notice.text} /> : <p class="notice">{notice.text}</p>)}
         {sent && (
@@ -471,24 +670,34 @@ function EndpointEditor({
         <form class="form panel" onSubmit={saveSubscription} aria-labelledby="sub-title">
           <h2 id="sub-title">Subscription</h2>
           <label for="ep-types">Event types</label>
-          <input id="ep-types" value={types} onInput={(e) => setTypes(e.currentTarget.value)} />
+          <input
+            id="ep-types"
+            {...subscriptionFields.props('ep-types')}
+            value={types}
+            onInput={(e) => setTypes(e.currentTarget.value)}
+          />
+          {subscriptionFields.message('ep-types')}
           <label for="ep-filter">Filter (JSON)</label>
           <textarea
             id="ep-filter"
             rows={5}
             spellcheck={false}
+            {...subscriptionFields.props('ep-filter')}
             value={filter}
             placeholder='{"data.total": {"$gt": 100}}'
             onInput={(e) => setFilter(e.currentTarget.value)}
           />
+          {subscriptionFields.message('ep-filter')}
           <label for="ep-transform">Transform (JSONata)</label>
           <textarea
             id="ep-transform"
             rows={4}
             spellcheck={false}
+            {...subscriptionFields.props('ep-transform')}
             value={transform}
             onInput={(e) => setTransform(e.currentTarget.value)}
           />
+          {subscriptionFields.message('ep-transform')}
           <div class="actions">
             <button type="submit" class="primary">
               Save subscription
@@ -510,9 +719,23 @@ function EndpointEditor({
       <form class="form panel" onSubmit={saveDetails} aria-labelledby="details-title">
         <h2 id="details-title">Details</h2>
         <label for="ep-url">Receiver URL</label>
-        <input id="ep-url" type="url" required value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+        <input
+          id="ep-url"
+          type="url"
+          required
+          {...detailFields.props('ep-url')}
+          value={url}
+          onInput={(e) => setUrl(e.currentTarget.value)}
+        />
+        {detailFields.message('ep-url')}
         <label for="ep-description">Name</label>
-        <input id="ep-description" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+        <input
+          id="ep-description"
+          {...detailFields.props('ep-description')}
+          value={description}
+          onInput={(e) => setDescription(e.currentTarget.value)}
+        />
+        {detailFields.message('ep-description')}
         <p class="muted">
           Created <Time iso={endpoint.createdAt} />, updated <Time iso={endpoint.updatedAt} />
         </p>
@@ -723,13 +946,25 @@ function DryRunPanel(props: {
 
 const TERMINAL = new Set(['delivered', 'failed', 'cancelled', 'skipped', 'no_subscribers']);
 
-function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string }) {
-  const path = `/v1/tenants/${tenantId}/deliveries/${encodeURIComponent(eventId)}`;
+/** How long a delivery page waits for the delivery of a test event just sent from this tab to start. */
+const START_WAIT_MS = 10_000;
+
+/** Whether the delivery of `eventId` may still be about to start (a test event sent from this tab moments ago). */
+function mayStillStart(eventId: string): boolean {
+  const sentAt = sentTests.get(eventId);
+  return sentAt !== undefined && Date.now() - sentAt < 60_000;
+}
+
+/** The delivery of one event, polled while it may still change. */
+function useDelivery(path: string, eventId: string) {
   const [delivery, setDelivery] = useState<Delivery>();
   const [error, setError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  // Not found: `waiting` while a just-sent test event's delivery may still start, then `missing`.
+  const [absent, setAbsent] = useState<'waiting' | 'missing'>();
+  const [waitStartUntil] = useState(() => (mayStillStart(eventId) ? Date.now() + START_WAIT_MS : 0));
   // Poll while the delivery may still change: until it is final, and for a while after a retry.
   const [watchUntil, setWatchUntil] = useState(() => Date.now() + 60_000);
+  const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -739,13 +974,16 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
           if (!live) return;
           setDelivery(d);
           setError(undefined);
+          setAbsent(undefined);
           if (!TERMINAL.has(d.status) || Date.now() < watchUntil) timer = setTimeout(poll, 1000);
         },
         (err: unknown) => {
           if (!live) return;
-          // Just published: the delivery starts within moments.
-          if (err instanceof ApiError && err.status === 404 && Date.now() < watchUntil) {
-            timer = setTimeout(poll, 1000);
+          if (err instanceof ApiError && err.status === 404) {
+            setError(undefined);
+            const waiting = Date.now() < waitStartUntil;
+            setAbsent(waiting ? 'waiting' : 'missing');
+            if (waiting) timer = setTimeout(poll, 1000);
             return;
           }
           setError(messageOf(err));
@@ -757,7 +995,23 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
       live = false;
       clearTimeout(timer);
     };
-  }, [path, watchUntil]);
+  }, [path, watchUntil, tick]);
+  return {
+    delivery,
+    error,
+    absent,
+    retry: () => {
+      setError(undefined);
+      setTick((t) => t + 1);
+    },
+    watch: () => setWatchUntil(Date.now() + 60_000),
+  };
+}
+
+function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string }) {
+  const path = `/v1/tenants/${tenantId}/deliveries/${encodeURIComponent(eventId)}`;
+  const { delivery, error, absent, retry, watch } = useDelivery(path, eventId);
+  const [notice, setNotice] = useState<string>();
 
   const failed = delivery?.endpoints.some((e) => e.status === 'failed') ?? false;
   return (
@@ -765,9 +1019,20 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
       <p class="crumbs">
         <a href="#/deliveries">Deliveries</a> /
       </p>
-      <h1 class="break">Delivery {eventId}</h1>
-      {error && <ErrorBox message={error} />}
-      {!delivery && !error && <Loading rows={4} />}
+      <PageHeading class="break">Delivery {eventId}</PageHeading>
+      {error && <ErrorBox message={error} retry={retry} />}
+      {!delivery && !error && !absent && <Loading rows={4} />}
+      {!delivery && absent === 'waiting' && (
+        <p class="empty" role="status">
+          Waiting for the delivery to start…
+        </p>
+      )}
+      {!delivery && absent === 'missing' && (
+        <p class="empty" role="status">
+          No delivery found for event {eventId}. Check the event id: it may be mistyped, or not be one of this tenant's
+          events.
+        </p>
+      )}
       {delivery && (
         <>
           <p data-testid="delivery-status">
@@ -783,7 +1048,7 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
                 api('POST', `${path}/retry`).then(
                   () => {
                     setNotice('Retry started');
-                    setWatchUntil(Date.now() + 60_000);
+                    watch();
                   },
                   (err: unknown) => setNotice(messageOf(err)),
                 )
@@ -803,7 +1068,7 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
                 <span class={`badge ${ep.status}`}>{ep.status}</span>
               </h2>
               {ep.lastError && <p class="bad">{ep.lastError}</p>}
-              <div class="table-wrap">
+              <TableWrap label={`Attempts to ${ep.endpointId}`}>
                 <table>
                   <caption>Attempts to {ep.endpointId}</caption>
                   <thead>
@@ -840,7 +1105,7 @@ function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId: string
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </TableWrap>
             </section>
           ))}
         </>
@@ -877,40 +1142,19 @@ function Deliveries({ tenantId }: { tenantId: string }) {
     setFilters((f) => ({ ...f, [key]: value }));
   };
   const query = listQuery(filters);
-  const endpoints = useLoad(
-    () => api<{ items: Endpoint[] }>('GET', `/v1/tenants/${tenantId}/endpoints?limit=200`),
-    tenantId,
-  );
-  const first = useLoad(() => api<DeliveryPage>('GET', `/v1/tenants/${tenantId}/deliveries?${query}`), query);
-  // Later pages ("Show more"), reset whenever the filters change.
-  const [more, setMore] = useState<{ items: DeliverySummary[]; nextCursor?: string; error?: string }>();
-  useEffect(() => setMore(undefined), [query, first.data]);
-  const rows = [...(first.data?.items ?? []), ...(more?.items ?? [])];
-  const nextCursor = more ? more.nextCursor : first.data?.nextCursor;
-  const [loadingMore, setLoadingMore] = useState(false);
-  const showMore = () => {
-    if (!nextCursor) return;
-    setLoadingMore(true);
-    api<DeliveryPage>('GET', `/v1/tenants/${tenantId}/deliveries?${query}&cursor=${encodeURIComponent(nextCursor)}`)
-      .then(
-        (page) =>
-          setMore((m) => ({
-            items: [...(m?.items ?? []), ...page.items],
-            ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-          })),
-        (err: unknown) => setMore((m) => ({ items: m?.items ?? [], nextCursor, error: messageOf(err) })),
-      )
-      .finally(() => setLoadingMore(false));
-  };
+  // The endpoint filter lists the first 200 endpoints, and offers the rest a page at a time.
+  const endpoints = usePaged<Endpoint>(`/v1/tenants/${tenantId}/endpoints?limit=200`);
+  const list = usePaged<DeliverySummary>(`/v1/tenants/${tenantId}/deliveries?${query}`);
+  const rows = list.items;
   const endpointName = (id: string) => {
-    const e = endpoints.data?.items.find((x) => x.id === id);
+    const e = endpoints.items.find((x) => x.id === id);
     return e ? (e.description ?? e.url) : id;
   };
   const filtered = Object.values(filters).some(Boolean);
 
   return (
     <main>
-      <h1>Deliveries</h1>
+      <PageHeading>Deliveries</PageHeading>
       <form
         class="form panel inline"
         onSubmit={(e) => {
@@ -948,14 +1192,25 @@ function Deliveries({ tenantId }: { tenantId: string }) {
           </div>
           <div>
             <label for="f-endpoint">Endpoint</label>
-            <select id="f-endpoint" value={filters.endpointId} onChange={set('endpointId')}>
+            <select
+              id="f-endpoint"
+              value={filters.endpointId}
+              onChange={set('endpointId')}
+              aria-describedby={endpoints.nextCursor ? 'f-endpoint-more' : undefined}
+            >
               <option value="">All endpoints</option>
-              {(endpoints.data?.items ?? []).map((e) => (
+              {endpoints.items.map((e) => (
                 <option key={e.id} value={e.id}>
                   {e.description ?? e.url}
                 </option>
               ))}
             </select>
+            {endpoints.nextCursor && (
+              <p id="f-endpoint-more" class="hint">
+                The first {endpoints.items.length} endpoints are listed.
+              </p>
+            )}
+            <ShowMore list={endpoints} label="List more endpoints" />
           </div>
           <div>
             <label for="f-since">Started from</label>
@@ -974,13 +1229,13 @@ function Deliveries({ tenantId }: { tenantId: string }) {
 
       <section class="panel" aria-labelledby="list-title">
         <h2 id="list-title">{filters.status ? `Deliveries: ${filters.status.replace('_', ' ')}` : 'All deliveries'}</h2>
-        {first.loading && !first.data && <Loading rows={5} />}
-        {first.error && <ErrorBox message={first.error} retry={first.reload} />}
-        {first.data && rows.length === 0 && !nextCursor && (
+        {list.loading && !list.loaded && <Loading rows={5} />}
+        {list.error && <ErrorBox message={list.error} retry={list.reload} />}
+        {list.loaded && rows.length === 0 && !list.nextCursor && (
           <p class="empty">{filtered ? 'No deliveries match these filters.' : 'No deliveries yet.'}</p>
         )}
         {rows.length > 0 && (
-          <div class="table-wrap" aria-busy={first.loading}>
+          <TableWrap label="Deliveries" busy={list.loading}>
             <table>
               <caption>Deliveries</caption>
               <thead>
@@ -1012,16 +1267,9 @@ function Deliveries({ tenantId }: { tenantId: string }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
         )}
-        {more?.error && <ErrorBox message={more.error} retry={showMore} />}
-        {nextCursor && (
-          <div class="actions">
-            <button type="button" disabled={loadingMore} onClick={showMore}>
-              {loadingMore ? 'Loading…' : 'Show more'}
-            </button>
-          </div>
-        )}
+        <ShowMore list={list} />
       </section>
     </main>
   );
@@ -1031,11 +1279,53 @@ function Deliveries({ tenantId }: { tenantId: string }) {
 
 const EXPIRED_LINK = 'This portal link has expired or is not valid. Ask for a new link, or sign in with an API key.';
 
+/** Signing in with a portal link, at load or at any later time: the link's session replaces the tab's. */
+function useLinkSignIn(setSession: (s: Session | undefined) => void, setNotice: (n: string | undefined) => void) {
+  const [starting, setStarting] = useState(() => location.hash.startsWith('#session='));
+  // The latest link wins when two are opened in a row.
+  const latest = useRef(0);
+  const signInWithLink = (token: string) => {
+    const mine = ++latest.current;
+    setStarting(true);
+    setToken(undefined);
+    setSession(undefined);
+    const started = /^wps_[A-Za-z0-9_-]+$/.test(token)
+      ? startSession(token)
+      : Promise.reject(new Error('not a portal link'));
+    started.then(
+      (s) => {
+        if (mine !== latest.current) return;
+        setNotice(undefined);
+        setSession(s);
+        setStarting(false);
+      },
+      () => {
+        if (mine !== latest.current) return;
+        setToken(undefined);
+        setNotice(EXPIRED_LINK);
+        setStarting(false);
+      },
+    );
+  };
+  return { starting, signInWithLink };
+}
+
+/** Moves focus to the page's main heading (else the content region) when `key` (sign-in, route) changes. */
+function useFocusOnChange(key: string | undefined) {
+  useEffect(() => {
+    if (key === undefined) return;
+    const content = document.getElementById('content');
+    const heading = content?.querySelector<HTMLElement>('h1');
+    (heading ?? content)?.focus();
+  }, [key]);
+}
+
 function App() {
   const [session, setSession] = useState<Session>();
   const [notice, setNotice] = useState<string>();
-  const [starting, setStarting] = useState(() => location.hash.startsWith('#session='));
-  const route = useRoute();
+  const { starting, signInWithLink } = useLinkSignIn(setSession, setNotice);
+  const route = useRoute(signInWithLink);
+  useFocusOnChange(session && !starting ? `${session.tenantId} ${route.join('/')}` : undefined);
 
   useEffect(() => {
     whenUnauthorized(() => {
@@ -1043,21 +1333,6 @@ function App() {
       setSession(undefined);
       setNotice('Your session has ended. Sign in again.');
     });
-    // A portal link: the token is in the fragment (never sent to the server); take it and clear the address bar.
-    const match = /^#session=(wps_[A-Za-z0-9_-]+)$/.exec(location.hash);
-    if (!match) return;
-    history.replaceState(null, '', `${location.pathname}#/endpoints`);
-    startSession(match[1] ?? '').then(
-      (s) => {
-        setSession(s);
-        setStarting(false);
-      },
-      () => {
-        setToken(undefined);
-        setNotice(EXPIRED_LINK);
-        setStarting(false);
-      },
-    );
   }, []);
 
   if (starting)

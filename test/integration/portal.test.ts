@@ -86,6 +86,8 @@ describe('tenant portal in a real browser', () => {
     await page.getByLabel('API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    // Focus moves from the gone sign-in form to the page's heading, not to <body>.
+    await waitUntil(page, `document.activeElement?.tagName === 'H1'`);
   }
 
   it('serves the portal with a CSP and the other security headers', async () => {
@@ -166,6 +168,16 @@ describe('tenant portal in a real browser', () => {
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
 
+    // A test event goes to this endpoint only, not to the tenant's other endpoints subscribed to its type.
+    const bystanderHook = await startReceiver(() => ({ status: 200 }));
+    receivers.push(bystanderHook);
+    const bystander = await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+      url: bystanderHook.url,
+      eventTypes: ['order.*'],
+      description: 'bystander',
+    });
+    assert.equal(bystander.status, 201, JSON.stringify(bystander.body));
+    await page.getByText('to this endpoint only').waitFor();
     await page.getByRole('button', { name: 'Send test event' }).click();
     await page.getByRole('link', { name: 'View delivery' }).click();
     await page.getByRole('heading', { name: /^Delivery / }).waitFor();
@@ -174,6 +186,12 @@ describe('tenant portal in a real browser', () => {
     await attempts.getByText('receiver exploded').waitFor();
     await page.getByTestId('delivery-status').getByText('failed').waitFor();
     assert.deepEqual(await seriousViolations(page), [], 'delivery page');
+    assert.equal(await page.getByRole('table', { name: /^Attempts to / }).count(), 1, 'one endpoint only');
+    assert.equal(bystanderHook.requests.length, 0);
+    assert.equal(
+      (await stack.api('DELETE', `/v1/tenants/${a.id}/endpoints/${bystander.body.id as string}`)).status,
+      204,
+    );
     const eventId = decodeURIComponent(new URL(page.url()).hash.split('/').pop() ?? '');
     assert.ok(eventId.length > 0, page.url());
 
@@ -318,6 +336,261 @@ describe('tenant portal in a real browser', () => {
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     assert.equal((await stack.api('GET', `/v1/tenants/${a.id}/endpoints`, undefined, token)).status, 401);
     await page.context().close();
+  });
+
+  /** Chromium's layout shift (input-driven entries excluded) while `act` runs, from the moment it starts. */
+  async function layoutShiftDuring(page: Page, act: () => Promise<void>): Promise<number> {
+    await page.evaluate(`(() => {
+      window.__shift = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shift += e.value;
+      }).observe({ type: 'layout-shift' });
+    })()`);
+    await act();
+    await page.waitForTimeout(500);
+    return Number(await page.evaluate('window.__shift'));
+  }
+
+  /** Waits until `expression` is true in the page (waitForFunction cannot run under the portal's CSP). */
+  async function waitUntil(page: Page, expression: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if (await page.evaluate(expression)) return;
+      await page.waitForTimeout(100);
+    }
+    assert.fail(`not true after 10 s: ${expression}`);
+  }
+
+  const focusedText = (page: Page) =>
+    page.evaluate('[document.activeElement?.tagName, document.activeElement?.textContent?.trim()].join(" ")');
+
+  it('a portal link opened in a tab already signed in switches to its tenant and clears the address bar', async () => {
+    const a = await tenantWithKey('switch-a');
+    const b = await tenantWithKey('switch-b');
+    await stack.api('POST', `/v1/tenants/${b.id}/endpoints`, {
+      url: 'http://127.0.0.1:9/b-hook',
+      eventTypes: ['x.y'],
+      description: 'tenant B hook',
+    });
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    // Same-page navigation to tenant B's link: B's session replaces A's, and the token leaves the URL at once.
+    const link = await stack.api('POST', `/v1/tenants/${b.id}/portal-sessions`, {}, b.key);
+    assert.equal(link.status, 201, JSON.stringify(link.body));
+    // The address bar as it is once the hash change has been handled (this listener runs after the portal's).
+    const setHash = (hash: string) =>
+      page.evaluate(`new Promise((resolve) => {
+        addEventListener('hashchange', () => resolve(location.href), { once: true });
+        location.hash = ${JSON.stringify(hash)};
+      })`);
+    const address = await setHash(new URL(link.body.url, stack.apiUrl).hash);
+    assert.ok(!String(address).includes('wps_'), `the token is removed from the address bar at once: ${address}`);
+    await page.getByRole('link', { name: 'tenant B hook' }).waitFor();
+    assert.ok(!page.url().includes('wps_'), page.url());
+    assert.equal((await page.locator('.tenant').textContent())?.trim(), b.id);
+
+    // Focus moves to the page's heading after sign-in and after a route change.
+    await waitUntil(page, `document.activeElement?.tagName === 'H1'`);
+    assert.equal(await focusedText(page), 'H1 Endpoints', 'focus after signing in with the link');
+    await nav(page, 'Deliveries').click();
+    await page.getByRole('heading', { name: 'Deliveries', level: 1 }).waitFor();
+    await waitUntil(page, `document.activeElement?.tagName === 'H1'`);
+    assert.equal(await focusedText(page), 'H1 Deliveries');
+
+    // A link that is not valid (expired, revoked) signs the tab out with the notice, token cleared too.
+    assert.ok(!String(await setHash('#session=wps_not_a_real_token')).includes('wps_'));
+    await page.getByRole('alert').getByText('This portal link has expired or is not valid').waitFor();
+    await page.context().close();
+  });
+
+  it('the deliveries list drops a "Show more" page of a filter that is no longer current', async () => {
+    const a = await tenantWithKey('stale-list');
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    const summary = (eventId: string, status: string) => ({
+      eventId,
+      eventType: 'order.created',
+      status,
+      workflowStatus: 'COMPLETED',
+      endpointIds: [],
+      startedAt: new Date().toISOString(),
+    });
+    // The list's answers are scripted here; every later page of the unfiltered list is full and answers slowly.
+    await page.route(/\/v1\/tenants\/[^/]+\/deliveries\?/, async (route) => {
+      const url = new URL(route.request().url());
+      const cursor = url.searchParams.get('cursor');
+      let body: unknown;
+      if (cursor) {
+        await new Promise((r) => setTimeout(r, 1500));
+        const n = Number(cursor.replace('page-', ''));
+        body = {
+          items: Array.from({ length: 25 }, (_, i) => summary(`evt_page_${n}_${i}`, 'delivered')),
+          nextCursor: `page-${n + 1}`,
+        };
+      } else if (url.searchParams.get('status') === 'failed') body = { items: [summary('evt_failed_1', 'failed')] };
+      else body = { items: [summary('evt_page_1', 'delivered')], nextCursor: 'page-2' };
+      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    });
+    await nav(page, 'Deliveries').click();
+    const list = page.getByRole('table', { name: 'Deliveries' });
+    await list.getByText('evt_page_1').waitFor();
+
+    // A slow "Show more" moves nothing the user sees when its rows arrive (the footer stays below the fold).
+    const shift = await layoutShiftDuring(page, async () => {
+      await page.getByRole('button', { name: 'Show more' }).click();
+      await list.getByText('evt_page_2_24', { exact: true }).waitFor();
+    });
+    assert.ok(shift < 0.05, `layout shift of a slow "Show more": ${shift}`);
+
+    // The filter changes while page 3 is on its way: page 3 is not appended to the new list.
+    await page.getByRole('button', { name: 'Show more' }).click();
+    await page.getByLabel('Status').selectOption('failed');
+    await list.getByText('evt_failed_1').waitFor();
+    await page.waitForTimeout(2500);
+    assert.deepEqual(
+      await list.locator('tbody tr a').allTextContents(),
+      ['evt_failed_1'],
+      'only rows of the current filter',
+    );
+    await page.context().close();
+  });
+
+  it('the endpoint list pages with "Show more"', async () => {
+    const a = await tenantWithKey('many-endpoints');
+    for (let i = 0; i < 55; i++) {
+      const res = await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+        url: `http://127.0.0.1:9/hook-${i}`,
+        eventTypes: ['x.y'],
+        description: `hook ${String(i).padStart(2, '0')}`,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    const cards = page.locator('ul.cards > li');
+    await page.getByRole('link', { name: 'hook 00' }).waitFor();
+    await page.getByRole('button', { name: 'Show more' }).click();
+    await page.getByRole('link', { name: 'hook 54' }).waitFor();
+    assert.equal(await cards.count(), 55);
+    assert.equal(await page.getByRole('button', { name: 'Show more' }).count(), 0, 'no more pages');
+    await page.context().close();
+  });
+
+  it('a delivery page says when no delivery exists, waits in words after a test event, and offers Try again', async () => {
+    const a = await tenantWithKey('no-delivery');
+    const ep = await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+      url: 'http://127.0.0.1:9/hook',
+      eventTypes: ['x.y'],
+      description: 'ghost hook',
+    });
+    assert.equal(ep.status, 201);
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+
+    // Opened directly: an unknown event id is said at once, not a skeleton for a minute.
+    await page.evaluate(`location.hash = '#/deliveries/evt_unknown_1'`);
+    await page.getByText('No delivery found for event evt_unknown_1').waitFor({ timeout: 5000 });
+    assert.equal(await page.locator('[aria-busy="true"]').count(), 0);
+
+    // Right after "Send test event": it waits, in words, then gives up. The event id here is one that never starts.
+    await page.route(/\/send-test$|\/events$/, (route) =>
+      route.fulfill({
+        status: 202,
+        contentType: 'application/json',
+        body: JSON.stringify({ id: 'evt_never_started', endpointId: ep.body.id }),
+      }),
+    );
+    await page.evaluate(`location.hash = '#/endpoints/${ep.body.id as string}'`);
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByRole('link', { name: 'View delivery' }).click();
+    await page.getByText('Waiting for the delivery to start').waitFor();
+    await page.getByText('No delivery found for event evt_never_started').waitFor({ timeout: 20_000 });
+
+    // The API cannot be reached: the error comes with Try again, which works once it is back.
+    await page.route(/\/deliveries\/evt_down$/, (route) => route.abort());
+    await page.evaluate(`location.hash = '#/deliveries/evt_down'`);
+    await page.getByRole('alert').getByText('The service cannot be reached').waitFor();
+    await page.unroute(/\/deliveries\/evt_down$/);
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.getByText('No delivery found for event evt_down').waitFor();
+    await page.context().close();
+  });
+
+  it('a failed save names the field: message beside it, aria-invalid, focus moved there', async () => {
+    const a = await tenantWithKey('field-error');
+    const ep = await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+      url: 'http://127.0.0.1:9/hook',
+      eventTypes: ['x.y'],
+      description: 'field hook',
+    });
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    await page.evaluate(`location.hash = '#/endpoints/${ep.body.id as string}'`);
+    const url = page.getByLabel('Receiver URL');
+    await url.fill('ftp://example.com/hook');
+    await page.getByRole('button', { name: 'Save details' }).click();
+    await waitUntil(page, `document.activeElement?.id === 'ep-url'`);
+    assert.equal(await url.getAttribute('aria-invalid'), 'true');
+    const describedBy = (await url.getAttribute('aria-describedby')) ?? '';
+    const message = await page.evaluate(
+      `${JSON.stringify(describedBy)}.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')`,
+    );
+    assert.match(String(message), /scheme "ftp" is not allowed/);
+    // Fixed and saved: the mark goes.
+    await url.fill('http://127.0.0.1:9/fixed');
+    await page.getByRole('button', { name: 'Save details' }).click();
+    await page.getByText('Details saved').waitFor();
+    assert.equal(await url.getAttribute('aria-invalid'), null);
+    await page.context().close();
+  });
+
+  it('the delivery and deliveries pages at 360 px: no serious axe violation, no layout shift', async () => {
+    const a = await tenantWithKey('phone-delivery');
+    const hook = await startReceiver(() => ({ status: 500, body: 'receiver exploded with a long answer body' }));
+    receivers.push(hook);
+    const ep = await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['order.created'],
+      description: 'phone hook',
+      retryPolicy: { maximumAttempts: 1 },
+    });
+    assert.equal(ep.status, 201, JSON.stringify(ep.body));
+    const published = await stack.api('POST', `/v1/tenants/${a.id}/events`, { type: 'order.created', data: { n: 1 } });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    const eventId = published.body.id as string;
+    const attemptsDone = async () => {
+      for (let i = 0; i < 100; i++) {
+        const d = await stack.api('GET', `/v1/tenants/${a.id}/deliveries/${eventId}`);
+        if (d.status === 200 && d.body.status === 'failed') return;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.fail('the delivery did not fail');
+    };
+    await attemptsDone();
+
+    const phone = await newPage(360);
+    await signIn(phone, a.key);
+    // The delivery answers slowly (as right after sending), so the page shows its placeholder first.
+    await phone.route(new RegExp(`/deliveries/${eventId}$`), async (route) => {
+      await new Promise((r) => setTimeout(r, 800));
+      await route.continue();
+    });
+    const shift = await layoutShiftDuring(phone, async () => {
+      await phone.evaluate(`location.hash = '#/deliveries/${eventId}'`);
+      // While the placeholder shows, the footer is below the fold already: the content arriving cannot move it.
+      await phone.locator('[aria-busy="true"]').first().waitFor();
+      const footerTop = Number(await phone.evaluate('document.querySelector("footer").getBoundingClientRect().top'));
+      assert.ok(footerTop >= 900, `the footer is below the fold (top ${footerTop})`);
+      await phone
+        .getByRole('table', { name: `Attempts to ${ep.body.id as string}` })
+        .getByText('500')
+        .waitFor();
+    });
+    assert.ok(shift < 0.05, `layout shift on the delivery page at 360 px: ${shift}`);
+    assert.deepEqual(await seriousViolations(phone), [], 'delivery page at 360 px');
+    await nav(phone, 'Deliveries').click();
+    await phone.getByRole('table', { name: 'Deliveries' }).getByText(eventId).waitFor();
+    assert.deepEqual(await seriousViolations(phone), [], 'deliveries page at 360 px');
+    await phone.context().close();
   });
 
   it('loaded every asset, with nothing blocked by the CSP', () => {
