@@ -414,6 +414,19 @@ export type UpdateEndpointBody = z.infer<typeof updateEndpointSchema>;
 export type PublishEventBody = z.infer<typeof publishEventSchema>;
 
 /** Path parameters. The auth hook checks `tenantId` first, so that a malformed one is a 400 before any 404. */
+/**
+ * A page size in a query string: decimal digits only (`z.coerce.number()` would also take `0x10`, `1e2` or ` 5`),
+ * then bounded.
+ */
+export const pageLimit = (max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,6}$/, 'must be a whole number written in decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(max))
+    .default(String(fallback) as never)
+    .describe(`Page size, 1 to ${max} (default ${fallback}).`);
+
 export const tenantParams = z.object({ tenantId: brandedId<TenantId>(RESOURCE_ID_PATTERN, 'Tenant id.') });
 export const endpointParams = tenantParams.extend({
   endpointId: brandedId<EndpointId>(RESOURCE_ID_PATTERN, 'Endpoint id.'),

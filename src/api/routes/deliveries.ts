@@ -6,7 +6,7 @@ import { RESOURCE_ID_PATTERN } from '../../domain/ids';
 import type { ApiDependencies, ApiInstance } from '../api-context';
 import { DELIVERY_LIST_STATUSES } from '../delivery-list';
 import { answer, deliveryResponse, deliverySummaryResponse } from '../response-schemas';
-import { brandedId, eventParams, tenantParams } from '../schemas';
+import { brandedId, eventParams, pageLimit, tenantParams } from '../schemas';
 
 const tags = ['Deliveries'];
 
@@ -35,7 +35,7 @@ export function deliveryRoutes(app: ApiInstance, deps: ApiDependencies): void {
           endpointId: brandedId<EndpointId>(RESOURCE_ID_PATTERN, 'Only deliveries to this endpoint.').optional(),
           since: z.iso.datetime({ offset: true }).optional().describe('Started at or after this time.'),
           until: z.iso.datetime({ offset: true }).optional().describe('Started at or before this time.'),
-          limit: z.coerce.number().int().min(1).max(100).default(50).describe('Page size.'),
+          limit: pageLimit(100, 50),
           cursor: z.string().max(4096).optional().describe('`nextCursor` of the previous page.'),
         })
         .strict(),

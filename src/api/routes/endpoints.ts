@@ -18,6 +18,7 @@ import {
   createEndpointSchema,
   enableEndpointSchema,
   endpointParams,
+  pageLimit,
   publishEventSchema,
   rotateSecretSchema,
   tenantParams,
@@ -96,7 +97,7 @@ export function endpointRoutes(app: ApiInstance, deps: ApiDependencies): void {
       tags,
       params: tenantParams,
       querystring: z.object({
-        limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size.'),
+        limit: pageLimit(200, 50),
         cursor: z.string().optional().describe('`nextCursor` of the previous page.'),
       }),
       response: {
