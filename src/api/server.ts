@@ -114,7 +114,10 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
   // Answers are sent as built; their conformance to the documented schemas is tested, not re-checked per request.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
-  app.setNotFoundHandler(async (request, reply) => reply.code(404).send(notARoute(request, 'route_not_found')));
+  app.setNotFoundHandler(async (request, reply) => {
+    if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+    return reply.code(404).send(notARoute(request, 'route_not_found'));
+  });
 
   // Request bodies: strict UTF-8, bounded depth, strict JSON, no `__proto__` (see request-body.ts). A body with no
   // Content-Type is read as JSON, as before; any other type is refused before the body is read.
@@ -200,8 +203,10 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
         method: app.supportedMethods.filter((m) => !methods.has(m)),
         url,
         schema: { hide: true },
-        handler: async (request, reply) =>
-          reply.code(405).header('allow', allow).send(notARoute(request, 'method_not_allowed')),
+        handler: async (request, reply) => {
+          if (url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+          return reply.code(405).header('allow', allow).send(notARoute(request, 'method_not_allowed'));
+        },
       });
     }
   });

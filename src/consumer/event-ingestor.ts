@@ -39,9 +39,19 @@ export interface EventIngestorDependencies {
   readonly limits: EntryLimits;
   readonly payloads: {
     claim(tenantId: TenantId, eventId: EventId, entryId: string, dataJson: string): Promise<EventClaim>;
+    claimOver(
+      tenantId: TenantId,
+      eventId: EventId,
+      entryId: string,
+      dataJson: string,
+      holder: string,
+    ): Promise<EventClaim>;
   };
   readonly endpoints: { listAll(tenantId: TenantId): Promise<Endpoint[]> };
-  readonly tenants: { getRetryPolicy(tenantId: TenantId): Promise<RetryPolicySpec | undefined> };
+  readonly tenants: {
+    getRetryPolicy(tenantId: TenantId): Promise<RetryPolicySpec | undefined>;
+    get(tenantId: TenantId): Promise<{ readonly createdAt: string } | undefined>;
+  };
   readonly serviceRetryPolicy: ResolvedRetryPolicy;
   readonly log: Logger;
   /** Where events of endpoints with ordering go (README "Ordered delivery"); without it ordering is ignored. */
@@ -117,12 +127,16 @@ export class EventIngestor {
       data,
     };
     // Independent reads and the claim go out together; the payload is stored before the workflow starts.
-    const [claim, endpoints, tenantPolicy] = await Promise.all([
+    let [claim, endpoints, tenantPolicy] = await Promise.all([
       this.deps.payloads.claim(tenantId, eventId, entryId, dataJson),
       this.deps.endpoints.listAll(tenantId),
       this.deps.tenants.getRetryPolicy(tenantId),
     ]);
     const workflowId = deliveryWorkflowId(tenantId, eventId);
+    if (claim.kind === 'duplicate' && (await this.claimedBeforeTenant(tenantId, claim.claimedBy))) {
+      // The id was taken by an earlier tenant of this id (deleted, then created again): free for this one.
+      claim = await this.deps.payloads.claimOver(tenantId, eventId, entryId, dataJson, claim.claimedBy);
+    }
     if (claim.kind === 'duplicate') {
       this.deps.log.info(
         { tenantId, eventId, entryId, claimedBy: claim.claimedBy, workflowId },
@@ -142,9 +156,11 @@ export class EventIngestor {
 
     // --- ordered delivery: endpoints with ordering and a key go to their key's lane, before the event's own
     // workflow starts (a started workflow marks the entry done on a re-read, so the lanes must have it by then).
-    const { ordered, unordered } = this.deps.ordered
-      ? splitOrderedRoutes(routed, envelope, entry.orderingKey)
-      : { ordered: [], unordered: routed };
+    // A test send is no part of any key's order: it is delivered on its own, and can be followed like any event.
+    const { ordered, unordered } =
+      this.deps.ordered && entry.onlyEndpoint === undefined
+        ? splitOrderedRoutes(routed, envelope, entry.orderingKey)
+        : { ordered: [], unordered: routed };
     if (this.deps.ordered && ordered.length > 0) {
       const lanes = await enqueueOrdered(this.deps.ordered, entryId, event, ordered, (route) =>
         resolveRetryPolicy(route.endpoint.retryPolicy, tenantPolicy, this.deps.serviceRetryPolicy),
@@ -180,6 +196,18 @@ export class EventIngestor {
       'event accepted',
     );
     return { kind: 'started', workflowId, endpoints: selected.length, eager };
+  }
+
+  /**
+   * Whether the entry holding an event id's claim was added before the tenant was created: it then belongs to an
+   * earlier tenant of the same id (deleted, then created again), whose claims are not deleted with it. The time is
+   * the holder's stream entry id's; a claim kept by an operator's replay (no entry id) counts as current.
+   */
+  private async claimedBeforeTenant(tenantId: TenantId, holder: string): Promise<boolean> {
+    const addedMs = /^(\d+)-\d+$/.exec(holder)?.[1];
+    if (addedMs === undefined) return false;
+    const tenant = await this.deps.tenants.get(tenantId);
+    return tenant !== undefined && Number(addedMs) < Date.parse(tenant.createdAt);
   }
 
   /** Whether the latest run of `workflowId` was started for this stream entry (its memo says so). */

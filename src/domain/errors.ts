@@ -116,6 +116,13 @@ export const ERROR_CODES = {
     description:
       "The request cannot be sent as the endpoint is stored (a static header the rules refuse, stored before they applied; or its and the transform's headers together over the limit), or the HTTP client refused it; nothing was sent. Fix the endpoint with PATCH.",
   },
+  test_event_not_routed: {
+    surfaces: ['api'],
+    retryable: false,
+    httpStatus: 422,
+    description:
+      'The endpoint would not take this test event: it is disabled, not subscribed to its type, or its filter does not match (the message says which; the dry run shows the same). Nothing was sent.',
+  },
   transform_busy: {
     surfaces: ['api'],
     retryable: true,
@@ -275,7 +282,7 @@ export const ERROR_CODES = {
   reserved_field: {
     surfaces: ['dead_letter'],
     retryable: false,
-    description: 'A field name starts with `wss_` (other than `wss_endpoint`, the test send\'s).',
+    description: "A field name starts with `wss_` (other than `wss_endpoint`, the test send's).",
   },
   too_large: {
     surfaces: ['dead_letter'],
@@ -494,6 +501,11 @@ export class InternalError extends WssError {
  * A publish that reached the stream, but fewer replicas than `REDIS_WAIT_REPLICAS` confirmed it in time: a
  * failover now could lose it. The client may publish it again with the same id (deduplicated).
  */
+/** A test send the endpoint's own rules would not deliver (422): nothing is published. */
+export class TestEventNotRoutedError extends WssError {
+  readonly code = 'test_event_not_routed';
+}
+
 /** Temporal did not answer an API request's call in time (503): a dependency outage, not the client's fault. */
 export class TemporalUnavailableError extends WssError {
   readonly code = 'temporal_unavailable';

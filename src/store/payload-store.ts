@@ -32,6 +32,15 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
 return {'claimed', ARGV[1]}
 `;
 
+/** Takes over a claim from `ARGV[5]` (and its payload), only if that entry still holds it. */
+const CLAIM_OVER_SCRIPT = `
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[5] then return {'duplicate', holder or ''} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
+return {'claimed', ARGV[1]}
+`;
+
 /** Extends the payload and keeps the claim alive at least as long, so a replayed payload is never overwritten. */
 const TOUCH_SCRIPT = `
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -55,6 +64,15 @@ declare module 'ioredis' {
       payloadTtlSeconds: number,
     ): Result<[string, string], Context>;
     wssTouchPayload(payloadKey: string, claimKey: string, ttlSeconds: number): Result<number, Context>;
+    wssClaimEventOver(
+      claimKey: string,
+      payloadKey: string,
+      entryId: string,
+      dataJson: string,
+      windowSeconds: number,
+      payloadTtlSeconds: number,
+      holder: string,
+    ): Result<[string, string], Context>;
   }
 }
 
@@ -83,6 +101,7 @@ export class PayloadStore {
     if (dedupeWindowSeconds < ttlSeconds) throw new Error('the dedupe window must be at least the payload TTL');
     redis.defineCommand('wssClaimEvent', { numberOfKeys: 2, lua: CLAIM_SCRIPT });
     redis.defineCommand('wssTouchPayload', { numberOfKeys: 2, lua: TOUCH_SCRIPT });
+    redis.defineCommand('wssClaimEventOver', { numberOfKeys: 2, lua: CLAIM_OVER_SCRIPT });
   }
 
   /**
@@ -112,6 +131,31 @@ export class PayloadStore {
       return { kind };
     }
     throw new Error(`unexpected claim answer ${kind}`);
+  }
+
+  /**
+   * Claims an id that `holder` (a stream entry id) holds, when the caller knows that claim is void: it was made
+   * for an earlier tenant of the same id. Compare-and-set, so a claim that changed meanwhile stays a duplicate.
+   */
+  async claimOver(
+    tenantId: TenantId,
+    eventId: EventId,
+    entryId: string,
+    dataJson: string,
+    holder: string,
+  ): Promise<EventClaim> {
+    const [kind, current] = await this.redis.wssClaimEventOver(
+      this.keys.eventClaim(tenantId, eventId),
+      this.keys.payload(tenantId, eventId),
+      entryId,
+      dataJson,
+      this.dedupeWindowSeconds,
+      this.ttlSeconds,
+      holder,
+    );
+    if (kind === 'duplicate') return { kind, claimedBy: current };
+    await confirmReplicated(this.redis, this.replication);
+    return { kind: 'claimed' };
   }
 
   async get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> {

@@ -330,6 +330,29 @@ describe('deliveries of a deleted tenant, and a Temporal that does not answer (i
       const retry = await stack.api('POST', `/v1/tenants/${tenant}/deliveries/old-evt/retry`, undefined, token);
       assert.equal(retry.status, 409, JSON.stringify(retry.body));
     }
+
+    // The new tenant may use the old tenant's event ids: they are delivered, not dropped as duplicates.
+    const fresh = await receivers.start();
+    const again = await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: fresh.url, eventTypes: ['*'] });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    const published = await stack.api('POST', `/v1/tenants/${tenant}/events`, {
+      type: 'a.b',
+      data: { n: 2 },
+      id: 'old-evt',
+    });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    await waitFor('the reused id delivered', () => fresh.requests.length === 1);
+    assert.equal(fresh.requests[0]!.body.toString().includes('"n":2'), true, 'the new data, not the old');
+    const view = await waitFor('its delivery', async () => {
+      const res = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/old-evt`);
+      return res.body.status === 'delivered' ? res.body : undefined;
+    });
+    assert.equal(view.runs, 1);
+    assert.deepEqual(
+      view.endpoints.flatMap((e: { attempts: { statusCode?: number }[] }) => e.attempts.map((a) => a.statusCode)),
+      [200],
+      'none of the old attempts',
+    );
   });
 
   it('sends a test event to one endpoint only, by its rules, with the data as written', async () => {
@@ -364,15 +387,59 @@ describe('deliveries of a deleted tenant, and a Temporal that does not answer (i
       [targetId],
     );
 
-    // The endpoint's own rules hold: a type it does not take reaches nobody.
-    const other = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${targetId}/send-test`, {
-      type: 'invoice.paid',
-      data: {},
+    // The endpoint's own rules hold: what it would not take is refused with the reason, and nothing is sent.
+    const filtered = await receivers.start();
+    const filteredId = (
+      await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+        url: filtered.url,
+        eventTypes: ['order.*'],
+        filter: { 'data.total': { $gt: 10 } },
+      })
+    ).body.id as string;
+    for (const [endpointId, type, reason] of [
+      [targetId, 'invoice.paid', /not subscribed to this event type/],
+      [filteredId, 'order.created', /filter does not match/],
+    ] as const) {
+      const refused = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${endpointId}/send-test`, {
+        type,
+        data: { total: 1 },
+      });
+      assert.equal(refused.status, 422, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.code, 'test_event_not_routed');
+      assert.match(refused.body.error.message, reason);
+    }
+    assert.equal((await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${filteredId}/disable`)).status, 200);
+    const disabled = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${filteredId}/send-test`, {
+      type: 'order.created',
+      data: { total: 50 },
     });
-    assert.equal(other.status, 202, JSON.stringify(other.body));
-    const none = stack.temporal.workflow.getHandle(workflowIdOf(tenant, other.body.id));
-    assert.equal((await waitFor('the test event handled', () => none.result())).status, 'no_subscribers');
-    assert.equal(target.requests.length + bystander.requests.length, 1);
+    assert.equal(disabled.status, 422, JSON.stringify(disabled.body));
+    assert.match(disabled.body.error.message, /disabled/);
+    assert.equal(target.requests.length + bystander.requests.length + filtered.requests.length, 1);
+
+    // An ordered endpoint takes a test event on its own, outside any key's lane, and it can be followed.
+    const ordered = await receivers.start();
+    const orderedId = (
+      await stack.api('POST', `/v1/tenants/${tenant}/endpoints`, {
+        url: ordered.url,
+        eventTypes: ['*'],
+        ordering: { key: '$.data.k' },
+      })
+    ).body.id as string;
+    const toOrdered = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/${orderedId}/send-test`, {
+      type: 'o.t',
+      data: { k: 'x' },
+    });
+    assert.equal(toOrdered.status, 202, JSON.stringify(toOrdered.body));
+    const followed = await waitFor('the ordered test event followed', async () => {
+      const res = await stack.api('GET', `/v1/tenants/${tenant}/deliveries/${toOrdered.body.id}`);
+      return res.body.status === 'delivered' ? res.body : undefined;
+    });
+    assert.deepEqual(
+      followed.endpoints.map((e: { endpointId: string }) => e.endpointId),
+      [orderedId],
+    );
+    assert.equal(ordered.requests.length, 1);
 
     const missing = await stack.api('POST', `/v1/tenants/${tenant}/endpoints/ep_nope/send-test`, {
       type: 'order.created',

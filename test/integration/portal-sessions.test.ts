@@ -113,6 +113,8 @@ describe('portal sessions end with what they came from', () => {
       ['POST', `/v1/tenants/${tenant}/portal-sessions`, {}, key],
       ['POST', `/v1/tenants/${tenant}/endpoints`, { url: 'http://127.0.0.1:9/x', eventTypes: ['*'] }, key],
       ['GET', `/v1/tenants/${tenant}/endpoints`, undefined, 'wrong-token'],
+      ['GET', '/v1/no-such-route', undefined, key],
+      ['PUT', `/v1/tenants/${tenant}/deliveries`, undefined, key],
     ] as const) {
       const res = await fetch(`${stack.apiUrl}${path}`, {
         method,

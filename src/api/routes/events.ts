@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
-import { NotFoundError, PayloadTooLargeError, ReplicationNotConfirmedError } from '../../domain/errors';
+import {
+  NotFoundError,
+  PayloadTooLargeError,
+  ReplicationNotConfirmedError,
+  TestEventNotRoutedError,
+} from '../../domain/errors';
+import type { RoutingMiss } from '../../domain/routing';
+import { ContentMatcherCache, findRoutingMiss } from '../../domain/routing';
 import { eventIdFromEntryId } from '../../domain/ids';
 import { utf8Length } from '../../domain/stream-entry';
 import { ReplicationUnconfirmed } from '../../infra/redis';
@@ -12,8 +19,17 @@ import { endpointParams, publishEventSchema, tenantParams, testEventSchema } fro
 /** `Retry-After` of a publish whose replication was not confirmed: long enough for a replica to catch up. */
 const REPLICATION_RETRY_AFTER_SECONDS = 2;
 
+/** Why a test send would reach nobody, as its 422 says it. */
+const NOT_ROUTED: Record<RoutingMiss, string> = {
+  endpoint_disabled: 'the endpoint is disabled',
+  event_type: 'the endpoint is not subscribed to this event type',
+  filter: "the endpoint's filter does not match this event",
+};
+
 export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
   const { config, preValidation, dataJson } = eventBodyRoute(deps.maxEventDepth);
+  // A stored filter that no longer compiles matches nothing, as in routing.
+  const matchers = new ContentMatcherCache(() => undefined);
 
   /** XADDs the request's event (its `data` as written) and answers the stream entry id. */
   async function publish(
@@ -76,7 +92,7 @@ export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
   app.route({
     method: 'POST',
     url: '/v1/tenants/:tenantId/endpoints/:endpointId/send-test',
-    config: { ...config, access: 'tenant', errors: [503] },
+    config: { ...config, access: 'tenant', errors: [422, 503] },
     preValidation,
     schema: {
       operationId: 'sendTestEvent',
@@ -95,9 +111,22 @@ export function eventRoutes(app: ApiInstance, deps: ApiDependencies): void {
     },
     handler: async (req, reply) => {
       const { tenantId, endpointId } = req.params;
-      if (!(await deps.endpoints.get(tenantId, endpointId))) {
-        throw new NotFoundError(`endpoint ${endpointId} not found`);
-      }
+      const endpoint = await deps.endpoints.get(tenantId, endpointId);
+      if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
+      // The consumer would route it to nobody: say so now, rather than answer "sent" for a `no_subscribers`.
+      const miss = await findRoutingMiss(
+        endpoint,
+        req.body.type,
+        (e) => matchers.matcherFor(e),
+        () => ({
+          id: 'evt_test',
+          type: req.body.type,
+          tenant: tenantId,
+          occurredAt: new Date().toISOString(),
+          data: JSON.parse(dataJson(req)) as unknown,
+        }),
+      );
+      if (miss !== undefined) throw new TestEventNotRoutedError(`not sent: ${NOT_ROUTED[miss]}`);
       const entryId = await publish(req, { tenantId, type: req.body.type, onlyEndpoint: endpointId });
       return reply.code(202).send({ id: eventIdFromEntryId(entryId), endpointId, streamEntryId: entryId });
     },
