@@ -152,7 +152,17 @@ export class DeliveryOperations {
   /** Retries now, as a new run, every delivery of the event that ended as a dead letter. */
   async retry(tenantId: TenantId, eventId: EventId): Promise<{ workflowId: string; endpoints: EndpointId[] }> {
     const letters = (await this.listDeadLetters(tenantId, {})).filter((d) => d.eventId === eventId);
-    if (letters.length === 0) throw new ConflictError(`event ${eventId} has no failed deliveries to retry`);
+    if (letters.length === 0) {
+      // 404 for an event that has no delivery at all, as `get` and `cancel` answer; 409 for one with nothing failed.
+      await this.temporal(async () =>
+        describeDelivery(
+          this.deps.delivery.client.workflow.getHandle(deliveryWorkflowId(tenantId, eventId)),
+          eventId,
+          await this.tenantCreatedAt(tenantId),
+        ),
+      );
+      throw new ConflictError(`event ${eventId} has no failed deliveries to retry`);
+    }
     return this.temporal(() => this.redeliver(tenantId, letters));
   }
 

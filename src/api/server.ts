@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { errorCodes } from 'fastify';
@@ -46,6 +47,28 @@ function isJsonContentType(header: string): boolean {
 }
 
 const pathOf = (request: FastifyRequest): string => request.url.split('?')[0] ?? '/';
+/**
+ * Answers a request Node's HTTP parser refused (headers over its limit, malformed HTTP) in the API's error shape:
+ * `431 headers_too_large` or `400 validation_failed`, then closes the connection. A connection reset needs no answer.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: 'headers_too_large' | 'validation_failed' =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'validation_failed';
+  const [status, reason, message] =
+    code === 'headers_too_large'
+      ? [431, 'Request Header Fields Too Large', 'the request headers or URL are too large']
+      : [400, 'Bad Request', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 const notARoute = (request: FastifyRequest, code: 'route_not_found' | 'method_not_allowed') => ({
   error: { code, message: `${request.method} ${pathOf(request)} is not a route` },
 });
@@ -81,6 +104,8 @@ export function createApiServer(options: ApiServerOptions): ApiInstance {
     routerOptions: { maxParamLength: 256 },
     // A malformed percent-escape in the path (or an over-long parameter) is the caller's mistake: 400.
     frameworkErrors: (err, request, reply) => sendError(err, request, reply),
+    // Requests Node's HTTP parser refuses before any route: still the API's error shape and codes.
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
   app.server.headersTimeout = 10_000;
 

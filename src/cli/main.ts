@@ -61,7 +61,8 @@ interface Options {
 }
 
 type Body = Record<string, unknown>;
-type Human = (body: any) => string;
+/** An answer for a human; `base` is the API base URL the request went to. */
+type Human = (body: any, base: string) => string;
 
 function buildProgram(io: Output, env: Env | undefined, done: (code: number) => void) {
   const program = new Command('wss')
@@ -295,12 +296,13 @@ previous keys valid until ${r.previousKeyValidUntil}`,
     );
 
   const portal = program.command('portal').description('tenant portal links');
-  sub(portal, 'link <tenantId>', 'mint a short-lived portal link (prefix its url with the API base URL)')
+  sub(portal, 'link <tenantId>', 'mint a short-lived portal link (a URL on the --api base)')
     .option('--ttl <seconds>', 'lifetime in seconds (default 900, at most 86400)')
     .action(
       call(
         'POST /v1/tenants/{}/portal-sessions',
-        (b) => `${b.url}\nexpires ${b.expiresAt}`,
+        // The API answers the portal's path; the link to hand out is on the API's own base URL.
+        (b, base) => `${new URL(b.url, base).href}\nexpires ${b.expiresAt}`,
         (o) => {
           if (o.ttl === undefined) return {};
           const ttl = Number(o.ttl);
@@ -566,16 +568,21 @@ async function request(o: Options, envInput: Env | undefined, method: string, pa
   } catch {
     parsed = { error: { code: 'bad_response', message: answer.slice(0, 200) } };
   }
-  return { ok: res.ok, status: res.status, body: parsed as any };
+  return { ok: res.ok, status: res.status, body: parsed as any, base };
 }
 
-function show(io: Output, o: Options, res: { ok: boolean; status: number; body: any }, human: Human): number {
+function show(
+  io: Output,
+  o: Options,
+  res: { ok: boolean; status: number; body: any; base: string },
+  human: Human,
+): number {
   if (!res.ok) {
     const error = res.body?.error;
     io.err(o.json ? JSON.stringify(res.body) : `error ${res.status}${error ? ` ${error.code}: ${error.message}` : ''}`);
     return 1;
   }
-  io.out(o.json ? JSON.stringify(res.body, null, 2) : human(res.body));
+  io.out(o.json ? JSON.stringify(res.body, null, 2) : human(res.body, res.base));
   return 0;
 }
 

@@ -127,16 +127,17 @@ export class EventIngestor {
       data,
     };
     // Independent reads and the claim go out together; the payload is stored before the workflow starts.
-    let [claim, endpoints, tenantPolicy] = await Promise.all([
+    const [firstClaim, endpoints, tenantPolicy] = await Promise.all([
       this.deps.payloads.claim(tenantId, eventId, entryId, dataJson),
       this.deps.endpoints.listAll(tenantId),
       this.deps.tenants.getRetryPolicy(tenantId),
     ]);
     const workflowId = deliveryWorkflowId(tenantId, eventId);
-    if (claim.kind === 'duplicate' && (await this.claimedBeforeTenant(tenantId, claim.claimedBy))) {
-      // The id was taken by an earlier tenant of this id (deleted, then created again): free for this one.
-      claim = await this.deps.payloads.claimOver(tenantId, eventId, entryId, dataJson, claim.claimedBy);
-    }
+    // An id taken by an earlier tenant of this id (deleted, then created again) is free for this one.
+    const claim =
+      firstClaim.kind === 'duplicate' && (await this.claimedBeforeTenant(tenantId, firstClaim.claimedBy))
+        ? await this.deps.payloads.claimOver(tenantId, eventId, entryId, dataJson, firstClaim.claimedBy)
+        : firstClaim;
     if (claim.kind === 'duplicate') {
       this.deps.log.info(
         { tenantId, eventId, entryId, claimedBy: claim.claimedBy, workflowId },

@@ -53,6 +53,13 @@ export const ERROR_CODES = {
     httpStatus: 400,
     description: 'The endpoint URL is not allowed by the egress policy (scheme, credentials, private address).',
   },
+  headers_too_large: {
+    surfaces: ['api'],
+    retryable: false,
+    httpStatus: 431,
+    description:
+      "The request's headers (or its URL, a cursor included) are larger than the server takes (Node's 16 KiB by default).",
+  },
   unauthorized: {
     surfaces: ['api'],
     retryable: false,

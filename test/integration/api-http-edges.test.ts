@@ -152,4 +152,18 @@ describe('management API HTTP edges', () => {
       }
     }
   });
+
+  it("answers headers or a URL over Node's limit with 431 headers_too_large in the API's error shape", async () => {
+    for (const init of [
+      { path: `/v1/tenants/${tenant}/deliveries?cursor=${'a'.repeat(20_000)}`, headers: {} as Record<string, string> },
+      { path: `/v1/tenants/${tenant}`, headers: { 'x-padding': 'p'.repeat(20_000) } },
+    ]) {
+      const res = await send('GET', init.path, { headers: init.headers });
+      assert.equal(res.status, 431, res.text);
+      assert.equal(res.body?.error?.code, 'headers_too_large', res.text);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+    }
+    // The server still answers afterwards.
+    assert.equal((await send('GET', `/v1/tenants/${tenant}`)).status, 200);
+  });
 });

@@ -297,6 +297,16 @@ describe('wss CLI', () => {
       assert.equal(seen.length, 0);
     });
 
+    it('prints a portal link as a whole URL on the API it talked to', async () => {
+      replies.push({
+        status: 201,
+        body: { url: '/portal/#session=wps_abc', token: 'wps_abc', expiresAt: '2026-11-30T15:00:00.000Z' },
+      });
+      const res = await wss(['portal', 'link', 'acme']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stdout.split('\n')[0], `${apiUrl}/portal/#session=wps_abc`);
+    });
+
     it('refuses a --ttl that is not a whole number of seconds, before any request', async () => {
       for (const ttl of ['abc', '1.5', '-5', '', '1e3']) {
         const res = await wss(['portal', 'link', 'acme', '--ttl', ttl]);

@@ -86,7 +86,7 @@ describe('error registry', () => {
 
   it('groups the API codes by status for OpenAPI, and tells API codes from the rest', () => {
     const byStatus = apiErrorCodesByStatus();
-    assert.deepEqual([...byStatus.keys()], [400, 401, 404, 405, 409, 413, 415, 422, 500, 503]);
+    assert.deepEqual([...byStatus.keys()], [400, 401, 404, 405, 409, 413, 415, 422, 431, 500, 503]);
     assert.deepEqual(byStatus.get(404), ['not_found', 'route_not_found']);
     assert.deepEqual(byStatus.get(503), [
       'transform_busy',
