@@ -57,6 +57,25 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return parsed as T;
 }
 
+/**
+ * Ends a portal link's session on the server (`DELETE …/portal-sessions/current` with the link's own token:
+ * `linkToken`, by default the tab's token at the call), for Sign out and for a link replaced by another. Best
+ * effort: a link that cannot be ended now expires on its own, and a refusal here (an expired link: 401) does not
+ * sign the tab out.
+ */
+export async function endLinkSession(tenantId: string, linkToken = token): Promise<void> {
+  if (linkToken === undefined) return;
+  try {
+    await fetch(`/v1/tenants/${encodeURIComponent(tenantId)}/portal-sessions/current`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${linkToken}` },
+      credentials: 'omit',
+    });
+  } catch {
+    // No answer: the link expires on its own.
+  }
+}
+
 export interface Endpoint {
   id: string;
   url: string;

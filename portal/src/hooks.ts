@@ -3,7 +3,8 @@
  * loading one resource per key, and moving focus to the page's heading when the page changes.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { messageOf } from './ui';
+import { loadErrorOf } from './ui';
+import type { LoadError } from './ui';
 
 const readRoute = () => location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
 
@@ -40,14 +41,14 @@ export const go = (hash: string) => {
 
 /** Loads once per key; `reload` fetches again. */
 export function useLoad<T>(load: () => Promise<T>, key: string) {
-  const [state, setState] = useState<{ data?: T; error?: string; loading: boolean }>({ loading: true });
+  const [state, setState] = useState<{ data?: T; error?: LoadError; loading: boolean }>({ loading: true });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     load().then(
       (data) => live && setState({ data, loading: false }),
-      (err: unknown) => live && setState({ error: messageOf(err), loading: false }),
+      (err: unknown) => live && setState({ error: loadErrorOf(err), loading: false }),
     );
     return () => {
       live = false;

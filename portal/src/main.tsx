@@ -4,8 +4,8 @@
  * and session.ts.
  */
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { api, setToken, whenUnauthorized } from './api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { endLinkSession, setToken, whenUnauthorized } from './api';
 import { go, useFocusOnChange, useRoute } from './hooks';
 import { Deliveries } from './pages/deliveries';
 import { DeliveryPage } from './pages/delivery';
@@ -19,7 +19,10 @@ import { Loading, TIME_ZONE } from './ui';
 function App() {
   const [session, setSession] = useState<Session>();
   const [notice, setNotice] = useState<string>();
-  const { starting, signInWithLink } = useLinkSignIn(setSession, setNotice);
+  // The session as it is when a link arrives (the route's listener is set up once, with the first render's values).
+  const current = useRef(session);
+  current.current = session;
+  const { starting, signInWithLink } = useLinkSignIn(() => current.current, setSession, setNotice);
   const route = useRoute(signInWithLink);
   useFocusOnChange(session && !starting ? `${session.tenantId} ${route.join('/')}` : undefined);
 
@@ -83,9 +86,7 @@ function App() {
         <button
           type="button"
           onClick={() => {
-            const end = session.link
-              ? api('DELETE', `/v1/tenants/${tenantId}/portal-sessions/current`).catch(() => undefined)
-              : Promise.resolve();
+            const end = session.link ? endLinkSession(tenantId) : Promise.resolve();
             void end.finally(() => {
               setToken(undefined);
               setSession(undefined);

@@ -1,7 +1,8 @@
 /**
  * Shared building blocks of the portal's pages: the time display (in the user's zone), an error's message for the
  * user, the focusable page heading, the scrollable table region, the error box with its retry, the loading
- * placeholder, the modal dialog, the once-shown secret, and field-level form errors (message, ARIA attributes, focus).
+ * placeholder, the modal dialog, the once-shown secret, field-level form errors (message, ARIA attributes, focus),
+ * and untrusted text shown with its bidi controls made visible.
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -19,6 +20,46 @@ export function Time({ iso }: { iso: string }) {
 export function messageOf(err: unknown): string {
   if (err instanceof ApiError) return err.field ? `${err.message}` : err.message;
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Whether asking again may succeed: no answer (network), a server error (5xx) or too many requests (429). A 4xx
+ * answer (not found, bad request) is the same the next time, so no "Try again" is offered for it.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (!(err instanceof ApiError)) return true;
+  return err.status === 0 || err.status === 429 || err.status >= 500;
+}
+
+/** A failed load, as the page shows it: the message, and whether "Try again" can help. */
+export interface LoadError {
+  message: string;
+  status?: number;
+  retryable: boolean;
+}
+
+export function loadErrorOf(err: unknown): LoadError {
+  return {
+    message: messageOf(err),
+    ...(err instanceof ApiError ? { status: err.status } : {}),
+    retryable: isRetryable(err),
+  };
+}
+
+// Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the marks (U+200E, U+200F, U+061C).
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C]/g;
+
+/**
+ * Text from outside the tenant's control (a receiver's answer, an error, an event's type or id, an endpoint's name)
+ * with its bidi control characters shown as `⟨U+202E⟩` markers, so they cannot reorder what is displayed.
+ */
+export function visibleBidi(text: string): string {
+  return text.replace(BIDI_CONTROLS, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}
+
+/** Untrusted text, bidi controls made visible and isolated (<bdi>) from the text around it. */
+export function Untrusted({ text }: { text: string }) {
+  return <bdi>{visibleBidi(text)}</bdi>;
 }
 
 /**
@@ -88,10 +129,13 @@ export function useFieldErrors(ids: Record<string, string>) {
   };
 }
 
+/** An error; `retry` gives it a "Try again" button (pass it only when asking again can help: see isRetryable). */
 export function ErrorBox({ message, retry }: { message: string; retry?: () => void }) {
   return (
     <div class="error" role="alert">
-      <p>{message}</p>
+      <p>
+        <Untrusted text={message} />
+      </p>
       {retry && (
         <button type="button" onClick={retry}>
           Try again

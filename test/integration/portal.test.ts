@@ -335,6 +335,9 @@ describe('tenant portal in a real browser', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     assert.equal((await stack.api('GET', `/v1/tenants/${a.id}/endpoints`, undefined, token)).status, 401);
+    // Focus lands on the sign-in page's heading, not on <body>.
+    await waitUntil(page, `document.activeElement?.tagName === 'H1'`);
+    assert.equal(await focusedText(page), 'H1 Sign in to the webhook portal');
     await page.context().close();
   });
 
@@ -387,6 +390,21 @@ describe('tenant portal in a real browser', () => {
     await page.getByRole('link', { name: 'tenant B hook' }).waitFor();
     assert.ok(!page.url().includes('wps_'), page.url());
     assert.equal((await page.locator('.tenant').textContent())?.trim(), b.id);
+    // The replaced session was an API key's: not a link, nothing to end, the key still works.
+    assert.equal((await stack.api('GET', `/v1/tenants/${a.id}/endpoints`, undefined, a.key)).status, 200);
+
+    // A second link replaces the first, and the replaced link's session is ended on the server too.
+    const second = await stack.api('POST', `/v1/tenants/${b.id}/portal-sessions`, {}, b.key);
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    await setHash(new URL(second.body.url, stack.apiUrl).hash);
+    await page.getByRole('link', { name: 'tenant B hook' }).waitFor();
+    const endpointsOfB = `/v1/tenants/${b.id}/endpoints`;
+    for (let i = 0; i < 50; i++) {
+      if ((await stack.api('GET', endpointsOfB, undefined, link.body.token)).status === 401) break;
+      await page.waitForTimeout(100);
+    }
+    assert.equal((await stack.api('GET', endpointsOfB, undefined, link.body.token)).status, 401, 'replaced link');
+    assert.equal((await stack.api('GET', endpointsOfB, undefined, second.body.token)).status, 200, 'current link');
 
     // Focus moves to the page's heading after sign-in and after a route change.
     await waitUntil(page, `document.activeElement?.tagName === 'H1'`);
@@ -440,6 +458,9 @@ describe('tenant portal in a real browser', () => {
       await list.getByText('evt_page_2_24', { exact: true }).waitFor();
     });
     assert.ok(shift < 0.05, `layout shift of a slow "Show more": ${shift}`);
+    // Focus moves to the first row that "Show more" loaded.
+    await waitUntil(page, `document.activeElement?.textContent === 'evt_page_2_0'`);
+    assert.equal(await focusedText(page), 'A evt_page_2_0');
 
     // The filter changes while page 3 is on its way: page 3 is not appended to the new list.
     await page.getByRole('button', { name: 'Show more' }).click();
@@ -472,6 +493,9 @@ describe('tenant portal in a real browser', () => {
     await page.getByRole('link', { name: 'hook 54' }).waitFor();
     assert.equal(await cards.count(), 55);
     assert.equal(await page.getByRole('button', { name: 'Show more' }).count(), 0, 'no more pages');
+    // The button went with the last page: focus moves to the first row it loaded, not to <body>.
+    await waitUntil(page, `document.activeElement?.tagName === 'A'`);
+    assert.equal(await focusedText(page), 'A hook 50');
     await page.context().close();
   });
 
@@ -591,6 +615,99 @@ describe('tenant portal in a real browser', () => {
     await phone.getByRole('table', { name: 'Deliveries' }).getByText(eventId).waitFor();
     assert.deepEqual(await seriousViolations(phone), [], 'deliveries page at 360 px');
     await phone.context().close();
+  });
+
+  it('a time range that ends before it starts is said beside "Started from", and not asked of the API', async () => {
+    const a = await tenantWithKey('bad-range');
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    await nav(page, 'Deliveries').click();
+    await page.getByText('No deliveries yet.').waitFor();
+    const asked: string[] = [];
+    page.on('request', (req) => {
+      if (req.url().includes('/deliveries?')) asked.push(req.url());
+    });
+    const localInput = (offsetMs: number) =>
+      page.evaluate(
+        `(() => { const d = new Date(Date.now() + ${offsetMs}); return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); })()`,
+      ) as Promise<string>;
+    await page.getByLabel('Started until').fill(await localInput(-3_600_000));
+    await page.getByLabel('Started from').fill(await localInput(3_600_000));
+    const since = page.getByLabel('Started from');
+    await waitUntil(page, `document.getElementById('f-since')?.getAttribute('aria-invalid') === 'true'`);
+    const describedBy = (await since.getAttribute('aria-describedby')) ?? '';
+    const message = await page.evaluate(
+      `${JSON.stringify(describedBy)}.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')`,
+    );
+    assert.match(String(message), /before "Started until"/);
+    await page.waitForTimeout(600);
+    assert.equal(await page.getByRole('button', { name: 'Try again' }).count(), 0);
+    const sent = asked.filter((u) => new URL(u).searchParams.has('since'));
+    assert.deepEqual(sent, [], 'the reversed range is not asked of the API');
+    // Corrected: the mark goes and the list is asked again.
+    await since.fill(await localInput(-7_200_000));
+    await page.getByText('No deliveries match these filters.').waitFor();
+    assert.equal(await since.getAttribute('aria-invalid'), null);
+    await page.context().close();
+  });
+
+  it('offers Try again only where retrying can help: not found and bad requests say so without it', async () => {
+    const a = await tenantWithKey('no-retry');
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    // A missing endpoint (404): a not-found state with a way back to the list.
+    await page.evaluate(`location.hash = '#/endpoints/ep_doesnotexist'`);
+    await page.getByText('No endpoint ep_doesnotexist').waitFor();
+    await page.getByRole('link', { name: 'Back to endpoints' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Try again' }).count(), 0, 'not found');
+    // A malformed event id (400): the message, without Try again.
+    const refused = page.waitForResponse((res) => res.url().includes('/deliveries/%3Cimg'));
+    await page.evaluate(`location.hash = '#/deliveries/' + encodeURIComponent('<img src=x>')`);
+    assert.equal((await refused).status(), 400);
+    await page.getByRole('alert').waitFor();
+    await page.waitForTimeout(300);
+    assert.equal(await page.getByRole('button', { name: 'Try again' }).count(), 0, 'bad request');
+    // A server error (5xx) can pass: Try again is offered.
+    await page.route(/\/endpoints\/ep_flaky$/, (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":{"code":"x","message":"busy"}}' }),
+    );
+    await page.evaluate(`location.hash = '#/endpoints/ep_flaky'`);
+    await page.getByRole('button', { name: 'Try again' }).waitFor();
+    await page.context().close();
+  });
+
+  it('shows untrusted text with bidi controls made visible and isolated', async () => {
+    const a = await tenantWithKey('bidi');
+    const hook = await startReceiver(() => ({ status: 500, body: 'ok \u202Egnp.exe' }));
+    receivers.push(hook);
+    const ep = await stack.api('POST', `/v1/tenants/${a.id}/endpoints`, {
+      url: hook.url,
+      eventTypes: ['order.created'],
+      description: 'spoof \u202Eyap',
+      retryPolicy: { maximumAttempts: 1 },
+    });
+    assert.equal(ep.status, 201, JSON.stringify(ep.body));
+    const published = await stack.api('POST', `/v1/tenants/${a.id}/events`, { type: 'order.created', data: {} });
+    assert.equal(published.status, 202, JSON.stringify(published.body));
+    const eventId = published.body.id as string;
+    for (let i = 0; i < 100; i++) {
+      const d = await stack.api('GET', `/v1/tenants/${a.id}/deliveries/${eventId}`);
+      if (d.status === 200 && d.body.status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const page = await newPage(1280);
+    await signIn(page, a.key);
+    await page.getByText('spoof ⟨U+202E⟩yap').waitFor();
+    await page.evaluate(`location.hash = '#/deliveries/${eventId}'`);
+    const attempts = page.getByRole('table', { name: `Attempts to ${ep.body.id as string}` });
+    await attempts.getByText('ok ⟨U+202E⟩gnp.exe').waitFor();
+    assert.ok(!String(await page.evaluate('document.body.textContent')).includes('\u202E'), 'no raw U+202E');
+    // Isolated from the text around it (<bdi> or unicode-bidi: isolate).
+    const isolated = await page.evaluate(
+      `[...document.querySelectorAll('main *')].some((e) => e.textContent === 'ok ⟨U+202E⟩gnp.exe' && getComputedStyle(e).unicodeBidi === 'isolate')`,
+    );
+    assert.ok(isolated, 'the receiver answer is isolated');
+    await page.context().close();
   });
 
   it('loaded every asset, with nothing blocked by the CSP', () => {

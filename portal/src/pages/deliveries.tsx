@@ -1,12 +1,12 @@
 /**
  * The tenant's deliveries: look-up by event id, the filters (status, event type, endpoint, time range) as the API's
- * query, and the paged list.
+ * query (a time range that ends before it starts is said beside "Started from" and not asked), and the paged list.
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { DeliverySummary, Endpoint } from '../api';
 import { go } from '../hooks';
 import { ShowMore, usePaged } from '../paging';
-import { ErrorBox, Loading, PageHeading, TIME_ZONE, TableWrap, Time } from '../ui';
+import { ErrorBox, Loading, PageHeading, TIME_ZONE, TableWrap, Time, Untrusted, visibleBidi } from '../ui';
 
 const STATUSES = ['pending', 'delivered', 'failed', 'cancelled', 'skipped', 'no_subscribers'];
 const PAGE_SIZE = 25;
@@ -20,6 +20,14 @@ function listQuery(f: { status: string; eventType: string; endpointId: string; s
   if (f.since) q.set('since', new Date(f.since).toISOString());
   if (f.until) q.set('until', new Date(f.until).toISOString());
   return q.toString();
+}
+
+/** The time range's mistake, if "Started from" is after "Started until" (the API would refuse it: 400, `since`). */
+function rangeError(f: { since: string; until: string }): string | undefined {
+  if (!f.since || !f.until) return undefined;
+  return new Date(f.since).getTime() > new Date(f.until).getTime()
+    ? 'Must be before "Started until" (or the same time).'
+    : undefined;
 }
 
 export function Deliveries({ tenantId }: { tenantId: string }) {
@@ -36,9 +44,10 @@ export function Deliveries({ tenantId }: { tenantId: string }) {
     setFilters((f) => ({ ...f, [key]: value }));
   };
   const query = listQuery(filters);
+  const sinceError = rangeError(filters);
   // The endpoint filter lists the first 200 endpoints, and offers the rest a page at a time.
   const endpoints = usePaged<Endpoint>(`/v1/tenants/${tenantId}/endpoints?limit=200`);
-  const list = usePaged<DeliverySummary>(`/v1/tenants/${tenantId}/deliveries?${query}`);
+  const list = usePaged<DeliverySummary>(sinceError ? undefined : `/v1/tenants/${tenantId}/deliveries?${query}`);
   const rows = list.items;
   const endpointName = (id: string) => {
     const e = endpoints.items.find((x) => x.id === id);
@@ -95,7 +104,7 @@ export function Deliveries({ tenantId }: { tenantId: string }) {
               <option value="">All endpoints</option>
               {endpoints.items.map((e) => (
                 <option key={e.id} value={e.id}>
-                  {e.description ?? e.url}
+                  {visibleBidi(e.description ?? e.url)}
                 </option>
               ))}
             </select>
@@ -104,11 +113,28 @@ export function Deliveries({ tenantId }: { tenantId: string }) {
                 The first {endpoints.items.length} endpoints are listed.
               </p>
             )}
-            <ShowMore list={endpoints} label="List more endpoints" />
+            <ShowMore
+              list={endpoints}
+              label="List more endpoints"
+              focusTarget={() => document.getElementById('f-endpoint')}
+            />
           </div>
           <div>
             <label for="f-since">Started from</label>
-            <input id="f-since" type="datetime-local" step={1} value={filters.since} onInput={set('since')} />
+            <input
+              id="f-since"
+              type="datetime-local"
+              step={1}
+              value={filters.since}
+              onInput={set('since')}
+              aria-invalid={sinceError ? true : undefined}
+              aria-describedby={sinceError ? 'f-since-error' : undefined}
+            />
+            {sinceError && (
+              <p id="f-since-error" class="field-error">
+                {sinceError}
+              </p>
+            )}
           </div>
           <div>
             <label for="f-until">Started until</label>
@@ -124,13 +150,16 @@ export function Deliveries({ tenantId }: { tenantId: string }) {
       <section class="panel" aria-labelledby="list-title">
         <h2 id="list-title">{filters.status ? `Deliveries: ${filters.status.replace('_', ' ')}` : 'All deliveries'}</h2>
         {list.loading && !list.loaded && <Loading rows={5} />}
-        {list.error && <ErrorBox message={list.error} retry={list.reload} />}
-        {list.loaded && rows.length === 0 && !list.nextCursor && (
+        {sinceError && <p class="empty">Correct the time range to list deliveries.</p>}
+        {!sinceError && list.error && (
+          <ErrorBox message={list.error.message} retry={list.error.retryable ? list.reload : undefined} />
+        )}
+        {!sinceError && list.loaded && rows.length === 0 && !list.nextCursor && (
           <p class="empty">{filtered ? 'No deliveries match these filters.' : 'No deliveries yet.'}</p>
         )}
-        {rows.length > 0 && (
+        {!sinceError && rows.length > 0 && (
           <TableWrap label="Deliveries" busy={list.loading}>
-            <table>
+            <table id="delivery-rows">
               <caption>Deliveries</caption>
               <thead>
                 <tr>
@@ -149,21 +178,28 @@ export function Deliveries({ tenantId }: { tenantId: string }) {
                     </td>
                     <td>
                       <a class="break" href={`#/deliveries/${encodeURIComponent(d.eventId)}`}>
-                        {d.eventId}
+                        <Untrusted text={d.eventId} />
                       </a>
                     </td>
-                    <td class="break">{d.eventType ?? '—'}</td>
+                    <td class="break">{d.eventType ? <Untrusted text={d.eventType} /> : '—'}</td>
                     <td>
                       <span class={`badge ${d.status}`}>{d.status.replace('_', ' ')}</span>
                     </td>
-                    <td class="break">{d.endpointIds.map(endpointName).join(', ') || '—'}</td>
+                    <td class="break">
+                      {d.endpointIds.length ? <Untrusted text={d.endpointIds.map(endpointName).join(', ')} /> : '—'}
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </TableWrap>
         )}
-        <ShowMore list={list} />
+        {!sinceError && (
+          <ShowMore
+            list={list}
+            focusTarget={(at) => document.querySelectorAll<HTMLElement>('#delivery-rows tbody tr a').item(at)}
+          />
+        )}
       </section>
     </main>
   );

@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import type { Delivery } from '../api';
 import { mayStillStart } from '../sent-tests';
-import { ErrorBox, Loading, PageHeading, TableWrap, Time, messageOf } from '../ui';
+import { ErrorBox, Loading, PageHeading, TableWrap, Time, Untrusted, loadErrorOf, messageOf } from '../ui';
+import type { LoadError } from '../ui';
 
 const TERMINAL = new Set(['delivered', 'failed', 'cancelled', 'skipped', 'no_subscribers']);
 
@@ -16,7 +17,7 @@ const START_WAIT_MS = 10_000;
 /** The delivery of one event, polled while it may still change. */
 function useDelivery(path: string, eventId: string) {
   const [delivery, setDelivery] = useState<Delivery>();
-  const [error, setError] = useState<string>();
+  const [error, setError] = useState<LoadError>();
   // Not found: `waiting` while a just-sent test event's delivery may still start, then `missing`.
   const [absent, setAbsent] = useState<'waiting' | 'missing'>();
   const [waitStartUntil] = useState(() => (mayStillStart(eventId) ? Date.now() + START_WAIT_MS : 0));
@@ -44,7 +45,7 @@ function useDelivery(path: string, eventId: string) {
             if (waiting) timer = setTimeout(poll, 1000);
             return;
           }
-          setError(messageOf(err));
+          setError(loadErrorOf(err));
         },
       );
     };
@@ -77,8 +78,10 @@ export function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId:
       <p class="crumbs">
         <a href="#/deliveries">Deliveries</a> /
       </p>
-      <PageHeading class="break">Delivery {eventId}</PageHeading>
-      {error && <ErrorBox message={error} retry={retry} />}
+      <PageHeading class="break">
+        Delivery <Untrusted text={eventId} />
+      </PageHeading>
+      {error && <ErrorBox message={error.message} retry={error.retryable ? retry : undefined} />}
       {!delivery && !error && !absent && <Loading rows={4} />}
       {!delivery && absent === 'waiting' && (
         <p class="empty" role="status">
@@ -87,15 +90,20 @@ export function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId:
       )}
       {!delivery && absent === 'missing' && (
         <p class="empty" role="status">
-          No delivery found for event {eventId}. Check the event id: it may be mistyped, or not be one of this tenant's
-          events.
+          No delivery found for event <Untrusted text={eventId} />. Check the event id: it may be mistyped, or not be
+          one of this tenant's events.
         </p>
       )}
       {delivery && (
         <>
           <p data-testid="delivery-status">
             Status: <span class={`badge ${delivery.status}`}>{delivery.status}</span>
-            {delivery.eventType && <span class="muted"> · {delivery.eventType}</span>}
+            {delivery.eventType && (
+              <span class="muted">
+                {' '}
+                · <Untrusted text={delivery.eventType} />
+              </span>
+            )}
           </p>
           <div class="actions">
             <button
@@ -116,19 +124,31 @@ export function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId:
             </button>
           </div>
           <div class="reserve" aria-live="polite">
-            {notice && <p class="notice">{notice}</p>}
+            {notice && (
+              <p class="notice">
+                <Untrusted text={notice} />
+              </p>
+            )}
           </div>
           {delivery.endpoints.length === 0 && <p class="empty">No endpoint was subscribed to this event.</p>}
           {delivery.endpoints.map((ep) => (
             <section key={ep.endpointId} class="panel">
               <h2 class="break">
-                <a href={`#/endpoints/${encodeURIComponent(ep.endpointId)}`}>{ep.endpointId}</a>{' '}
+                <a href={`#/endpoints/${encodeURIComponent(ep.endpointId)}`}>
+                  <Untrusted text={ep.endpointId} />
+                </a>{' '}
                 <span class={`badge ${ep.status}`}>{ep.status}</span>
               </h2>
-              {ep.lastError && <p class="bad">{ep.lastError}</p>}
+              {ep.lastError && (
+                <p class="bad">
+                  <Untrusted text={ep.lastError} />
+                </p>
+              )}
               <TableWrap label={`Attempts to ${ep.endpointId}`}>
                 <table>
-                  <caption>Attempts to {ep.endpointId}</caption>
+                  <caption>
+                    Attempts to <Untrusted text={ep.endpointId} />
+                  </caption>
                   <thead>
                     <tr>
                       <th scope="col">#</th>
@@ -155,9 +175,11 @@ export function DeliveryPage({ tenantId, eventId }: { tenantId: string; eventId:
                         <td>{a.outcome}</td>
                         <td>{a.statusCode ?? '—'}</td>
                         <td>{Math.round(a.durationMs)} ms</td>
-                        <td class="break">{a.error ?? ''}</td>
+                        <td class="break">{a.error && <Untrusted text={a.error} />}</td>
                         <td>
-                          <code class="break">{a.responseBodyExcerpt ?? ''}</code>
+                          <code class="break">
+                            {a.responseBodyExcerpt && <Untrusted text={a.responseBodyExcerpt} />}
+                          </code>
                         </td>
                       </tr>
                     ))}

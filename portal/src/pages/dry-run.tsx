@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import type { DryRun } from '../api';
 import { parseFilter, splitTypes } from '../subscription-text';
-import { messageOf } from '../ui';
+import { Untrusted, messageOf } from '../ui';
 
 const MISS_TEXT: Record<string, string> = {
   filter: 'Not delivered: the filter does not match',
@@ -68,7 +68,11 @@ export function DryRunPanel(props: {
         onInput={(e) => props.setSampleData(e.currentTarget.value)}
       />
       <div role="status" aria-label="Dry run result" class="dry-result" aria-busy={result.pending}>
-        {error && <p class="bad">{error}</p>}
+        {error && (
+          <p class="bad">
+            <Untrusted text={error} />
+          </p>
+        )}
         {run && !error && !run.matches && <p class="bad">{MISS_TEXT[run.reason] ?? `Not delivered: ${run.reason}`}</p>}
         {run && !error && run.matches && (
           <>

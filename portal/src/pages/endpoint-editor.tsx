@@ -9,7 +9,18 @@ import type { Endpoint, SentTest } from '../api';
 import { go, useLoad } from '../hooks';
 import { sentTests } from '../sent-tests';
 import { parseFilter, splitTypes } from '../subscription-text';
-import { ErrorBox, Loading, Modal, PageHeading, SecretOnce, TIME_ZONE, Time, messageOf, useFieldErrors } from '../ui';
+import {
+  ErrorBox,
+  Loading,
+  Modal,
+  PageHeading,
+  SecretOnce,
+  TIME_ZONE,
+  Time,
+  Untrusted,
+  messageOf,
+  useFieldErrors,
+} from '../ui';
 import { DryRunPanel } from './dry-run';
 import { EndpointState } from './endpoints';
 
@@ -38,11 +49,24 @@ export function EndpointPage({ tenantId, endpointId }: { tenantId: string; endpo
   useEffect(() => {
     if (loaded.data) setEndpoint(loaded.data);
   }, [loaded.data]);
+  if (loaded.error?.status === 404)
+    return (
+      <main>
+        <PageHeading>Endpoint not found</PageHeading>
+        <p class="empty">
+          No endpoint <Untrusted text={endpointId} /> in this tenant. It may have been deleted, or the address may be
+          mistyped.
+        </p>
+        <p>
+          <a href="#/endpoints">Back to endpoints</a>
+        </p>
+      </main>
+    );
   if (loaded.error)
     return (
       <main>
         <PageHeading>Endpoint</PageHeading>
-        <ErrorBox message={loaded.error} retry={loaded.reload} />
+        <ErrorBox message={loaded.error.message} retry={loaded.error.retryable ? loaded.reload : undefined} />
       </main>
     );
   if (!endpoint)
@@ -143,7 +167,9 @@ function EndpointEditor({
         <a href="#/endpoints">Endpoints</a> /
       </p>
       <div class="title-row">
-        <PageHeading class="break">{endpoint.description ?? endpoint.url}</PageHeading>
+        <PageHeading class="break">
+          <Untrusted text={endpoint.description ?? endpoint.url} />
+        </PageHeading>
         <EndpointState endpoint={endpoint} />
       </div>
       <div class="actions wrap">
@@ -309,7 +335,9 @@ function EndpointEditor({
               <div key={k}>
                 <dt>{k}</dt>
                 <dd>
-                  <code class="break">{typeof v === 'string' ? v : JSON.stringify(v)}</code>
+                  <code class="break">
+                    <Untrusted text={typeof v === 'string' ? v : JSON.stringify(v)} />
+                  </code>
                 </dd>
               </div>
             ))}

@@ -8,7 +8,7 @@ import type { Endpoint } from '../api';
 import { go } from '../hooks';
 import { ShowMore, usePaged } from '../paging';
 import { splitTypes } from '../subscription-text';
-import { ErrorBox, Loading, PageHeading, SecretOnce, messageOf, useFieldErrors } from '../ui';
+import { ErrorBox, Loading, PageHeading, SecretOnce, Untrusted, messageOf, useFieldErrors } from '../ui';
 
 export function EndpointState({ endpoint }: { endpoint: Endpoint }) {
   if (endpoint.enabled)
@@ -19,7 +19,8 @@ export function EndpointState({ endpoint }: { endpoint: Endpoint }) {
     );
   return (
     <span class="badge off" data-testid="endpoint-state">
-      Disabled{endpoint.disabledReason ? `: ${reasonText(endpoint.disabledReason)}` : ''}
+      Disabled{endpoint.disabledReason ? ': ' : ''}
+      {endpoint.disabledReason && <Untrusted text={reasonText(endpoint.disabledReason)} />}
     </span>
   );
 }
@@ -48,25 +49,34 @@ export function EndpointList({ tenantId }: { tenantId: string }) {
         </button>
       </div>
       {list.loading && !list.loaded && <Loading />}
-      {list.error && <ErrorBox message={list.error} retry={list.reload} />}
+      {list.error && <ErrorBox message={list.error.message} retry={list.error.retryable ? list.reload : undefined} />}
       {list.loaded && list.items.length === 0 && (
         <p class="empty">No endpoints yet. Create one to start receiving webhooks.</p>
       )}
       {list.items.length > 0 && (
-        <ul class="cards">
+        <ul class="cards" id="endpoint-cards">
           {list.items.map((e) => (
             <li key={e.id} class="card">
-              <a href={`#/endpoints/${encodeURIComponent(e.id)}`}>{e.description ?? e.url}</a>
-              <div class="muted break">{e.url}</div>
+              <a href={`#/endpoints/${encodeURIComponent(e.id)}`}>
+                <Untrusted text={e.description ?? e.url} />
+              </a>
+              <div class="muted break">
+                <Untrusted text={e.url} />
+              </div>
               <div class="row">
                 <EndpointState endpoint={e} />
-                <span class="muted">{e.eventTypes.join(', ')}</span>
+                <span class="muted">
+                  <Untrusted text={e.eventTypes.join(', ')} />
+                </span>
               </div>
             </li>
           ))}
         </ul>
       )}
-      <ShowMore list={list} />
+      <ShowMore
+        list={list}
+        focusTarget={(at) => document.querySelectorAll<HTMLElement>('#endpoint-cards > li > a').item(at)}
+      />
     </main>
   );
 }

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, setToken } from '../api';
 import { startSession } from '../session';
 import type { Session } from '../session';
-import { ErrorBox, messageOf } from '../ui';
+import { ErrorBox, PageHeading, messageOf } from '../ui';
 
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => void; notice?: string }) {
   const [key, setKey] = useState('');
@@ -11,7 +11,8 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (s: Session) => voi
   const [busy, setBusy] = useState(false);
   return (
     <main class="signin">
-      <h1>Sign in to the webhook portal</h1>
+      {/* Focused when it appears in place of the signed-in page (after Sign out), not left on <body>. */}
+      <PageHeading>Sign in to the webhook portal</PageHeading>
       <form
         onSubmit={(e) => {
           e.preventDefault();
