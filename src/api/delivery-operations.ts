@@ -120,18 +120,17 @@ export class DeliveryOperations {
     };
   }
 
-  /** One page of the tenant's deliveries, latest run per event; see {@link listDeliveries}. */
-  async list(
+  /**
+   * One page of the tenant's deliveries; see {@link listDeliveries}. `page.notBeforeMs` is the tenant's creation
+   * (the caller has read the tenant to check it exists): earlier deliveries are an earlier tenant's.
+   */
+  list(
     tenantId: TenantId,
     filter: DeliveryListFilter,
-    page: { limit: number; cursor?: string },
+    page: { limit: number; cursor?: string; notBeforeMs: number },
   ): Promise<DeliveryPage> {
-    const notBeforeMs = await this.tenantCreatedAt(tenantId);
     return this.temporal(() =>
-      listDeliveries(this.deps.delivery.client, this.deps.namespace, this.deps.cursors, tenantId, filter, {
-        ...page,
-        notBeforeMs,
-      }),
+      listDeliveries(this.deps.delivery.client, this.deps.namespace, this.deps.cursors, tenantId, filter, page),
     );
   }
 

@@ -38,13 +38,12 @@ export interface EventIngestorDependencies {
   readonly delivery: DeliveryTarget;
   readonly limits: EntryLimits;
   readonly payloads: {
-    claim(tenantId: TenantId, eventId: EventId, entryId: string, dataJson: string): Promise<EventClaim>;
-    claimOver(
+    claim(
       tenantId: TenantId,
       eventId: EventId,
       entryId: string,
       dataJson: string,
-      holder: string,
+      isVoid?: (holder: string) => Promise<boolean>,
     ): Promise<EventClaim>;
   };
   readonly endpoints: { listAll(tenantId: TenantId): Promise<Endpoint[]> };
@@ -127,17 +126,15 @@ export class EventIngestor {
       data,
     };
     // Independent reads and the claim go out together; the payload is stored before the workflow starts.
-    const [firstClaim, endpoints, tenantPolicy] = await Promise.all([
-      this.deps.payloads.claim(tenantId, eventId, entryId, dataJson),
+    // An id taken by an earlier tenant of this id (deleted, then created again) is free for this one.
+    const [claim, endpoints, tenantPolicy] = await Promise.all([
+      this.deps.payloads.claim(tenantId, eventId, entryId, dataJson, (holder) =>
+        this.claimedBeforeTenant(tenantId, holder),
+      ),
       this.deps.endpoints.listAll(tenantId),
       this.deps.tenants.getRetryPolicy(tenantId),
     ]);
     const workflowId = deliveryWorkflowId(tenantId, eventId);
-    // An id taken by an earlier tenant of this id (deleted, then created again) is free for this one.
-    const claim =
-      firstClaim.kind === 'duplicate' && (await this.claimedBeforeTenant(tenantId, firstClaim.claimedBy))
-        ? await this.deps.payloads.claimOver(tenantId, eventId, entryId, dataJson, firstClaim.claimedBy)
-        : firstClaim;
     if (claim.kind === 'duplicate') {
       this.deps.log.info(
         { tenantId, eventId, entryId, claimedBy: claim.claimedBy, workflowId },

@@ -19,23 +19,15 @@ export type EventClaim =
  * entry that made it (a re-read of that entry is not its own duplicate), and a fresh claim replaces any payload
  * left from an earlier event with the same id, so old data never goes out under a new event's time. Both keys
  * carry the event's hash tag (one Cluster slot); the service-wide duplicate counter does not, so it is counted
- * after the script (see {@link PayloadStore.claim}).
+ * after the script (see {@link PayloadStore.claim}). `ARGV[5]`, when given, names a holder whose claim is void:
+ * the script takes the id over from it (compare-and-set: a holder that changed meanwhile still makes a duplicate).
  */
 const CLAIM_SCRIPT = `
 local holder = redis.call('GET', KEYS[1])
 if holder then
   if holder == ARGV[1] then return {'reclaimed', holder} end
-  return {'duplicate', holder}
+  if holder ~= ARGV[5] then return {'duplicate', holder} end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
-return {'claimed', ARGV[1]}
-`;
-
-/** Takes over a claim from `ARGV[5]` (and its payload), only if that entry still holds it. */
-const CLAIM_OVER_SCRIPT = `
-local holder = redis.call('GET', KEYS[1])
-if holder ~= ARGV[5] then return {'duplicate', holder or ''} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[4])
 return {'claimed', ARGV[1]}
@@ -62,17 +54,9 @@ declare module 'ioredis' {
       dataJson: string,
       windowSeconds: number,
       payloadTtlSeconds: number,
+      ...voidHolder: [] | [string]
     ): Result<[string, string], Context>;
     wssTouchPayload(payloadKey: string, claimKey: string, ttlSeconds: number): Result<number, Context>;
-    wssClaimEventOver(
-      claimKey: string,
-      payloadKey: string,
-      entryId: string,
-      dataJson: string,
-      windowSeconds: number,
-      payloadTtlSeconds: number,
-      holder: string,
-    ): Result<[string, string], Context>;
   }
 }
 
@@ -101,25 +85,38 @@ export class PayloadStore {
     if (dedupeWindowSeconds < ttlSeconds) throw new Error('the dedupe window must be at least the payload TTL');
     redis.defineCommand('wssClaimEvent', { numberOfKeys: 2, lua: CLAIM_SCRIPT });
     redis.defineCommand('wssTouchPayload', { numberOfKeys: 2, lua: TOUCH_SCRIPT });
-    redis.defineCommand('wssClaimEventOver', { numberOfKeys: 2, lua: CLAIM_OVER_SCRIPT });
   }
 
   /**
    * Claims `(tenantId, eventId)` for stream entry `entryId` and stores its payload, unless another entry holds
    * the id within the dedupe window (counted in the ingest stats as a duplicate).
    *
+   * `isVoid` decides whether the holder of a taken id still counts (the consumer: not when it was added before the
+   * tenant was created, i.e. by an earlier tenant of the same id); a void one is taken over. It is asked only for
+   * a duplicate, so the common path costs one script call.
+   *
    * With `REDIS_WAIT_REPLICAS`, a claim returns only once the replicas hold the payload (else it throws, and the
    * entry stays pending): a workflow is never started on a payload a failover could take back.
    */
-  async claim(tenantId: TenantId, eventId: EventId, entryId: string, dataJson: string): Promise<EventClaim> {
-    const [kind, holder] = await this.redis.wssClaimEvent(
-      this.keys.eventClaim(tenantId, eventId),
-      this.keys.payload(tenantId, eventId),
-      entryId,
-      dataJson,
-      this.dedupeWindowSeconds,
-      this.ttlSeconds,
-    );
+  async claim(
+    tenantId: TenantId,
+    eventId: EventId,
+    entryId: string,
+    dataJson: string,
+    isVoid?: (holder: string) => Promise<boolean>,
+  ): Promise<EventClaim> {
+    const run = (...voidHolder: [] | [string]) =>
+      this.redis.wssClaimEvent(
+        this.keys.eventClaim(tenantId, eventId),
+        this.keys.payload(tenantId, eventId),
+        entryId,
+        dataJson,
+        this.dedupeWindowSeconds,
+        this.ttlSeconds,
+        ...voidHolder,
+      );
+    let [kind, holder] = await run();
+    if (kind === 'duplicate' && isVoid !== undefined && (await isVoid(holder))) [kind, holder] = await run(holder);
     if (kind === 'duplicate') {
       // A second step, in another slot: the counter is informational, and a crash in between only leaves one
       // duplicate uncounted; the decision itself was taken atomically above.
@@ -131,31 +128,6 @@ export class PayloadStore {
       return { kind };
     }
     throw new Error(`unexpected claim answer ${kind}`);
-  }
-
-  /**
-   * Claims an id that `holder` (a stream entry id) holds, when the caller knows that claim is void: it was made
-   * for an earlier tenant of the same id. Compare-and-set, so a claim that changed meanwhile stays a duplicate.
-   */
-  async claimOver(
-    tenantId: TenantId,
-    eventId: EventId,
-    entryId: string,
-    dataJson: string,
-    holder: string,
-  ): Promise<EventClaim> {
-    const [kind, current] = await this.redis.wssClaimEventOver(
-      this.keys.eventClaim(tenantId, eventId),
-      this.keys.payload(tenantId, eventId),
-      entryId,
-      dataJson,
-      this.dedupeWindowSeconds,
-      this.ttlSeconds,
-      holder,
-    );
-    if (kind === 'duplicate') return { kind, claimedBy: current };
-    await confirmReplicated(this.redis, this.replication);
-    return { kind: 'claimed' };
   }
 
   async get(tenantId: TenantId, eventId: EventId): Promise<string | undefined> {

@@ -51,7 +51,7 @@ export function deliveryRoutes(app: ApiInstance, deps: ApiDependencies): void {
     },
     handler: async (req) => {
       const { tenantId } = req.params;
-      await deps.tenants.require(tenantId);
+      const tenant = await deps.tenants.require(tenantId);
       const { status, eventType, endpointId, since, until, limit, cursor } = req.query;
       const sinceMs = since !== undefined ? Date.parse(since) : undefined;
       const untilMs = until !== undefined ? Date.parse(until) : undefined;
@@ -67,7 +67,7 @@ export function deliveryRoutes(app: ApiInstance, deps: ApiDependencies): void {
           ...(sinceMs !== undefined ? { sinceMs } : {}),
           ...(untilMs !== undefined ? { untilMs } : {}),
         },
-        { limit, ...(cursor !== undefined ? { cursor } : {}) },
+        { limit, ...(cursor !== undefined ? { cursor } : {}), notBeforeMs: Date.parse(tenant.createdAt) },
       );
     },
   });
